@@ -1,0 +1,27 @@
+//! Resource types kseal reads and writes, shared by the CLI and the controller.
+//!
+//! Field names and shapes follow Bitnami sealed-secrets so existing manifests apply unchanged.
+
+pub mod sealed_secret;
+
+pub use sealed_secret::{
+    SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
+};
+
+/// Annotations and labels shared with sealed-secrets.
+pub mod annotations {
+    /// Marks a SealedSecret as namespace-wide (value `"true"`).
+    pub const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
+    /// Marks a SealedSecret as cluster-wide (value `"true"`).
+    pub const CLUSTER_WIDE: &str = "sealedsecrets.bitnami.com/cluster-wide";
+    /// On an existing Secret: kseal may take it over and overwrite it.
+    pub const MANAGED: &str = "sealedsecrets.bitnami.com/managed";
+    /// On an existing Secret: kseal merges the unsealed keys into it without owning it.
+    pub const PATCH: &str = "sealedsecrets.bitnami.com/patch";
+    /// In `spec.template.metadata.annotations`: do not set an ownerReference on the Secret.
+    pub const SKIP_SET_OWNER_REFERENCES: &str =
+        "sealedsecrets.bitnami.com/skip-set-owner-references";
+    /// kseal's key hint: SHA-256 fingerprint of the public key that sealed the object.
+    /// sealed-secrets ignores it, so the format stays compatible.
+    pub const KEY_HINT: &str = "kseal.io/key-fingerprint";
+}
