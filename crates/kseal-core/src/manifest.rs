@@ -1,0 +1,274 @@
+//! Reading Kubernetes manifests: multi-document YAML (`---`) or a stream of JSON objects.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use crate::{Error, Result};
+
+/// Annotations written by `kubectl apply` and kubecfg that hold a full copy of the object — with its
+/// values in clear. They are never copied into a SealedSecret.
+pub const LAST_APPLIED_ANNOTATIONS: [&str; 2] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubecfg.ksonnet.io/last-applied-configuration",
+];
+
+/// One parsed document with its 1-based position in the input, for error messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// 1-based position in the input.
+    pub position: usize,
+    /// The document.
+    pub value: Value,
+}
+
+impl Document {
+    /// `kind` of the document, or `""`.
+    pub fn kind(&self) -> &str {
+        self.value.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// How to name this document in an error: `Kind namespace/name` when known, else its position.
+    pub fn describe(&self) -> String {
+        let meta = self.value.get("metadata");
+        let field = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        match (field("namespace"), field("name")) {
+            (_, "") => format!("document {}", self.position),
+            ("", name) => format!("{} {name}", self.kind()),
+            (ns, name) => format!("{} {ns}/{name}", self.kind()),
+        }
+    }
+}
+
+/// Reads every document of `input`: YAML documents separated by `---`, or concatenated JSON objects.
+/// Empty documents are skipped; a `List` is flattened into its items.
+pub fn read_documents(input: &str) -> Result<Vec<Document>> {
+    let trimmed = input.trim_start();
+    let values: Vec<Value> = if trimmed.starts_with('{') {
+        serde_json::Deserializer::from_str(trimmed)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                Error::Syntax(format!("JSON at line {} column {}", e.line(), e.column()))
+            })?
+    } else {
+        serde_saphyr::from_multiple_with_options::<Value>(input, yaml_options())
+            .map_err(|e| Error::Syntax(yaml_error(&e)))?
+    };
+    let mut documents = Vec::new();
+    for value in values {
+        match value {
+            Value::Null => {}
+            Value::Object(ref map) if map.get("kind").and_then(Value::as_str) == Some("List") => {
+                let items = map
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                documents.extend(
+                    items
+                        .into_iter()
+                        .map(|value| Document { position: 0, value }),
+                );
+            }
+            Value::Object(_) => documents.push(Document { position: 0, value }),
+            _ => {
+                return Err(Error::Syntax(format!(
+                    "document {} is not an object",
+                    documents.len() + 1
+                )));
+            }
+        }
+    }
+    for (i, doc) in documents.iter_mut().enumerate() {
+        doc.position = i + 1;
+    }
+    Ok(documents)
+}
+
+/// YAML 1.2 core schema (`n`, `yes`, `on` stay strings, as Kubernetes users expect of their values);
+/// no source snippets in errors, since the source may be a secret.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        crop_radius: 0,
+    }
+}
+
+/// A YAML error message with its location but without the offending text (it may be a secret).
+fn yaml_error(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("syntax error");
+    // serde-saphyr messages start with the location and reason; drop any quoted snippet.
+    match first.find('`') {
+        Some(i) => first[..i].trim_end().to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// A plain Kubernetes Secret as read from a manifest, with `stringData` folded into `data`.
+#[derive(Debug, Clone, Default)]
+pub struct PlainSecret {
+    /// The Secret's metadata as written (server-set fields included; [`crate::seal`] drops them).
+    pub metadata: ObjectMeta,
+    /// `type`, e.g. `Opaque`.
+    pub type_: Option<String>,
+    /// `immutable`.
+    pub immutable: Option<bool>,
+    /// Decoded values; wiped from memory on drop.
+    pub data: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl PlainSecret {
+    /// Reads a Secret document: `kind: Secret`, base64 `data`, plain `stringData` (which wins on a clash).
+    pub fn from_document(doc: &Document) -> Result<Self> {
+        let described = doc.describe();
+        if doc.kind() != "Secret" {
+            let found = match doc.kind() {
+                "" => "no kind".to_owned(),
+                kind => kind.to_owned(),
+            };
+            return Err(Error::WrongKind {
+                document: described,
+                expected: "Secret",
+                found,
+            });
+        }
+        let invalid = |message: String| Error::Invalid {
+            document: described.clone(),
+            message,
+        };
+        let object = doc
+            .value
+            .as_object()
+            .ok_or_else(|| invalid("not an object".into()))?;
+        let metadata: ObjectMeta = match object.get("metadata") {
+            Some(m) => serde_json::from_value(m.clone())
+                .map_err(|e| invalid(format!("invalid metadata: {e}")))?,
+            None => ObjectMeta::default(),
+        };
+        let object_name = format!(
+            "{}/{}",
+            metadata.namespace.as_deref().unwrap_or(""),
+            metadata.name.as_deref().unwrap_or("")
+        );
+        let mut data = BTreeMap::new();
+        for (key, value) in string_map(object, "data").map_err(invalid)? {
+            let decoded = STANDARD
+                .decode(value.trim())
+                .map_err(|_| Error::InvalidBase64 {
+                    object: object_name.clone(),
+                    key: key.clone(),
+                })?;
+            data.insert(key, Zeroizing::new(decoded));
+        }
+        for (key, value) in string_map(object, "stringData").map_err(invalid)? {
+            data.insert(key, Zeroizing::new(value.into_bytes()));
+        }
+        Ok(PlainSecret {
+            metadata,
+            type_: object
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            immutable: object.get("immutable").and_then(Value::as_bool),
+            data,
+        })
+    }
+
+    /// `namespace/name`, for messages.
+    pub fn object_name(&self) -> String {
+        format!(
+            "{}/{}",
+            self.metadata.namespace.as_deref().unwrap_or(""),
+            self.metadata.name.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// A map of strings at `field`; non-string values are refused by key, without echoing them.
+fn string_map(object: &Map<String, Value>, field: &str) -> Result<Vec<(String, String)>, String> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(format!("{field}.{k} must be a string")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{field} must be a map of strings")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_multi_document_and_lists() {
+        let docs = read_documents(
+            "---\nkind: Secret\nmetadata: {name: a}\n---\n---\nkind: List\nitems:\n- kind: Secret\n  metadata: {name: b}\n- kind: Secret\n  metadata: {name: c, namespace: x}\n",
+        )
+        .unwrap();
+        let names: Vec<String> = docs.iter().map(Document::describe).collect();
+        assert_eq!(names, ["Secret a", "Secret b", "Secret x/c"]);
+        assert_eq!(docs[2].position, 3);
+    }
+
+    #[test]
+    fn concatenated_json_objects() {
+        let docs = read_documents("{\"kind\":\"Secret\"}\n{\"kind\":\"ConfigMap\"}").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].kind(), "ConfigMap");
+        assert!(matches!(
+            read_documents("{\"kind\": "),
+            Err(Error::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn string_data_wins_and_base64_is_checked_by_key() {
+        let docs = read_documents(
+            "kind: Secret\nmetadata: {name: s, namespace: n}\ndata: {a: YQ==, b: Yg==}\nstringData: {b: plain}\n",
+        )
+        .unwrap();
+        let secret = PlainSecret::from_document(&docs[0]).unwrap();
+        assert_eq!(&secret.data["a"][..], b"a");
+        assert_eq!(&secret.data["b"][..], b"plain");
+
+        let docs =
+            read_documents("kind: Secret\nmetadata: {name: s, namespace: n}\ndata: {k: '%%%'}\n")
+                .unwrap();
+        let err = PlainSecret::from_document(&docs[0]).unwrap_err();
+        assert_eq!(err.to_string(), "Secret n/s: data.k is not valid base64");
+    }
+
+    #[test]
+    fn wrong_kind_and_bad_shapes_are_named() {
+        let docs = read_documents("kind: ConfigMap\nmetadata: {name: c}\n").unwrap();
+        let err = PlainSecret::from_document(&docs[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ConfigMap c: expected kind Secret, found ConfigMap"
+        );
+        let docs =
+            read_documents("kind: Secret\nmetadata: {name: s}\nstringData: {n: 5}\n").unwrap();
+        let err = PlainSecret::from_document(&docs[0]).unwrap_err();
+        assert_eq!(err.to_string(), "Secret s: stringData.n must be a string");
+        assert!(matches!(
+            read_documents("- a\n- b\n"),
+            Err(Error::Syntax(_))
+        ));
+    }
+}

@@ -1,0 +1,623 @@
+//! The functions templates may call: Go's `text/template` builtins and a subset of sprig, with sprig's names,
+//! argument order and results. None reads the environment, files or the network.
+//!
+//! Where sprig hides failures (`b64dec` and `fromJson` return an error text or an empty value) these return
+//! an error instead; error messages describe the problem without quoting the input.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha2::Digest as _;
+use zeroize::Zeroizing;
+
+use crate::MAX_OUTPUT_BYTES;
+use crate::printf::{go_quote, printf, sprint};
+use crate::value::{Value, ValueError};
+
+/// Every function name a template may use (`and`/`or` are evaluated lazily by the executor).
+pub(crate) const FUNCTIONS: &[&str] = &[
+    // Go text/template builtins
+    "and",
+    "or",
+    "not",
+    "len",
+    "index",
+    "print",
+    "printf",
+    "println",
+    "urlquery",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge", // sprig
+    "b64enc",
+    "b64dec",
+    "toJson",
+    "fromJson",
+    "toYaml",
+    "fromYaml",
+    "default",
+    "empty",
+    "coalesce",
+    "ternary",
+    "quote",
+    "squote",
+    "cat",
+    "upper",
+    "lower",
+    "title",
+    "trim",
+    "trimAll",
+    "trimPrefix",
+    "trimSuffix",
+    "replace",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "split",
+    "splitList",
+    "join",
+    "indent",
+    "nindent",
+    "sha256sum",
+    "toString",
+    "trunc",
+    "repeat",
+    "nospace",
+    "list",
+    "dict",
+    "get",
+    "hasKey",
+];
+
+/// Whether `name` is a known function.
+pub(crate) fn exists(name: &str) -> bool {
+    FUNCTIONS.contains(&name)
+}
+
+/// Why a function call failed.
+#[derive(Debug)]
+pub(crate) enum FuncError {
+    /// A map lookup by `index` found no such key.
+    MissingKey(String),
+    /// Binary data used as text; holds the origin.
+    NonUtf8(String),
+    /// Bad arguments or input; the message never contains the input.
+    Invalid(String),
+    /// A result would exceed a size limit.
+    Limit(String),
+}
+
+impl From<ValueError> for FuncError {
+    fn from(e: ValueError) -> Self {
+        match e {
+            ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
+            ValueError::Invalid(msg) => FuncError::Invalid(msg),
+        }
+    }
+}
+
+type FResult = Result<Value, FuncError>;
+
+fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
+    Err(FuncError::Invalid(msg.into()))
+}
+
+fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() == want {
+        Ok(())
+    } else {
+        invalid(format!(
+            "wrong number of arguments: want {want}, got {}",
+            args.len()
+        ))
+    }
+}
+
+fn at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() >= want {
+        Ok(())
+    } else {
+        invalid(format!(
+            "wrong number of arguments: want at least {want}, got {}",
+            args.len()
+        ))
+    }
+}
+
+/// Fails when a string of `len` bytes would be too large to produce.
+fn check_len(len: usize) -> Result<(), FuncError> {
+    if len > MAX_OUTPUT_BYTES {
+        Err(FuncError::Limit(format!(
+            "result would exceed {MAX_OUTPUT_BYTES} bytes"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn text(s: String) -> FResult {
+    Ok(Value::str(s))
+}
+
+/// Calls the function `name` (never `and`/`or`) with evaluated arguments.
+pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
+    let a = args.as_slice();
+    match name {
+        "not" => {
+            arity(a, 1)?;
+            Ok(Value::Bool(!a[0].is_truthy()))
+        }
+        "len" => {
+            arity(a, 1)?;
+            let n = match &a[0] {
+                Value::Str(s) => s.len(),
+                Value::Bytes(b) => b.bytes.len(),
+                Value::List(l) => l.len(),
+                Value::Map(m) => m.len(),
+                other => return invalid(format!("len of {}", other.kind())),
+            };
+            Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+        }
+        "index" => {
+            at_least(a, 1)?;
+            a[1..]
+                .iter()
+                .try_fold(a[0].clone(), |item, key| index(&item, key))
+        }
+        "print" => Ok(bytes_value(sprint(a, false)?, a, "print")),
+        "println" => Ok(bytes_value(sprint(a, true)?, a, "println")),
+        "printf" => {
+            at_least(a, 1)?;
+            let out = printf(a[0].as_str()?, &a[1..])?;
+            Ok(bytes_value(out, &a[1..], "printf"))
+        }
+        "urlquery" => {
+            let joined = match a {
+                [Value::Str(s)] => Zeroizing::new(s.as_bytes().to_vec()),
+                _ => sprint(a, false)?,
+            };
+            text(query_escape(&joined))
+        }
+        "eq" | "ne" => {
+            at_least(a, 2)?;
+            let mut any = false;
+            for other in &a[1..] {
+                any |= compare(&a[0], other, true)? == Ordering::Equal;
+            }
+            Ok(Value::Bool(any == (name == "eq")))
+        }
+        "lt" | "le" | "gt" | "ge" => {
+            arity(a, 2)?;
+            let ord = compare(&a[0], &a[1], false)?;
+            Ok(Value::Bool(match name {
+                "lt" => ord.is_lt(),
+                "le" => ord.is_le(),
+                "gt" => ord.is_gt(),
+                _ => ord.is_ge(),
+            }))
+        }
+        "b64enc" => {
+            arity(a, 1)?;
+            let bytes = a[0].as_bytes()?;
+            check_len(bytes.len() / 3 * 4 + 4)?;
+            text(STANDARD.encode(bytes))
+        }
+        "b64dec" => {
+            arity(a, 1)?;
+            // Go's StdEncoding skips line breaks; padding is required.
+            let input: Zeroizing<Vec<u8>> = Zeroizing::new(
+                a[0].as_str()?
+                    .bytes()
+                    .filter(|b| !matches!(b, b'\r' | b'\n'))
+                    .collect(),
+            );
+            let decoded = STANDARD.decode(&*input).or_else(|_| {
+                invalid("input is not valid base64 (standard alphabet, with padding)")
+            })?;
+            Ok(Value::from_bytes(decoded, || {
+                "the result of b64dec".to_owned()
+            }))
+        }
+        "toJson" => {
+            arity(a, 1)?;
+            let json = Zeroizing::new(
+                serde_json::to_string(&a[0].to_json()?).or_else(|_| invalid("cannot encode"))?,
+            );
+            text(go_json_escape(&json))
+        }
+        "fromJson" => {
+            arity(a, 1)?;
+            let parsed: serde_json::Value = serde_json::from_str(a[0].as_str()?).or_else(|e| {
+                invalid(format!(
+                    "input is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            Ok(Value::from_json(&parsed))
+        }
+        "toYaml" => {
+            arity(a, 1)?;
+            let yaml = serde_saphyr::to_string(&a[0].to_json()?)
+                .or_else(|_| invalid("cannot encode as YAML"))?;
+            text(yaml.trim_end_matches('\n').to_owned())
+        }
+        "fromYaml" => {
+            arity(a, 1)?;
+            // The parser's messages quote the input, so only the fact of failure is reported.
+            let parsed: serde_json::Value = serde_saphyr::from_str(a[0].as_str()?)
+                .or_else(|_| invalid("input is not valid YAML"))?;
+            Ok(Value::from_json(&parsed))
+        }
+        "default" => {
+            if a.is_empty() || a.len() > 2 {
+                return invalid(format!(
+                    "wrong number of arguments: want 1 or 2, got {}",
+                    a.len()
+                ));
+            }
+            Ok(match a.get(1) {
+                Some(given) if given.is_truthy() => given.clone(),
+                _ => a[0].clone(),
+            })
+        }
+        "empty" => {
+            arity(a, 1)?;
+            Ok(Value::Bool(!a[0].is_truthy()))
+        }
+        "coalesce" => Ok(a
+            .iter()
+            .find(|v| v.is_truthy())
+            .cloned()
+            .unwrap_or(Value::Nil)),
+        "ternary" => {
+            arity(a, 3)?;
+            match a[2] {
+                Value::Bool(cond) => Ok(if cond { a[0].clone() } else { a[1].clone() }),
+                ref other => invalid(format!("condition must be a bool, got {}", other.kind())),
+            }
+        }
+        "quote" => {
+            let mut parts = Vec::new();
+            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
+                parts.push(match v {
+                    Value::Bytes(b) => go_quote(&b.bytes),
+                    v => go_quote(v.to_text()?.as_bytes()),
+                });
+            }
+            text(parts.join(" "))
+        }
+        "squote" => {
+            let mut parts = Vec::new();
+            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
+                parts.push(format!("'{}'", v.to_text()?.as_str()));
+            }
+            text(parts.join(" "))
+        }
+        "cat" => {
+            let mut parts = Vec::new();
+            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
+                parts.push(v.to_text()?);
+            }
+            text(
+                parts
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        "upper" => one_str(a, |s| s.to_uppercase()),
+        "lower" => one_str(a, |s| s.to_lowercase()),
+        "title" => one_str(a, title),
+        "trim" => one_str(a, |s| s.trim().to_owned()),
+        "nospace" => one_str(a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
+        "trimAll" => two_str(a, |cut, s| s.trim_matches(|c| cut.contains(c)).to_owned()),
+        "trimPrefix" => two_str(a, |p, s| s.strip_prefix(p).unwrap_or(s).to_owned()),
+        "trimSuffix" => two_str(a, |p, s| s.strip_suffix(p).unwrap_or(s).to_owned()),
+        "contains" => bool_str(a, |sub, s| s.contains(sub)),
+        "hasPrefix" => bool_str(a, |p, s| s.starts_with(p)),
+        "hasSuffix" => bool_str(a, |p, s| s.ends_with(p)),
+        "replace" => {
+            arity(a, 3)?;
+            let (old, new, src) = (a[0].as_str()?, a[1].as_str()?, a[2].as_str()?);
+            let hits = if old.is_empty() {
+                src.chars().count() + 1
+            } else {
+                src.matches(old).count()
+            };
+            check_len(src.len().saturating_add(hits.saturating_mul(new.len())))?;
+            text(src.replace(old, new))
+        }
+        "split" | "splitList" => {
+            arity(a, 2)?;
+            let parts = go_split(a[1].as_str()?, a[0].as_str()?);
+            Ok(if name == "split" {
+                let map = parts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("_{i}"), Value::str(p)))
+                    .collect();
+                Value::Map(Rc::new(map))
+            } else {
+                Value::List(Rc::new(parts.into_iter().map(Value::str).collect()))
+            })
+        }
+        "join" => {
+            arity(a, 2)?;
+            let sep = a[0].as_str()?;
+            let items: Vec<Zeroizing<String>> = match &a[1] {
+                Value::List(items) => items
+                    .iter()
+                    .filter(|v| !matches!(v, Value::Nil))
+                    .map(Value::to_text)
+                    .collect::<Result<_, _>>()?,
+                Value::Nil => Vec::new(),
+                other => vec![other.to_text()?],
+            };
+            let total = items.iter().map(|s| s.len() + sep.len()).sum();
+            check_len(total)?;
+            text(
+                items
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            )
+        }
+        "indent" | "nindent" => {
+            arity(a, 2)?;
+            let n = count(&a[0])?;
+            let s = a[1].as_str()?;
+            let lines = s.matches('\n').count() + 1;
+            check_len(s.len().saturating_add(lines.saturating_mul(n + 1)))?;
+            let pad = " ".repeat(n);
+            let indented = format!("{pad}{}", s.replace('\n', &format!("\n{pad}")));
+            text(if name == "nindent" {
+                format!("\n{indented}")
+            } else {
+                indented
+            })
+        }
+        "sha256sum" => {
+            arity(a, 1)?;
+            text(hex::encode(sha2::Sha256::digest(a[0].as_bytes()?)))
+        }
+        "toString" => {
+            arity(a, 1)?;
+            Ok(Value::Str(Rc::new(a[0].to_text()?)))
+        }
+        "trunc" => {
+            arity(a, 2)?;
+            let c = a[0].as_int()?;
+            let s = a[1].as_str()?;
+            let chars = s.chars().count();
+            let limit = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX);
+            text(if c >= 0 {
+                s.chars().take(limit).collect()
+            } else {
+                s.chars().skip(chars.saturating_sub(limit)).collect()
+            })
+        }
+        "repeat" => {
+            arity(a, 2)?;
+            let n = count(&a[0])?;
+            let s = a[1].as_str()?;
+            check_len(s.len().saturating_mul(n))?;
+            text(s.repeat(n))
+        }
+        "list" => Ok(Value::List(Rc::new(args))),
+        "dict" => {
+            let mut map = BTreeMap::new();
+            for pair in a.chunks(2) {
+                let key = pair[0].to_text()?.as_str().to_owned();
+                map.insert(key, pair.get(1).cloned().unwrap_or_else(|| Value::str("")));
+            }
+            Ok(Value::Map(Rc::new(map)))
+        }
+        "get" | "hasKey" => {
+            arity(a, 2)?;
+            let Value::Map(map) = &a[0] else {
+                return invalid(format!("expected a map, got {}", a[0].kind()));
+            };
+            let found = map.get(a[1].as_str()?);
+            Ok(if name == "hasKey" {
+                Value::Bool(found.is_some())
+            } else {
+                found.cloned().unwrap_or_else(|| Value::str(""))
+            })
+        }
+        _ => invalid("unknown function"),
+    }
+}
+
+fn one_str(a: &[Value], f: impl Fn(&str) -> String) -> FResult {
+    arity(a, 1)?;
+    text(f(a[0].as_str()?))
+}
+
+fn two_str(a: &[Value], f: impl Fn(&str, &str) -> String) -> FResult {
+    arity(a, 2)?;
+    text(f(a[0].as_str()?, a[1].as_str()?))
+}
+
+fn bool_str(a: &[Value], f: impl Fn(&str, &str) -> bool) -> FResult {
+    arity(a, 2)?;
+    Ok(Value::Bool(f(a[0].as_str()?, a[1].as_str()?)))
+}
+
+/// A non-negative count argument (Go's `strings.Repeat` panics on negative counts).
+fn count(v: &Value) -> Result<usize, FuncError> {
+    usize::try_from(v.as_int()?).or_else(|_| invalid("negative count"))
+}
+
+/// Wraps printed output: text when UTF-8, else binary labelled with the first binary argument's origin.
+fn bytes_value(out: Zeroizing<Vec<u8>>, args: &[Value], func: &str) -> Value {
+    let origin = args
+        .iter()
+        .find_map(|v| match v {
+            Value::Bytes(b) => Some(b.origin.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("the result of {func}"));
+    let mut out = out;
+    Value::from_bytes(std::mem::take(&mut *out), || origin)
+}
+
+/// Go's `index`: list by integer, map by string key (a missing key is an error), string by byte position.
+fn index(item: &Value, key: &Value) -> FResult {
+    match item {
+        Value::Map(map) => {
+            let k = key.as_str()?;
+            map.get(k)
+                .cloned()
+                .ok_or_else(|| FuncError::MissingKey(k.to_owned()))
+        }
+        Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
+            let i = key.as_int()?;
+            let len = match item {
+                Value::List(l) => l.len(),
+                other => other.as_bytes()?.len(),
+            };
+            let pos = usize::try_from(i).ok().filter(|&p| p < len);
+            let Some(pos) = pos else {
+                return invalid(format!("index {i} out of range (length {len})"));
+            };
+            Ok(match item {
+                Value::List(l) => l[pos].clone(),
+                other => Value::Int(i64::from(other.as_bytes()?[pos])),
+            })
+        }
+        other => invalid(format!("cannot index into {}", other.kind())),
+    }
+}
+
+/// Compares two basic values as Go's `eq`/`lt` do; numbers compare by value across int and float.
+fn compare(a: &Value, b: &Value, equality: bool) -> Result<Ordering, FuncError> {
+    let num = |v: &Value| match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Str(_) | Value::Bytes(_), Value::Str(_) | Value::Bytes(_)) => {
+            Ok(a.as_bytes()?.cmp(b.as_bytes()?))
+        }
+        (Value::Bool(x), Value::Bool(y)) if equality => Ok(x.cmp(y)),
+        (Value::Nil, Value::Nil) if equality => Ok(Ordering::Equal),
+        (Value::Nil, _) | (_, Value::Nil) if equality => Ok(Ordering::Less),
+        (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
+            invalid(format!("cannot compare {} and {}", a.kind(), b.kind()))
+        }
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x
+                .partial_cmp(&y)
+                .ok_or_else(|| FuncError::Invalid("cannot compare NaN".into())),
+            _ if !equality && matches!((a, b), (Value::Bool(_), Value::Bool(_))) => {
+                invalid("invalid type for ordering: bool")
+            }
+            _ => invalid(format!(
+                "incompatible types for comparison: {} and {}",
+                a.kind(),
+                b.kind()
+            )),
+        },
+    }
+}
+
+/// Go's `strings.Split`: an empty separator splits after each character.
+fn go_split(s: &str, sep: &str) -> Vec<String> {
+    if sep.is_empty() {
+        s.chars().map(String::from).collect()
+    } else {
+        s.split(sep).map(str::to_owned).collect()
+    }
+}
+
+/// Go's `strings.Title` (which sprig's `title` uses): upper-cases the first letter of each word.
+fn title(s: &str) -> String {
+    let mut prev_sep = true;
+    s.chars()
+        .flat_map(|c| {
+            let is_sep = if c.is_ascii() {
+                !(c.is_ascii_alphanumeric() || c == '_')
+            } else {
+                c.is_whitespace()
+            };
+            let out: Vec<char> = if prev_sep && !is_sep {
+                c.to_uppercase().collect()
+            } else {
+                vec![c]
+            };
+            prev_sep = is_sep;
+            out
+        })
+        .collect()
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Applies Go's `encoding/json` HTML-safe escaping so `toJson` output matches sprig's byte for byte.
+fn go_json_escape(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_function_is_implemented() {
+        for name in FUNCTIONS.iter().filter(|n| !matches!(**n, "and" | "or")) {
+            if let Err(FuncError::Invalid(msg)) = call(name, Vec::new()) {
+                assert_ne!(
+                    msg, "unknown function",
+                    "{name} is listed but not implemented"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn helpers_match_go() {
+        assert_eq!(title("hello wORLD-foo_bar"), "Hello WORLD-Foo_bar");
+        assert_eq!(query_escape(b"a b&c=d/\xff"), "a+b%26c%3Dd%2F%FF");
+        assert_eq!(
+            go_json_escape(r#"{"a":"<&>"}"#),
+            r#"{"a":"\u003c\u0026\u003e"}"#
+        );
+        assert_eq!(go_split("abc", ""), vec!["a", "b", "c"]);
+        assert_eq!(go_split("", ","), vec![""]);
+    }
+}

@@ -1,0 +1,533 @@
+//! Parser: turns tokens into a tree of nodes, following Go `text/template`'s grammar for the supported subset.
+
+use crate::funcs;
+use crate::lex::{Keyword, Tok, Token, lex};
+
+/// Deepest nesting of control structures and parentheses accepted, so hostile input cannot overflow the stack.
+const MAX_NESTING: usize = 100;
+
+/// Context name of a pipeline in parentheses (no declarations; ends at `)`).
+const PAREN: &str = "parenthesized pipeline";
+
+/// A parse failure: line and message.
+pub(crate) type ParseError = (usize, String);
+
+/// One node of a template body.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    /// Literal text and its line.
+    Text(String, usize),
+    /// `{{ pipeline }}`: prints the pipeline's value unless it declares or assigns variables.
+    Action(Pipeline),
+    If(Branch),
+    With(Branch),
+    Range(Branch),
+    Break(usize),
+    Continue(usize),
+}
+
+/// The common shape of `if`, `with` and `range`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Branch {
+    pub(crate) pipe: Pipeline,
+    pub(crate) body: Vec<Node>,
+    pub(crate) otherwise: Vec<Node>,
+}
+
+/// `$x := cmd | cmd ...`
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pipeline {
+    pub(crate) line: usize,
+    /// Declared or assigned variables (with the `$`).
+    pub(crate) vars: Vec<String>,
+    /// `=` rather than `:=`.
+    pub(crate) is_assign: bool,
+    pub(crate) cmds: Vec<Command>,
+}
+
+/// Space-separated operands; the first may be a function name.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Command {
+    pub(crate) line: usize,
+    pub(crate) args: Vec<Operand>,
+}
+
+/// A term followed by a (possibly empty) chain of field names: `.a.b`, `$x.a`, `(pipe).a`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Operand {
+    pub(crate) term: Term,
+    pub(crate) fields: Vec<String>,
+}
+
+/// The start of an operand.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Term {
+    Func(String),
+    Dot,
+    Nil,
+    Var(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Pipe(Box<Pipeline>),
+}
+
+/// Parses template source into its top-level nodes.
+pub(crate) fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
+    let tokens = lex(src)?;
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        vars: vec!["$".to_owned()],
+        depth: 0,
+        range_depth: 0,
+    };
+    let (nodes, stop) = parser.list()?;
+    match stop {
+        Stop::Eof => Ok(nodes),
+        Stop::End(line) => Err((line, "unexpected {{end}}".into())),
+        Stop::Else(line) => Err((line, "unexpected {{else}}".into())),
+    }
+}
+
+/// What ended a list of nodes.
+enum Stop {
+    Eof,
+    End(usize),
+    Else(usize),
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    /// Variables in scope, innermost last.
+    vars: Vec<String>,
+    depth: usize,
+    range_depth: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Result<Token, ParseError> {
+        let line = self.tokens.last().map_or(1, |t| t.line);
+        let tok = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or((line, "unexpected end of template".to_owned()))?;
+        self.pos += 1;
+        Ok(tok)
+    }
+
+    fn expect_right_delim(&mut self, context: &str) -> Result<(), ParseError> {
+        let t = self.next()?;
+        if t.tok == Tok::RightDelim {
+            Ok(())
+        } else {
+            Err((
+                t.line,
+                format!("unexpected {} in {context}", describe(&t.tok)),
+            ))
+        }
+    }
+
+    fn enter(&mut self, line: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err((line, format!("nesting deeper than {MAX_NESTING}")));
+        }
+        Ok(())
+    }
+
+    /// Parses nodes until `{{end}}`, `{{else}}` or the end of input.
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), ParseError> {
+        let mut nodes = Vec::new();
+        while let Some(t) = self.tokens.get(self.pos).cloned() {
+            self.pos += 1;
+            match t.tok {
+                Tok::Text(text) => nodes.push(Node::Text(text, t.line)),
+                Tok::LeftDelim => {
+                    let Some(next) = self.peek().cloned() else {
+                        return Err((t.line, "unclosed action".into()));
+                    };
+                    match next.tok {
+                        Tok::Keyword(kw) => {
+                            self.pos += 1;
+                            match kw {
+                                Keyword::End => {
+                                    self.expect_right_delim("end")?;
+                                    return Ok((nodes, Stop::End(next.line)));
+                                }
+                                // The caller looks at what follows `else` (`if`, `with` or `}}`).
+                                Keyword::Else => return Ok((nodes, Stop::Else(next.line))),
+                                _ => nodes.push(self.keyword(kw, next.line)?),
+                            }
+                        }
+                        _ => nodes.push(Node::Action(self.pipeline("command")?)),
+                    }
+                }
+                _ => return Err((t.line, format!("unexpected {}", describe(&t.tok)))),
+            }
+        }
+        Ok((nodes, Stop::Eof))
+    }
+
+    fn keyword(&mut self, kw: Keyword, line: usize) -> Result<Node, ParseError> {
+        match kw {
+            Keyword::If => Ok(Node::If(self.control(kw, line)?)),
+            Keyword::With => Ok(Node::With(self.control(kw, line)?)),
+            Keyword::Range => Ok(Node::Range(self.control(kw, line)?)),
+            Keyword::Break | Keyword::Continue => {
+                if self.range_depth == 0 {
+                    return Err((line, format!("{{{{{}}}}} outside {{{{range}}}}", name(kw))));
+                }
+                self.expect_right_delim(name(kw))?;
+                Ok(if kw == Keyword::Break {
+                    Node::Break(line)
+                } else {
+                    Node::Continue(line)
+                })
+            }
+            Keyword::Define | Keyword::Template | Keyword::Block => Err((
+                line,
+                format!(
+                    "{{{{{}}}}} is not supported: each template is rendered on its own",
+                    name(kw)
+                ),
+            )),
+            Keyword::End | Keyword::Else => Err((line, format!("unexpected {}", name(kw)))),
+        }
+    }
+
+    /// Parses `if`/`with`/`range` after its keyword, through the matching `{{end}}`.
+    fn control(&mut self, kw: Keyword, line: usize) -> Result<Branch, ParseError> {
+        self.enter(line)?;
+        let scope = self.vars.len();
+        let pipe = self.pipeline(name(kw))?;
+        if kw == Keyword::Range {
+            self.range_depth += 1;
+        }
+        let body = self.list();
+        if kw == Keyword::Range {
+            self.range_depth -= 1;
+        }
+        let (body, stop) = body?;
+        let otherwise = match stop {
+            Stop::End(_) => Vec::new(),
+            Stop::Eof => {
+                return Err((
+                    line,
+                    format!("missing {{{{end}}}} for {{{{{}}}}}", name(kw)),
+                ));
+            }
+            Stop::Else(else_line) => {
+                let chained = self.peek().and_then(|t| match t.tok {
+                    Tok::Keyword(k @ (Keyword::If | Keyword::With)) => Some(k),
+                    _ => None,
+                });
+                match chained {
+                    // `{{else if ...}}` / `{{else with ...}}` nest a control sharing this one's `{{end}}`.
+                    Some(k) if k == kw => {
+                        let t = self.next()?;
+                        let nested = self.control(k, t.line)?;
+                        vec![if k == Keyword::If {
+                            Node::If(nested)
+                        } else {
+                            Node::With(nested)
+                        }]
+                    }
+                    _ => {
+                        self.expect_right_delim("else")?;
+                        let (otherwise, stop) = self.list()?;
+                        match stop {
+                            Stop::End(_) => otherwise,
+                            Stop::Else(l) => {
+                                return Err((l, "expected {{end}}, found {{else}}".into()));
+                            }
+                            Stop::Eof => {
+                                return Err((
+                                    else_line,
+                                    format!("missing {{{{end}}}} for {{{{{}}}}}", name(kw)),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.vars.truncate(scope);
+        self.depth -= 1;
+        Ok(Branch {
+            pipe,
+            body,
+            otherwise,
+        })
+    }
+
+    /// Parses a pipeline up to and including `}}` (or `)` when inside parentheses, which the caller consumes).
+    fn pipeline(&mut self, context: &str) -> Result<Pipeline, ParseError> {
+        let line = self.peek().map_or(1, |t| t.line);
+        let (vars, is_assign) = self.declaration(context != PAREN, context == "range")?;
+        let mut cmds = Vec::new();
+        loop {
+            let cmd = self.command()?;
+            cmds.push(cmd);
+            let t = self.next()?;
+            match t.tok {
+                Tok::Pipe => continue,
+                Tok::RightDelim if context != PAREN => break,
+                Tok::RParen if context == PAREN => break,
+                _ => {
+                    return Err((
+                        t.line,
+                        format!("unexpected {} in {context}", describe(&t.tok)),
+                    ));
+                }
+            }
+        }
+        if !is_assign {
+            self.vars.extend(vars.iter().cloned());
+        }
+        Ok(Pipeline {
+            line,
+            vars,
+            is_assign,
+            cmds,
+        })
+    }
+
+    /// Parses an optional `$x :=`, `$x =` or (in range) `$i, $e :=` prefix.
+    fn declaration(
+        &mut self,
+        allowed: bool,
+        two_allowed: bool,
+    ) -> Result<(Vec<String>, bool), ParseError> {
+        let toks = &self.tokens[self.pos.min(self.tokens.len())..];
+        let is = |i: usize, f: &dyn Fn(&Tok) -> bool| toks.get(i).is_some_and(|t| f(&t.tok));
+        let var = |t: &Tok| matches!(t, Tok::Var(_));
+        let decl_op = |t: &Tok| matches!(t, Tok::Declare | Tok::Assign);
+        let count = if is(0, &var) && is(1, &decl_op) {
+            1
+        } else if is(0, &var) && is(1, &|t| *t == Tok::Comma) && is(2, &var) && is(3, &decl_op) {
+            2
+        } else {
+            return Ok((Vec::new(), false));
+        };
+        let line = toks[0].line;
+        if !allowed {
+            return Err((line, "variable declaration not allowed here".into()));
+        }
+        if count == 2 && !two_allowed {
+            return Err((line, "too many declarations".into()));
+        }
+        let names: Vec<String> = (0..count)
+            .map(|i| match &toks[i * 2].tok {
+                Tok::Var(v) => v.clone(),
+                _ => unreachable!("checked above"),
+            })
+            .collect();
+        let is_assign = toks[count * 2 - 1].tok == Tok::Assign;
+        if is_assign {
+            if count == 2 {
+                return Err((line, "range can only assign with :=".into()));
+            }
+            self.check_var(&names[0], line)?;
+        }
+        if names.iter().any(|n| n == "$") {
+            return Err((line, "cannot declare $".into()));
+        }
+        self.pos += count * 2;
+        Ok((names, is_assign))
+    }
+
+    fn check_var(&self, var: &str, line: usize) -> Result<(), ParseError> {
+        if self.vars.iter().any(|v| v == var) {
+            Ok(())
+        } else {
+            Err((line, format!("undefined variable {var:?}")))
+        }
+    }
+
+    fn command(&mut self) -> Result<Command, ParseError> {
+        let line = self.peek().map_or(1, |t| t.line);
+        let mut args = Vec::new();
+        while let Some(t) = self.peek() {
+            if matches!(t.tok, Tok::Pipe | Tok::RightDelim | Tok::RParen) {
+                break;
+            }
+            if !args.is_empty() && !t.space_before {
+                return Err((t.line, format!("missing space before {}", describe(&t.tok))));
+            }
+            args.push(self.operand()?);
+        }
+        if args.is_empty() {
+            return Err((line, "missing value for command".into()));
+        }
+        Ok(Command { line, args })
+    }
+
+    fn operand(&mut self) -> Result<Operand, ParseError> {
+        let t = self.next()?;
+        let mut fields = Vec::new();
+        let term = match t.tok {
+            Tok::Ident(name) => {
+                if !funcs::exists(&name) {
+                    return Err((t.line, format!("function {name:?} not defined")));
+                }
+                Term::Func(name)
+            }
+            Tok::Dot => Term::Dot,
+            Tok::Field(f) => {
+                fields.push(f);
+                Term::Dot
+            }
+            Tok::Nil => Term::Nil,
+            Tok::Var(v) => {
+                self.check_var(&v, t.line)?;
+                Term::Var(v)
+            }
+            Tok::Bool(b) => Term::Bool(b),
+            Tok::Int(i) => Term::Int(i),
+            Tok::Float(f) => Term::Float(f),
+            Tok::Str(s) => Term::Str(s),
+            Tok::LParen => {
+                self.enter(t.line)?;
+                let pipe = self.pipeline(PAREN)?;
+                self.depth -= 1;
+                Term::Pipe(Box::new(pipe))
+            }
+            other => {
+                return Err((
+                    t.line,
+                    format!("unexpected {} in operand", describe(&other)),
+                ));
+            }
+        };
+        while let Some(Token {
+            tok: Tok::Field(f),
+            space_before: false,
+            line,
+        }) = self.peek().cloned()
+        {
+            if matches!(
+                term,
+                Term::Func(_)
+                    | Term::Nil
+                    | Term::Bool(_)
+                    | Term::Int(_)
+                    | Term::Float(_)
+                    | Term::Str(_)
+            ) {
+                return Err((line, format!("unexpected .{f} after a non-field operand")));
+            }
+            if matches!(term, Term::Dot) && fields.is_empty() {
+                return Err((line, format!("unexpected .{f} after .")));
+            }
+            fields.push(f);
+            self.pos += 1;
+        }
+        Ok(Operand { term, fields })
+    }
+}
+
+fn name(kw: Keyword) -> &'static str {
+    match kw {
+        Keyword::If => "if",
+        Keyword::Else => "else",
+        Keyword::End => "end",
+        Keyword::Range => "range",
+        Keyword::With => "with",
+        Keyword::Break => "break",
+        Keyword::Continue => "continue",
+        Keyword::Define => "define",
+        Keyword::Template => "template",
+        Keyword::Block => "block",
+    }
+}
+
+/// Describes a token for messages (template text only, never data).
+fn describe(tok: &Tok) -> String {
+    match tok {
+        Tok::Text(_) => "text".into(),
+        Tok::LeftDelim => "\"{{\"".into(),
+        Tok::RightDelim => "\"}}\"".into(),
+        Tok::Ident(i) => format!("identifier {i:?}"),
+        Tok::Keyword(k) => format!("keyword {:?}", name(*k)),
+        Tok::Field(f) => format!("field .{f}"),
+        Tok::Dot => "\".\"".into(),
+        Tok::Var(v) => format!("variable {v}"),
+        Tok::Str(_) => "string".into(),
+        Tok::Int(_) | Tok::Float(_) => "number".into(),
+        Tok::Bool(_) => "boolean".into(),
+        Tok::Nil => "nil".into(),
+        Tok::LParen => "\"(\"".into(),
+        Tok::RParen => "\")\"".into(),
+        Tok::Pipe => "\"|\"".into(),
+        Tok::Declare => "\":=\"".into(),
+        Tok::Assign => "\"=\"".into(),
+        Tok::Comma => "\",\"".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> String {
+        parse(src).unwrap_err().1
+    }
+
+    #[test]
+    fn parses_control_structures() {
+        let nodes = parse("{{ if .a }}x{{ else if .b }}y{{ else }}z{{ end }}").unwrap();
+        let [Node::If(branch)] = nodes.as_slice() else {
+            panic!("expected one if node: {nodes:?}");
+        };
+        assert!(matches!(branch.otherwise.as_slice(), [Node::If(_)]));
+        parse("{{ range $i, $v := . }}{{ $i }}{{ $v }}{{ break }}{{ end }}").unwrap();
+        parse("{{ with $x := .a }}{{ $x }}{{ else }}none{{ end }}").unwrap();
+    }
+
+    #[test]
+    fn field_chains() {
+        let nodes = parse("{{ (.a).b $x.c }}").unwrap_err();
+        assert!(nodes.1.contains("undefined variable"));
+        let nodes = parse("{{ $x := .a }}{{ $x.c.d }}").unwrap();
+        let Node::Action(p) = &nodes[1] else { panic!() };
+        assert_eq!(
+            p.cmds[0].args[0].fields,
+            vec!["c".to_string(), "d".to_string()]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_templates() {
+        assert!(err("{{ if .a }}x").contains("missing {{end}}"));
+        assert!(err("{{ end }}").contains("unexpected {{end}}"));
+        assert!(err("{{ nosuchfunc .a }}").contains("\"nosuchfunc\" not defined"));
+        assert!(err("{{ $y }}").contains("undefined variable"));
+        assert!(err("{{ break }}").contains("outside"));
+        assert!(err("{{ template \"x\" }}").contains("not supported"));
+        assert!(err("{{ }}").contains("missing value"));
+        assert!(err("{{ (.a }}").contains("unexpected"));
+        assert!(err(&"{{ if .a }}".repeat(200)).contains("nesting"));
+        assert!(
+            err(&format!(
+                "{{{{ {}1{} }}}}",
+                "(".repeat(200),
+                ")".repeat(200)
+            ))
+            .contains("nesting")
+        );
+    }
+
+    #[test]
+    fn variable_scope_ends_with_control() {
+        assert!(err("{{ if .a }}{{ $x := 1 }}{{ end }}{{ $x }}").contains("undefined variable"));
+        parse("{{ $x := 1 }}{{ if .a }}{{ $x = 2 }}{{ end }}{{ $x }}").unwrap();
+    }
+}

@@ -1,0 +1,463 @@
+//! Rendering tests through the public API.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+const SECRET: &str = "s3cr3t-P@ss";
+
+fn values() -> BTreeMap<String, Vec<u8>> {
+    BTreeMap::from([
+        (
+            "database_url".to_string(),
+            b"postgres://db:5432/app".to_vec(),
+        ),
+        ("jwt_secret".to_string(), SECRET.as_bytes().to_vec()),
+        ("my-key".to_string(), b"dashed".to_vec()),
+        ("user".to_string(), b"admin".to_vec()),
+        ("empty".to_string(), Vec::new()),
+        ("padded".to_string(), b"  hi there \n".to_vec()),
+        ("csv".to_string(), b"a,b,c".to_vec()),
+        (
+            "json".to_string(),
+            br#"{"host":"db","port":5432,"tags":["x","y"]}"#.to_vec(),
+        ),
+        ("bin".to_string(), vec![0xff, 0x00, 0xfe]),
+    ])
+}
+
+fn ok(template: &str) -> String {
+    let out = render("T", template, &values()).unwrap_or_else(|e| panic!("{template}: {e}"));
+    String::from_utf8(out).unwrap()
+}
+
+fn err(template: &str) -> Error {
+    let e = render("T", template, &values()).expect_err(template);
+    assert!(
+        !e.to_string().contains(SECRET),
+        "error echoes a secret: {e}"
+    );
+    e
+}
+
+#[test]
+fn seed_template() {
+    assert_eq!(
+        ok(r#"DATABASE_URL: "{{ .database_url }}""#),
+        r#"DATABASE_URL: "postgres://db:5432/app""#
+    );
+}
+
+#[test]
+fn plain_key_and_text() {
+    assert_eq!(ok("{{ .user }}"), "admin");
+    assert_eq!(ok("user={{.user}};"), "user=admin;");
+    assert_eq!(ok("no actions"), "no actions");
+    assert_eq!(ok(""), "");
+}
+
+#[test]
+fn index_with_dashed_key() {
+    assert_eq!(ok(r#"{{ index . "my-key" }}"#), "dashed");
+    assert_eq!(ok(r#"{{ index (list "a" "b") 1 }}"#), "b");
+    assert_eq!(ok(r#"{{ index (dict "a" (dict "b" "c")) "a" "b" }}"#), "c");
+}
+
+#[test]
+fn pipelines() {
+    assert_eq!(ok("{{ .user | b64enc | quote }}"), r#""YWRtaW4=""#);
+    assert_eq!(ok("{{ .user | upper | printf \"%s!\" }}"), "ADMIN!");
+    assert_eq!(ok("{{ (.user | upper) }}-{{ len .user }}"), "ADMIN-5");
+}
+
+#[test]
+fn control_structures() {
+    assert_eq!(ok("{{ if .user }}yes{{ else }}no{{ end }}"), "yes");
+    assert_eq!(
+        ok("{{ if .empty }}yes{{ else if .user }}second{{ else }}no{{ end }}"),
+        "second"
+    );
+    assert_eq!(ok("{{ with .user }}<{{ . }}>{{ end }}"), "<admin>");
+    assert_eq!(ok("{{ with .empty }}x{{ else }}none{{ end }}"), "none");
+    assert_eq!(
+        ok(r#"{{ range splitList "," .csv }}[{{ . }}]{{ end }}"#),
+        "[a][b][c]"
+    );
+    assert_eq!(
+        ok(r#"{{ range $i, $v := splitList "," .csv }}{{ $i }}={{ $v }} {{ end }}"#),
+        "0=a 1=b 2=c "
+    );
+    assert_eq!(
+        ok(r#"{{ range $k, $v := dict "b" 2 "a" 1 }}{{ $k }}{{ $v }}{{ end }}"#),
+        "a1b2"
+    );
+    assert_eq!(ok("{{ range 3 }}{{ . }}{{ end }}"), "012");
+    assert_eq!(ok("{{ range list }}x{{ else }}empty{{ end }}"), "empty");
+    assert_eq!(
+        ok(
+            "{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ . }}{{ end }}"
+        ),
+        "02"
+    );
+    assert_eq!(
+        ok("a  {{- /* comment */ -}}  b\n{{- .user -}}\n"),
+        "abadmin"
+    );
+}
+
+#[test]
+fn variables() {
+    assert_eq!(
+        ok("{{ $u := .user }}{{ $u }}{{ $u = \"x\" }}{{ $u }}"),
+        "adminx"
+    );
+    assert_eq!(
+        ok("{{ $n := 0 }}{{ range 4 }}{{ $n = . }}{{ end }}{{ $n }}"),
+        "3"
+    );
+    assert_eq!(
+        ok("{{ with .user }}{{ $.database_url }}{{ end }}"),
+        "postgres://db:5432/app"
+    );
+    assert_eq!(
+        ok("{{ $cfg := fromJson .json }}{{ $cfg.host }}:{{ $cfg.port }}"),
+        "db:5432"
+    );
+}
+
+#[test]
+fn comparisons_and_logic() {
+    assert_eq!(
+        ok(r#"{{ eq .user "admin" }} {{ ne .user "admin" }} {{ eq .user "x" "admin" }}"#),
+        "true false true"
+    );
+    assert_eq!(
+        ok("{{ lt 1 2 }} {{ le 2 2 }} {{ gt 1 2 }} {{ ge 2 3 }} {{ lt \"a\" \"b\" }}"),
+        "true true false false true"
+    );
+    assert_eq!(
+        ok("{{ and .user .empty }}|{{ or .empty .user }}|{{ not .user }}"),
+        "|admin|false"
+    );
+    assert_eq!(ok("{{ len .user }} {{ len (list 1 2) }}"), "5 2");
+    // `and` short-circuits: the failing lookup is never evaluated.
+    assert_eq!(ok("{{ and .empty .nope }}"), "");
+    assert_eq!(err("{{ lt (list) 1 }}").reason(), "function");
+}
+
+#[test]
+fn encoding_helpers() {
+    assert_eq!(ok("{{ .user | b64enc }}"), "YWRtaW4=");
+    assert_eq!(ok(r#"{{ "YWRtaW4=" | b64dec }}"#), "admin");
+    assert_eq!(
+        ok("{{ .user | sha256sum }}"),
+        "8c6976e5b5410415bde908bd4dee15dfb167a9c873fc4bb8a81f6f2ab448a918"
+    );
+    assert_eq!(ok(r#"{{ "a b&c" | urlquery }}"#), "a+b%26c");
+    assert_eq!(
+        ok(r#"{{ dict "k" "<v>" "n" 1 | toJson }}"#),
+        r#"{"k":"\u003cv\u003e","n":1}"#
+    );
+    assert_eq!(
+        ok(r#"{{ (fromJson .json).tags | toJson }}"#),
+        r#"["x","y"]"#
+    );
+    assert_eq!(
+        ok(r#"{{ (fromJson "[1,2.5,null,true]") }}"#),
+        "[1 2.5 <nil> true]"
+    );
+    assert_eq!(ok(r#"{{ dict "a" "b" | toYaml }}"#), "a: b");
+    assert_eq!(
+        ok(r#"{{ (fromYaml "a: 1\nb: [x, z]").b | join "," }}"#),
+        "x,z"
+    );
+}
+
+#[test]
+fn string_helpers() {
+    assert_eq!(
+        ok("{{ .user | quote }} {{ .user | squote }}"),
+        r#""admin" 'admin'"#
+    );
+    assert_eq!(ok(r#"{{ quote "a\"b" 1 }}"#), r#""a\"b" "1""#);
+    assert_eq!(
+        ok("{{ .user | upper }} {{ \"ABC\" | lower }} {{ \"hello world\" | title }}"),
+        "ADMIN abc Hello World"
+    );
+    assert_eq!(ok("[{{ .padded | trim }}]"), "[hi there]");
+    assert_eq!(
+        ok(
+            r#"{{ trimAll "$" "$5.00$" }} {{ trimPrefix "post" .database_url }} {{ trimSuffix "/app" .database_url }}"#
+        ),
+        "5.00 gres://db:5432/app postgres://db:5432"
+    );
+    assert_eq!(
+        ok(r#"{{ .database_url | replace "postgres" "pg" }}"#),
+        "pg://db:5432/app"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ contains "db" .database_url }} {{ hasPrefix "postgres" .database_url }} {{ hasSuffix "x" .database_url }}"#
+        ),
+        "true true false"
+    );
+    assert_eq!(
+        ok(r#"{{ $p := split "," .csv }}{{ $p._0 }}{{ $p._2 }}"#),
+        "ac"
+    );
+    assert_eq!(ok(r#"{{ splitList "," .csv | join "+" }}"#), "a+b+c");
+    assert_eq!(ok(r#"{{ list 1 "a" nil true | join "-" }}"#), "1-a-true");
+    assert_eq!(
+        ok(r#"{{ "a\nb" | indent 2 }}|{{ "a\nb" | nindent 2 }}"#),
+        "  a\n  b|\n  a\n  b"
+    );
+    assert_eq!(
+        ok(r#"{{ trunc 3 "abcdef" }} {{ trunc -2 "abcdef" }} {{ trunc 10 "ab" }}"#),
+        "abc ef ab"
+    );
+    assert_eq!(
+        ok(r#"{{ repeat 3 "ab" }} {{ " a b  c " | nospace }}"#),
+        "ababab abc"
+    );
+    assert_eq!(
+        ok(r#"{{ toString 42 }} {{ 1.5 | toString }} {{ cat "a" nil 2 }}"#),
+        "42 1.5 a 2"
+    );
+    assert_eq!(
+        ok(r#"{{ printf "%s:%d/%q" .user 5432 "x" }}"#),
+        r#"admin:5432/"x""#
+    );
+    assert_eq!(
+        ok(r#"{{ print "a" 1 2 "b" }}|{{ println "a" 1 }}"#),
+        "a1 2b|a 1\n"
+    );
+}
+
+#[test]
+fn value_helpers() {
+    assert_eq!(
+        ok(r#"{{ .empty | default "fallback" }} {{ .user | default "fallback" }}"#),
+        "fallback admin"
+    );
+    assert_eq!(
+        ok(r#"{{ empty .empty }} {{ empty .user }} {{ empty 0 }} {{ empty (list) }}"#),
+        "true false true true"
+    );
+    assert_eq!(ok(r#"{{ coalesce .empty "" .user "z" }}"#), "admin");
+    assert_eq!(
+        ok(r#"{{ ternary "on" "off" (eq .user "admin") }} {{ false | ternary "on" "off" }}"#),
+        "on off"
+    );
+    assert_eq!(ok(r#"{{ list 1 "a" (list 2) }}"#), "[1 a [2]]");
+    assert_eq!(
+        ok(r#"{{ $d := dict "a" 1 "b" }}{{ get $d "a" }}[{{ get $d "b" }}][{{ get $d "zz" }}]"#),
+        "1[][]"
+    );
+    assert_eq!(
+        ok(r#"{{ hasKey . "user" }} {{ hasKey . "nope" }}"#),
+        "true false"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ if hasKey . "nope" }}{{ .nope }}{{ else }}{{ get . "nope" | default "d" }}{{ end }}"#
+        ),
+        "d"
+    );
+}
+
+#[test]
+fn missing_key_is_an_error_naming_the_key() {
+    for template in [
+        "{{ .nope }}",
+        r#"{{ index . "nope" }}"#,
+        "{{ .nope | default \"x\" }}",
+        "{{ $c := fromJson .json }}{{ $c.nope }}",
+    ] {
+        let e = err(template);
+        assert_eq!(e.reason(), "missing_key", "{template}");
+        assert!(e.to_string().contains(r#"missing key "nope""#), "{e}");
+        assert!(e.to_string().contains(r#"template "T""#), "{e}");
+    }
+}
+
+#[test]
+fn parse_error_names_the_template() {
+    let e = render("DATABASE_URL", "{{ .user ", &values()).unwrap_err();
+    assert_eq!(e.reason(), "parse");
+    assert_eq!(e.template(), "DATABASE_URL");
+    assert!(
+        e.to_string()
+            .starts_with(r#"template "DATABASE_URL": line 1:"#),
+        "{e}"
+    );
+    for bad in [
+        "{{ if .user }}",
+        "{{ end }}",
+        "{{ env \"HOME\" }}",
+        "{{ .user | }}",
+        "{{ define \"x\" }}{{ end }}",
+        "{{ $x }}",
+    ] {
+        assert_eq!(err(bad).reason(), "parse", "{bad}");
+    }
+    assert!(validate("T", "{{ .a | upper }}").is_ok());
+    assert!(
+        validate("T", "{{ expandenv .a }}")
+            .unwrap_err()
+            .to_string()
+            .contains("\"expandenv\" not defined")
+    );
+    let e = err("line1\n{{ .user }}\n{{ .nope }}");
+    assert!(e.to_string().contains("line 3"), "{e}");
+}
+
+#[test]
+fn failing_function_does_not_echo_input() {
+    let vals = BTreeMap::from([("garbage".to_string(), format!("{SECRET}: [!!").into_bytes())]);
+    for template in [
+        "{{ .garbage | b64dec }}",
+        "{{ .garbage | fromJson }}",
+        "{{ .garbage | fromYaml }}",
+        r#"{{ printf "%d" .garbage }}"#,
+    ] {
+        let e = render("T", template, &vals).expect_err(template);
+        assert!(!e.to_string().contains(SECRET), "{template}: {e}");
+        assert_eq!(e.reason(), "function", "{template}: {e}");
+    }
+    let e = render("T", "{{ .garbage | b64dec }}", &vals).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"template "T": line 1: function b64dec: input is not valid base64 (standard alphabet, with padding)"#
+    );
+    let e = err(r#"{{ "x" | replace "a" }}"#);
+    assert!(
+        e.to_string()
+            .contains("function replace: wrong number of arguments"),
+        "{e}"
+    );
+}
+
+#[test]
+fn non_utf8_values_pass_through_but_are_not_text() {
+    let raw = render("T", "<{{ .bin }}>", &values()).unwrap();
+    assert_eq!(raw, b"<\xff\x00\xfe>");
+    assert_eq!(ok("{{ .bin | b64enc }}"), "/wD+");
+    assert_eq!(
+        ok("{{ .bin | quote }} {{ len .bin }}"),
+        r#""\xff\x00\xfe" 3"#
+    );
+    assert_eq!(ok("{{ .bin | sha256sum | trunc 8 }}"), "af9ceddc");
+    assert_eq!(
+        render("T", r#"{{ "/wD+" | b64dec }}"#, &values()).unwrap(),
+        b"\xff\x00\xfe"
+    );
+    for template in [
+        "{{ .bin | upper }}",
+        "{{ .bin | toJson }}",
+        "{{ .bin | toString }}",
+        r#"{{ "/wD+" | b64dec | trim }}"#,
+    ] {
+        let e = err(template);
+        assert_eq!(e.reason(), "non_utf8", "{template}");
+        assert!(e.to_string().contains("binary value, not text"), "{e}");
+    }
+    assert!(
+        err("{{ .bin | upper }}")
+            .to_string()
+            .contains(r#"key "bin""#)
+    );
+}
+
+#[test]
+fn render_map_is_all_or_nothing() {
+    let templates = BTreeMap::from([
+        (
+            "DATABASE_URL".to_string(),
+            "{{ .database_url }}".to_string(),
+        ),
+        ("JWT".to_string(), "{{ .jwt_secret | b64enc }}".to_string()),
+    ]);
+    let out = render_map(&templates, &values()).unwrap();
+    assert_eq!(out["DATABASE_URL"], b"postgres://db:5432/app");
+    assert_eq!(out["JWT"], b"czNjcjN0LVBAc3M=");
+
+    let mut bad = templates.clone();
+    bad.insert("ZZZ".to_string(), "{{ .missing }}".to_string());
+    let e = render_map(&bad, &values()).unwrap_err();
+    assert_eq!(e.template(), "ZZZ");
+    assert_eq!(e.reason(), "missing_key");
+    assert!(render_map(&BTreeMap::new(), &values()).unwrap().is_empty());
+}
+
+#[test]
+fn type_errors_are_reported() {
+    assert_eq!(err("{{ .user.x }}").reason(), "exec");
+    assert_eq!(err("{{ .user 1 }}").reason(), "exec");
+    assert_eq!(err("{{ range .user }}{{ end }}").reason(), "exec");
+    assert_eq!(err("{{ 5 | upper }}").reason(), "function");
+    assert_eq!(err(r#"{{ ternary "a" "b" "yes" }}"#).reason(), "function");
+    assert_eq!(err(r#"{{ index (list 1) 3 }}"#).reason(), "function");
+}
+
+#[test]
+fn limits_stop_runaway_templates() {
+    assert_eq!(err(r#"{{ repeat 100000000 "ab" }}"#).reason(), "limit");
+    assert_eq!(err("{{ range 100000000 }}{{ end }}").reason(), "limit");
+    assert_eq!(
+        err(r#"{{ $x := list 1 }}{{ range 40 }}{{ $x = list $x $x }}{{ end }}"#).reason(),
+        "limit"
+    );
+    assert_eq!(
+        err(r#"{{ range 2000 }}{{ repeat 1000 "x" }}{{ end }}"#).reason(),
+        "limit"
+    );
+    assert_eq!(err(r#"{{ printf "%99999999d" 1 }}"#).reason(), "limit");
+}
+
+#[test]
+fn every_prefix_of_a_template_renders_or_errors() {
+    let template = r#"{{- $c := fromJson .json -}}{{ range $i, $t := $c.tags }}{{ if gt $i 0 }},{{ end }}{{ $t | upper | printf "%-3s|%q" $t }}{{ else }}none{{ end }}{{ with index . "my-key" }}{{ . | b64enc | quote }}{{ end }}{{/* c */}}{{ 'x' }} {{ 0x1F }} {{ -1.5e3 }} `raw`"#;
+    for (i, _) in template.char_indices() {
+        let _ = render("T", &template[..i], &values());
+    }
+    assert_eq!(
+        ok(template),
+        r#"x  |"X",y  |"Y""ZGFzaGVk"120 31 -1500 `raw`"#
+    );
+}
+
+#[test]
+fn yaml_output_shape() {
+    assert_eq!(
+        ok(r#"{{ fromJson .json | toYaml }}"#),
+        "host: db\nport: 5432\ntags:\n- x\n- \"y\""
+    );
+    assert_eq!(
+        ok(r#"{{ with .empty }}a{{ else with .user }}{{ . }}{{ end }}"#),
+        "admin"
+    );
+    assert_eq!(
+        err(r#"{{ if .empty }}a{{ else with .user }}{{ . }}{{ end }}"#).reason(),
+        "parse"
+    );
+}
+
+#[test]
+fn random_templates_never_panic() {
+    const PIECES: &[&str] = &[
+        "{{", "}}", "{{- ", " -}}", " ", ".", ".user", ".bin", "$", "$x", ":=", "=", "|", "(", ")",
+        ",", "\"", "`", "'", "if", "else", "end", "range", "with", "break", "index", "printf",
+        "\"%d\"", "1", "-2.5", "nil", "list", "dict", "toJson", "fromJson", "b64dec", "/*", "*/",
+        "\\", "\n", "é", "0x", "e9",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..20_000 {
+        let mut template = String::new();
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        for _ in 0..(seed >> 60) + 1 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            template.push_str(PIECES[(seed >> 33) as usize % PIECES.len()]);
+        }
+        let _ = render("T", &template, &values());
+    }
+}
