@@ -36,7 +36,7 @@ pub enum Error {
     #[error("unsupported key type {0}: only RSA keys are supported")]
     UnsupportedKey(String),
     /// The certificate is past its notAfter.
-    #[error("certificate expired at {0}; fetch the controller's current certificate")]
+    #[error("certificate expired at {0}")]
     ExpiredCertificate(String),
     /// The certificate's notBefore is in the future.
     #[error("certificate is not valid before {0}")]

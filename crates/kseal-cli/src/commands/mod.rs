@@ -1,0 +1,108 @@
+//! The commands: seal (default), raw, merge-into, fetch-cert, recovery-unseal, keygen, completion.
+
+mod keygen;
+mod recover;
+mod seal;
+
+use std::time::SystemTime;
+
+use anyhow::{Result, bail};
+use clap::CommandFactory as _;
+use kseal_crypto::Certificate;
+
+use crate::args::{Cli, Command, SealArgs};
+use crate::{cert, io};
+
+/// Runs what the arguments ask for.
+pub fn run(cli: Cli) -> Result<()> {
+    let args = cli.seal;
+    if args.version {
+        println!("kseal version: {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    match cli.command {
+        Some(Command::Keygen(keygen)) => return keygen::run(&keygen),
+        Some(Command::Completion { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "kseal", &mut std::io::stdout());
+            return Ok(());
+        }
+        None => {}
+    }
+    check_combinations(&args)?;
+    if args.recovery_unseal {
+        return recover::run(&args);
+    }
+    if args.validate || args.re_encrypt {
+        let flag = if args.validate {
+            "--validate"
+        } else {
+            "--re-encrypt"
+        };
+        bail!(
+            "{flag} needs the controller's API, which this version of kseal cannot reach; \
+             to check a SealedSecret offline, use --recovery-unseal with the private key"
+        );
+    }
+    let certificate = sealing_certificate(&args)?;
+    if args.fetch_cert {
+        return io::write_output(args.output.as_deref(), certificate.to_pem().as_bytes());
+    }
+    certificate.check_validity(SystemTime::now())?;
+    if args.raw {
+        seal::raw(&args, &certificate)
+    } else if let Some(target) = &args.merge_into {
+        seal::merge_into(&args, &certificate, target)
+    } else {
+        seal::manifests(&args, &certificate)
+    }
+}
+
+fn check_combinations(args: &SealArgs) -> Result<()> {
+    if !args.from_file.is_empty() && !args.raw {
+        bail!("--from-file requires --raw");
+    }
+    if args.raw && args.merge_into.is_some() {
+        bail!("--raw and --merge-into cannot be used together");
+    }
+    if args.recovery_unseal && args.recovery_private_key.is_empty() {
+        bail!("--recovery-unseal requires --recovery-private-key");
+    }
+    if !args.recovery_unseal && !args.recovery_private_key.is_empty() {
+        bail!("--recovery-private-key requires --recovery-unseal");
+    }
+    io::Format::choose(args.format.as_deref(), args.output.as_deref())?;
+    Ok(())
+}
+
+fn sealing_certificate(args: &SealArgs) -> Result<Certificate> {
+    match &args.cert {
+        Some(location) => cert::load(location),
+        None => bail!(
+            "no certificate to seal with: pass --cert FILE|URL (e.g. the controller's certificate \
+             saved with --fetch-cert, or one made by `kseal keygen`)"
+        ),
+    }
+}
+
+/// A `hint:` line for errors a user can fix with a flag.
+pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    let core = error.downcast_ref::<kseal_core::Error>();
+    let crypto = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<kseal_crypto::Error>());
+    match (core, crypto) {
+        (Some(kseal_core::Error::EmptyData { .. }), _) => {
+            Some("to seal a Secret without values, add --allow-empty-data")
+        }
+        (Some(kseal_core::Error::MissingName), _) => {
+            Some("set metadata.name in the Secret, or use --raw with --name")
+        }
+        (_, Some(kseal_crypto::Error::ExpiredCertificate(_))) => {
+            Some("fetch the controller's current certificate with --fetch-cert")
+        }
+        (_, Some(kseal_crypto::Error::NoMatchingKey)) => Some(
+            "check that the SealedSecret keeps the name and namespace it was sealed for, and that the key is the controller's",
+        ),
+        _ => None,
+    }
+}
