@@ -14,7 +14,7 @@ pub enum Error {
     Truncated(String),
     /// RSA-OAEP decryption failed: wrong key, or the object was renamed/moved out of its scope.
     #[error(
-        "no private key could decrypt the value (wrong key, or the name, namespace or scope differs from when it was sealed)"
+        "no private key could decrypt it (wrong key, or name, namespace or scope changed since sealing)"
     )]
     NoMatchingKey,
     /// The session key was recovered but the AES-GCM tag did not verify.

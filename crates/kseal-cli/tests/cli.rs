@@ -1,0 +1,351 @@
+//! `kseal` as a user runs it.
+//!
+//! Golden transcripts (arguments, output, exit status) live in `tests/cmd/*.md`; ciphertexts, which
+//! differ on every run, are elided as `Ag[..]`. The tests below cover what a transcript cannot:
+//! round trips, files written or left alone, environment variables and certificates over HTTP.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const NO_KUBECONFIG: &str = "/nonexistent/kseal-test-kubeconfig";
+
+#[test]
+fn golden_transcripts() {
+    trycmd::TestCases::new()
+        .env("KUBECONFIG", NO_KUBECONFIG)
+        .case("tests/cmd/*.md");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cmd/fixtures")
+        .join(name)
+}
+
+fn kseal() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kseal"));
+    command.env("KUBECONFIG", NO_KUBECONFIG);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SEALED_SECRETS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(mut command: Command, stdin: &[u8]) -> Output {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "kseal failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn seal(args: &[&str], secret: &str) -> String {
+    let mut command = kseal();
+    command
+        .arg("--cert")
+        .arg(fixture("test-cert.pem"))
+        .args(args);
+    ok(run(command, secret.as_bytes()))
+}
+
+fn recover(sealed: &str) -> Output {
+    let mut command = kseal();
+    command
+        .args(["--recovery-unseal", "-o", "json", "--recovery-private-key"])
+        .arg(fixture("test-key.pem"));
+    run(command, sealed.as_bytes())
+}
+
+fn recovered_data(sealed: &str) -> serde_json::Value {
+    let secret: serde_json::Value = serde_json::from_str(&ok(recover(sealed))).unwrap();
+    secret["data"].clone()
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: team-a\nstringData:\n  password: hunter2\n";
+
+#[test]
+fn round_trip_in_every_scope_and_moves() {
+    for scope in ["strict", "namespace-wide", "cluster-wide"] {
+        let sealed = seal(&["--scope", scope, "-o", "yaml"], SECRET);
+        assert_eq!(
+            recovered_data(&sealed)["password"],
+            "aHVudGVyMg==",
+            "{scope}"
+        );
+
+        let renamed = sealed.replace("name: db", "name: db2");
+        let moved = sealed.replace("namespace: team-a", "namespace: team-b");
+        let renamed_opens = recover(&renamed).status.success();
+        let moved_opens = recover(&moved).status.success();
+        match scope {
+            "strict" => assert!(!renamed_opens && !moved_opens),
+            "namespace-wide" => assert!(renamed_opens && !moved_opens),
+            _ => assert!(renamed_opens && moved_opens),
+        }
+    }
+}
+
+#[test]
+fn json_input_and_stdin_multi_document_round_trip() {
+    let input = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"a","namespace":"n"},"data":{"k":"AAEC/w=="}}
+{"apiVersion":"v1","kind":"Secret","metadata":{"name":"b","namespace":"n"},"stringData":{"k":"v"}}"#;
+    let sealed = seal(&["-o", "yaml"], input);
+    assert_eq!(sealed.matches("kind: SealedSecret").count(), 2);
+    let out = ok(recover(&sealed));
+    let secrets: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(secrets[0]["data"]["k"], "AAEC/w==", "binary bytes survive");
+    assert_eq!(secrets[1]["data"]["k"], "dg==");
+}
+
+#[test]
+fn output_file_is_written_only_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sealed.yaml");
+    let mut command = kseal();
+    command
+        .arg("--cert")
+        .arg(fixture("test-cert.pem"))
+        .arg("-w")
+        .arg(&out);
+    let output = run(command, SECRET.as_bytes());
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty(), "nothing on stdout with -w");
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written.starts_with("---\napiVersion: bitnami.com/v1alpha1"),
+        ".yaml implies yaml"
+    );
+
+    // A failing run leaves the existing file exactly as it was.
+    let mut command = kseal();
+    command
+        .arg("--cert")
+        .arg(fixture("test-cert.pem"))
+        .arg("-w")
+        .arg(&out);
+    let failed = run(command, b"kind: ConfigMap\nmetadata: {name: x}\n");
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).starts_with("error: "));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+
+    // And a failing run never creates the file.
+    let absent = dir.path().join("absent.json");
+    let mut command = kseal();
+    command
+        .arg("--cert")
+        .arg(fixture("expired-cert.pem"))
+        .arg("-w")
+        .arg(&absent);
+    assert_eq!(run(command, SECRET.as_bytes()).status.code(), Some(1));
+    assert!(!absent.exists());
+}
+
+#[test]
+fn merge_into_adds_keys_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sealed.json");
+    std::fs::write(&file, seal(&["--scope", "namespace-wide"], SECRET)).unwrap();
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+
+    let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ignored\n  labels: {tier: db}\nstringData:\n  api-key: k3y\n";
+    let mut command = kseal();
+    command
+        .arg("--cert")
+        .arg(fixture("test-cert.pem"))
+        .arg("--merge-into")
+        .arg(&file);
+    let output = run(command, update.as_bytes());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with('{'), "the file keeps its JSON format");
+    let after: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        after["spec"]["encryptedData"]["password"],
+        before["spec"]["encryptedData"]["password"]
+    );
+    assert_eq!(after["metadata"]["name"], "db");
+    assert_eq!(
+        after["spec"]["template"]["metadata"]["labels"]["tier"],
+        "db"
+    );
+    let data = recovered_data(&text);
+    assert_eq!(data["password"], "aHVudGVyMg==");
+    assert_eq!(
+        data["api-key"], "azN5",
+        "sealed with the existing object's name and scope"
+    );
+}
+
+#[test]
+fn environment_variables_stand_in_for_flags() {
+    let mut command = kseal();
+    command
+        .env("SEALED_SECRETS_CERT", fixture("test-cert.pem"))
+        .env("SEALED_SECRETS_FORMAT", "yaml")
+        .env("SEALED_SECRETS_SCOPE", "cluster-wide");
+    let out = ok(run(command, SECRET.as_bytes()));
+    assert!(
+        out.contains("sealedsecrets.bitnami.com/cluster-wide: \"true\""),
+        "{out}"
+    );
+
+    let mut command = kseal();
+    command.env("SEALED_SECRETS_RECOVERY_UNSEAL", "true").env(
+        "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        fixture("test-key.pem"),
+    );
+    let secret: serde_json::Value =
+        serde_json::from_str(&ok(run(command, out.as_bytes()))).unwrap();
+    assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
+}
+
+#[test]
+fn certificate_over_http() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/cert.pem", listener.local_addr().unwrap());
+    let pem = std::fs::read(fixture("test-cert.pem")).unwrap();
+    let server = std::thread::spawn(move || {
+        // Two requests: --fetch-cert, then a seal.
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-pem-file\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                pem.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&pem).unwrap();
+        }
+    });
+    let mut command = kseal();
+    command.args(["--fetch-cert", "--cert", &url]);
+    assert_eq!(
+        ok(run(command, b"")).as_bytes(),
+        std::fs::read(fixture("test-cert.pem")).unwrap()
+    );
+    let mut command = kseal();
+    command.args(["--cert", &url]);
+    let sealed = ok(run(command, SECRET.as_bytes()));
+    server.join().unwrap();
+    assert_eq!(recovered_data(&sealed)["password"], "aHVudGVyMg==");
+}
+
+#[test]
+fn keygen_writes_a_usable_private_key_readable_only_by_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.pem");
+    let cert = dir.path().join("c.pem");
+    let mut command = kseal();
+    command
+        .args([
+            "keygen",
+            "--bits",
+            "2048",
+            "--validity",
+            "30d",
+            "--key-file",
+        ])
+        .arg(&key)
+        .arg("--cert-file")
+        .arg(&cert);
+    let output = run(command, b"");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("RSA 2048 bits"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+    );
+
+    let mut command = kseal();
+    command.arg("--cert").arg(&cert);
+    let sealed = ok(run(command, SECRET.as_bytes()));
+    let mut command = kseal();
+    command
+        .args(["--recovery-unseal", "--recovery-private-key"])
+        .arg(&key);
+    assert!(ok(run(command, sealed.as_bytes())).contains("aHVudGVyMg=="));
+
+    // An existing key is never overwritten without --force.
+    let before = std::fs::read(&key).unwrap();
+    let mut command = kseal();
+    command
+        .args(["keygen", "--bits", "2048", "--key-file"])
+        .arg(&key)
+        .arg("--cert-file")
+        .arg(&cert);
+    let again = run(command, b"");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let mut command = kseal();
+        command.args(["completion", shell]);
+        let script = ok(run(command, b""));
+        assert!(script.contains("--recovery-unseal"), "{shell}");
+    }
+}
+
+#[test]
+fn garbage_on_stdin_never_crashes() {
+    for input in [
+        &b"\xff\xfe\x00garbage"[..],
+        b"{",
+        b"---\n- 1\n",
+        b"kind: Secret\nmetadata: 7\n",
+        b"",
+    ] {
+        let mut command = kseal();
+        command.arg("--cert").arg(fixture("test-cert.pem"));
+        let output = run(command, input);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: "));
+    }
+}
