@@ -1,0 +1,177 @@
+//! Test support for kseal's end-to-end tests: a real kube-apiserver + etcd and
+//! moto (AWS Secrets Manager), started by `tests/env/up`.
+//!
+//! ```no_run
+//! # async fn t() {
+//! let env = kseal_testenv::TestEnv::get().await;
+//! let client = env.client().await;
+//! let namespace = env.namespace().await; // fresh, owned by this test
+//! let secrets = env.aws_account().secretsmanager_client().await;
+//! # }
+//! ```
+//!
+//! [`TestEnv::get`] reuses the environment named by `KSEAL_TESTENV_DIR` (set by
+//! `eval "$(tests/env/up)"`), or starts one for this test process; a watchdog
+//! started by `up` stops it when the process exits. Fault tests that stop or
+//! restart a component use [`TestEnv::isolated`], a private environment that is
+//! stopped when dropped, so that parallel tests are not disturbed.
+//!
+//! Helpers panic on failure: they set up tests, and a failed setup fails the test.
+
+mod aws;
+mod kubernetes;
+mod scripts;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use aws::{AwsAccount, CallCounts};
+pub use scripts::Component;
+
+/// A running test environment: kube-apiserver + etcd, and moto.
+#[derive(Debug)]
+pub struct TestEnv {
+    /// State directory of `tests/env/up` (PKI, kubeconfigs, logs, ports).
+    dir: PathBuf,
+    /// The variables `up` exported (KUBECONFIG, AWS_ENDPOINT_URL, …).
+    vars: BTreeMap<String, String>,
+    /// Whether dropping this value stops the environment.
+    owned: bool,
+}
+
+static SHARED: OnceLock<TestEnv> = OnceLock::new();
+
+impl TestEnv {
+    /// The environment shared by all tests of this process: the one named by
+    /// `KSEAL_TESTENV_DIR`, or one started on first use (building missing
+    /// components first, which takes long once — see tests/env/README.md).
+    pub async fn get() -> &'static TestEnv {
+        install_crypto_provider();
+        if let Some(env) = SHARED.get() {
+            return env;
+        }
+        // Starting takes seconds of blocking process work; keep it off the runtime.
+        tokio::task::spawn_blocking(|| SHARED.get_or_init(Self::reuse_or_start))
+            .await
+            .expect("test environment start panicked")
+    }
+
+    /// A private environment for tests that stop or restart components;
+    /// it is stopped when dropped.
+    pub async fn isolated() -> TestEnv {
+        install_crypto_provider();
+        tokio::task::spawn_blocking(|| {
+            let vars = scripts::up();
+            Self::from_vars(vars, true)
+        })
+        .await
+        .expect("test environment start panicked")
+    }
+
+    fn reuse_or_start() -> TestEnv {
+        match std::env::var_os("KSEAL_TESTENV_DIR") {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                let vars = scripts::read_exports(&dir.join("env"));
+                Self::from_vars(vars, false)
+            }
+            // Not owned: the watchdog stops it when this process exits, since
+            // statics are never dropped.
+            None => Self::from_vars(scripts::up(), false),
+        }
+    }
+
+    fn from_vars(vars: BTreeMap<String, String>, owned: bool) -> TestEnv {
+        let dir = PathBuf::from(var(&vars, "KSEAL_TESTENV_DIR"));
+        TestEnv { dir, vars, owned }
+    }
+
+    /// The state directory (logs are in `logs/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The variables `tests/env/up` exports, to pass to child processes
+    /// (`KUBECONFIG`, `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …).
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// A command with [`TestEnv::vars`] in its environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut command = std::process::Command::new(program);
+        command.envs(&self.vars);
+        command
+    }
+
+    /// The admin kubeconfig (user `kseal-admin` in group `system:masters`).
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        PathBuf::from(var(&self.vars, "KUBECONFIG"))
+    }
+
+    /// Path of the `kubeseal` binary (the interoperability peer).
+    pub fn kubeseal(&self) -> PathBuf {
+        PathBuf::from(var(&self.vars, "KSEAL_KUBESEAL"))
+    }
+
+    /// Path of the `helm` binary.
+    pub fn helm(&self) -> PathBuf {
+        PathBuf::from(var(&self.vars, "KSEAL_HELM"))
+    }
+
+    /// Path of the `kubeconform` binary.
+    pub fn kubeconform(&self) -> PathBuf {
+        PathBuf::from(var(&self.vars, "KSEAL_KUBECONFORM"))
+    }
+
+    /// Stops a component (it keeps its port; etcd keeps its data).
+    pub async fn stop(&self, component: Component) {
+        self.ctl("stop", component).await;
+    }
+
+    /// Starts a stopped component on its old port and waits until it is ready.
+    pub async fn start(&self, component: Component) {
+        self.ctl("start", component).await;
+    }
+
+    /// Stops and starts the kube-apiserver; returns once it is ready again.
+    pub async fn restart_apiserver(&self) {
+        self.ctl("restart", Component::ApiServer).await;
+    }
+
+    /// Stops moto (its calls then fail to connect).
+    pub async fn stop_moto(&self) {
+        self.stop(Component::Moto).await;
+    }
+
+    /// Starts moto again on the same port, empty (moto keeps state in memory).
+    pub async fn start_moto(&self) {
+        self.start(Component::Moto).await;
+    }
+
+    async fn ctl(&self, action: &'static str, component: Component) {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || scripts::ctl(&dir, action, component))
+            .await
+            .expect("tests/env/ctl panicked");
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if self.owned {
+            scripts::down(&self.dir);
+        }
+    }
+}
+
+fn var<'a>(vars: &'a BTreeMap<String, String>, name: &str) -> &'a str {
+    vars.get(name)
+        .unwrap_or_else(|| panic!("tests/env/up did not export {name}"))
+}
+
+/// kube panics when both ring and aws-lc-rs are linked and no provider is chosen.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -1,0 +1,58 @@
+# Shared helpers for the tests/env scripts. Sourced, not run.
+# shellcheck shell=bash
+
+ENV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$ENV_DIR/../.." && pwd)
+# shellcheck source=versions
+. "$ENV_DIR/versions"
+
+CACHE=${KSEAL_CACHE:-$HOME/.cache/kseal}
+BIN="$CACHE/bin"
+KUBE_APISERVER="$BIN/kube-apiserver-$KUBERNETES_VERSION"
+ETCD="$BIN/etcd-$ETCD_VERSION"
+HELM="$BIN/helm-$HELM_VERSION"
+KUBECONFORM="$BIN/kubeconform-$KUBECONFORM_VERSION"
+KUBESEAL="$BIN/kubeseal-$KUBESEAL_VERSION"
+MOTO_VENV="$CACHE/moto-$MOTO_VERSION"
+
+log() { printf '[kseal-env] %s\n' "$*" >&2; }
+die() { printf '[kseal-env] error: %s\n' "$*" >&2; exit 1; }
+
+# Prints a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+  local timeout=$1 what=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# True while PID runs (a zombie left for a parent that does not reap counts as gone).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+# Stops the process whose pid is in FILE (TERM, then KILL after a grace time).
+stop_pidfile() {
+  local file=$1 pid
+  [[ -f $file ]] || return 0
+  pid=$(<"$file")
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    while alive "$pid"; do sleep 0.05; done
+  fi
+  rm -f "$file"
+}

@@ -1,0 +1,126 @@
+"""moto in server mode, plus exact per-operation call counts.
+
+Runs moto's own WSGI application (what `moto_server` runs) behind a small
+middleware that:
+
+* counts every AWS call by (access key id, operation), where the operation is
+  the X-Amz-Target suffix (JSON protocol, e.g. ``BatchGetSecretValue``) or the
+  ``Action`` query parameter (query protocol);
+* maps access key ids of the form ``KSEAL<12 digits>...`` to the AWS account
+  with those digits, so a test that uses its own key id gets its own moto
+  account (its own secrets) and its own counts;
+* serves ``GET /_kseal/calls`` (JSON: ``{access_key_id: {operation: n}}``),
+  ``GET /_kseal/calls?key=ID`` (``{operation: n}``) and ``POST
+  /_kseal/calls/reset``.
+
+Usage: python moto_server.py --port PORT [--port-file FILE]   (port 0: any free)
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+from collections import defaultdict
+from urllib.parse import parse_qs
+
+from werkzeug.serving import make_server
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+ACCOUNT_KEY = re.compile(r"^KSEAL(\d{12})")
+
+
+class CountingMiddleware:
+    """Counts calls per access key id and operation before moto handles them."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.counts = defaultdict(lambda: defaultdict(int))
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_kseal/"):
+            return self.control(environ, start_response, path)
+        key = self.access_key(environ)
+        operation = self.operation(environ)
+        if operation:
+            with self.lock:
+                self.counts[key][operation] += 1
+        account = ACCOUNT_KEY.match(key)
+        if account and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = account.group(1)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def access_key(environ):
+        match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        return match.group(1) if match else ""
+
+    @staticmethod
+    def operation(environ):
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return target.rsplit(".", 1)[-1]
+        action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+        return action[0] if action else None
+
+    def control(self, environ, start_response, path):
+        method = environ.get("REQUEST_METHOD")
+        if path == "/_kseal/calls" and method == "GET":
+            key = parse_qs(environ.get("QUERY_STRING", "")).get("key")
+            with self.lock:
+                if key:
+                    body = dict(self.counts.get(key[0], {}))
+                else:
+                    body = {k: dict(v) for k, v in self.counts.items()}
+            return self.reply(start_response, "200 OK", body)
+        if path == "/_kseal/calls/reset" and method == "POST":
+            with self.lock:
+                self.counts.clear()
+            return self.reply(start_response, "200 OK", {})
+        if path == "/_kseal/health":
+            return self.reply(start_response, "200 OK", {"ok": True})
+        return self.reply(start_response, "404 Not Found", {"error": "unknown"})
+
+    @staticmethod
+    def reply(start_response, status, body):
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file")
+    args = parser.parse_args()
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1",
+        args.port,
+        CountingMiddleware(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    os.environ["MOTO_PORT"] = str(server.port)
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{server.port}\n")
+        os.replace(tmp, args.port_file)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

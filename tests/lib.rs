@@ -1,0 +1,1 @@
+//! End-to-end test suites of kseal; see `smoke/` and `env/README.md`. No library code.
