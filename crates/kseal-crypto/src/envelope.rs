@@ -1,7 +1,6 @@
 //! The hybrid envelope: `u16 BE len(rsa) ‖ RSA-OAEP(session key) ‖ AES-256-GCM(value) ‖ tag`.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -47,40 +46,32 @@ impl<'a> Envelope<'a> {
 }
 
 /// Seals `plaintext` for `key` under the scope `label`.
+///
+/// Pure Rust (`rsa` + `aes-gcm`) with the operating system's RNG; opening uses aws-lc-rs, so every
+/// round trip also checks the two implementations against each other.
 pub fn seal(key: &PublicKey, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    use aes_gcm::aead::{Aead as _, KeyInit as _};
+
     let mut session_key = Zeroizing::new([0u8; SESSION_KEY_LEN]);
-    SystemRandom::new()
-        .fill(session_key.as_mut())
-        .map_err(|_| Error::Crypto)?;
-
-    let oaep = key.oaep()?;
-    let rsa_len = oaep.ciphertext_size();
-    let rsa_len_u16 = u16::try_from(rsa_len).map_err(|_| Error::Crypto)?;
-    let mut out = Vec::with_capacity(2 + rsa_len + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(&rsa_len_u16.to_be_bytes());
-    out.resize(2 + rsa_len, 0);
-    let written = oaep
+    getrandom::fill(session_key.as_mut()).map_err(|_| Error::Crypto)?;
+    let rsa_part = key
+        .rsa()
         .encrypt(
-            &OAEP_SHA256_MGF1SHA256,
+            &mut getrandom::SysRng,
+            rsa::Oaep::<sha2::Sha256>::new_with_label(label),
             session_key.as_ref(),
-            &mut out[2..],
-            Some(label),
-        )
-        .map_err(|_| Error::Crypto)?
-        .len();
-    debug_assert_eq!(written, rsa_len);
-
-    // Encrypt in place in the output buffer so no other copy of the plaintext exists.
-    let body_start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = aead_key(session_key.as_ref())?
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(ZERO_NONCE),
-            Aad::empty(),
-            &mut out[body_start..],
         )
         .map_err(|_| Error::Crypto)?;
-    out.extend_from_slice(tag.as_ref());
+    let rsa_len = u16::try_from(rsa_part.len()).map_err(|_| Error::Crypto)?;
+    let aes_part = aes_gcm::Aes256Gcm::new_from_slice(session_key.as_ref())
+        .map_err(|_| Error::Crypto)?
+        .encrypt(&aes_gcm::Nonce::from(ZERO_NONCE), plaintext)
+        .map_err(|_| Error::Crypto)?;
+
+    let mut out = Vec::with_capacity(2 + rsa_part.len() + aes_part.len());
+    out.extend_from_slice(&rsa_len.to_be_bytes());
+    out.extend_from_slice(&rsa_part);
+    out.extend_from_slice(&aes_part);
     Ok(out)
 }
 

@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
-    PublicEncryptingKey,
+    KeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
 };
 use pkcs8::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
 use pkcs8::der::{Decode, Encode};
@@ -30,9 +29,12 @@ pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600)
 pub const DEFAULT_COMMON_NAME: &str = "sealed-secret";
 
 /// An RSA public key ready to seal, with its fingerprint.
+///
+/// Sealing uses the pure-Rust `rsa` crate with the operating system's RNG: aws-lc-rs would seed its
+/// DRBG from jitter entropy first, which costs tens of milliseconds per `kseal` process.
 #[derive(Clone)]
 pub struct PublicKey {
-    key: PublicEncryptingKey,
+    key: rsa::PublicKey,
     spki_der: Vec<u8>,
     fingerprint: String,
 }
@@ -49,8 +51,11 @@ impl PublicKey {
     }
 
     fn from_aws(key: PublicEncryptingKey) -> Result<Self> {
+        // aws-lc-rs re-encodes the key canonically, so equal keys get equal fingerprints.
         let spki_der = key.as_der().map_err(|_| Error::Crypto)?.as_ref().to_vec();
         let fingerprint = hex::encode(digest(&SHA256, &spki_der));
+        let key = <rsa::PublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(&spki_der)
+            .map_err(|e| Error::InvalidKey(e.to_string()))?;
         Ok(PublicKey {
             key,
             spki_der,
@@ -70,11 +75,11 @@ impl PublicKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.key.key_size_bits()
+        rsa::traits::PublicKeyParts::size(&self.key) * 8
     }
 
-    pub(crate) fn oaep(&self) -> Result<OaepPublicEncryptingKey> {
-        OaepPublicEncryptingKey::new(self.key.clone()).map_err(|_| Error::Crypto)
+    pub(crate) fn rsa(&self) -> &rsa::PublicKey {
+        &self.key
     }
 }
 

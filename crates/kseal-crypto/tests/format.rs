@@ -11,8 +11,8 @@ use kseal_crypto::{
     Certificate, Error, KeyOptions, KeyPair, PrivateKey, Scope, label, open, open_base64,
     open_with_any, seal, seal_base64,
 };
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::{Oaep, PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Oaep, PrivateKey as RsaPrivateKey};
 
 fn key_pair() -> &'static KeyPair {
     static KEY: OnceLock<KeyPair> = OnceLock::new();
@@ -156,29 +156,39 @@ fn truncated_and_corrupted_ciphertexts_are_errors() {
     assert!(matches!(bad, Err(Error::InvalidBase64(_))));
 }
 
-/// Independent implementation: `rsa` + `aes-gcm` seal, kseal opens.
+/// kseal opens what aws-lc-rs's own primitives sealed (kseal seals with the `rsa` crate, so this is the
+/// other direction of the cross-check).
 #[test]
-fn kseal_opens_what_the_rsa_crate_sealed() {
+fn kseal_opens_what_aws_lc_rs_primitives_sealed() {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce as AwsNonce, UnboundKey};
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+
     let public =
-        RsaPublicKey::from_public_key_der(key_pair().certificate().public_key().spki_der())
-            .unwrap();
+        PublicEncryptingKey::from_der(key_pair().certificate().public_key().spki_der()).unwrap();
+    let oaep = OaepPublicEncryptingKey::new(public).unwrap();
     let session_key = [42u8; 32];
-    let rsa_part = public
-        .encrypt(
-            &mut getrandom::SysRng,
-            Oaep::<sha2::Sha256>::new_with_label(&b"team-a/api"[..]),
-            &session_key,
+    let mut rsa_part = vec![0u8; oaep.ciphertext_size()];
+    oaep.encrypt(
+        &OAEP_SHA256_MGF1SHA256,
+        &session_key,
+        &mut rsa_part,
+        Some(b"team-a/api"),
+    )
+    .unwrap();
+    let mut aes_part = b"from aws-lc-rs".to_vec();
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &session_key).unwrap())
+        .seal_in_place_append_tag(
+            AwsNonce::assume_unique_for_key([0; 12]),
+            Aad::empty(),
+            &mut aes_part,
         )
-        .unwrap();
-    let aes_part = Aes256Gcm::new(&session_key.into())
-        .encrypt(&Nonce::default(), &b"from the rsa crate"[..])
         .unwrap();
     let mut sealed = (rsa_part.len() as u16).to_be_bytes().to_vec();
     sealed.extend(rsa_part);
     sealed.extend(aes_part);
     assert_eq!(
         open_as(Scope::Strict, "team-a", "api", &sealed).unwrap(),
-        b"from the rsa crate"
+        b"from aws-lc-rs"
     );
 }
 

@@ -100,6 +100,15 @@ pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
         (_, Some(kseal_crypto::Error::ExpiredCertificate(_))) => {
             Some("fetch the controller's current certificate with --fetch-cert")
         }
+        (Some(kseal_core::Error::Keys { failures, .. }), _)
+            if failures
+                .iter()
+                .any(|(_, e)| matches!(e, kseal_crypto::Error::NoMatchingKey)) =>
+        {
+            Some(
+                "check that the SealedSecret keeps the name and namespace it was sealed for, and that the key is the controller's",
+            )
+        }
         (_, Some(kseal_crypto::Error::NoMatchingKey)) => Some(
             "check that the SealedSecret keeps the name and namespace it was sealed for, and that the key is the controller's",
         ),
