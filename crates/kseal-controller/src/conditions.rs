@@ -1,0 +1,152 @@
+//! The `Synced` status condition of a SealedSecret, computed without a client.
+
+use kseal_api::{SealedSecretCondition, SealedSecretStatus};
+
+use crate::Error;
+
+/// Condition type kseal sets on every SealedSecret (as sealed-secrets).
+pub const SYNCED: &str = "Synced";
+
+/// Condition (and event) reasons.
+pub mod reasons {
+    /// The Secret is up to date.
+    pub const UNSEALED: &str = "Unsealed";
+    /// Decrypting or rendering failed.
+    pub const ERR_UNSEAL_FAILED: &str = "ErrUnsealFailed";
+    /// Writing the Secret failed.
+    pub const ERR_UPDATE_FAILED: &str = "ErrUpdateFailed";
+    /// A Secret of the same name exists and is not kseal's to change.
+    pub const ERR_SECRET_EXISTS: &str = "ErrSecretExists";
+}
+
+/// Result of one reconcile, as the status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the Secret is in sync.
+    pub synced: bool,
+    /// One of [`reasons`].
+    pub reason: &'static str,
+    /// Human-readable detail; never a secret value.
+    pub message: String,
+}
+
+impl Outcome {
+    /// The Secret was written (or already up to date).
+    pub fn unsealed() -> Self {
+        Outcome {
+            synced: true,
+            reason: reasons::UNSEALED,
+            message: "SealedSecret unsealed successfully".into(),
+        }
+    }
+
+    /// The reconcile failed with `error`.
+    pub fn failed(error: &Error) -> Self {
+        let reason = match error {
+            Error::Unseal(_) | Error::Invalid { .. } | Error::NoKeys | Error::Task(_) => {
+                reasons::ERR_UNSEAL_FAILED
+            }
+            Error::SecretExists { .. } => reasons::ERR_SECRET_EXISTS,
+            _ => reasons::ERR_UPDATE_FAILED,
+        };
+        Outcome {
+            synced: false,
+            reason,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The status to write for `outcome`, or `None` when `current` already says the same.
+///
+/// `lastTransitionTime` is kept while the condition's status does not change; `lastUpdateTime` is `now`.
+/// Not rewriting an unchanged status keeps a reconcile from triggering itself.
+pub fn synced_status(
+    current: Option<&SealedSecretStatus>,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    now: &str,
+) -> Option<SealedSecretStatus> {
+    let status = if outcome.synced { "True" } else { "False" };
+    let previous = current.and_then(|s| s.conditions.iter().find(|c| c.type_ == SYNCED));
+    let unchanged = previous.is_some_and(|c| {
+        c.status == status
+            && c.reason.as_deref() == Some(outcome.reason)
+            && c.message.as_deref() == Some(outcome.message.as_str())
+    }) && current.and_then(|s| s.observed_generation) == generation;
+    if unchanged {
+        return None;
+    }
+    let last_transition_time = match previous {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => None,
+    }
+    .or_else(|| Some(now.to_owned()));
+    let condition = SealedSecretCondition {
+        type_: SYNCED.into(),
+        status: status.into(),
+        reason: Some(outcome.reason.into()),
+        message: Some(outcome.message.clone()),
+        last_update_time: Some(now.to_owned()),
+        last_transition_time,
+    };
+    let mut conditions: Vec<SealedSecretCondition> = current
+        .map(|s| {
+            s.conditions
+                .iter()
+                .filter(|c| c.type_ != SYNCED)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    // Synced first: the CRD's printer columns read conditions[0].
+    conditions.insert(0, condition);
+    Some(SealedSecretStatus {
+        observed_generation: generation,
+        conditions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_status_sets_both_times() {
+        let status = synced_status(None, Some(1), &Outcome::unsealed(), "t1").unwrap();
+        assert_eq!(status.observed_generation, Some(1));
+        let c = &status.conditions[0];
+        assert_eq!((c.type_.as_str(), c.status.as_str()), ("Synced", "True"));
+        assert_eq!(c.reason.as_deref(), Some("Unsealed"));
+        assert_eq!(c.last_transition_time.as_deref(), Some("t1"));
+        assert_eq!(c.last_update_time.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn unchanged_outcome_writes_nothing() {
+        let status = synced_status(None, Some(1), &Outcome::unsealed(), "t1").unwrap();
+        assert_eq!(
+            synced_status(Some(&status), Some(1), &Outcome::unsealed(), "t2"),
+            None
+        );
+        // A new generation is reported even when the outcome is the same.
+        let next = synced_status(Some(&status), Some(2), &Outcome::unsealed(), "t2").unwrap();
+        assert_eq!(
+            next.conditions[0].last_transition_time.as_deref(),
+            Some("t1")
+        );
+        assert_eq!(next.conditions[0].last_update_time.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn status_change_moves_the_transition_time() {
+        let ok = synced_status(None, Some(1), &Outcome::unsealed(), "t1").unwrap();
+        let failed = Outcome::failed(&Error::SecretExists { name: "s".into() });
+        let status = synced_status(Some(&ok), Some(1), &failed, "t2").unwrap();
+        let c = &status.conditions[0];
+        assert_eq!(c.status, "False");
+        assert_eq!(c.reason.as_deref(), Some("ErrSecretExists"));
+        assert_eq!(c.last_transition_time.as_deref(), Some("t2"));
+        assert_eq!(status.conditions.len(), 1);
+    }
+}

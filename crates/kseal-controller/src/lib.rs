@@ -1,0 +1,210 @@
+//! kseal-controller: holds the sealing keys and unseals SealedSecrets into Secrets (SPEC §2.3–2.5).
+//!
+//! Modules: [`keys`] (key Secrets: adopt, generate, renew, watch), [`unseal`] (the reconciler),
+//! [`digest`] (skip decrypting up-to-date Secrets), [`conditions`] (the `Synced` status), [`http`]
+//! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files).
+//!
+//! [`run`] is the whole controller against a given client, so tests start it in-process;
+//! [`run_from_args`] adds what the binary needs (client configuration, signals).
+
+pub mod args;
+pub mod conditions;
+pub mod crd;
+pub mod digest;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod rotate;
+pub mod unseal;
+
+mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use kseal_crypto::KeyOptions;
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+pub use args::Args;
+pub use error::{Error, Result};
+
+/// What the controller does, independent of how it was configured.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Namespace of the key Secrets.
+    pub key_namespace: String,
+    /// Watch SealedSecrets in this namespace only; `None` watches all.
+    pub watch_namespace: Option<String>,
+    /// Options of generated keys.
+    pub key_options: KeyOptions,
+    /// Address of the HTTP API; `None` serves none.
+    pub http_addr: Option<SocketAddr>,
+    /// Generate a new sealing key this long after the newest one; `None` never renews.
+    pub key_renew_period: Option<std::time::Duration>,
+}
+
+/// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
+/// `config.http_addr`, loads (or generates) the keys, then unseals.
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<()> {
+    let listener = match config.http_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(Error::Http)?,
+        ),
+        None => None,
+    };
+    run_with_listener(client, config, listener, shutdown).await
+}
+
+/// [`run`] with the HTTP API on an already bound `listener` (tests bind port 0); `config.http_addr` is
+/// ignored.
+pub async fn run_with_listener(
+    client: Client,
+    config: Config,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<()> {
+    let keys = Arc::new(keys::SharedKeys::default());
+    let health = Arc::new(http::Health::default());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let shutdown = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            health.set_ready(false);
+        }
+    }
+    .shared();
+
+    // The API answers (`/livez`) while the keys load.
+    let api_shutdown = shutdown.clone();
+    let api = async {
+        match listener {
+            Some(listener) => {
+                let router = http::router(keys.clone(), health.clone(), metrics.clone());
+                http::serve(listener, router, api_shutdown)
+                    .await
+                    .map_err(Error::Http)
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let controller = unseal_with_keys(
+        client,
+        &config,
+        keys.clone(),
+        health.clone(),
+        metrics.clone(),
+        shutdown,
+    );
+    tokio::select! {
+        result = api => result,
+        result = controller => result,
+    }
+}
+
+async fn unseal_with_keys(
+    client: Client,
+    config: &Config,
+    keys: Arc<keys::SharedKeys>,
+    health: Arc<http::Health>,
+    metrics: Arc<metrics::Metrics>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<()> {
+    let ring = keys::ensure(&client, &config.key_namespace, &config.key_options).await?;
+    let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
+    keys.set(ring);
+    let ctx = Arc::new(unseal::Context::new(client.clone(), keys.clone(), metrics));
+
+    let (renew_client, renew_keys) = (client.clone(), keys.clone());
+    let (keys_changed, reconcile_all) = futures::channel::mpsc::unbounded();
+    let key_watch = keys::watch(client, config.key_namespace.clone(), known, move |ring| {
+        keys.set(ring);
+        // A SealedSecret that failed for want of a key may open now.
+        let _ = keys_changed.unbounded_send(());
+    });
+    let unsealer = unseal::run(
+        ctx,
+        config.watch_namespace.as_deref(),
+        reconcile_all,
+        move || health.set_ready(true),
+        shutdown,
+    );
+    let renewal = async {
+        match config.key_renew_period {
+            Some(period) => {
+                let namespace = config.key_namespace.clone();
+                let options = config.key_options.clone();
+                keys::renew(renew_client, namespace, renew_keys, options, period).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    // The key tasks run for as long as the unsealer; they end only with it.
+    tokio::select! {
+        () = unsealer => {}
+        () = key_watch => {}
+        () = renewal => {}
+    }
+    Ok(())
+}
+
+/// Runs the controller as the binary does: client from `--kubeconfig` or the environment, stopped by
+/// SIGTERM or SIGINT.
+pub async fn run_from_args(args: Args) -> Result<()> {
+    let client = client(&args).await?;
+    run(client, args.config(), shutdown_signal()).await
+}
+
+async fn client(args: &Args) -> Result<Client> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+/// Completes on SIGTERM (Kubernetes stopping the pod) or SIGINT.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

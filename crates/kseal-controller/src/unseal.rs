@@ -1,0 +1,583 @@
+//! The unsealer: reconciles every SealedSecret into the Secret it describes (SPEC §2.3).
+//!
+//! Level-triggered: each reconcile compares the existing Secret with the SealedSecret's digest
+//! ([`crate::digest`]); unless it is up to date, it decrypts, builds the whole Secret with
+//! [`kseal_core::unseal()`] and server-side applies it under [`FIELD_MANAGER`]. The `Synced` condition
+//! is written only when it changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kseal_api::{SealedSecret, SealedSecretStatus, annotations};
+use kseal_crypto::PrivateKey;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource as _, ResourceExt as _};
+
+use crate::conditions::{Outcome, synced_status};
+use crate::digest;
+use crate::keys::{KeyRing, SharedKeys};
+use crate::metrics::Metrics;
+use crate::{Error, Result};
+
+/// Field manager of every Secret and status kseal writes.
+pub const FIELD_MANAGER: &str = "kseal-controller";
+/// Requeue after a successful reconcile (a periodic resync repairs anything a watch missed).
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// First retry delay after a failure; doubled per consecutive failure of the same object.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
+
+/// Shared state of the unsealer.
+pub struct Context {
+    client: Client,
+    recorder: Recorder,
+    keys: Arc<SharedKeys>,
+    /// Bounds concurrent decryptions to the number of cores, so RSA work never queues up behind itself
+    /// on the blocking pool.
+    decrypt_slots: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<Metrics>,
+    objects: Mutex<HashMap<(String, String), ObjectState>>,
+}
+
+/// What the unsealer remembers about one SealedSecret between reconciles.
+#[derive(Debug, Default, Clone)]
+struct ObjectState {
+    /// Fingerprint of the key that opened it last.
+    last_key: Option<String>,
+    /// Consecutive failed reconciles.
+    failures: u32,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("keys", &self.keys.get().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context writing with `client` and unsealing with `keys`.
+    pub fn new(client: Client, keys: Arc<SharedKeys>, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: None,
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            keys,
+            decrypt_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            metrics,
+            objects: Mutex::default(),
+        }
+    }
+
+    /// The current keys.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.get()
+    }
+
+    fn update<T>(&self, object: &impl kube::Resource, f: impl FnOnce(&mut ObjectState) -> T) -> T {
+        let key = (object.namespace().unwrap_or_default(), object.name_any());
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        f(objects.entry(key).or_default())
+    }
+}
+
+/// A SealedSecret as watched: metadata typed, the rest kept as JSON. A malformed object then fails only
+/// its own reconcile (which reports it in the status) instead of every list of the watch.
+#[derive(kube::Resource, Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[resource(inherit = SealedSecret)]
+pub struct WatchedSealedSecret {
+    /// The object's metadata.
+    pub metadata: ObjectMeta,
+    /// `spec`, not yet checked.
+    #[serde(default)]
+    pub spec: serde_json::Value,
+    /// `status`, not yet checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
+}
+
+impl WatchedSealedSecret {
+    /// The typed SealedSecret, or why the spec does not fit the schema kseal reads.
+    pub fn parse(&self) -> Result<SealedSecret> {
+        let spec = serde_json::from_value(self.spec.clone()).map_err(|error| Error::Invalid {
+            object: format!(
+                "{}/{}",
+                self.metadata.namespace.as_deref().unwrap_or_default(),
+                self.name_any()
+            ),
+            message: format!("invalid spec: {error}"),
+        })?;
+        Ok(SealedSecret {
+            metadata: self.metadata.clone(),
+            spec,
+            status: self.current_status(),
+        })
+    }
+
+    /// The current status; one kseal cannot read counts as none (it is rewritten whole).
+    pub fn current_status(&self) -> Option<SealedSecretStatus> {
+        serde_json::from_value(self.status.clone()?).ok()
+    }
+}
+
+/// Runs the unsealer until `shutdown` completes, watching SealedSecrets in `namespace` (all when `None`).
+/// Every item of `reconcile_all` reconciles every SealedSecret again (the keys changed).
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    reconcile_all: impl futures::Stream<Item = ()> + Send + 'static,
+    on_ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (sealed, secrets): (Api<WatchedSealedSecret>, Api<Secret>) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let controller = Controller::new(sealed, watcher::Config::default());
+    let store = controller.store();
+    let ready = async move {
+        if store.wait_until_ready().await.is_ok() {
+            on_ready();
+        }
+    };
+    let work = controller
+        .owns(secrets, watcher::Config::default())
+        .reconcile_all_on(reconcile_all)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            // Reconcile errors are logged (with the object) in `reconcile`; the rest are watch errors,
+            // which the watcher retries itself.
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        });
+    futures::join!(ready, work);
+}
+
+/// Reconciles one SealedSecret: unseal, write the Secret, report `Synced`.
+#[tracing::instrument(skip_all, fields(namespace = watched.namespace().unwrap_or_default(), name = watched.name_any()))]
+async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let sealed = watched.as_ref();
+    let result = match watched.parse() {
+        Ok(typed) => sync(&Arc::new(typed), &ctx).await,
+        Err(error) => Err(error),
+    };
+    let outcome = match &result {
+        Ok(_) => Outcome::unsealed(),
+        Err(error) => {
+            tracing::warn!(%error, reason = error.label(), "unseal failed");
+            Outcome::failed(error)
+        }
+    };
+    ctx.metrics.reconciled(result.is_err());
+    let status_changed = write_status(sealed, &ctx, &outcome).await?;
+    // An event for each change of the Secret, and for each new failure (not for every retry).
+    let changed = matches!(result, Ok(true)) || (result.is_err() && status_changed);
+    if changed {
+        publish(sealed, &ctx, &outcome).await;
+    }
+    result?;
+    ctx.update(sealed, |state| state.failures = 0);
+    Ok(Action::requeue(REFRESH_INTERVAL))
+}
+
+/// Retries a failed object with per-object exponential backoff.
+fn error_policy(sealed: Arc<WatchedSealedSecret>, _error: &Error, ctx: Arc<Context>) -> Action {
+    let failures = ctx.update(sealed.as_ref(), |state| {
+        state.failures = state.failures.saturating_add(1);
+        state.failures
+    });
+    Action::requeue(backoff(failures))
+}
+
+/// Delay before retry number `failures` (1-based): [`BACKOFF_BASE`] doubled, at most [`BACKOFF_MAX`].
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX)
+}
+
+/// Unseals and writes the Secret; returns whether the Secret changed.
+async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
+    let ring = ctx.keys();
+    if ring.is_empty() {
+        return Err(Error::NoKeys);
+    }
+    let name = sealed.name_any();
+    let namespace = sealed.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = secrets.get_opt(&name).await?;
+    let ownership = ownership(
+        existing.as_ref(),
+        sealed.uid().as_deref(),
+        skips_owner_reference(sealed),
+    );
+    if ownership == Ownership::Refused {
+        return Err(Error::SecretExists { name });
+    }
+    let sealed_digest = digest::sealed_digest(sealed);
+    if ownership != Ownership::TakeOver
+        && let Some(existing) = &existing
+        && digest::is_up_to_date(existing, sealed, &sealed_digest)
+    {
+        return Ok(false);
+    }
+
+    let hint = sealed.annotations().get(annotations::KEY_HINT).cloned();
+    let last = ctx.update(sealed.as_ref(), |state| state.last_key.clone());
+    let recorded = existing.as_ref().and_then(digest::unsealed_with);
+    let preferred: Vec<&str> = hint
+        .iter()
+        .chain(last.iter())
+        .map(String::as_str)
+        .chain(recorded)
+        .collect();
+    let keys = ring.ordered(&preferred);
+
+    // RSA work is CPU-bound: keep it off the async I/O threads, one object per core at a time.
+    let slot = ctx
+        .decrypt_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?;
+    let object = sealed.clone();
+    let unsealed = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let keys: Vec<&PrivateKey> = keys.iter().map(|k| &k.private).collect();
+        kseal_core::unseal(&object, &keys)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    ctx.metrics.decrypted();
+    let used = unsealed.keys_used.iter().next().cloned();
+    if let Some(used) = &used {
+        ctx.update(sealed.as_ref(), |state| state.last_key = Some(used.clone()));
+    }
+
+    let mut desired = unsealed.secret;
+    if ownership == Ownership::Merge {
+        desired.metadata.owner_references = None;
+    }
+    let annotations = desired.metadata.annotations.get_or_insert_default();
+    annotations.insert(digest::SEALED_DIGEST.into(), sealed_digest);
+    if let Some(used) = used {
+        annotations.insert(digest::UNSEALED_WITH.into(), used);
+    }
+    let update_failed = |source| Error::Update {
+        name: name.clone(),
+        source,
+    };
+    let applied = secrets
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await
+        .map_err(update_failed)?;
+    let mut changed =
+        existing.as_ref().and_then(|s| s.resource_version()) != applied.resource_version();
+    // Apply leaves the keys another manager wrote; taking over overwrites the whole data.
+    if ownership == Ownership::TakeOver
+        && let Some(patch) = remove_stale_keys(existing.as_ref(), &desired)
+    {
+        secrets
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(update_failed)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
+pub fn remove_stale_keys(existing: Option<&Secret>, desired: &Secret) -> Option<serde_json::Value> {
+    let wanted = desired.data.as_ref();
+    let stale: serde_json::Map<String, serde_json::Value> = existing?
+        .data
+        .iter()
+        .flatten()
+        .filter(|(key, _)| !wanted.is_some_and(|w| w.contains_key(*key)))
+        .map(|(key, _)| (key.clone(), serde_json::Value::Null))
+        .collect();
+    (!stale.is_empty()).then(|| serde_json::json!({ "data": stale }))
+}
+
+/// How the unsealer may treat the Secret that already has the SealedSecret's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// No Secret yet, or one this SealedSecret controls (or kseal wrote before): apply it whole.
+    Owned,
+    /// Annotated `managed: "true"`: take it over and set the ownerReference.
+    TakeOver,
+    /// Annotated `patch: "true"`: merge the unsealed keys in, without ownership.
+    Merge,
+    /// Someone else's Secret: leave it alone.
+    Refused,
+}
+
+/// Whether the SealedSecret's template opts out of the ownerReference.
+fn skips_owner_reference(sealed: &SealedSecret) -> bool {
+    sealed
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(annotations::SKIP_SET_OWNER_REFERENCES))
+        .is_some_and(|v| v == "true")
+}
+
+/// Decides how to treat `existing` for the SealedSecret with UID `sealed_uid`; `skips_owner_reference`
+/// when its template opts out of the ownerReference.
+pub fn ownership(
+    existing: Option<&Secret>,
+    sealed_uid: Option<&str>,
+    skips_owner_reference: bool,
+) -> Ownership {
+    let Some(existing) = existing else {
+        return Ownership::Owned;
+    };
+    let annotated = |name: &str| {
+        existing
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(name))
+            .is_some_and(|v| v == "true")
+    };
+    if annotated(annotations::PATCH) {
+        return Ownership::Merge;
+    }
+    let controlled = existing
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true) && Some(r.uid.as_str()) == sealed_uid);
+    // Without an ownerReference (skip-set-owner-references), a Secret kseal applied before stays kseal's.
+    // Only then: a Secret once merged into (`patch`) must not be taken over when that annotation goes.
+    let applied_by_kseal = skips_owner_reference
+        && existing
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .any(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+    if controlled || applied_by_kseal {
+        Ownership::Owned
+    } else if annotated(annotations::MANAGED) {
+        Ownership::TakeOver
+    } else {
+        Ownership::Refused
+    }
+}
+
+/// Writes the `Synced` condition when it changed; returns whether it did.
+async fn write_status(
+    sealed: &WatchedSealedSecret,
+    ctx: &Context,
+    outcome: &Outcome,
+) -> Result<bool> {
+    let Some(status) = synced_status(
+        sealed.current_status().as_ref(),
+        sealed.metadata.generation,
+        outcome,
+        &now(),
+    ) else {
+        return Ok(false);
+    };
+    let api: Api<WatchedSealedSecret> =
+        Api::namespaced(ctx.client.clone(), &sealed.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(
+        &sealed.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Publishes `outcome` as an event on the SealedSecret; a failure is only logged.
+async fn publish(sealed: &WatchedSealedSecret, ctx: &Context, outcome: &Outcome) {
+    let event = Event {
+        type_: if outcome.synced {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
+        reason: outcome.reason.into(),
+        note: Some(outcome.message.clone()),
+        action: "Unseal".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+        tracing::warn!(%error, "cannot publish event");
+    }
+}
+
+/// The current time as RFC 3339 with whole seconds, as Kubernetes writes condition times.
+fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    };
+
+    use super::*;
+
+    fn secret(annotations: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("s".into()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect::<BTreeMap<_, _>>(),
+                ),
+                ..ObjectMeta::default()
+            },
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn ownership_follows_owner_references_and_annotations() {
+        assert_eq!(ownership(None, Some("u1"), false), Ownership::Owned);
+        assert_eq!(
+            ownership(Some(&secret(&[])), Some("u1"), false),
+            Ownership::Refused
+        );
+        let managed = secret(&[(annotations::MANAGED, "true")]);
+        assert_eq!(
+            ownership(Some(&managed), Some("u1"), false),
+            Ownership::TakeOver
+        );
+        let patch = secret(&[(annotations::PATCH, "true")]);
+        assert_eq!(ownership(Some(&patch), Some("u1"), false), Ownership::Merge);
+        let not_true = secret(&[(annotations::MANAGED, "yes")]);
+        assert_eq!(
+            ownership(Some(&not_true), Some("u1"), false),
+            Ownership::Refused
+        );
+
+        let mut owned = secret(&[]);
+        owned.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "u1".into(),
+            controller: Some(true),
+            ..OwnerReference::default()
+        }]);
+        assert_eq!(ownership(Some(&owned), Some("u1"), false), Ownership::Owned);
+        // Owned by another SealedSecret of the same name (deleted and recreated): not ours.
+        assert_eq!(
+            ownership(Some(&owned), Some("u2"), false),
+            Ownership::Refused
+        );
+
+        let mut applied = secret(&[]);
+        applied.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+            manager: Some(FIELD_MANAGER.into()),
+            ..ManagedFieldsEntry::default()
+        }]);
+        assert_eq!(
+            ownership(Some(&applied), Some("u1"), true),
+            Ownership::Owned
+        );
+        // Merged into once (`patch`), then the annotation removed: still not kseal's.
+        assert_eq!(
+            ownership(Some(&applied), Some("u1"), false),
+            Ownership::Refused
+        );
+    }
+
+    #[test]
+    fn taking_over_removes_only_foreign_keys() {
+        let data = |keys: &[&str]| {
+            Some(
+                keys.iter()
+                    .map(|k| ((*k).to_owned(), k8s_openapi::ByteString(b"x".to_vec())))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let existing = Secret {
+            data: data(&["old", "password"]),
+            ..secret(&[])
+        };
+        let desired = Secret {
+            data: data(&["password"]),
+            ..Secret::default()
+        };
+        assert_eq!(
+            remove_stale_keys(Some(&existing), &desired),
+            Some(serde_json::json!({ "data": { "old": null } }))
+        );
+        assert_eq!(remove_stale_keys(Some(&desired), &desired), None);
+        assert_eq!(remove_stale_keys(None, &desired), None);
+    }
+
+    #[test]
+    fn watched_objects_parse_or_name_what_is_wrong() {
+        let watched = |spec: serde_json::Value| WatchedSealedSecret {
+            metadata: ObjectMeta {
+                name: Some("s".into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            spec,
+            status: Some(serde_json::json!({ "conditions": "not a list" })),
+        };
+        let good = watched(serde_json::json!({ "encryptedData": { "k": "AgA=" } }))
+            .parse()
+            .unwrap();
+        assert_eq!(good.spec.encrypted_data["k"], "AgA=");
+        // An unreadable status is dropped, not an error: kseal rewrites it whole.
+        assert_eq!(good.status, None);
+
+        let bad = watched(serde_json::json!({ "template": { "metadata": { "labels": 5 } } }));
+        let error = bad.parse().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("SealedSecret ns/s: invalid spec: "),
+            "{error}"
+        );
+        assert_eq!(error.label(), "invalid_object");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(30), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}
