@@ -4,6 +4,7 @@
 //! keeping its keys there, so tests run in parallel without seeing each other.
 
 mod http;
+mod interop;
 mod keys;
 mod unseal;
 
