@@ -3,6 +3,7 @@
 //! Each test owns a namespace and runs its own controller in-process, watching only that namespace and
 //! keeping its keys there, so tests run in parallel without seeing each other.
 
+mod certmap;
 mod http;
 mod interop;
 mod keys;

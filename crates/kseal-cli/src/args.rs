@@ -29,7 +29,8 @@ pub struct Cli {
 /// kubeseal's flags.
 #[derive(Debug, Args)]
 pub struct SealArgs {
-    /// Certificate / public key to seal with: a file, file:// or http(s):// URL.
+    /// Certificate / public key to seal with: a file, file:// or http(s):// URL (default: fetched from the
+    /// controller, through the service proxy or its kseal-cert ConfigMap).
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     pub cert: Option<String>,
     /// Name of the controller's Service.
@@ -64,7 +65,7 @@ pub struct SealArgs {
     /// Read the input from this file instead of stdin.
     #[arg(short = 'f', long = "secret-file", env = "SEALED_SECRETS_SECRET_FILE")]
     pub input: Option<PathBuf>,
-    /// Print the certificate (from --cert) and exit.
+    /// Print the certificate (from --cert, else from the controller) and exit.
     #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
     pub fetch_cert: bool,
     /// Seal a Secret that has no data.

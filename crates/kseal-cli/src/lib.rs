@@ -7,6 +7,7 @@ mod cert;
 mod commands;
 mod io;
 mod kubeconfig;
+mod online;
 
 use std::process::ExitCode;
 

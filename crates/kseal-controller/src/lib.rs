@@ -2,12 +2,14 @@
 //!
 //! Modules: [`keys`] (key Secrets: adopt, generate, renew, watch), [`unseal`] (the reconciler),
 //! [`digest`] (skip decrypting up-to-date Secrets), [`conditions`] (the `Synced` status), [`http`]
-//! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files).
+//! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files),
+//! [`certmap`] (the certificate published in a ConfigMap).
 //!
 //! [`run`] is the whole controller against a given client, so tests start it in-process;
 //! [`run_from_args`] adds what the binary needs (client configuration, signals).
 
 pub mod args;
+pub mod certmap;
 pub mod conditions;
 pub mod crd;
 pub mod digest;
@@ -125,10 +127,19 @@ async fn unseal_with_keys(
 
     let (renew_client, renew_keys) = (client.clone(), keys.clone());
     let (keys_changed, reconcile_all) = futures::channel::mpsc::unbounded();
+    let (cert_changed, cert_changes) = futures::channel::mpsc::unbounded();
+    let cert_publisher = certmap::publish(
+        client.clone(),
+        config.key_namespace.clone(),
+        keys.clone(),
+        cert_changes,
+    );
+    // Renewal stores a new key Secret, which this watch sees too: both paths end here.
     let key_watch = keys::watch(client, config.key_namespace.clone(), known, move |ring| {
         keys.set(ring);
         // A SealedSecret that failed for want of a key may open now.
         let _ = keys_changed.unbounded_send(());
+        let _ = cert_changed.unbounded_send(());
     });
     let unsealer = unseal::run(
         ctx,
@@ -152,6 +163,7 @@ async fn unseal_with_keys(
         () = unsealer => {}
         () = key_watch => {}
         () = renewal => {}
+        () = cert_publisher => {}
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use clap::CommandFactory as _;
 use kseal_crypto::Certificate;
 
 use crate::args::{Cli, Command, SealArgs};
-use crate::{cert, io};
+use crate::{cert, io, online};
 
 /// Runs what the arguments ask for.
 pub fn run(cli: Cli) -> Result<()> {
@@ -77,15 +77,17 @@ fn check_combinations(args: &SealArgs) -> Result<()> {
 fn sealing_certificate(args: &SealArgs) -> Result<Certificate> {
     match &args.cert {
         Some(location) => cert::load(location),
-        None => bail!(
-            "no certificate to seal with: pass --cert FILE|URL (e.g. the controller's certificate \
-             saved with --fetch-cert, or one made by `kseal keygen`)"
-        ),
+        None => online::fetch_certificate(args),
     }
 }
 
 /// A `hint:` line for errors a user can fix with a flag.
 pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    if online::is_fetch_error(error) {
+        return Some(
+            "pass --cert FILE|URL (the controller's certificate saved with --fetch-cert, or one made by `kseal keygen`)",
+        );
+    }
     let core = error.downcast_ref::<kseal_core::Error>();
     let crypto = error
         .chain()
