@@ -2,6 +2,7 @@
 //!
 //! Field names and shapes follow Bitnami sealed-secrets so existing manifests apply unchanged.
 
+pub mod duration;
 pub mod sealed_secret;
 
 pub use sealed_secret::{

@@ -140,8 +140,8 @@ pub struct KeygenArgs {
     /// RSA key size: 2048, 3072, 4096 or 8192.
     #[arg(long, default_value_t = 4096)]
     pub bits: usize,
-    /// Certificate validity, e.g. 87600h (10 years), 720h, 30d.
-    #[arg(long, default_value = "87600h", value_parser = parse_duration)]
+    /// Certificate validity, e.g. 87600h (10 years) or 720h.
+    #[arg(long, default_value = "87600h", value_parser = kseal_api::duration::parse)]
     pub validity: Duration,
     /// Subject common name of the certificate.
     #[arg(long, default_value = "sealed-secret")]
@@ -153,27 +153,4 @@ pub struct KeygenArgs {
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
-}
-
-/// Durations as `<n>h`, `<n>m`, `<n>s` or `<n>d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 720h"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => {
-            return Err(format!(
-                "invalid duration {s:?}: use a unit of s, m, h or d"
-            ));
-        }
-    };
-    if n == 0 {
-        return Err("duration must be positive".into());
-    }
-    Ok(Duration::from_secs(n * seconds))
 }

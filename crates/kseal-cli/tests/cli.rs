@@ -276,7 +276,7 @@ fn keygen_writes_a_usable_private_key_readable_only_by_its_owner() {
             "--bits",
             "2048",
             "--validity",
-            "30d",
+            "720h",
             "--key-file",
         ])
         .arg(&key)

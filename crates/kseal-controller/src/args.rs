@@ -29,7 +29,7 @@ pub struct Args {
     pub listen_addr: std::net::SocketAddr,
 
     /// Generate a new sealing key this long after the newest one (e.g. `720h`, `30m`); `0` disables.
-    #[arg(long, env = "KSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = parse_duration)]
+    #[arg(long, env = "KSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = kseal_api::duration::parse)]
     pub key_renew_period: Duration,
 
     /// RSA modulus size of generated keys.
@@ -51,36 +51,6 @@ impl Args {
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
         }
     }
-}
-
-/// Parses a Go-style duration as sealed-secrets' flags take it: `720h`, `1h30m`, `45s`, `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit_len = rest[digits..]
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len() - digits);
-        let (number, unit) = (&rest[..digits], &rest[digits..digits + unit_len]);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: expected e.g. 720h, 30m or 45s"))?;
-        let seconds = match unit {
-            "h" => 3600,
-            "m" => 60,
-            "s" => 1,
-            _ => return Err(format!("invalid duration {text:?}: unit must be h, m or s")),
-        };
-        total += Duration::from_secs(number.saturating_mul(seconds));
-        rest = &rest[digits + unit_len..];
-    }
-    Ok(total)
 }
 
 #[cfg(test)]
@@ -105,21 +75,5 @@ mod tests {
         // POD_NAMESPACE may be set where the tests run; the flag default is what matters here.
         let args = Args::try_parse_from(["kseal-controller", "--namespace", "sealing"]).unwrap();
         assert_eq!(args.config().key_namespace, "sealing");
-    }
-}
-
-#[cfg(test)]
-mod duration_tests {
-    use super::*;
-
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(parse_duration("720h"), Ok(Duration::from_secs(720 * 3600)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("").is_ok_and(|d| d.is_zero()));
     }
 }

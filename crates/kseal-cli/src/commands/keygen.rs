@@ -11,6 +11,9 @@ const KEY_FILE_MODE: u32 = 0o600;
 
 /// Generates the key and certificate and writes both files (atomically; existing files need --force).
 pub fn run(args: &KeygenArgs) -> Result<()> {
+    if args.validity.is_zero() {
+        bail!("--validity must be longer than zero");
+    }
     for path in [&args.key_file, &args.cert_file] {
         if path.exists() && !args.force {
             bail!(
