@@ -10,8 +10,7 @@ mod keys;
 mod unseal;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -23,26 +22,7 @@ use kseal_testenv::TestEnv;
 use kube::api::{ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client, CustomResourceExt};
 
-/// How long a polled condition may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(30);
-/// Pause between two polls.
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
+use kseal_testenv::eventually;
 
 /// One test's world: a fresh namespace with the CRD installed, and (once started) a controller for it.
 struct Cluster {

@@ -29,6 +29,31 @@ use std::sync::OnceLock;
 pub use aws::{AwsAccount, CallCounts};
 pub use scripts::Component;
 
+/// How long a polled condition may take before the test fails.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Pause between two polls.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`]: tests wait for a
+/// condition, never for a fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// A running test environment: kube-apiserver + etcd, and moto.
 #[derive(Debug)]
 pub struct TestEnv {
