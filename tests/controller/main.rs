@@ -7,6 +7,7 @@ mod certmap;
 mod http;
 mod interop;
 mod keys;
+mod leader;
 mod unseal;
 
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ impl Cluster {
             },
             http_addr: None,
             key_renew_period: self.key_renew_period,
+            // One identity per namespace: a restarted controller renews its own lease at once.
+            leader_election: Some(short_lease(&format!("test-{}", self.namespace))),
         };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -202,6 +205,16 @@ impl Drop for Cluster {
         if let Some(controller) = &self.controller {
             controller.abort();
         }
+    }
+}
+
+/// Lease settings with short timings, so that a take-over happens within a test's deadline.
+fn short_lease(identity: &str) -> kseal_controller::lease::LeaseConfig {
+    kseal_controller::lease::LeaseConfig {
+        identity: identity.to_owned(),
+        duration: Duration::from_secs(3),
+        renew_interval: Duration::from_millis(300),
+        ..kseal_controller::lease::LeaseConfig::new(kseal_controller::lease::DEFAULT_LEASE_NAME)
     }
 }
 

@@ -35,6 +35,14 @@ pub struct Args {
     /// RSA modulus size of generated keys.
     #[arg(long, env = "KSEAL_KEY_SIZE", default_value_t = kseal_crypto::KeyOptions::default().bits)]
     pub key_size: usize,
+
+    /// Elect a leader among replicas through a Lease; only the leader unseals and writes keys.
+    #[arg(long, env = "KSEAL_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Name of the Lease used for leader election, in the controller namespace.
+    #[arg(long, env = "KSEAL_LEASE_NAME", default_value = crate::lease::DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
 }
 
 impl Args {
@@ -49,6 +57,9 @@ impl Args {
             },
             http_addr: Some(self.listen_addr),
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
+            leader_election: self
+                .leader_elect
+                .then(|| crate::lease::LeaseConfig::new(&self.lease_name)),
         }
     }
 }
@@ -75,5 +86,7 @@ mod tests {
         // POD_NAMESPACE may be set where the tests run; the flag default is what matters here.
         let args = Args::try_parse_from(["kseal-controller", "--namespace", "sealing"]).unwrap();
         assert_eq!(args.config().key_namespace, "sealing");
+        let args = Args::try_parse_from(["kseal-controller", "--leader-elect", "false"]).unwrap();
+        assert!(args.config().leader_election.is_none());
     }
 }

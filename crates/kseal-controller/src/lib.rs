@@ -3,7 +3,7 @@
 //! Modules: [`keys`] (key Secrets: adopt, generate, renew, watch), [`unseal`] (the reconciler),
 //! [`digest`] (skip decrypting up-to-date Secrets), [`conditions`] (the `Synced` status), [`http`]
 //! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files),
-//! [`certmap`] (the certificate published in a ConfigMap).
+//! [`certmap`] (the certificate published in a ConfigMap), [`lease`] (leader election: only the leader writes).
 //!
 //! [`run`] is the whole controller against a given client, so tests start it in-process;
 //! [`run_from_args`] adds what the binary needs (client configuration, signals).
@@ -15,6 +15,7 @@ pub mod crd;
 pub mod digest;
 pub mod http;
 pub mod keys;
+pub mod lease;
 pub mod metrics;
 pub mod rotate;
 pub mod unseal;
@@ -45,6 +46,8 @@ pub struct Config {
     pub http_addr: Option<SocketAddr>,
     /// Generate a new sealing key this long after the newest one; `None` never renews.
     pub key_renew_period: Option<std::time::Duration>,
+    /// Elect a leader on this Lease (in `key_namespace`); `None` makes this replica the leader at once.
+    pub leader_election: Option<lease::LeaseConfig>,
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -98,17 +101,89 @@ pub async fn run_with_listener(
             None => std::future::pending().await,
         }
     };
-    let controller = unseal_with_keys(
+    // Without election this replica leads from the start; the sender stays alive until the end.
+    let (always_leader, mut leader) = tokio::sync::watch::channel(true);
+    let elector = config.leader_election.clone().map(|lease| {
+        let (elector, receiver) = lease::Elector::new(client.clone(), &config.key_namespace, lease);
+        leader = receiver;
+        elector
+    });
+    let election = async {
+        match &elector {
+            Some(elector) => elector.run().await,
+            None => std::future::pending().await,
+        }
+    };
+    let controller = follow_or_lead(
         client,
         &config,
         keys.clone(),
         health.clone(),
         metrics.clone(),
+        leader,
         shutdown,
     );
-    tokio::select! {
+    let result = tokio::select! {
         result = api => result,
         result = controller => result,
+        () = election => Ok(()),
+    };
+    // The leader's tasks are stopped (dropped above) before another replica may take over.
+    if let Some(elector) = &elector {
+        elector.release().await;
+    }
+    drop(always_leader);
+    result
+}
+
+/// Every replica loads and watches the keys (the HTTP API needs them); while `leader` is true, this
+/// replica also runs the writers: key generation and renewal, the unsealer, the certificate ConfigMap.
+/// They stop as soon as leadership ends, and the replica goes back to following.
+async fn follow_or_lead(
+    client: Client,
+    config: &Config,
+    keys: Arc<keys::SharedKeys>,
+    health: Arc<http::Health>,
+    metrics: Arc<metrics::Metrics>,
+    mut leader: tokio::sync::watch::Receiver<bool>,
+    shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
+) -> Result<()> {
+    loop {
+        let ring = keys::load(&client, &config.key_namespace).await?;
+        let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
+        // A follower serves the API once keys are loaded; the leader is ready when its caches are synced.
+        if !ring.is_empty() && !*leader.borrow() {
+            health.set_ready(true);
+        }
+        keys.set(ring);
+        let follower_keys = keys.clone();
+        let follow = keys::watch(
+            client.clone(),
+            config.key_namespace.clone(),
+            known,
+            move |ring| follower_keys.set(ring),
+        );
+        tokio::select! {
+            elected = leader.wait_for(|leader| *leader) => {
+                elected.map_err(|_| Error::Task("leader election stopped".to_owned()))?;
+            }
+            () = follow => continue,
+            () = shutdown.clone() => return Ok(()),
+        }
+        let lead = unseal_with_keys(
+            client.clone(),
+            config,
+            keys.clone(),
+            health.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        tokio::select! {
+            result = lead => return result,
+            _ = leader.wait_for(|leader| !*leader) => {
+                tracing::warn!("lost leadership: stopped the unsealer, key renewal and certificate publication");
+            }
+        }
     }
 }
 

@@ -1,0 +1,112 @@
+//! Leader election: of two replicas only the Lease holder unseals, and a stopped leader hands over.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kseal_controller::lease::DEFAULT_LEASE_NAME;
+use kseal_crypto::KeyOptions;
+use kube::Api;
+use tokio::sync::oneshot;
+
+use crate::{Cluster, eventually, plain_secret, seal, short_lease};
+
+/// One in-process controller replica, stopped through its shutdown future.
+struct Replica {
+    identity: String,
+    shutdown: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Replica {
+    /// Starts a replica named `identity` for the cluster's namespace, electing on the default Lease.
+    fn start(cluster: &Cluster, identity: &str) -> Self {
+        let config = kseal_controller::Config {
+            key_namespace: cluster.namespace.clone(),
+            watch_namespace: Some(cluster.namespace.clone()),
+            key_options: KeyOptions {
+                bits: 2048,
+                ..KeyOptions::default()
+            },
+            http_addr: None,
+            key_renew_period: None,
+            leader_election: Some(short_lease(identity)),
+        };
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let client = cluster.client.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            kseal_controller::run_with_listener(client, config, None, shutdown)
+                .await
+                .expect("controller failed");
+        });
+        Replica {
+            identity: identity.to_owned(),
+            shutdown,
+            task,
+        }
+    }
+
+    /// Triggers the shutdown future and waits for the replica to finish (lease released).
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("replica did not stop")
+            .expect("replica panicked");
+    }
+}
+
+/// The Lease's holder, once it has one other than `not`.
+async fn holder_other_than(cluster: &Cluster, not: Option<&str>) -> String {
+    let leases: Api<Lease> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    eventually("a lease holder", || async {
+        let lease = leases.get_opt(DEFAULT_LEASE_NAME).await.unwrap()?;
+        let holder = lease.spec?.holder_identity?;
+        (!holder.is_empty() && Some(holder.as_str()) != not).then_some(holder)
+    })
+    .await
+}
+
+/// Seals `name` with the cluster's key and waits for the Secret to hold its bytes.
+async fn unseals(cluster: &Cluster, name: &str) {
+    let key = cluster.public_key().await;
+    let sealed = seal(
+        plain_secret(&cluster.namespace, name, &[("token", name.as_bytes())]),
+        &key,
+    );
+    cluster.create_sealed(&sealed).await;
+    let (reason, _) = cluster.synced(name, "True").await;
+    assert_eq!(reason, "Unsealed");
+    let secret = cluster.secret_with_key(name, "token").await;
+    assert_eq!(secret.data.as_ref().unwrap()["token"].0, name.as_bytes());
+}
+
+#[tokio::test]
+async fn one_of_two_replicas_leads_and_a_stopped_leader_hands_over() {
+    let cluster = Cluster::new().await;
+    let mut replicas = vec![
+        Replica::start(&cluster, "replica-a"),
+        Replica::start(&cluster, "replica-b"),
+    ];
+
+    let leader = holder_other_than(&cluster, None).await;
+    assert!(
+        replicas.iter().any(|r| r.identity == leader),
+        "unexpected holder {leader}"
+    );
+    unseals(&cluster, "first").await;
+    // The same replica still holds the Lease: the other one did not take it over while it renewed.
+    assert_eq!(holder_other_than(&cluster, None).await, leader);
+
+    let index = replicas.iter().position(|r| r.identity == leader).unwrap();
+    replicas.remove(index).stop().await;
+    let successor = holder_other_than(&cluster, Some(&leader)).await;
+    assert_eq!(successor, replicas[0].identity);
+    unseals(&cluster, "second").await;
+
+    for replica in replicas {
+        replica.stop().await;
+    }
+}
