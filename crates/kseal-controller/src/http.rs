@@ -154,12 +154,8 @@ async fn verify(
     if !state.verify_limiter.allow(client.ip(), Instant::now()) {
         return (StatusCode::TOO_MANY_REQUESTS, "rate limited\n").into_response();
     }
-    // YAML is a superset of JSON, so one parser reads both.
-    let sealed: SealedSecret = match serde_saphyr::from_str(&body) {
-        Ok(sealed) => sealed,
-        Err(_) => {
-            return (StatusCode::BAD_REQUEST, "the body is not a SealedSecret\n").into_response();
-        }
+    let Some(sealed) = parse_sealed_secret(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not a SealedSecret\n").into_response();
     };
     let ring = state.keys.get();
     let result = tokio::task::spawn_blocking(move || {
@@ -174,14 +170,17 @@ async fn verify(
     }
 }
 
+/// A posted SealedSecret, JSON or YAML (a superset of JSON, so one parser reads both). The caller
+/// answers 400 otherwise, without echoing the body.
+fn parse_sealed_secret(body: &str) -> Option<SealedSecret> {
+    serde_saphyr::from_str(body).ok()
+}
+
 /// The posted SealedSecret (JSON or YAML) re-encrypted with the newest key, as JSON; 409 when it does not
 /// decrypt.
 async fn rotate(State(state): State<AppState>, body: String) -> Response {
-    let sealed: SealedSecret = match serde_saphyr::from_str(&body) {
-        Ok(sealed) => sealed,
-        Err(_) => {
-            return (StatusCode::BAD_REQUEST, "the body is not a SealedSecret\n").into_response();
-        }
+    let Some(sealed) = parse_sealed_secret(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not a SealedSecret\n").into_response();
     };
     let ring = state.keys.get();
     let result = tokio::task::spawn_blocking(move || {
