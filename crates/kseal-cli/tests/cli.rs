@@ -35,6 +35,13 @@ fn kseal() -> Command {
     command
 }
 
+/// `kseal --cert CERT …`: the usual start of a sealing command.
+fn kseal_with_cert(cert: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = kseal();
+    command.arg("--cert").arg(cert);
+    command
+}
+
 fn run(mut command: Command, stdin: &[u8]) -> Output {
     command
         .stdin(Stdio::piped())
@@ -59,11 +66,8 @@ fn ok(output: Output) -> String {
 }
 
 fn seal(args: &[&str], secret: &str) -> String {
-    let mut command = kseal();
-    command
-        .arg("--cert")
-        .arg(fixture("test-cert.pem"))
-        .args(args);
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command.args(args);
     ok(run(command, secret.as_bytes()))
 }
 
@@ -123,12 +127,8 @@ fn json_input_and_stdin_multi_document_round_trip() {
 fn output_file_is_written_only_on_success() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sealed.yaml");
-    let mut command = kseal();
-    command
-        .arg("--cert")
-        .arg(fixture("test-cert.pem"))
-        .arg("-w")
-        .arg(&out);
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command.arg("-w").arg(&out);
     let output = run(command, SECRET.as_bytes());
     assert!(output.status.success());
     assert!(output.stdout.is_empty(), "nothing on stdout with -w");
@@ -139,12 +139,8 @@ fn output_file_is_written_only_on_success() {
     );
 
     // A failing run leaves the existing file exactly as it was.
-    let mut command = kseal();
-    command
-        .arg("--cert")
-        .arg(fixture("test-cert.pem"))
-        .arg("-w")
-        .arg(&out);
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command.arg("-w").arg(&out);
     let failed = run(command, b"kind: ConfigMap\nmetadata: {name: x}\n");
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stderr).starts_with("error: "));
@@ -157,12 +153,8 @@ fn output_file_is_written_only_on_success() {
 
     // And a failing run never creates the file.
     let absent = dir.path().join("absent.json");
-    let mut command = kseal();
-    command
-        .arg("--cert")
-        .arg(fixture("expired-cert.pem"))
-        .arg("-w")
-        .arg(&absent);
+    let mut command = kseal_with_cert(fixture("expired-cert.pem"));
+    command.arg("-w").arg(&absent);
     assert_eq!(run(command, SECRET.as_bytes()).status.code(), Some(1));
     assert!(!absent.exists());
 }
@@ -176,12 +168,8 @@ fn merge_into_adds_keys_in_place() {
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
 
     let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ignored\n  labels: {tier: db}\nstringData:\n  api-key: k3y\n";
-    let mut command = kseal();
-    command
-        .arg("--cert")
-        .arg(fixture("test-cert.pem"))
-        .arg("--merge-into")
-        .arg(&file);
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command.arg("--merge-into").arg(&file);
     let output = run(command, update.as_bytes());
     assert!(
         output.status.success(),
@@ -299,8 +287,7 @@ fn keygen_writes_a_usable_private_key_readable_only_by_its_owner() {
             .starts_with("-----BEGIN RSA PRIVATE KEY-----")
     );
 
-    let mut command = kseal();
-    command.arg("--cert").arg(&cert);
+    let command = kseal_with_cert(&cert);
     let sealed = ok(run(command, SECRET.as_bytes()));
     let mut command = kseal();
     command
@@ -341,8 +328,7 @@ fn garbage_on_stdin_never_crashes() {
         b"kind: Secret\nmetadata: 7\n",
         b"",
     ] {
-        let mut command = kseal();
-        command.arg("--cert").arg(fixture("test-cert.pem"));
+        let command = kseal_with_cert(fixture("test-cert.pem"));
         let output = run(command, input);
         assert_eq!(
             output.status.code(),
