@@ -1,0 +1,1 @@
+//! What a remoteRef selects (being written).
