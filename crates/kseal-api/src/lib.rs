@@ -1,8 +1,10 @@
 //! Resource types kseal reads and writes, shared by the CLI and the controller.
 //!
-//! Field names and shapes follow Bitnami sealed-secrets so existing manifests apply unchanged.
+//! Field names and shapes follow Bitnami sealed-secrets ([`sealed_secret`]) and the External Secrets
+//! Operator ([`external_secrets`]) so existing manifests apply unchanged.
 
 pub mod duration;
+pub mod external_secrets;
 pub mod sealed_secret;
 
 pub use sealed_secret::{

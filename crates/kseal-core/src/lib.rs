@@ -4,6 +4,7 @@
 //!
 //! No I/O, no Kubernetes client, no async.
 
+pub mod external;
 pub mod manifest;
 pub mod seal;
 pub mod unseal;

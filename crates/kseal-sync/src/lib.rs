@@ -1,8 +1,334 @@
 //! External secret sync (SPEC §3): ExternalSecrets, SecretStores and ClusterSecretStores of
 //! `external-secrets.io`, synced from AWS Secrets Manager (or the `fake` provider) into Secrets.
 //!
-//! Modules: [`aws`] (credentials, Secrets Manager calls, coalesced and batched fetches),
-//! [`remote`] (what a `remoteRef` selects: properties, decoding, extract, find and rewrite).
+//! Modules: [`aws`] (credentials, Secrets Manager calls, coalesced and batched fetches), [`stores`]
+//! (store validation, `conditions`, the provider of a store), [`schedule`] (when a refresh is due),
+//! [`fetch`] (what `data`/`dataFrom` select), [`reconcile`] (the ExternalSecret reconciler),
+//! [`watched`] (loosely typed watches), [`metrics`]. The pure parts (what a `remoteRef` selects, the
+//! desired Secret) live in `kseal_core::external`.
+//!
+//! [`run`] runs inside `kseal-controller`, under its leader election.
 
 pub mod aws;
-pub mod remote;
+pub mod fetch;
+pub mod metrics;
+pub mod reconcile;
+pub mod schedule;
+pub mod stores;
+pub mod watched;
+
+mod error;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use kseal_api::external_secrets::{LABEL_MANAGED, StoreKind};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt as _};
+
+pub use error::{Error, Result};
+pub use metrics::SyncMetrics;
+
+use watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
+
+/// Field manager of the Secrets and statuses the sync writes.
+pub const FIELD_MANAGER: &str = "kseal-sync";
+
+/// What the sync watches and which stores it serves.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Watch ExternalSecrets and SecretStores in this namespace only; `None` watches all.
+    pub watch_namespace: Option<String>,
+    /// Serve stores whose `spec.controller` is this class (stores without a class are always served).
+    pub controller_class: Option<String>,
+    /// AWS endpoint override; `None` uses the SDK's (`AWS_ENDPOINT_URL`, …).
+    pub aws_endpoint_url: Option<String>,
+}
+
+/// Shared state of the sync.
+pub struct Context {
+    client: Client,
+    config: Config,
+    recorder: Recorder,
+    fetcher: aws::Fetcher,
+    providers: stores::Providers,
+    metrics: SyncMetrics,
+    objects: Mutex<HashMap<(String, String), ObjectState>>,
+    /// Targets of ExternalSecrets without an ownerReference on their Secret: (namespace, Secret) → name.
+    targets: Mutex<HashMap<(String, String), String>>,
+    externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
+}
+
+#[derive(Debug, Default)]
+struct ObjectState {
+    failures: u32,
+    /// `syncedResourceVersion` and time of the last successful refresh (the watch may lag behind).
+    synced: Option<(String, SystemTime)>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context writing with `client`, counting into `metrics`.
+    pub fn new(client: Client, config: Config, metrics: SyncMetrics) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: None,
+        };
+        let observer: Arc<dyn aws::CallObserver> = Arc::new(metrics.clone());
+        let options = aws::ProviderOptions {
+            endpoint_url: config.aws_endpoint_url.clone(),
+            observer: Some(observer),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            config,
+            fetcher: aws::Fetcher::new(),
+            providers: stores::Providers::new(options),
+            metrics,
+            objects: Mutex::default(),
+            targets: Mutex::default(),
+            externals: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn with_state<T>(
+        &self,
+        object: &impl kube::Resource,
+        f: impl FnOnce(&mut ObjectState) -> T,
+    ) -> T {
+        let key = (object.namespace().unwrap_or_default(), object.name_any());
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        f(objects.entry(key).or_default())
+    }
+
+    fn count_failure(&self, object: &impl kube::Resource) -> u32 {
+        self.with_state(object, |state| {
+            state.failures = state.failures.saturating_add(1);
+            state.failures
+        })
+    }
+
+    fn reset_failures(&self, object: &impl kube::Resource) {
+        self.with_state(object, |state| state.failures = 0);
+    }
+
+    fn remember(&self, object: &impl kube::Resource, version: String, at: SystemTime) {
+        self.with_state(object, |state| state.synced = Some((version, at)));
+    }
+
+    fn remembered(&self, object: &impl kube::Resource) -> Option<(String, SystemTime)> {
+        self.with_state(object, |state| state.synced.clone())
+    }
+
+    fn index_target(&self, namespace: &str, secret: &str, external: &str) {
+        self.targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                (namespace.to_owned(), secret.to_owned()),
+                external.to_owned(),
+            );
+    }
+
+    /// The ExternalSecret a managed Secret belongs to: its controller owner, else the target index.
+    fn owner_of(&self, secret: &Secret) -> Option<ObjectRef<WatchedExternalSecret>> {
+        let namespace = secret.namespace()?;
+        let owner = secret
+            .owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
+            .map(|o| o.name.clone())
+            .or_else(|| {
+                self.targets
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&(namespace.clone(), secret.name_any()))
+                    .cloned()
+            })?;
+        Some(ObjectRef::new(&owner).within(&namespace))
+    }
+
+    /// ExternalSecrets that use the store `kind`/`name` (in `namespace` for SecretStores).
+    fn users_of(
+        &self,
+        kind: StoreKind,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Vec<ObjectRef<WatchedExternalSecret>> {
+        let Some(store) = self.externals.get() else {
+            return Vec::new();
+        };
+        store
+            .state()
+            .iter()
+            .filter(|es| {
+                kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == namespace
+            })
+            .filter(|es| {
+                let reference = &es.spec["secretStoreRef"];
+                let es_kind = match reference["kind"].as_str() {
+                    Some("ClusterSecretStore") => StoreKind::ClusterSecretStore,
+                    _ => StoreKind::SecretStore,
+                };
+                es_kind == kind && reference["name"].as_str() == Some(name)
+            })
+            .map(|es| ObjectRef::from_obj(es.as_ref()))
+            .collect()
+    }
+}
+
+/// Runs the sync until `shutdown` completes: the ExternalSecret reconciler and the store validators.
+pub async fn run(
+    client: Client,
+    config: Config,
+    metrics: SyncMetrics,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let ctx = Arc::new(Context::new(client.clone(), config.clone(), metrics));
+    let namespace = config.watch_namespace.as_deref();
+    let (externals, secrets, stores): (
+        Api<WatchedExternalSecret>,
+        Api<Secret>,
+        Api<WatchedSecretStore>,
+    ) = match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    };
+    let cluster_stores: Api<WatchedClusterSecretStore> = Api::all(client.clone());
+
+    let controller = Controller::new(externals, watcher::Config::default());
+    let _ = ctx.externals.set(controller.store());
+    let (secret_ctx, store_ctx, cluster_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
+    let externals = controller
+        .watches(secrets, managed, move |secret| secret_ctx.owner_of(&secret))
+        .watches(stores.clone(), watcher::Config::default(), move |store| {
+            store_ctx.users_of(
+                StoreKind::SecretStore,
+                &store.name_any(),
+                store.namespace().as_deref(),
+            )
+        })
+        .watches(
+            cluster_stores.clone(),
+            watcher::Config::default(),
+            move |store| {
+                cluster_ctx.users_of(StoreKind::ClusterSecretStore, &store.name_any(), None)
+            },
+        )
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let store_status = Controller::new(stores, watcher::Config::default())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(validate_store, store_error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let cluster_status = Controller::new(cluster_stores, watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(validate_cluster_store, store_error_policy, ctx)
+        .for_each(|_| async {});
+    futures::join!(externals, store_status, cluster_status);
+}
+
+async fn validate_store(store: Arc<WatchedSecretStore>, ctx: Arc<Context>) -> Result<Action> {
+    let api: Api<WatchedSecretStore> =
+        Api::namespaced(ctx.client.clone(), &store.namespace().unwrap_or_default());
+    let spec = store.parse();
+    write_store_status(&api, store.as_ref(), &store.status, spec, &ctx).await
+}
+
+async fn validate_cluster_store(
+    store: Arc<WatchedClusterSecretStore>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
+    let api: Api<WatchedClusterSecretStore> = Api::all(ctx.client.clone());
+    let spec = store.parse();
+    write_store_status(&api, store.as_ref(), &store.status, spec, &ctx).await
+}
+
+/// Sets a store's `Ready` condition from its configuration (stores of another controller class are
+/// left alone).
+async fn write_store_status<K>(
+    api: &Api<K>,
+    store: &K,
+    current: &Option<serde_json::Value>,
+    spec: Result<kseal_api::external_secrets::SecretStoreSpec>,
+    ctx: &Context,
+) -> Result<Action>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let verdict = match &spec {
+        Ok(spec) if !stores::handles_class(spec, ctx.config.controller_class.as_deref()) => {
+            return Ok(Action::await_change());
+        }
+        Ok(spec) => stores::validate(spec),
+        Err(error) => Err((stores::reasons::INVALID_PROVIDER_CONFIG, error.to_string())),
+    };
+    let (ready, reason, message) = match &verdict {
+        Ok(()) => (true, stores::reasons::VALID, "store validated".to_owned()),
+        Err((reason, message)) => (false, *reason, message.clone()),
+    };
+    let previous: kseal_api::external_secrets::SecretStoreStatus = current
+        .clone()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let conditions = reconcile::ready_conditions(
+        &previous.conditions,
+        ready,
+        reason,
+        &message,
+        SystemTime::now(),
+    );
+    let status = kseal_api::external_secrets::SecretStoreStatus {
+        conditions,
+        capabilities: Some("ReadOnly".to_owned()),
+    };
+    let unchanged = previous.capabilities == status.capabilities
+        && previous
+            .conditions
+            .iter()
+            .map(|c| (&c.status, &c.reason, &c.message))
+            .eq(status
+                .conditions
+                .iter()
+                .map(|c| (&c.status, &c.reason, &c.message)));
+    if !unchanged {
+        let patch = serde_json::json!({ "status": status });
+        api.patch_status(
+            &store.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn store_error_policy<K>(_store: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, "cannot write a store's status");
+    Action::requeue(std::time::Duration::from_secs(5))
+}

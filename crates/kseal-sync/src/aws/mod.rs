@@ -1,1 +1,28 @@
-//! AWS Secrets Manager provider (being written).
+//! AWS Secrets Manager provider of the external secret sync.
+//!
+//! - [`config`]: a store's configuration ([`StoreConfig`], [`Auth`]) and
+//!   web identity tokens ([`ServiceAccountTokenSource`]).
+//! - `credentials` (private): static keys, the SDK default chain or
+//!   AssumeRoleWithWebIdentity, then `additionalRoles` and `role` with
+//!   AssumeRole; each link cached until shortly before it expires.
+//! - [`client`]: [`Provider`] — GetSecretValue, BatchGetSecretValue, ListSecrets.
+//! - [`fetch`]: [`Fetcher`] — coalesced, batched reads shared by all reconciles.
+//!
+//! The endpoint is the standard `AWS_ENDPOINT_URL` (or
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_STS`) unless
+//! [`ProviderOptions::endpoint_url`] overrides it.
+
+pub mod client;
+pub mod config;
+mod credentials;
+pub mod error;
+pub mod fetch;
+
+pub use client::{DEFAULT_STAGE, MAX_BATCH_IDS, Provider, RemoteSecret, VersionSelector};
+pub use config::{
+    Auth, CallObserver, DEFAULT_AUDIENCE, ProviderOptions, ServiceAccountTokenSource, StoreConfig,
+    TokenSource,
+};
+pub use credentials::REFRESH_BEFORE_EXPIRY;
+pub use error::{Error, Result};
+pub use fetch::{BATCH_WINDOW, Fetcher, MAX_STORES, StoreId};

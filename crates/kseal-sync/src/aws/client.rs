@@ -1,0 +1,453 @@
+//! [`Provider`]: one store's Secrets Manager client, and the three ways a
+//! sync reads secrets (one key, many keys, a search).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::primitives::Blob;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
+use futures::future::join_all;
+use zeroize::Zeroizing;
+
+use super::config::{Auth, Observer, ProviderOptions, StoreConfig};
+use super::credentials;
+use super::error::Error;
+
+/// Most secret ids one BatchGetSecretValue call accepts.
+pub const MAX_BATCH_IDS: usize = 20;
+/// The version stage read when no version is given.
+pub const DEFAULT_STAGE: &str = "AWSCURRENT";
+/// A `version` with this prefix selects a VersionId; anything else a VersionStage.
+const VERSION_ID_PREFIX: &str = "uuid/";
+
+/// A secret's value: `SecretString` or `SecretBinary`. Zeroized on drop;
+/// `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RemoteSecret {
+    /// `SecretString`.
+    String(Zeroizing<String>),
+    /// `SecretBinary`.
+    Binary(Zeroizing<Vec<u8>>),
+}
+
+impl RemoteSecret {
+    /// The value's bytes (a string's UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            RemoteSecret::String(value) => value.as_bytes(),
+            RemoteSecret::Binary(value) => value,
+        }
+    }
+
+    /// Takes the value out of an AWS response; `None` when it has neither.
+    fn from_parts(string: Option<String>, binary: Option<Blob>) -> Option<RemoteSecret> {
+        match (string, binary) {
+            (Some(string), _) => Some(RemoteSecret::String(Zeroizing::new(string))),
+            (None, Some(binary)) => Some(RemoteSecret::Binary(Zeroizing::new(binary.into_inner()))),
+            (None, None) => None,
+        }
+    }
+}
+
+impl fmt::Debug for RemoteSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteSecret::String(_) => f.write_str("RemoteSecret::String(** redacted **)"),
+            RemoteSecret::Binary(_) => f.write_str("RemoteSecret::Binary(** redacted **)"),
+        }
+    }
+}
+
+/// Which version of a secret a `remoteRef.version` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector<'a> {
+    /// A VersionId (`uuid/<id>`).
+    Id(&'a str),
+    /// A VersionStage (anything else; default [`DEFAULT_STAGE`]).
+    Stage(&'a str),
+}
+
+impl<'a> VersionSelector<'a> {
+    /// Maps ESO's `remoteRef.version`: `uuid/<id>` → VersionId, anything else
+    /// → VersionStage, none or empty → `AWSCURRENT`.
+    pub fn parse(version: Option<&'a str>) -> Self {
+        match version {
+            None | Some("") => VersionSelector::Stage(DEFAULT_STAGE),
+            Some(version) => match version.strip_prefix(VERSION_ID_PREFIX) {
+                Some(id) => VersionSelector::Id(id),
+                None => VersionSelector::Stage(version),
+            },
+        }
+    }
+
+    /// Whether this is the current version (what BatchGetSecretValue returns).
+    pub fn is_current(&self) -> bool {
+        *self == VersionSelector::Stage(DEFAULT_STAGE)
+    }
+}
+
+/// One store's access to AWS Secrets Manager: credentials (cached) and a
+/// client. Cheap to clone; build once per store configuration and reuse.
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: aws_sdk_secretsmanager::Client,
+    prefix: Option<String>,
+    observer: Observer,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// A provider for `config`. Makes no AWS call: credentials are obtained
+    /// on first use.
+    pub async fn new(config: StoreConfig, options: ProviderOptions) -> Result<Self, Error> {
+        if config.region.is_empty() {
+            return Err(Error::Config("region is required".to_owned()));
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()));
+        if let Some(endpoint) = &options.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if !matches!(config.auth, Auth::DefaultChain) {
+            // The chain is built below; do not probe the environment for one.
+            loader = loader.no_credentials();
+        }
+        let base = loader.load().await;
+        let observer = Observer::new(options.observer);
+        let credentials = credentials::chain(&config, &base, &observer)?;
+        let client_config = aws_sdk_secretsmanager::config::Builder::from(&base)
+            .credentials_provider(credentials)
+            .build();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client: aws_sdk_secretsmanager::Client::from_conf(client_config),
+                prefix: config.prefix.filter(|prefix| !prefix.is_empty()),
+                observer,
+            }),
+        })
+    }
+
+    /// The secret id of `key`: the store's prefix, then the key.
+    fn secret_id(&self, key: &str) -> String {
+        match &self.inner.prefix {
+            Some(prefix) => format!("{prefix}{key}"),
+            None => key.to_owned(),
+        }
+    }
+
+    /// GetSecretValue of `key` (with the store's prefix) at `version`
+    /// (see [`VersionSelector::parse`]).
+    pub async fn get(&self, key: &str, version: Option<&str>) -> Result<RemoteSecret, Error> {
+        self.get_id(&self.secret_id(key), VersionSelector::parse(version))
+            .await
+    }
+
+    async fn get_id(&self, id: &str, version: VersionSelector<'_>) -> Result<RemoteSecret, Error> {
+        const OPERATION: &str = "GetSecretValue";
+        let request = self.inner.client.get_secret_value().secret_id(id);
+        let request = match version {
+            VersionSelector::Id(version_id) => request.version_id(version_id),
+            VersionSelector::Stage(stage) => request.version_stage(stage),
+        };
+        let result = request
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk(OPERATION, Some(id), e));
+        let output = self.inner.observer.record(OPERATION, result)?;
+        RemoteSecret::from_parts(output.secret_string, output.secret_binary)
+            .ok_or_else(|| no_value(OPERATION, id))
+    }
+
+    /// The current values of `keys` (with the store's prefix), with
+    /// BatchGetSecretValue: at most [`MAX_BATCH_IDS`] per call, calls in
+    /// parallel. A missing or unreadable secret fails only its own key; a
+    /// failed call fails the whole batch. Results are in the order of `keys`.
+    pub async fn batch_get(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, Result<RemoteSecret, Error>)>, Error> {
+        let ids: Vec<String> = keys.iter().map(|key| self.secret_id(key)).collect();
+        let mut values = self.batch_get_ids(&ids).await?;
+        Ok(keys
+            .iter()
+            .zip(&ids)
+            .map(|(key, id)| {
+                let value = values.get_mut(id).map_or_else(
+                    || Err(no_value("BatchGetSecretValue", id)),
+                    |value| value.clone(),
+                );
+                (key.clone(), value)
+            })
+            .collect())
+    }
+
+    /// BatchGetSecretValue of secret ids (no prefix added), by id.
+    async fn batch_get_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<RemoteSecret, Error>>, Error> {
+        let calls = plan_batches(ids);
+        let results = join_all(calls.iter().map(|chunk| self.batch_call(chunk))).await;
+        let mut values = HashMap::with_capacity(ids.len());
+        for result in results {
+            values.extend(result?);
+        }
+        Ok(values)
+    }
+
+    /// One BatchGetSecretValue request (and its pages) for at most
+    /// [`MAX_BATCH_IDS`] distinct ids. An id the response neither returns
+    /// nor reports (e.g. a partial ARN) is read with GetSecretValue.
+    async fn batch_call(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<RemoteSecret, Error>>, Error> {
+        const OPERATION: &str = "BatchGetSecretValue";
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut values = HashMap::with_capacity(ids.len());
+        let mut next_token = None;
+        loop {
+            let result = self
+                .inner
+                .client
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(ids.to_vec()))
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(OPERATION, None, e));
+            let output = self.inner.observer.record(OPERATION, result)?;
+            for entry in output.secret_values.unwrap_or_default() {
+                let Some(id) = requested_id(&entry, &wanted) else {
+                    continue;
+                };
+                let value = RemoteSecret::from_parts(entry.secret_string, entry.secret_binary)
+                    .ok_or_else(|| no_value(OPERATION, &id));
+                values.insert(id, value);
+            }
+            for error in output.errors.unwrap_or_default() {
+                let Some(id) = error.secret_id.filter(|id| wanted.contains(id.as_str())) else {
+                    continue;
+                };
+                let error_value = Error::from_code(
+                    OPERATION,
+                    Some(&id),
+                    error.error_code.as_deref(),
+                    error.message.as_deref(),
+                );
+                values.insert(id, Err(error_value));
+            }
+            next_token = output.next_token.filter(|token| !token.is_empty());
+            if next_token.is_none() {
+                break;
+            }
+        }
+        for id in ids {
+            if !values.contains_key(id) {
+                let value = self.get_id(id, VersionSelector::Stage(DEFAULT_STAGE)).await;
+                values.insert(id.clone(), value);
+            }
+        }
+        Ok(values)
+    }
+
+    /// The secrets a `dataFrom.find` selects, by name, sorted: ListSecrets
+    /// filtered by `tags` (all must match exactly) and `path` (name prefix),
+    /// then `name_regexp` on the name, then their current values with
+    /// BatchGetSecretValue. As in ESO, the store's prefix is not applied.
+    /// Secrets without a current value are left out.
+    pub async fn find(
+        &self,
+        name_regexp: Option<&regex::Regex>,
+        tags: &BTreeMap<String, String>,
+        path: Option<&str>,
+    ) -> Result<Vec<(String, RemoteSecret)>, Error> {
+        let names = self.list_names(tags, path).await?;
+        let names: Vec<String> = names
+            .into_iter()
+            .filter(|name| name_regexp.is_none_or(|regexp| regexp.is_match(name)))
+            .collect();
+        let mut values = self.batch_get_ids(&names).await?;
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            match values.remove(&name) {
+                Some(Ok(value)) => found.push((name, value)),
+                // Deleted since it was listed, or no current version.
+                Some(Err(Error::NotFound { .. })) | None => {}
+                Some(Err(error)) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Names of the secrets with all `tags` whose name starts with `path`.
+    async fn list_names(
+        &self,
+        tags: &BTreeMap<String, String>,
+        path: Option<&str>,
+    ) -> Result<Vec<String>, Error> {
+        const OPERATION: &str = "ListSecrets";
+        let filters = list_filters(tags, path);
+        let mut names = Vec::new();
+        let mut next_token = None;
+        loop {
+            let result = self
+                .inner
+                .client
+                .list_secrets()
+                .set_filters((!filters.is_empty()).then(|| filters.clone()))
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(OPERATION, None, e));
+            let output = self.inner.observer.record(OPERATION, result)?;
+            for entry in output.secret_list.unwrap_or_default() {
+                let Some(name) = entry.name else { continue };
+                let entry_tags: BTreeMap<&str, &str> = entry
+                    .tags
+                    .iter()
+                    .flatten()
+                    .filter_map(|tag| Some((tag.key.as_deref()?, tag.value.as_deref()?)))
+                    .collect();
+                // AWS filters match tag keys and values separately, and names
+                // case-insensitively: check exactly here.
+                let tags_match = tags
+                    .iter()
+                    .all(|(key, value)| entry_tags.get(key.as_str()) == Some(&value.as_str()));
+                let path_match = path.is_none_or(|path| name.starts_with(path));
+                if tags_match && path_match {
+                    names.push(name);
+                }
+            }
+            next_token = output.next_token.filter(|token| !token.is_empty());
+            if next_token.is_none() {
+                break;
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// The id a batch entry answers: its name or its ARN, whichever was asked for.
+fn requested_id(entry: &SecretValueEntry, wanted: &HashSet<&str>) -> Option<String> {
+    [entry.name.as_deref(), entry.arn.as_deref()]
+        .into_iter()
+        .flatten()
+        .find(|id| wanted.contains(id))
+        .map(str::to_owned)
+}
+
+/// ListSecrets filters for `tags` and `path`.
+fn list_filters(tags: &BTreeMap<String, String>, path: Option<&str>) -> Vec<Filter> {
+    let filter =
+        |key: FilterNameStringType, value: &str| Filter::builder().key(key).values(value).build();
+    let mut filters = Vec::new();
+    if let Some(path) = path.filter(|path| !path.is_empty()) {
+        filters.push(filter(FilterNameStringType::Name, path));
+    }
+    for (key, value) in tags {
+        filters.push(filter(FilterNameStringType::TagKey, key));
+        filters.push(filter(FilterNameStringType::TagValue, value));
+    }
+    filters
+}
+
+/// Distinct `ids`, in order, in calls of at most [`MAX_BATCH_IDS`].
+pub(crate) fn plan_batches(ids: &[String]) -> Vec<Vec<String>> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    let distinct: Vec<String> = ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect();
+    distinct
+        .chunks(MAX_BATCH_IDS)
+        .map(<[String]>::to_vec)
+        .collect()
+}
+
+fn no_value(operation: &'static str, id: &str) -> Error {
+    Error::Request {
+        operation,
+        key: Some(id.to_owned()),
+        message: "the response holds neither SecretString nor SecretBinary".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_mapping() {
+        assert_eq!(
+            VersionSelector::parse(None),
+            VersionSelector::Stage("AWSCURRENT")
+        );
+        assert_eq!(
+            VersionSelector::parse(Some("")),
+            VersionSelector::Stage("AWSCURRENT")
+        );
+        assert_eq!(
+            VersionSelector::parse(Some("uuid/0d6c1a2e")),
+            VersionSelector::Id("0d6c1a2e")
+        );
+        assert_eq!(
+            VersionSelector::parse(Some("AWSPREVIOUS")),
+            VersionSelector::Stage("AWSPREVIOUS")
+        );
+        assert_eq!(
+            VersionSelector::parse(Some("v2")),
+            VersionSelector::Stage("v2")
+        );
+        assert!(VersionSelector::parse(Some("AWSCURRENT")).is_current());
+        assert!(VersionSelector::parse(None).is_current());
+        assert!(!VersionSelector::parse(Some("uuid/AWSCURRENT")).is_current());
+    }
+
+    #[test]
+    fn batches_hold_at_most_20_distinct_ids() {
+        let ids: Vec<String> = (0..45).map(|i| format!("s{i}")).collect();
+        let sizes: Vec<usize> = plan_batches(&ids).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [20, 20, 5]);
+
+        let repeated: Vec<String> = ["a", "b", "a", "c", "b"].map(String::from).to_vec();
+        assert_eq!(plan_batches(&repeated), [vec!["a", "b", "c"]]);
+        assert!(plan_batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn debug_hides_values() {
+        let value = RemoteSecret::String(Zeroizing::new("hunter2".to_owned()));
+        assert!(!format!("{value:?}").contains("hunter2"));
+        let binary = RemoteSecret::Binary(Zeroizing::new(vec![104, 117, 110]));
+        assert!(!format!("{binary:?}").contains("104"));
+    }
+
+    #[test]
+    fn filters_for_tags_and_path() {
+        let tags = BTreeMap::from([("team".to_owned(), "a".to_owned())]);
+        let filters = list_filters(&tags, Some("app/"));
+        let keys: Vec<_> = filters
+            .iter()
+            .map(|f| f.key().unwrap().as_str().to_owned())
+            .collect();
+        assert_eq!(keys, ["name", "tag-key", "tag-value"]);
+        assert!(list_filters(&BTreeMap::new(), None).is_empty());
+    }
+}

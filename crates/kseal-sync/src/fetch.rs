@@ -1,0 +1,222 @@
+//! Reads what an ExternalSecret's `data` and `dataFrom` select, through its store.
+//!
+//! All remote keys of one ExternalSecret are requested at once, so the AWS fetcher can batch them
+//! together with those of every other ExternalSecret due in the same cycle.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use kseal_api::external_secrets::{
+    ConversionStrategy, DecodingStrategy, ExternalSecret, ExternalSecretFind, FakeProviderData,
+    RemoteRef,
+};
+use kseal_core::external::desired::Data;
+use kseal_core::external::{remote, rewrite};
+use zeroize::Zeroizing;
+
+use crate::aws::{self, RemoteSecret};
+use crate::stores::{ResolvedStore, StoreHandle};
+use crate::{Context, Error};
+
+/// Reads every value `es` selects, as Secret keys, with data no older than `fresh_after`.
+pub async fn fetch_data(
+    ctx: &Context,
+    es: &ExternalSecret,
+    store: &ResolvedStore,
+    fresh_after: SystemTime,
+) -> Result<Data, Error> {
+    let fresh_after = to_instant(fresh_after);
+    let data_items = es.spec.data.iter().map(|item| async move {
+        let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
+        let value = remote::value(
+            view(&secret),
+            &item.remote_ref.key,
+            item.remote_ref.property.as_deref(),
+            decoding(item.remote_ref.decoding_strategy),
+        )?;
+        Ok::<_, Error>((item.secret_key.clone(), value))
+    });
+    let from_items = es.spec.data_from.iter().map(|from| async move {
+        let rewrites: Vec<rewrite::Rewrite> = from
+            .rewrite
+            .iter()
+            .filter_map(|r| r.regexp.as_ref())
+            .map(|r| rewrite::Rewrite::Regexp {
+                source: r.source.clone(),
+                target: r.target.clone(),
+            })
+            .collect();
+        // ESO converts keys only when no rewrite follows; rewrites see the keys as they are.
+        let converted = |strategy| {
+            if rewrites.is_empty() {
+                conversion(strategy)
+            } else {
+                remote::ConversionStrategy::Keep
+            }
+        };
+        let map = if let Some(extract) = &from.extract {
+            let secret = get(ctx, store, extract, fresh_after).await?;
+            remote::extract(
+                view(&secret),
+                &extract.key,
+                extract.property.as_deref(),
+                converted(extract.conversion_strategy),
+                decoding(extract.decoding_strategy),
+            )?
+        } else if let Some(find) = &from.find {
+            let found = find_all(store, find).await?;
+            remote::convert_keys(found, converted(find.conversion_strategy), "dataFrom.find")?
+        } else {
+            return Err(Error::Invalid {
+                message: "dataFrom entries need extract or find".into(),
+            });
+        };
+        Ok(rewrite::apply(map, &rewrites)?)
+    });
+    let (values, maps) = futures::join!(
+        futures::future::join_all(data_items),
+        futures::future::join_all(from_items)
+    );
+    // `dataFrom` first, then `data` over it (ESO's order).
+    let mut data = Data::new();
+    for map in maps {
+        data.extend(map?);
+    }
+    for value in values {
+        let (key, value) = value?;
+        data.insert(key, value);
+    }
+    Ok(data)
+}
+
+/// One remote secret: AWS through the shared fetcher, or the fake store's data.
+async fn get(
+    ctx: &Context,
+    store: &ResolvedStore,
+    reference: &RemoteRef,
+    fresh_after: Instant,
+) -> Result<Arc<RemoteSecret>, Error> {
+    let key = reference.key.as_str();
+    match &store.handle {
+        StoreHandle::Aws { id, provider } => ctx
+            .fetcher
+            .fetch(
+                *id,
+                provider,
+                key,
+                reference.version.as_deref(),
+                fresh_after,
+            )
+            .await
+            .map_err(|source| provider_error(key, source)),
+        StoreHandle::Fake(data) => fake_get(data, key, reference.version.as_deref())
+            .map(Arc::new)
+            .ok_or_else(|| Error::RemoteMissing {
+                key: key.to_owned(),
+            }),
+    }
+}
+
+/// The secrets `find` selects, by their remote names (keys converted by the caller).
+async fn find_all(
+    store: &ResolvedStore,
+    find: &ExternalSecretFind,
+) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Error> {
+    let name = find
+        .name
+        .as_ref()
+        .and_then(|n| n.regexp.as_deref())
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|error| Error::Invalid {
+            message: format!("dataFrom.find.name.regexp: {error}"),
+        })?;
+    let found: Vec<(String, RemoteSecret)> = match &store.handle {
+        StoreHandle::Aws { provider, .. } => provider
+            .find(name.as_ref(), &find.tags, find.path.as_deref())
+            .await
+            .map_err(|source| provider_error("dataFrom.find", source))?,
+        StoreHandle::Fake(data) => {
+            if !find.tags.is_empty() {
+                return Err(Error::Invalid {
+                    message: "dataFrom.find.tags: the fake provider has no tags".into(),
+                });
+            }
+            data.iter()
+                .filter(|d| d.version.as_deref().unwrap_or_default().is_empty())
+                .filter(|d| name.as_ref().is_none_or(|re| re.is_match(&d.key)))
+                .filter(|d| find.path.as_deref().is_none_or(|p| d.key.starts_with(p)))
+                .filter_map(|d| {
+                    Some((
+                        d.key.clone(),
+                        fake_get(std::slice::from_ref(d), &d.key, None)?,
+                    ))
+                })
+                .collect()
+        }
+    };
+    let mut map = BTreeMap::new();
+    for (name, secret) in found {
+        let value = remote::value(view(&secret), &name, None, decoding(find.decoding_strategy))?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+fn fake_get(data: &[FakeProviderData], key: &str, version: Option<&str>) -> Option<RemoteSecret> {
+    let version = version.unwrap_or_default();
+    let entry = data
+        .iter()
+        .find(|d| d.key == key && d.version.as_deref().unwrap_or_default() == version)?;
+    let value = match &entry.value_map {
+        Some(map) if entry.value.is_empty() => serde_json::to_string(map).unwrap_or_default(),
+        _ => entry.value.clone(),
+    };
+    Some(RemoteSecret::String(Zeroizing::new(value)))
+}
+
+/// The provider's value as the pure selectors take it.
+fn view(secret: &RemoteSecret) -> remote::RemoteSecret<'_> {
+    match secret {
+        RemoteSecret::String(text) => remote::RemoteSecret::String(text),
+        RemoteSecret::Binary(bytes) => remote::RemoteSecret::Binary(bytes),
+    }
+}
+
+fn provider_error(key: &str, source: aws::Error) -> Error {
+    match source {
+        aws::Error::NotFound { .. } => Error::RemoteMissing {
+            key: key.to_owned(),
+        },
+        source => Error::Provider {
+            key: key.to_owned(),
+            source,
+        },
+    }
+}
+
+fn decoding(strategy: Option<DecodingStrategy>) -> remote::DecodingStrategy {
+    match strategy.unwrap_or_default() {
+        DecodingStrategy::None => remote::DecodingStrategy::None,
+        DecodingStrategy::Base64 => remote::DecodingStrategy::Base64,
+        DecodingStrategy::Base64Url => remote::DecodingStrategy::Base64Url,
+        DecodingStrategy::Auto => remote::DecodingStrategy::Auto,
+    }
+}
+
+fn conversion(strategy: Option<ConversionStrategy>) -> remote::ConversionStrategy {
+    match strategy.unwrap_or_default() {
+        ConversionStrategy::Default => remote::ConversionStrategy::Default,
+        ConversionStrategy::Unicode => remote::ConversionStrategy::Unicode,
+    }
+}
+
+/// The monotonic instant of a wall-clock time (the fetcher's cache runs on [`Instant`]).
+fn to_instant(at: SystemTime) -> Instant {
+    let now = Instant::now();
+    match SystemTime::now().duration_since(at) {
+        Ok(ago) => now.checked_sub(ago).unwrap_or(now),
+        Err(ahead) => now + ahead.duration(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Metrics of the sync, registered into the controller's prometheus-client registry under `kseal_sync`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label set of errors.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Short error label ([`crate::Error::reason`]).
+    pub reason: String,
+}
+
+/// Label set of provider calls.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// AWS operation, e.g. `BatchGetSecretValue`.
+    pub operation: String,
+    /// `success` or the error label.
+    pub result: String,
+}
+
+/// The sync's metrics.
+#[derive(Clone, Debug)]
+pub struct SyncMetrics {
+    syncs: Counter,
+    errors: Family<ReasonLabels, Counter>,
+    provider_calls: Family<CallLabels, Counter>,
+    duration: Histogram,
+}
+
+impl SyncMetrics {
+    /// Registers the sync's metrics in `registry` (prefix `sync`, inside the caller's prefix).
+    pub fn register(registry: &mut Registry) -> SyncMetrics {
+        let metrics = SyncMetrics {
+            syncs: Counter::default(),
+            errors: Family::default(),
+            provider_calls: Family::default(),
+            duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+        };
+        let registry = registry.sub_registry_with_prefix("sync");
+        registry.register(
+            "runs",
+            "ExternalSecret refreshes that read remote data",
+            metrics.syncs.clone(),
+        );
+        registry.register(
+            "errors",
+            "ExternalSecret reconciles that failed, by reason",
+            metrics.errors.clone(),
+        );
+        registry.register(
+            "provider_calls",
+            "Calls to the secret provider, by operation and result",
+            metrics.provider_calls.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of ExternalSecret reconciles that refreshed",
+            metrics.duration.clone(),
+        );
+        metrics
+    }
+
+    /// A refresh finished after `elapsed`, failed with `error` when set.
+    pub fn synced(&self, elapsed: Duration, error: Option<&'static str>) {
+        self.syncs.inc();
+        self.duration.observe(elapsed.as_secs_f64());
+        if let Some(reason) = error {
+            self.errors
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// A reconcile failed before reading remote data.
+    pub fn failed(&self, reason: &'static str) {
+        self.errors
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One provider call.
+    pub fn provider_call(&self, operation: &str, result: &str) {
+        self.provider_calls
+            .get_or_create(&CallLabels {
+                operation: operation.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+}
+
+impl crate::aws::CallObserver for SyncMetrics {
+    fn call(&self, operation: &'static str, result: &'static str) {
+        self.provider_call(operation, result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_with_the_sync_prefix() {
+        let mut registry = Registry::with_prefix("kseal");
+        let metrics = SyncMetrics::register(&mut registry);
+        metrics.synced(Duration::from_millis(20), None);
+        metrics.synced(Duration::from_millis(20), Some("not_found"));
+        metrics.provider_call("BatchGetSecretValue", "success");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains("kseal_sync_runs_total 2"), "{text}");
+        assert!(
+            text.contains("kseal_sync_errors_total{reason=\"not_found\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "kseal_sync_provider_calls_total{operation=\"BatchGetSecretValue\",result=\"success\"} 1"
+            ),
+            "{text}"
+        );
+    }
+}

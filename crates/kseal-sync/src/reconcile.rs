@@ -1,0 +1,627 @@
+//! The ExternalSecret reconciler: decide whether a refresh is due, read the remote data, write the
+//! Secret, report `Ready` (SPEC §3.2).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kseal_api::external_secrets::{
+    Binding, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
+    LABEL_MANAGED, RefreshPolicy, StoreKind, TemplateTarget,
+};
+use kseal_core::external::desired::{self, Desired, TemplateSource};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource as _, ResourceExt as _};
+
+use crate::schedule::{self, Decision};
+use crate::stores;
+use crate::watched::{WatchedExternalSecret, name_of};
+use crate::{Context, Error, FIELD_MANAGER, fetch};
+
+/// Condition type, reasons and event reasons (ESO's).
+pub mod reasons {
+    /// The condition type.
+    pub const READY: &str = "Ready";
+    /// The Secret holds the remote data.
+    pub const SECRET_SYNCED: &str = "SecretSynced";
+    /// The last refresh failed; the Secret keeps its last good data.
+    pub const SECRET_SYNCED_ERROR: &str = "SecretSyncedError";
+    /// The remote data is gone and `deletionPolicy` removed the Secret or its keys.
+    pub const SECRET_DELETED: &str = "SecretDeleted";
+    /// The target Secret is missing (creationPolicy None or Merge).
+    pub const SECRET_MISSING: &str = "SecretMissing";
+    /// Event: the Secret was created.
+    pub const CREATED: &str = "Created";
+    /// Event: the Secret was updated.
+    pub const UPDATED: &str = "Updated";
+    /// Event: the refresh failed.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// Event: the Secret (or its keys) was deleted.
+    pub const DELETED: &str = "Deleted";
+}
+
+/// Longest wait before an ExternalSecret is looked at again, even with nothing due.
+pub const RESYNC: Duration = Duration::from_secs(60 * 60);
+/// Added to a periodic wait, so the timer fires after the grid point, never just before it.
+const GRID_MARGIN: Duration = Duration::from_millis(200);
+
+/// What a refresh did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+}
+
+/// Reconciles one ExternalSecret.
+#[tracing::instrument(skip_all, fields(namespace = watched.namespace().unwrap_or_default(), name = watched.name_any()))]
+pub async fn reconcile(
+    watched: Arc<WatchedExternalSecret>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let es = match watched.parse() {
+        Ok(es) => es,
+        Err(error) => {
+            ctx.metrics.failed(error.reason());
+            report(&ctx, &watched, None, Err(&error)).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let namespace = es.namespace().unwrap_or_default();
+    let target = desired::target_name(&es);
+    let policy = es.spec.target.creation_policy;
+    if policy != CreationPolicy::Owner {
+        ctx.index_target(&namespace, &target, &es.name_any());
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = secrets.get_opt(&target).await?;
+    if let Some(secret) = &existing
+        && let Some(owner) = desired::owned_by_other(secret, &es)
+    {
+        let error = Error::Conflict {
+            secret: target.clone(),
+            owner,
+        };
+        return fail(&ctx, &watched, &es, error).await;
+    }
+
+    let now = SystemTime::now();
+    let version = desired::synced_version(&es);
+    let remembered = ctx.remembered(watched.as_ref());
+    let status = es.status.clone().unwrap_or_default();
+    let refreshed_at = [
+        status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+        remembered.as_ref().map(|(_, at)| *at),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let spec_synced = status.synced_resource_version.as_deref() == Some(version.as_str())
+        || remembered.as_ref().is_some_and(|(v, _)| *v == version);
+    let target_intact = match (policy, &existing) {
+        (CreationPolicy::None, _) => true,
+        (_, None) => false,
+        // A merged Secret holds other keys too; its hand edits are repaired at the next refresh.
+        (CreationPolicy::Merge, Some(secret)) => secret.labels().contains_key(LABEL_MANAGED),
+        (_, Some(secret)) => desired::secret_unchanged(secret),
+    };
+    let interval = match &es.spec.refresh_interval {
+        None => kseal_api::duration::parse(kseal_api::external_secrets::DEFAULT_REFRESH_INTERVAL),
+        Some(text) => kseal_api::duration::parse(text),
+    };
+    let interval = match interval {
+        Ok(interval) => interval,
+        Err(error) => {
+            let error = Error::Invalid {
+                message: format!("spec.refreshInterval: {error}"),
+            };
+            return fail(&ctx, &watched, &es, error).await;
+        }
+    };
+    let store_ref = match &es.spec.secret_store_ref {
+        Some(store_ref) => store_ref.clone(),
+        None => {
+            let error = Error::Invalid {
+                message: "spec.secretStoreRef is required".into(),
+            };
+            return fail(&ctx, &watched, &es, error).await;
+        }
+    };
+    let kind = store_ref.kind.unwrap_or_default();
+    let store_display = match kind {
+        StoreKind::SecretStore => format!("SecretStore {namespace}/{}", store_ref.name),
+        StoreKind::ClusterSecretStore => format!("ClusterSecretStore {}", store_ref.name),
+    };
+    let inputs = schedule::Inputs {
+        policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
+        interval,
+        refreshed_at,
+        spec_synced,
+        target_intact,
+        store_seed: stores::seed(&store_display),
+    };
+    let fresh_after = match schedule::decide(&inputs, now) {
+        Decision::Due { fresh_after } => fresh_after,
+        Decision::Wait { until } => {
+            ctx.reset_failures(watched.as_ref());
+            return Ok(wait(until, now));
+        }
+    };
+
+    let started = Instant::now();
+    let result = refresh(
+        &ctx,
+        &es,
+        &store_ref.name,
+        kind,
+        existing.as_ref(),
+        fresh_after,
+    )
+    .await;
+    let error = result.as_ref().err().map(Error::reason);
+    ctx.metrics.synced(started.elapsed(), error);
+    let written = match result {
+        Ok(written) => written,
+        Err(error) => return fail(&ctx, &watched, &es, error).await,
+    };
+    ctx.remember(watched.as_ref(), version.clone(), now);
+    ctx.reset_failures(watched.as_ref());
+    let status = synced_status(&es, &target, &version, written, now);
+    report(&ctx, &watched, Some(status), Ok(written)).await?;
+    let next = schedule::decide(
+        &schedule::Inputs {
+            refreshed_at: Some(now),
+            spec_synced: true,
+            target_intact: true,
+            ..inputs
+        },
+        now,
+    );
+    Ok(match next {
+        Decision::Wait { until } => wait(until, now),
+        Decision::Due { .. } => Action::requeue(GRID_MARGIN),
+    })
+}
+
+/// Reads the remote data and writes the Secret. A missing remote secret follows `deletionPolicy`.
+async fn refresh(
+    ctx: &Context,
+    es: &ExternalSecret,
+    store_name: &str,
+    kind: StoreKind,
+    existing: Option<&Secret>,
+    fresh_after: SystemTime,
+) -> Result<Written, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let store = stores::resolve(
+        &ctx.client,
+        &ctx.providers,
+        kind,
+        store_name,
+        &namespace,
+        ctx.config.controller_class.as_deref(),
+    )
+    .await?;
+    let data = match fetch::fetch_data(ctx, es, &store, fresh_after).await {
+        Ok(data) => data,
+        Err(Error::RemoteMissing { key }) => {
+            return remote_gone(ctx, es, existing, key).await;
+        }
+        Err(error) => return Err(error),
+    };
+    let sources = template_sources(ctx, es).await?;
+    let desired = desired::desired_secret(es, data, &sources)?;
+    write(ctx, es, &desired, existing).await
+}
+
+/// The remote secret is gone: Retain keeps the Secret and reports; Delete removes an owned Secret;
+/// Merge removes only the keys this ExternalSecret wrote.
+async fn remote_gone(
+    ctx: &Context,
+    es: &ExternalSecret,
+    existing: Option<&Secret>,
+    key: String,
+) -> Result<Written, Error> {
+    let target = desired::target_name(es);
+    let namespace = es.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    match (es.spec.target.deletion_policy, existing) {
+        (DeletionPolicy::Retain, _) => Err(Error::RemoteMissing { key }),
+        (_, None) => Ok(Written::Deleted),
+        (DeletionPolicy::Delete, Some(_)) => {
+            if es.spec.target.creation_policy == CreationPolicy::Owner {
+                secrets.delete(&target, &DeleteParams::default()).await?;
+                Ok(Written::Deleted)
+            } else {
+                Err(Error::RemoteMissing { key })
+            }
+        }
+        (DeletionPolicy::Merge, Some(_)) => {
+            // Applying no data drops every key this field manager owns.
+            let empty = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": target, "namespace": namespace},
+            });
+            secrets
+                .patch(&target, &apply_params(), &Patch::Apply(&empty))
+                .await?;
+            Ok(Written::Deleted)
+        }
+    }
+}
+
+/// Writes `desired` as `creationPolicy` says.
+async fn write(
+    ctx: &Context,
+    es: &ExternalSecret,
+    desired: &Desired,
+    existing: Option<&Secret>,
+) -> Result<Written, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let policy = es.spec.target.creation_policy;
+    match (policy, existing) {
+        (CreationPolicy::None, _) => return Ok(Written::Unchanged),
+        (CreationPolicy::Merge, None) => {
+            return Err(Error::TargetMissing {
+                secret: desired.name.clone(),
+            });
+        }
+        _ => {}
+    }
+    let object = desired::secret_object(desired, &namespace);
+    let same_data = existing.is_some_and(|secret| {
+        secret.data.clone().unwrap_or_default() == object.data.clone().unwrap_or_default()
+            || (policy == CreationPolicy::Merge
+                && object
+                    .data
+                    .iter()
+                    .flatten()
+                    .all(|(k, v)| secret.data.as_ref().and_then(|d| d.get(k)) == Some(v)))
+    });
+    let same_metadata = existing.is_some_and(|secret| {
+        let labels = secret.labels();
+        let annotations = secret.annotations();
+        desired.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && desired
+                .annotations
+                .iter()
+                .all(|(k, v)| annotations.get(k) == Some(v))
+            && (desired.type_.is_none() || secret.type_ == desired.type_)
+    });
+    if let Some(secret) = existing
+        && secret.immutable == Some(true)
+    {
+        return if same_data {
+            Ok(Written::Unchanged)
+        } else {
+            Err(Error::Immutable {
+                secret: desired.name.clone(),
+            })
+        };
+    }
+    if same_data && same_metadata {
+        return Ok(Written::Unchanged);
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    secrets
+        .patch(&desired.name, &apply_params(), &Patch::Apply(&object))
+        .await?;
+    Ok(if existing.is_some() {
+        Written::Updated
+    } else {
+        Written::Created
+    })
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// The `templateFrom` entries with the ConfigMaps and Secrets they name read.
+async fn template_sources(
+    ctx: &Context,
+    es: &ExternalSecret,
+) -> Result<Vec<TemplateSource>, Error> {
+    let Some(template) = &es.spec.target.template else {
+        return Ok(Vec::new());
+    };
+    let namespace = es.namespace().unwrap_or_default();
+    let mut sources = Vec::new();
+    for entry in &template.template_from {
+        let target = entry.target.unwrap_or(TemplateTarget::Data);
+        if let Some(literal) = &entry.literal {
+            sources.push(TemplateSource::Literal {
+                target,
+                template: literal.clone(),
+            });
+        }
+        if let Some(reference) = &entry.config_map {
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+            let origin = format!("configmap/{}", reference.name);
+            let map = api
+                .get_opt(&reference.name)
+                .await?
+                .ok_or_else(|| Error::Invalid {
+                    message: format!(
+                        "templateFrom: ConfigMap {namespace}/{} not found",
+                        reference.name
+                    ),
+                })?;
+            let data = map.data.unwrap_or_default();
+            let items = template_items(&origin, &reference.items, |key| data.get(key).cloned())?;
+            sources.push(TemplateSource::Items {
+                origin,
+                target,
+                items,
+            });
+        }
+        if let Some(reference) = &entry.secret {
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+            let origin = format!("secret/{}", reference.name);
+            let secret = api
+                .get_opt(&reference.name)
+                .await?
+                .ok_or_else(|| Error::Invalid {
+                    message: format!(
+                        "templateFrom: Secret {namespace}/{} not found",
+                        reference.name
+                    ),
+                })?;
+            let data = secret.data.unwrap_or_default();
+            let items = template_items(&origin, &reference.items, |key| {
+                data.get(key)
+                    .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            })?;
+            sources.push(TemplateSource::Items {
+                origin,
+                target,
+                items,
+            });
+        }
+    }
+    Ok(sources)
+}
+
+fn template_items(
+    origin: &str,
+    items: &[kseal_api::external_secrets::TemplateRefItem],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, kseal_api::external_secrets::TemplateScope, String)>, Error> {
+    items
+        .iter()
+        .map(|item| {
+            let text = lookup(&item.key).ok_or_else(|| Error::Invalid {
+                message: format!("templateFrom: {origin} has no text key {:?}", item.key),
+            })?;
+            Ok((item.key.clone(), item.template_as.unwrap_or_default(), text))
+        })
+        .collect()
+}
+
+/// The status after a successful refresh.
+fn synced_status(
+    es: &ExternalSecret,
+    target: &str,
+    version: &str,
+    written: Written,
+    now: SystemTime,
+) -> ExternalSecretStatus {
+    let previous = es.status.clone().unwrap_or_default();
+    let (reason, message) = match written {
+        Written::Deleted => (
+            reasons::SECRET_DELETED,
+            "the remote secret is gone; the Secret was removed as deletionPolicy says",
+        ),
+        _ if es.spec.target.creation_policy == CreationPolicy::None => (
+            reasons::SECRET_SYNCED,
+            "remote data read (creationPolicy None writes no Secret)",
+        ),
+        _ => (reasons::SECRET_SYNCED, "secret synced"),
+    };
+    let ready = written != Written::Deleted;
+    ExternalSecretStatus {
+        refresh_time: Some(Time(now.try_into().unwrap_or_default())),
+        synced_resource_version: Some(version.to_owned()),
+        conditions: ready_conditions(&previous.conditions, ready, reason, message, now),
+        binding: Some(Binding {
+            name: target.to_owned(),
+        }),
+    }
+}
+
+/// `conditions` with `Ready` set; `lastTransitionTime` is kept while the status does not change.
+pub fn ready_conditions(
+    previous: &[Condition],
+    ready: bool,
+    reason: &str,
+    message: &str,
+    now: SystemTime,
+) -> Vec<Condition> {
+    let status = if ready { "True" } else { "False" };
+    let old = previous.iter().find(|c| c.type_ == reasons::READY);
+    let last_transition_time = match old {
+        Some(old) if old.status == status => old.last_transition_time.clone(),
+        _ => Some(Time(now.try_into().unwrap_or_default())),
+    };
+    let mut conditions: Vec<Condition> = previous
+        .iter()
+        .filter(|c| c.type_ != reasons::READY)
+        .cloned()
+        .collect();
+    conditions.push(Condition {
+        type_: reasons::READY.to_owned(),
+        status: status.to_owned(),
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+        last_transition_time,
+    });
+    conditions
+}
+
+/// Reports a failure (status and, on a new failure, an event); the error goes to the backoff.
+async fn fail(
+    ctx: &Context,
+    watched: &WatchedExternalSecret,
+    es: &ExternalSecret,
+    error: Error,
+) -> Result<Action, Error> {
+    tracing::warn!(%error, reason = error.reason(), "sync failed");
+    let mut status = es.status.clone().unwrap_or_default();
+    let reason = match error {
+        Error::TargetMissing { .. } => reasons::SECRET_MISSING,
+        _ => reasons::SECRET_SYNCED_ERROR,
+    };
+    status.conditions = ready_conditions(
+        &status.conditions,
+        false,
+        reason,
+        &error.to_string(),
+        SystemTime::now(),
+    );
+    report(ctx, watched, Some(status), Err(&error)).await?;
+    Err(error)
+}
+
+/// Writes `status` when it differs from the current one (so a repeated failure causes no write and
+/// no watch event, and the backoff holds), and publishes the matching event.
+async fn report(
+    ctx: &Context,
+    watched: &WatchedExternalSecret,
+    status: Option<ExternalSecretStatus>,
+    outcome: Result<Written, &Error>,
+) -> Result<(), Error> {
+    let current = watched.current_status().unwrap_or_default();
+    let status = status.unwrap_or_else(|| {
+        let mut status = current.clone();
+        if let Err(error) = outcome {
+            status.conditions = ready_conditions(
+                &status.conditions,
+                false,
+                reasons::SECRET_SYNCED_ERROR,
+                &error.to_string(),
+                SystemTime::now(),
+            );
+        }
+        status
+    });
+    let changed = !same_status(&current, &status);
+    if changed {
+        let api: Api<WatchedExternalSecret> =
+            Api::namespaced(ctx.client.clone(), &watched.namespace().unwrap_or_default());
+        let patch = serde_json::json!({ "status": status });
+        api.patch_status(
+            &watched.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    let event = match outcome {
+        Ok(Written::Created) => Some((
+            EventType::Normal,
+            reasons::CREATED,
+            "Secret created".to_owned(),
+        )),
+        Ok(Written::Updated) => Some((
+            EventType::Normal,
+            reasons::UPDATED,
+            "Secret updated".to_owned(),
+        )),
+        Ok(Written::Deleted) => Some((
+            EventType::Normal,
+            reasons::DELETED,
+            "remote secret gone: Secret data removed (deletionPolicy)".to_owned(),
+        )),
+        Ok(Written::Unchanged) => None,
+        // One event per new failure, not per retry.
+        Err(error) if changed => Some((
+            EventType::Warning,
+            reasons::UPDATE_FAILED,
+            error.to_string(),
+        )),
+        Err(_) => None,
+    };
+    if let Some((type_, reason, note)) = event {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Sync".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &watched.object_ref(&())).await {
+            tracing::warn!(%error, object = name_of(watched), "cannot publish event");
+        }
+    }
+    Ok(())
+}
+
+/// Status equality that ignores `lastTransitionTime`.
+fn same_status(a: &ExternalSecretStatus, b: &ExternalSecretStatus) -> bool {
+    let strip = |s: &ExternalSecretStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time = None;
+        }
+        s
+    };
+    strip(a) == strip(b)
+}
+
+fn wait(until: Option<SystemTime>, now: SystemTime) -> Action {
+    match until {
+        Some(until) => {
+            let delay = until.duration_since(now).unwrap_or_default() + GRID_MARGIN;
+            Action::requeue(delay.min(RESYNC))
+        }
+        None => Action::requeue(RESYNC),
+    }
+}
+
+/// Retries a failed ExternalSecret with per-object exponential backoff.
+pub fn error_policy(
+    watched: Arc<WatchedExternalSecret>,
+    _error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    Action::requeue(schedule::backoff(ctx.count_failure(watched.as_ref())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_keeps_its_transition_time_while_unchanged() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let t1 = t0 + Duration::from_secs(60);
+        let first = ready_conditions(&[], true, reasons::SECRET_SYNCED, "ok", t0);
+        let again = ready_conditions(&first, true, reasons::SECRET_SYNCED, "ok", t1);
+        assert_eq!(first[0].last_transition_time, again[0].last_transition_time);
+        let failed = ready_conditions(&again, false, reasons::SECRET_SYNCED_ERROR, "boom", t1);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].status, "False");
+        assert_ne!(
+            failed[0].last_transition_time,
+            first[0].last_transition_time
+        );
+    }
+
+    #[test]
+    fn statuses_differing_only_in_transition_time_are_the_same() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let a = ExternalSecretStatus {
+            conditions: ready_conditions(&[], false, "SecretSyncedError", "x", t0),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.conditions[0].last_transition_time = None;
+        assert!(same_status(&a, &b));
+        b.conditions[0].message = Some("y".into());
+        assert!(!same_status(&a, &b));
+    }
+}

@@ -1,1 +1,0 @@
-//! What a remoteRef selects (being written).

@@ -1,0 +1,231 @@
+//! When an ExternalSecret reads its remote data again (SPEC §3.2, §4.6). Pure; time is a parameter.
+//!
+//! Periodic refreshes follow a grid per (store, interval): the grid's points are `offset + k·interval`,
+//! with the offset derived from the store's identity. Every ExternalSecret of a store with the same
+//! interval comes due at the same grid point, so their fetches coalesce into one batch; stores are
+//! spread over the interval, so a restart does not send every request at once. A refresh fetches
+//! data no older than its grid point ([`Decision::Due::fresh_after`]): data fetched since the grid
+//! point by another ExternalSecret is shared, not fetched again.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kseal_api::external_secrets::RefreshPolicy;
+
+/// First retry delay after a failure; doubled per consecutive failure of the same object.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay (about 7 minutes, as ESO's default rate limiter).
+pub const BACKOFF_MAX: Duration = Duration::from_secs(7 * 60);
+
+/// What the reconciler knows about one ExternalSecret.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// `spec.refreshPolicy`.
+    pub policy: RefreshPolicy,
+    /// `spec.refreshInterval`; zero means "sync once".
+    pub interval: Duration,
+    /// When the remote data was last read (`status.refreshTime`), if ever.
+    pub refreshed_at: Option<SystemTime>,
+    /// `status.syncedResourceVersion` matches the ExternalSecret's spec, labels and annotations.
+    pub spec_synced: bool,
+    /// The target Secret exists with the data last written (or the policy writes no Secret).
+    pub target_intact: bool,
+    /// Identity of the store: spreads stores over the interval.
+    pub store_seed: u64,
+}
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Refresh now, with remote data fetched at or after `fresh_after`.
+    Due {
+        /// Oldest acceptable fetch time.
+        fresh_after: SystemTime,
+    },
+    /// Nothing to do until `until` (never, when `None`, unless something changes).
+    Wait {
+        /// The next periodic refresh.
+        until: Option<SystemTime>,
+    },
+}
+
+/// Whether an ExternalSecret must be refreshed at `now`.
+pub fn decide(inputs: &Inputs, now: SystemTime) -> Decision {
+    let grid = Grid::new(inputs.interval, inputs.store_seed);
+    let this_cycle = grid.map_or(now, |grid| grid.at_or_before(now));
+    let Some(refreshed_at) = inputs.refreshed_at else {
+        // Never synced: data of the current cycle will do.
+        return Decision::Due {
+            fresh_after: this_cycle,
+        };
+    };
+    if !inputs.spec_synced {
+        // The spec, a label or an annotation (e.g. `force-sync`) changed: read the remote data now.
+        return Decision::Due { fresh_after: now };
+    }
+    if !inputs.target_intact {
+        // Deleted or edited by hand: repair at once, from this cycle's data.
+        return Decision::Due {
+            fresh_after: this_cycle,
+        };
+    }
+    match (inputs.policy, grid) {
+        (RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange, _) | (_, None) => {
+            Decision::Wait { until: None }
+        }
+        (RefreshPolicy::Periodic, Some(grid)) => {
+            let next = grid.after(refreshed_at);
+            if next <= now {
+                Decision::Due { fresh_after: next }
+            } else {
+                Decision::Wait { until: Some(next) }
+            }
+        }
+    }
+}
+
+/// Delay before retry number `failures` (1-based): [`BACKOFF_BASE`] doubled, at most [`BACKOFF_MAX`].
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX)
+}
+
+/// Refresh points of one (store, interval): `offset + k·interval` seconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    interval: u64,
+    offset: u64,
+}
+
+impl Grid {
+    /// Whole seconds keep the grid exact against `status.refreshTime`, which has second precision.
+    fn new(interval: Duration, seed: u64) -> Option<Grid> {
+        let interval = interval.as_secs();
+        (interval > 0).then(|| Grid {
+            interval,
+            offset: seed % interval,
+        })
+    }
+
+    fn at_or_before(self, t: SystemTime) -> SystemTime {
+        let secs = seconds(t);
+        let point = if secs < self.offset {
+            0
+        } else {
+            (secs - self.offset) / self.interval * self.interval + self.offset
+        };
+        UNIX_EPOCH + Duration::from_secs(point)
+    }
+
+    /// The first grid point strictly after `t` (at whole-second precision).
+    fn after(self, t: SystemTime) -> SystemTime {
+        let point = self.at_or_before(UNIX_EPOCH + Duration::from_secs(seconds(t)));
+        point + Duration::from_secs(self.interval)
+    }
+}
+
+fn seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn synced(refreshed: u64) -> Inputs {
+        Inputs {
+            policy: RefreshPolicy::Periodic,
+            interval: HOUR,
+            refreshed_at: Some(at(refreshed)),
+            spec_synced: true,
+            target_intact: true,
+            store_seed: 600,
+        }
+    }
+
+    #[test]
+    fn periodic_refreshes_at_the_stores_grid_points() {
+        // Grid points: 600 + k·3600.
+        let inputs = synced(4300);
+        assert_eq!(
+            decide(&inputs, at(5000)),
+            Decision::Wait {
+                until: Some(at(7800))
+            }
+        );
+        assert_eq!(
+            decide(&inputs, at(7801)),
+            Decision::Due {
+                fresh_after: at(7800)
+            }
+        );
+        // Refreshed at the grid point (refreshTime truncated to it): next is one interval later.
+        assert_eq!(
+            decide(&synced(7800), at(7801)),
+            Decision::Wait {
+                until: Some(at(11400))
+            }
+        );
+    }
+
+    #[test]
+    fn objects_of_one_store_share_a_cycle() {
+        let a = decide(&synced(4300), at(8000));
+        let b = decide(&synced(7000), at(8100));
+        assert_eq!(a, b, "both accept data fetched since the same grid point");
+    }
+
+    #[test]
+    fn changes_and_repairs_are_due_at_once() {
+        let mut changed = synced(7800);
+        changed.spec_synced = false;
+        assert_eq!(
+            decide(&changed, at(7900)),
+            Decision::Due {
+                fresh_after: at(7900)
+            }
+        );
+        let mut edited = synced(7800);
+        edited.target_intact = false;
+        assert_eq!(
+            decide(&edited, at(7900)),
+            Decision::Due {
+                fresh_after: at(7800)
+            }
+        );
+        let mut new = synced(0);
+        new.refreshed_at = None;
+        assert_eq!(
+            decide(&new, at(7900)),
+            Decision::Due {
+                fresh_after: at(7800)
+            }
+        );
+    }
+
+    #[test]
+    fn policies_without_periodic_refresh_wait_for_changes() {
+        for policy in [RefreshPolicy::CreatedOnce, RefreshPolicy::OnChange] {
+            let mut inputs = synced(4300);
+            inputs.policy = policy;
+            assert_eq!(decide(&inputs, at(100_000)), Decision::Wait { until: None });
+        }
+        let mut once = synced(4300);
+        once.interval = Duration::ZERO;
+        assert_eq!(decide(&once, at(100_000)), Decision::Wait { until: None });
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_about_seven_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(9), Duration::from_secs(256));
+        assert_eq!(backoff(10), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}

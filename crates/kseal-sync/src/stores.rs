@@ -1,0 +1,533 @@
+//! SecretStores and ClusterSecretStores: validation (their `Ready` condition), who may use them
+//! (`spec.conditions`), and the provider an ExternalSecret reads through.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kseal_api::external_secrets::{
+    AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, FakeProviderData,
+    SecretKeySelector, SecretStoreSpec, StoreKind,
+};
+use kube::api::Api;
+use kube::{Client, ResourceExt as _};
+use zeroize::Zeroizing;
+
+use crate::Error;
+use crate::aws::{self, StoreId};
+use crate::watched::{WatchedClusterSecretStore, WatchedSecretStore};
+
+/// Service account annotation holding the IAM role for IRSA (`jwt` auth).
+pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+
+/// Store `Ready` reasons (ESO's).
+pub mod reasons {
+    /// The store is usable.
+    pub const VALID: &str = "Valid";
+    /// The provider configuration is wrong or not served.
+    pub const INVALID_PROVIDER_CONFIG: &str = "InvalidProviderConfig";
+    /// The configuration is complete but what it refers to is missing.
+    pub const VALIDATION_FAILED: &str = "ValidationFailed";
+}
+
+/// A store an ExternalSecret reads through.
+#[derive(Clone, Debug)]
+pub enum StoreHandle {
+    /// AWS Secrets Manager, with the fetch cache key of this store configuration.
+    Aws {
+        /// Cache key: the store's identity and configuration.
+        id: StoreId,
+        /// The client.
+        provider: aws::Provider,
+    },
+    /// The store's own data.
+    Fake(Arc<Vec<FakeProviderData>>),
+}
+
+/// A resolved store with its name and the seed that places its refresh grid.
+#[derive(Clone, Debug)]
+pub struct ResolvedStore {
+    /// `SecretStore ns/name` or `ClusterSecretStore name`, for messages.
+    pub display: String,
+    /// The provider.
+    pub handle: StoreHandle,
+    /// Stable per store: spreads stores over the refresh interval.
+    pub seed: u64,
+}
+
+/// Providers built so far, by configuration (credentials are cached inside each).
+#[derive(Default)]
+pub struct Providers {
+    built: Mutex<HashMap<StoreId, aws::Provider>>,
+    options: aws::ProviderOptions,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers").finish_non_exhaustive()
+    }
+}
+
+impl Providers {
+    /// Providers built with `options` (endpoint override, call observer).
+    pub fn new(options: aws::ProviderOptions) -> Self {
+        Providers {
+            built: Mutex::default(),
+            options,
+        }
+    }
+
+    async fn get(&self, id: StoreId, config: aws::StoreConfig) -> Result<aws::Provider, Error> {
+        if let Some(provider) = self.lock().get(&id) {
+            return Ok(provider.clone());
+        }
+        let provider = aws::Provider::new(config, self.options.clone())
+            .await
+            .map_err(|source| Error::Provider {
+                key: String::new(),
+                source,
+            })?;
+        let mut built = self.lock();
+        // Configurations change rarely; a bound keeps replaced ones from piling up.
+        if built.len() > 1024 {
+            built.clear();
+        }
+        built.insert(id, provider.clone());
+        Ok(provider)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, aws::Provider>> {
+        self.built.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What is wrong with a store's configuration on its own (no API reads), as `(reason, message)`.
+pub fn validate(spec: &SecretStoreSpec) -> Result<(), (&'static str, String)> {
+    let invalid = |message: String| Err((reasons::INVALID_PROVIDER_CONFIG, message));
+    let provider = &spec.provider;
+    if let Some(name) = provider.other.keys().next() {
+        return invalid(format!(
+            "provider {name:?} is not served by kseal (served: aws, fake)"
+        ));
+    }
+    match (&provider.aws, &provider.fake) {
+        (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
+        (None, None) => invalid("spec.provider must set one provider (aws or fake)".into()),
+        (None, Some(_)) => Ok(()),
+        (Some(aws), None) => validate_aws(aws).map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m)),
+    }?;
+    for condition in &spec.conditions {
+        for pattern in &condition.namespace_regexes {
+            if let Err(error) = regex::Regex::new(pattern) {
+                return invalid(format!(
+                    "conditions: invalid namespaceRegexes entry {pattern:?}: {error}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_aws(aws: &AwsProvider) -> Result<(), String> {
+    if aws.service != AwsServiceType::SecretsManager {
+        return Err("service ParameterStore is not served yet (use SecretsManager)".into());
+    }
+    if aws.region.trim().is_empty() {
+        return Err("aws.region is required".into());
+    }
+    if let Some(AwsAuth {
+        secret_ref: Some(_),
+        jwt: Some(_),
+    }) = &aws.auth
+    {
+        return Err("aws.auth: set either secretRef or jwt, not both".into());
+    }
+    if let Some(jwt) = aws.auth.as_ref().and_then(|a| a.jwt.as_ref())
+        && jwt.service_account_ref.is_none()
+    {
+        return Err("aws.auth.jwt.serviceAccountRef is required".into());
+    }
+    Ok(())
+}
+
+/// Whether a ClusterSecretStore's `conditions` let `namespace` (with `labels`) use it.
+pub fn namespace_allowed(
+    conditions: &[ClusterSecretStoreCondition],
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    conditions.is_empty()
+        || conditions.iter().any(|condition| {
+            condition.namespaces.iter().any(|n| n == namespace)
+                || condition
+                    .namespace_regexes
+                    .iter()
+                    .filter_map(|p| regex::Regex::new(p).ok())
+                    .any(|re| re.is_match(namespace))
+                || condition
+                    .namespace_selector
+                    .as_ref()
+                    .is_some_and(|selector| selector_matches(selector, labels))
+        })
+}
+
+/// Kubernetes label selector semantics (`matchLabels` and `matchExpressions`).
+pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let labels_match = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions_match = selector.match_expressions.iter().flatten().all(|e| {
+        let value = labels.get(&e.key);
+        let values = e.values.as_deref().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_match && expressions_match
+}
+
+/// Looks up the store `es_namespace`'s ExternalSecret refers to, checks that it may be used, and
+/// returns its provider.
+pub async fn resolve(
+    client: &Client,
+    providers: &Providers,
+    kind: StoreKind,
+    name: &str,
+    es_namespace: &str,
+    controller_class: Option<&str>,
+) -> Result<ResolvedStore, Error> {
+    let (display, spec, uid, version) = match kind {
+        StoreKind::SecretStore => {
+            let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
+            let display = format!("SecretStore {es_namespace}/{name}");
+            let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
+                message: format!("{display} not found"),
+            })?;
+            let spec = store.parse()?;
+            (display, spec, store.uid(), store.resource_version())
+        }
+        StoreKind::ClusterSecretStore => {
+            let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
+            let display = format!("ClusterSecretStore {name}");
+            let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
+                message: format!("{display} not found"),
+            })?;
+            let spec = store.parse()?;
+            if !spec.conditions.is_empty() {
+                let namespace = Api::<Namespace>::all(client.clone())
+                    .get(es_namespace)
+                    .await?;
+                let labels = namespace.metadata.labels.unwrap_or_default();
+                if !namespace_allowed(&spec.conditions, es_namespace, &labels) {
+                    return Err(Error::Store {
+                        message: format!(
+                            "{display} may not be used from namespace {es_namespace} (spec.conditions)"
+                        ),
+                    });
+                }
+            }
+            (display, spec, store.uid(), store.resource_version())
+        }
+    };
+    if !handles_class(&spec, controller_class) {
+        return Err(Error::Store {
+            message: format!(
+                "{display} is for controller class {:?}, not this controller's",
+                spec.controller.as_deref().unwrap_or_default()
+            ),
+        });
+    }
+    validate(&spec).map_err(|(_, message)| Error::Store {
+        message: format!("{display}: {message}"),
+    })?;
+    let seed = seed(&display);
+    if let Some(fake) = spec.provider.fake {
+        return Ok(ResolvedStore {
+            display,
+            handle: StoreHandle::Fake(Arc::new(fake.data)),
+            seed,
+        });
+    }
+    let Some(aws) = spec.provider.aws else {
+        unreachable!("validate() accepts only aws or fake providers");
+    };
+    let scope = match kind {
+        // A namespaced store reads its references in its own namespace only.
+        StoreKind::SecretStore => RefScope::Fixed(es_namespace),
+        StoreKind::ClusterSecretStore => RefScope::Default(es_namespace),
+    };
+    let (auth, versions) = auth_config(client, &display, aws.auth.as_ref(), scope).await?;
+    let id = StoreId(hash_of(&(
+        &display,
+        uid,
+        version,
+        versions,
+        &aws.region,
+        &aws.role,
+        &aws.additional_roles,
+        &aws.external_id,
+        &aws.prefix,
+    )));
+    let config = aws::StoreConfig {
+        region: aws.region,
+        role: aws.role,
+        additional_roles: aws.additional_roles,
+        external_id: aws.external_id,
+        prefix: aws.prefix,
+        auth,
+        session_name: format!("kseal-{name}"),
+    };
+    let provider = providers.get(id, config).await?;
+    Ok(ResolvedStore {
+        display,
+        handle: StoreHandle::Aws { id, provider },
+        seed,
+    })
+}
+
+/// Whether this controller handles a store of `spec.controller` (empty: every controller).
+pub fn handles_class(spec: &SecretStoreSpec, class: Option<&str>) -> bool {
+    match spec.controller.as_deref().filter(|c| !c.is_empty()) {
+        None => true,
+        Some(wanted) => Some(wanted) == class,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RefScope<'a> {
+    /// SecretStore: references live in the store's namespace.
+    Fixed(&'a str),
+    /// ClusterSecretStore: a reference's own namespace, else the ExternalSecret's.
+    Default(&'a str),
+}
+
+impl RefScope<'_> {
+    fn namespace<'b>(&'b self, given: Option<&'b str>) -> &'b str {
+        match self {
+            RefScope::Fixed(namespace) => namespace,
+            RefScope::Default(namespace) => given.unwrap_or(namespace),
+        }
+    }
+}
+
+/// The credentials a store's `auth` selects, and the resource versions of what they were read from.
+async fn auth_config(
+    client: &Client,
+    display: &str,
+    auth: Option<&AwsAuth>,
+    scope: RefScope<'_>,
+) -> Result<(aws::Auth, Vec<String>), Error> {
+    let Some(auth) = auth else {
+        return Ok((aws::Auth::DefaultChain, Vec::new()));
+    };
+    if let Some(secret_ref) = &auth.secret_ref {
+        let mut versions = Vec::new();
+        let mut read = async |selector: &SecretKeySelector| {
+            let (value, version) = secret_value(client, display, selector, scope).await?;
+            versions.push(version);
+            Ok::<_, Error>(value)
+        };
+        let access_key_id = read(&secret_ref.access_key_id_secret_ref).await?;
+        let secret_access_key = read(&secret_ref.secret_access_key_secret_ref).await?;
+        let session_token = match &secret_ref.session_token_secret_ref {
+            Some(selector) => Some(read(selector).await?),
+            None => None,
+        };
+        let access_key_id =
+            String::from_utf8(access_key_id.to_vec()).map_err(|_| Error::Store {
+                message: format!("{display}: the access key id is not UTF-8"),
+            })?;
+        let text = |value: Zeroizing<Vec<u8>>| {
+            String::from_utf8(value.to_vec())
+                .map(Zeroizing::new)
+                .map_err(|_| Error::Store {
+                    message: format!("{display}: a credential is not UTF-8"),
+                })
+        };
+        let auth = aws::Auth::Static {
+            access_key_id: access_key_id.trim().to_owned(),
+            secret_access_key: text(secret_access_key)?,
+            session_token: session_token.map(text).transpose()?,
+        };
+        return Ok((auth, versions));
+    }
+    if let Some(sa_ref) = auth
+        .jwt
+        .as_ref()
+        .and_then(|j| j.service_account_ref.as_ref())
+    {
+        let namespace = scope.namespace(sa_ref.namespace.as_deref()).to_owned();
+        let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+        let account = api
+            .get_opt(&sa_ref.name)
+            .await?
+            .ok_or_else(|| Error::Store {
+                message: format!(
+                    "{display}: service account {namespace}/{} not found",
+                    sa_ref.name
+                ),
+            })?;
+        let role_arn = account
+            .annotations()
+            .get(ROLE_ARN_ANNOTATION)
+            .cloned()
+            .ok_or_else(|| Error::Store {
+                message: format!(
+                    "{display}: service account {namespace}/{} has no {ROLE_ARN_ANNOTATION} annotation",
+                    sa_ref.name
+                ),
+            })?;
+        let token = aws::ServiceAccountTokenSource::new(
+            client.clone(),
+            namespace,
+            sa_ref.name.clone(),
+            sa_ref.audiences.clone(),
+        );
+        let version = account.resource_version().unwrap_or_default();
+        return Ok((
+            aws::Auth::WebIdentity {
+                role_arn,
+                token: Arc::new(token),
+            },
+            vec![version],
+        ));
+    }
+    Ok((aws::Auth::DefaultChain, Vec::new()))
+}
+
+async fn secret_value(
+    client: &Client,
+    display: &str,
+    selector: &SecretKeySelector,
+    scope: RefScope<'_>,
+) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
+    let namespace = scope.namespace(selector.namespace.as_deref());
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let missing = |what: String| Error::Store {
+        message: format!("{display}: {what}"),
+    };
+    let secret = api
+        .get_opt(&selector.name)
+        .await?
+        .ok_or_else(|| missing(format!("Secret {namespace}/{} not found", selector.name)))?;
+    let version = secret.resource_version().unwrap_or_default();
+    let value = secret
+        .data
+        .and_then(|mut data| data.remove(&selector.key))
+        .ok_or_else(|| {
+            missing(format!(
+                "Secret {namespace}/{} has no key {:?}",
+                selector.name, selector.key
+            ))
+        })?;
+    Ok((Zeroizing::new(value.0), version))
+}
+
+/// The refresh-grid seed of a store, from its display name (`SecretStore ns/name`, `ClusterSecretStore name`).
+pub fn seed(display: &str) -> u64 {
+    hash_of(&display)
+}
+
+fn hash_of(value: &impl std::hash::Hash) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    use kseal_api::external_secrets::{FakeProvider, SecretStoreProvider};
+
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn conditions_allow_by_name_regex_or_selector() {
+        let conditions = vec![
+            ClusterSecretStoreCondition {
+                namespaces: vec!["team-a".into()],
+                ..Default::default()
+            },
+            ClusterSecretStoreCondition {
+                namespace_regexes: vec!["^prod-.*$".into()],
+                ..Default::default()
+            },
+            ClusterSecretStoreCondition {
+                namespace_selector: Some(LabelSelector {
+                    match_labels: Some(labels(&[("secrets", "aws")])),
+                    match_expressions: Some(vec![LabelSelectorRequirement {
+                        key: "tier".into(),
+                        operator: "NotIn".into(),
+                        values: Some(vec!["dev".into()]),
+                    }]),
+                }),
+                ..Default::default()
+            },
+        ];
+        assert!(namespace_allowed(&conditions, "team-a", &labels(&[])));
+        assert!(namespace_allowed(&conditions, "prod-eu", &labels(&[])));
+        assert!(namespace_allowed(
+            &conditions,
+            "x",
+            &labels(&[("secrets", "aws")])
+        ));
+        assert!(!namespace_allowed(
+            &conditions,
+            "x",
+            &labels(&[("secrets", "aws"), ("tier", "dev")])
+        ));
+        assert!(!namespace_allowed(&conditions, "team-b", &labels(&[])));
+        assert!(namespace_allowed(&[], "anything", &labels(&[])));
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        let mut spec = SecretStoreSpec::default();
+        let (reason, message) = validate(&spec).unwrap_err();
+        assert_eq!(reason, reasons::INVALID_PROVIDER_CONFIG);
+        assert!(message.contains("one provider"), "{message}");
+        spec.provider = SecretStoreProvider {
+            other: [("vault".to_owned(), serde_json::json!({}))].into(),
+            ..Default::default()
+        };
+        assert!(validate(&spec).unwrap_err().1.contains("\"vault\""));
+        spec.provider = SecretStoreProvider {
+            aws: Some(AwsProvider {
+                service: AwsServiceType::ParameterStore,
+                region: "eu-west-1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(validate(&spec).unwrap_err().1.contains("ParameterStore"));
+        spec.provider = SecretStoreProvider {
+            fake: Some(FakeProvider::default()),
+            ..Default::default()
+        };
+        assert_eq!(validate(&spec), Ok(()));
+    }
+
+    #[test]
+    fn controller_class_selects_stores() {
+        let mut spec = SecretStoreSpec::default();
+        assert!(handles_class(&spec, None));
+        spec.controller = Some("blue".into());
+        assert!(!handles_class(&spec, None));
+        assert!(handles_class(&spec, Some("blue")));
+    }
+}
