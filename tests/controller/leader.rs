@@ -29,7 +29,9 @@ impl Replica {
             },
             http_addr: None,
             key_renew_period: None,
+            key_cutoff_time: None,
             leader_election: Some(short_lease(identity)),
+            sync: None,
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let client = cluster.client.clone();

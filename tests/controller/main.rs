@@ -4,10 +4,13 @@
 //! keeping its keys there, so tests run in parallel without seeing each other.
 
 mod certmap;
+mod cli;
 mod http;
 mod interop;
+mod key_flags;
 mod keys;
 mod leader;
+mod metrics;
 mod unseal;
 
 use std::collections::BTreeMap;
@@ -59,7 +62,12 @@ impl Cluster {
 
     /// Starts the controller as a task, with keys and watch limited to this namespace.
     fn start_controller(&mut self) {
-        let config = kseal_controller::Config {
+        self.start_controller_with(self.controller_config());
+    }
+
+    /// The configuration [`Cluster::start_controller`] uses: keys and watch limited to this namespace.
+    fn controller_config(&self) -> kseal_controller::Config {
+        kseal_controller::Config {
             key_namespace: self.namespace.clone(),
             watch_namespace: Some(self.namespace.clone()),
             // Smaller than the 4096-bit default: generation is much faster and the format is the same.
@@ -69,9 +77,15 @@ impl Cluster {
             },
             http_addr: None,
             key_renew_period: self.key_renew_period,
+            key_cutoff_time: None,
             // One identity per namespace: a restarted controller renews its own lease at once.
             leader_election: Some(short_lease(&format!("test-{}", self.namespace))),
-        };
+            sync: None,
+        }
+    }
+
+    /// Starts the controller as a task with `config`.
+    fn start_controller_with(&mut self, config: kseal_controller::Config) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         self.http_addr = Some(listener.local_addr().unwrap());

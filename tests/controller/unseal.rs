@@ -186,14 +186,20 @@ async fn restart_does_not_decrypt_up_to_date_secrets() {
     assert!(annotations.contains_key("kseal.io/sealed-digest"));
     assert_eq!(annotations["kseal.io/unsealed-with"], key.fingerprint());
     assert!(metric(&cluster, "kseal_unseal_decryptions_total").await >= 2);
+    // One key, one value each: one private-key operation per SealedSecret.
+    assert!(metric(&cluster, "kseal_unseal_rsa_operations_total").await >= 2);
 
     cluster.restart_controller().await;
     eventually(
         "both SealedSecrets reconciled after the restart",
-        || async { (metric(&cluster, "kseal_unseal_reconciles_total").await >= 2).then_some(()) },
+        || async { (metric(&cluster, "kseal_unseal_runs_total").await >= 2).then_some(()) },
     )
     .await;
     assert_eq!(metric(&cluster, "kseal_unseal_decryptions_total").await, 0);
+    assert_eq!(
+        metric(&cluster, "kseal_unseal_rsa_operations_total").await,
+        0
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use kseal_crypto::Scope;
     name = "kseal",
     disable_version_flag = true,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  kseal keygen\n  kseal --cert kseal-cert.pem -o yaml < secret.yaml > sealed-secret.yaml\n  kseal --recovery-unseal --recovery-private-key kseal-key.pem < sealed-secret.yaml"
+    after_help = "Examples:\n  kseal keygen\n  kseal keys --controller-namespace kube-system\n  kseal --cert kseal-cert.pem -o yaml < secret.yaml > sealed-secret.yaml\n  kseal --recovery-unseal --recovery-private-key kseal-key.pem < sealed-secret.yaml"
 )]
 pub struct Cli {
     /// Offline helpers.
@@ -121,6 +121,8 @@ pub struct SealArgs {
 pub enum Command {
     /// Generate a private key and self-signed certificate, to seal and recover without a cluster.
     Keygen(KeygenArgs),
+    /// List the controller's keys: which one seals, and how many SealedSecrets each still decrypts.
+    Keys(KeysArgs),
     /// Print a shell completion script.
     Completion {
         /// bash, zsh, fish, elvish or powershell.
@@ -149,6 +151,27 @@ pub struct KeygenArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `kseal keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Namespace of the controller (where its key Secrets are).
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+    /// Output format: json or yaml (default: a table).
+    #[arg(short = 'o', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Path to the kubeconfig file.
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
+    pub context: Option<String>,
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {

@@ -1,7 +1,7 @@
 //! Command-line flags; each also reads an environment variable.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use kseal_crypto::KeyOptions;
 
@@ -36,6 +36,16 @@ pub struct Args {
     #[arg(long, env = "KSEAL_KEY_SIZE", default_value_t = kseal_crypto::KeyOptions::default().bits)]
     pub key_size: usize,
 
+    /// Validity of the certificates of generated keys (e.g. `87600h`, ten years).
+    #[arg(long, env = "KSEAL_KEY_TTL", default_value = "87600h", value_parser = parse_key_ttl)]
+    pub key_ttl: Duration,
+
+    /// Generate a new key at start when the newest one is older than this time: RFC 3339
+    /// (`2026-01-02T15:04:05Z`) or, as sealed-secrets, RFC 1123 with a numeric zone
+    /// (`Fri, 02 Jan 2026 15:04:05 +0000`).
+    #[arg(long, env = "KSEAL_KEY_CUTOFF_TIME", value_parser = parse_cutoff_time)]
+    pub key_cutoff_time: Option<SystemTime>,
+
     /// Elect a leader among replicas through a Lease; only the leader unseals and writes keys.
     #[arg(long, env = "KSEAL_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
@@ -43,6 +53,15 @@ pub struct Args {
     /// Name of the Lease used for leader election, in the controller namespace.
     #[arg(long, env = "KSEAL_LEASE_NAME", default_value = crate::lease::DEFAULT_LEASE_NAME)]
     pub lease_name: String,
+
+    /// Run the external secret sync: ExternalSecrets, SecretStores and ClusterSecretStores
+    /// (`external-secrets.io` v1 and v1beta1) from AWS Secrets Manager.
+    #[arg(long, env = "KSEAL_SYNC", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sync: bool,
+
+    /// Serve only stores whose `spec.controller` is this class; stores without a class are always served.
+    #[arg(long, env = "KSEAL_SYNC_CONTROLLER_CLASS")]
+    pub sync_controller_class: Option<String>,
 }
 
 impl Args {
@@ -53,15 +72,43 @@ impl Args {
             watch_namespace: self.watch_namespace.clone(),
             key_options: KeyOptions {
                 bits: self.key_size,
+                validity: self.key_ttl,
                 ..KeyOptions::default()
             },
+            key_cutoff_time: self.key_cutoff_time,
             http_addr: Some(self.listen_addr),
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
             leader_election: self
                 .leader_elect
                 .then(|| crate::lease::LeaseConfig::new(&self.lease_name)),
+            sync: self.sync.then(|| kseal_sync::Config {
+                watch_namespace: self.watch_namespace.clone(),
+                controller_class: self.sync_controller_class.clone(),
+                aws_endpoint_url: None,
+            }),
         }
     }
+}
+
+/// A certificate validity: a Go-style duration, not zero.
+fn parse_key_ttl(text: &str) -> Result<Duration, String> {
+    match kseal_api::duration::parse(text)? {
+        ttl if ttl.is_zero() => Err("the key TTL must be longer than 0".to_owned()),
+        ttl => Ok(ttl),
+    }
+}
+
+/// A point in time in RFC 3339 or RFC 1123 with a numeric zone (sealed-secrets' format).
+pub fn parse_cutoff_time(text: &str) -> Result<SystemTime, String> {
+    use time::format_description::well_known::{Rfc2822, Rfc3339};
+    time::OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(text, &Rfc2822))
+        .map(SystemTime::from)
+        .map_err(|_| {
+            format!(
+                "invalid time {text:?}: expected RFC 3339 (2026-01-02T15:04:05Z) or RFC 1123 with a numeric zone (Fri, 02 Jan 2026 15:04:05 +0000)"
+            )
+        })
 }
 
 #[cfg(test)]
@@ -88,5 +135,47 @@ mod tests {
         assert_eq!(args.config().key_namespace, "sealing");
         let args = Args::try_parse_from(["kseal-controller", "--leader-elect", "false"]).unwrap();
         assert!(args.config().leader_election.is_none());
+    }
+
+    #[test]
+    fn key_ttl_and_cutoff_time() {
+        let args = Args::try_parse_from(["kseal-controller"]).unwrap();
+        let config = args.config();
+        assert_eq!(
+            config.key_options.validity,
+            Duration::from_secs(87600 * 3600)
+        );
+        assert_eq!(config.key_cutoff_time, None);
+
+        let args = Args::try_parse_from([
+            "kseal-controller",
+            "--key-ttl",
+            "24h",
+            "--key-cutoff-time",
+            "2026-01-02T15:04:05Z",
+        ])
+        .unwrap();
+        let config = args.config();
+        assert_eq!(config.key_options.validity, Duration::from_secs(24 * 3600));
+        let expected = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_366_245);
+        assert_eq!(config.key_cutoff_time, Some(expected));
+        // sealed-secrets' own format names the same instant.
+        assert_eq!(
+            parse_cutoff_time("Fri, 02 Jan 2026 16:04:05 +0100"),
+            Ok(expected)
+        );
+
+        for bad in [
+            &["kseal-controller", "--key-cutoff-time", "yesterday"][..],
+            &["kseal-controller", "--key-ttl", "0"],
+            &["kseal-controller", "--key-ttl", "ten years"],
+        ] {
+            let error = Args::try_parse_from(bad).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad:?}"
+            );
+        }
     }
 }

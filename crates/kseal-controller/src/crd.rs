@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionVersion,
+};
 use kube::CustomResourceExt;
 
 /// Command that regenerates the committed CRD files.
@@ -24,8 +27,8 @@ pub struct CrdFile {
 
 /// Every CRD kseal serves, rendered as YAML.
 pub fn crd_files() -> Result<Vec<CrdFile>, serde_saphyr::SerializeError> {
-    let crds = [kseal_api::SealedSecret::crd()];
-    crds.iter()
+    crds()
+        .iter()
         .map(|crd| {
             let name = crd.metadata.name.as_deref().unwrap_or("crd");
             let body = serde_saphyr::to_string(crd)?;
@@ -35,6 +38,36 @@ pub fn crd_files() -> Result<Vec<CrdFile>, serde_saphyr::SerializeError> {
             })
         })
         .collect()
+}
+
+/// Every CRD kseal serves: SealedSecret, and ExternalSecret, SecretStore and ClusterSecretStore in
+/// versions `v1` (stored) and `v1beta1`.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    use kseal_api::external_secrets::{ClusterSecretStore, ExternalSecret, SecretStore};
+    vec![
+        kseal_api::SealedSecret::crd(),
+        serve_eso_versions(ExternalSecret::crd()),
+        serve_eso_versions(SecretStore::crd()),
+        serve_eso_versions(ClusterSecretStore::crd()),
+    ]
+}
+
+/// The ESO types are `v1`; the same schema is also served as `v1beta1` (not stored), so manifests
+/// of both versions apply (SPEC §3). The API server converts between them by changing only
+/// `apiVersion`, which is exact because the schemas are the same.
+fn serve_eso_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let stored = crd.spec.versions[0].clone();
+    let versions = kseal_api::external_secrets::SERVED_VERSIONS
+        .iter()
+        .map(|name| CustomResourceDefinitionVersion {
+            name: (*name).to_owned(),
+            served: true,
+            storage: *name == stored.name,
+            ..stored.clone()
+        })
+        .collect();
+    crd.spec.versions = versions;
+    crd
 }
 
 /// The repository's CRD directory, located from this crate's source directory.

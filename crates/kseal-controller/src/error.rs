@@ -62,20 +62,75 @@ pub enum Error {
 }
 
 impl Error {
-    /// Short stable label, for metrics and logs.
+    /// Short stable label of the kind of failure, for metrics (`reason`) and logs. The set is small and
+    /// fixed: `api`, `config`, `key`, `no_keys`, `malformed`, `decrypt`, `template`, `conflict`, `update`,
+    /// `http`, `task`. A wrong scope cannot be told apart from a wrong key (both fail the OAEP label
+    /// check), so both are `decrypt`.
     pub fn label(&self) -> &'static str {
         match self {
-            Error::Kube(_) => "kube",
+            Error::Kube(_) => "api",
             Error::Config(_) => "config",
-            Error::KeySecret { .. } => "key_secret",
-            Error::KeyGeneration(_) => "key_generation",
+            Error::KeySecret { .. } | Error::KeyGeneration(_) => "key",
             Error::NoKeys => "no_keys",
-            Error::Invalid { .. } => "invalid_object",
-            Error::Unseal(error) => error.reason(),
-            Error::SecretExists { .. } => "secret_exists",
+            Error::Invalid { .. } => "malformed",
+            Error::Unseal(error) => unseal_label(error),
+            Error::SecretExists { .. } => "conflict",
             Error::Update { .. } => "update",
             Error::Http(_) => "http",
             Error::Task(_) => "task",
         }
+    }
+}
+
+/// The [`Error::label`] of an unseal failure: the ciphertext or manifest is broken (`malformed`), no key
+/// opens it (`decrypt`), or a template fails (`template`).
+fn unseal_label(error: &kseal_core::Error) -> &'static str {
+    use kseal_crypto::Error as Crypto;
+    let crypto = |error: &Crypto| match error {
+        Crypto::InvalidBase64(_) | Crypto::Truncated(_) => "malformed",
+        _ => "decrypt",
+    };
+    match error {
+        kseal_core::Error::Template { .. } => "template",
+        kseal_core::Error::Crypto { source, .. } => crypto(source),
+        kseal_core::Error::Keys { failures, .. } => failures
+            .iter()
+            .map(|(_, error)| crypto(error))
+            .find(|label| *label == "decrypt")
+            .unwrap_or("malformed"),
+        _ => "malformed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unseal_failures_have_coarse_labels() {
+        let keys = |errors: Vec<kseal_crypto::Error>| {
+            Error::Unseal(kseal_core::Error::Keys {
+                object: "ns/s".into(),
+                failures: errors.into_iter().map(|e| ("k".to_owned(), e)).collect(),
+            })
+        };
+        assert_eq!(
+            keys(vec![kseal_crypto::Error::NoMatchingKey]).label(),
+            "decrypt"
+        );
+        assert_eq!(
+            keys(vec![kseal_crypto::Error::Truncated("short".into())]).label(),
+            "malformed"
+        );
+        // One value no key opens is a decryption failure, whatever else is wrong.
+        assert_eq!(
+            keys(vec![
+                kseal_crypto::Error::Truncated("short".into()),
+                kseal_crypto::Error::NoMatchingKey
+            ])
+            .label(),
+            "decrypt"
+        );
+        assert_eq!(Error::SecretExists { name: "s".into() }.label(), "conflict");
     }
 }

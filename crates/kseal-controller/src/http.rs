@@ -1,5 +1,5 @@
-//! The controller's HTTP API (SPEC §2.5): the sealing certificate and health endpoints.
-//!
+//! The controller's HTTP API (SPEC §2.5): the sealing certificate, verification and re-encryption, health
+//! and metrics.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +17,7 @@ use kseal_api::SealedSecret;
 use kseal_crypto::PrivateKey;
 
 use crate::keys::SharedKeys;
-use crate::metrics::Metrics;
+use prometheus_client::registry::Registry;
 
 /// Default listen address, as sealed-secrets (`:8080`).
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
@@ -93,12 +93,13 @@ impl Health {
 struct AppState {
     keys: Arc<SharedKeys>,
     health: Arc<Health>,
-    metrics: Arc<Metrics>,
+    registry: Arc<Registry>,
     verify_limiter: Arc<RateLimiter>,
 }
 
-/// The routes: `/v1/cert.pem`, `/healthz`, `/livez`, `/readyz`, `/metrics`.
-pub fn router(keys: Arc<SharedKeys>, health: Arc<Health>, metrics: Arc<Metrics>) -> Router {
+/// The routes: `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, `/healthz`, `/livez`, `/readyz`, and
+/// `/metrics`, which renders every family of `registry` (the unsealer's and any other component's).
+pub fn router(keys: Arc<SharedKeys>, health: Arc<Health>, registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/v1/cert.pem", get(certificate))
         .route("/healthz", get(live))
@@ -110,7 +111,7 @@ pub fn router(keys: Arc<SharedKeys>, health: Arc<Health>, metrics: Arc<Metrics>)
         .with_state(AppState {
             keys,
             health,
-            metrics,
+            registry,
             verify_limiter: Arc::new(RateLimiter::new(VERIFY_RATE_PER_SECOND, VERIFY_BURST)),
         })
 }
@@ -207,8 +208,8 @@ async fn rotate(State(state): State<AppState>, body: String) -> Response {
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&state.registry),
     )
         .into_response()
 }

@@ -240,14 +240,38 @@ pub async fn load(client: &Client, namespace: &str) -> Result<KeyRing> {
     Ok(KeyRing::new(keys))
 }
 
-/// Loads the keys of `namespace`, generating and storing one when there is none.
-pub async fn ensure(client: &Client, namespace: &str, options: &KeyOptions) -> Result<KeyRing> {
+/// Loads the keys of `namespace`, generating and storing one when there is none or when the newest is
+/// older than `cutoff`.
+pub async fn ensure(
+    client: &Client,
+    namespace: &str,
+    options: &KeyOptions,
+    cutoff: Option<SystemTime>,
+) -> Result<KeyRing> {
     let ring = load(client, namespace).await?;
-    if !ring.is_empty() {
+    let newest = ring.sealing_key().map(|k| k.certificate.not_before());
+    if !needs_new_key(newest, cutoff) {
         tracing::info!(namespace, keys = ring.len(), "loaded sealing keys");
         return Ok(ring);
     }
-    Ok(KeyRing::new([generate(client, namespace, options).await?]))
+    if newest.is_some() {
+        tracing::info!(
+            namespace,
+            keys = ring.len(),
+            "the newest sealing key is older than the key cut-off time"
+        );
+    }
+    Ok(ring.with(generate(client, namespace, options).await?))
+}
+
+/// Whether a key must be generated at start: there is none (`newest_not_before` is `None`), or the
+/// newest is older than `cutoff` (sealed-secrets' `--key-cutoff-time`).
+pub fn needs_new_key(newest_not_before: Option<SystemTime>, cutoff: Option<SystemTime>) -> bool {
+    match (newest_not_before, cutoff) {
+        (None, _) => true,
+        (Some(newest), Some(cutoff)) => newest < cutoff,
+        (Some(_), None) => false,
+    }
 }
 
 /// How long until a key whose certificate starts at `newest_not_before` is due for renewal (`period`
@@ -406,6 +430,17 @@ mod tests {
             .map(|k| k.secret_name.clone())
             .collect();
         assert_eq!(hinted, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_key_is_generated_when_none_or_the_newest_is_before_the_cutoff() {
+        let t = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert!(needs_new_key(None, None));
+        assert!(needs_new_key(None, Some(t(10))));
+        assert!(!needs_new_key(Some(t(10)), None));
+        assert!(needs_new_key(Some(t(10)), Some(t(11))));
+        assert!(!needs_new_key(Some(t(10)), Some(t(10))));
+        assert!(!needs_new_key(Some(t(12)), Some(t(11))));
     }
 
     #[test]

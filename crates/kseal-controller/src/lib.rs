@@ -46,8 +46,12 @@ pub struct Config {
     pub http_addr: Option<SocketAddr>,
     /// Generate a new sealing key this long after the newest one; `None` never renews.
     pub key_renew_period: Option<std::time::Duration>,
+    /// Generate a new sealing key at start when the newest one is older than this.
+    pub key_cutoff_time: Option<std::time::SystemTime>,
     /// Elect a leader on this Lease (in `key_namespace`); `None` makes this replica the leader at once.
     pub leader_election: Option<lease::LeaseConfig>,
+    /// The external secret sync (ExternalSecrets from AWS Secrets Manager); `None` turns it off.
+    pub sync: Option<kseal_sync::Config>,
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -78,7 +82,13 @@ pub async fn run_with_listener(
 ) -> Result<()> {
     let keys = Arc::new(keys::SharedKeys::default());
     let health = Arc::new(http::Health::default());
-    let metrics = Arc::new(metrics::Metrics::default());
+    // One registry for every component; each registers its families before the API serves it.
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Arc::new(metrics::Metrics::new(&mut registry));
+    let sync_metrics = config.sync.as_ref().map(|_| {
+        kseal_sync::SyncMetrics::register(registry.sub_registry_with_prefix(metrics::PREFIX))
+    });
+    let registry = Arc::new(registry);
     let shutdown = {
         let health = health.clone();
         async move {
@@ -93,7 +103,7 @@ pub async fn run_with_listener(
     let api = async {
         match listener {
             Some(listener) => {
-                let router = http::router(keys.clone(), health.clone(), metrics.clone());
+                let router = http::router(keys.clone(), health.clone(), registry);
                 http::serve(listener, router, api_shutdown)
                     .await
                     .map_err(Error::Http)
@@ -119,7 +129,10 @@ pub async fn run_with_listener(
         &config,
         keys.clone(),
         health.clone(),
-        metrics.clone(),
+        Telemetry {
+            unseal: metrics.clone(),
+            sync: sync_metrics,
+        },
         leader,
         shutdown,
     );
@@ -136,6 +149,13 @@ pub async fn run_with_listener(
     result
 }
 
+/// The metrics of the leader's components.
+struct Telemetry {
+    unseal: Arc<metrics::Metrics>,
+    /// Present when the sync runs.
+    sync: Option<kseal_sync::SyncMetrics>,
+}
+
 /// Every replica loads and watches the keys (the HTTP API needs them); while `leader` is true, this
 /// replica also runs the writers: key generation and renewal, the unsealer, the certificate ConfigMap.
 /// They stop as soon as leadership ends, and the replica goes back to following.
@@ -144,7 +164,7 @@ async fn follow_or_lead(
     config: &Config,
     keys: Arc<keys::SharedKeys>,
     health: Arc<http::Health>,
-    metrics: Arc<metrics::Metrics>,
+    telemetry: Telemetry,
     mut leader: tokio::sync::watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
 ) -> Result<()> {
@@ -175,13 +195,29 @@ async fn follow_or_lead(
             config,
             keys.clone(),
             health.clone(),
-            metrics.clone(),
+            telemetry.unseal.clone(),
             shutdown.clone(),
         );
+        let sync = async {
+            match (&config.sync, &telemetry.sync) {
+                (Some(sync), Some(metrics)) => {
+                    kseal_sync::run(
+                        client.clone(),
+                        sync.clone(),
+                        metrics.clone(),
+                        shutdown.clone(),
+                    )
+                    .await;
+                }
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             result = lead => return result,
+            // The sync ends only at shutdown; the unsealer then ends too.
+            () = sync => return Ok(()),
             _ = leader.wait_for(|leader| !*leader) => {
-                tracing::warn!("lost leadership: stopped the unsealer, key renewal and certificate publication");
+                tracing::warn!("lost leadership: stopped the unsealer, the sync, key renewal and certificate publication");
             }
         }
     }
@@ -195,7 +231,13 @@ async fn unseal_with_keys(
     metrics: Arc<metrics::Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<()> {
-    let ring = keys::ensure(&client, &config.key_namespace, &config.key_options).await?;
+    let ring = keys::ensure(
+        &client,
+        &config.key_namespace,
+        &config.key_options,
+        config.key_cutoff_time,
+    )
+    .await?;
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
     let ctx = Arc::new(unseal::Context::new(client.clone(), keys.clone(), metrics));

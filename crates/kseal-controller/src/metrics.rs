@@ -1,80 +1,257 @@
-//! Counters of the unsealer, served at `/metrics` in the Prometheus text format.
+//! The unsealer's metrics, registered in a caller's [`prometheus_client`] registry under [`PREFIX`], so
+//! other components register their own families beside them and `/metrics` renders the whole registry.
 //!
-//! A first set; the histograms and per-reason counters of the issue come later.
+//! | metric | type | meaning |
+//! |---|---|---|
+//! | `kseal_unseal_runs_total` | counter | SealedSecret reconciles run |
+//! | `kseal_unseal_errors_total{reason}` | counter | failed reconciles, by [`crate::Error::label`] |
+//! | `kseal_unseal_decryptions_total` | counter | SealedSecrets decrypted (an up-to-date Secret is not) |
+//! | `kseal_unseal_rsa_operations_total` | counter | RSA private-key operations: one per key tried per value |
+//! | `kseal_unseal_duration_seconds` | histogram | time of one reconcile |
+//! | `kseal_sealedsecrets_per_key{fingerprint}` | gauge | SealedSecrets each key last decrypted |
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
-/// Prefix of every metric name.
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Prefix of every metric of the unsealer.
 pub const PREFIX: &str = "kseal";
+/// Content type of [`render`]'s output (OpenMetrics text, which Prometheus scrapes).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Name of the per-key gauge, after [`PREFIX`].
+const PER_KEY_GAUGE: &str = "sealedsecrets_per_key";
 
-/// The unsealer's counters.
-#[derive(Debug, Default)]
+/// Label set of `kseal_unseal_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    reason: &'static str,
+}
+
+/// The unsealer's metric families. Cheap to share: every family is reference-counted inside.
+#[derive(Debug)]
 pub struct Metrics {
-    reconciles: AtomicU64,
-    failures: AtomicU64,
-    decryptions: AtomicU64,
+    runs: Counter,
+    errors: Family<ErrorLabels, Counter>,
+    decryptions: Counter,
+    rsa_operations: Counter,
+    duration: Histogram,
+    key_usage: Arc<KeyUsage>,
 }
 
 impl Metrics {
-    /// One reconcile finished (successfully or not).
-    pub fn reconciled(&self, failed: bool) {
-        self.reconciles.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+    /// Registers the unsealer's families in `registry`, under [`PREFIX`].
+    pub fn new(registry: &mut Registry) -> Self {
+        let registry = registry.sub_registry_with_prefix(PREFIX);
+        let metrics = Metrics {
+            runs: Counter::default(),
+            errors: Family::default(),
+            decryptions: Counter::default(),
+            rsa_operations: Counter::default(),
+            // 5 ms to ~20 s.
+            duration: Histogram::new(exponential_buckets(0.005, 2.0, 13)),
+            key_usage: Arc::default(),
+        };
+        registry.register(
+            "unseal_runs",
+            "SealedSecret reconciles run",
+            metrics.runs.clone(),
+        );
+        registry.register(
+            "unseal_errors",
+            "SealedSecret reconciles that failed, by reason",
+            metrics.errors.clone(),
+        );
+        registry.register(
+            "unseal_decryptions",
+            "SealedSecrets decrypted; an up-to-date Secret is not decrypted again",
+            metrics.decryptions.clone(),
+        );
+        registry.register(
+            "unseal_rsa_operations",
+            "RSA private-key operations of the unsealer: one per key tried on each value",
+            metrics.rsa_operations.clone(),
+        );
+        registry.register(
+            "unseal_duration_seconds",
+            "Duration of one SealedSecret reconcile",
+            metrics.duration.clone(),
+        );
+        registry.register_collector(Box::new(metrics.key_usage.clone()));
+        metrics
+    }
+
+    /// One reconcile finished after `duration`; `error` is the label of its failure, if it failed.
+    pub fn reconciled(&self, duration: Duration, error: Option<&'static str>) {
+        self.runs.inc();
+        self.duration.observe(duration.as_secs_f64());
+        if let Some(reason) = error {
+            self.errors.get_or_create(&ErrorLabels { reason }).inc();
         }
     }
 
-    /// One SealedSecret was decrypted (private-key work was done).
-    pub fn decrypted(&self) {
-        self.decryptions.fetch_add(1, Ordering::Relaxed);
+    /// One SealedSecret was decrypted (or decryption was attempted) with `rsa_operations` private-key
+    /// operations.
+    pub fn decrypted(&self, rsa_operations: u64) {
+        self.decryptions.inc();
+        self.rsa_operations.inc_by(rsa_operations);
     }
 
-    /// The counters in the Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, help, value) in [
-            (
-                "unseal_reconciles_total",
-                "SealedSecret reconciles run.",
-                &self.reconciles,
-            ),
-            (
-                "unseal_failures_total",
-                "SealedSecret reconciles that failed.",
-                &self.failures,
-            ),
-            (
-                "unseal_decryptions_total",
-                "SealedSecrets decrypted; an up-to-date Secret is not decrypted again.",
-                &self.decryptions,
-            ),
-        ] {
-            let value = value.load(Ordering::Relaxed);
-            let _ = write!(
-                out,
-                "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} counter\n{PREFIX}_{name} {value}\n"
-            );
-        }
-        out
+    /// Where `kseal_sealedsecrets_per_key` reads from while this replica unseals.
+    pub fn key_usage(&self) -> &KeyUsage {
+        &self.key_usage
     }
+}
+
+/// Renders `registry` (the whole of it: every component's families) in the format of [`CONTENT_TYPE`].
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; a collector's error would only truncate the output.
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut out, registry) {
+        tracing::warn!(%error, "cannot render metrics");
+    }
+    out
+}
+
+/// What the per-key gauge reports: implemented by the unsealer, which knows the keys and which key last
+/// opened each live SealedSecret.
+pub trait KeyUsageSource: Send + Sync + 'static {
+    /// Fingerprints of the active keys.
+    fn key_fingerprints(&self) -> Vec<String>;
+    /// For each SealedSecret that exists now, the fingerprint of the key that last decrypted it.
+    fn last_keys(&self) -> Vec<String>;
+}
+
+/// The `kseal_sealedsecrets_per_key` gauge, computed at each scrape from the current [`KeyUsageSource`].
+/// Without one (a replica that does not lead), the gauge is absent rather than zero.
+#[derive(Default)]
+pub struct KeyUsage {
+    source: Mutex<Option<Weak<dyn KeyUsageSource>>>,
+}
+
+impl std::fmt::Debug for KeyUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyUsage").finish_non_exhaustive()
+    }
+}
+
+impl KeyUsage {
+    /// Reads from `source` from now on, for as long as it lives.
+    pub fn attach(&self, source: Weak<dyn KeyUsageSource>) {
+        *self.source.lock().unwrap_or_else(PoisonError::into_inner) = Some(source);
+    }
+
+    fn source(&self) -> Option<Arc<dyn KeyUsageSource>> {
+        self.source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()?
+            .upgrade()
+    }
+}
+
+impl prometheus_client::collector::Collector for KeyUsage {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(source) = self.source() else {
+            return Ok(());
+        };
+        let counts = count_per_key(source.key_fingerprints(), source.last_keys());
+        let mut family = encoder.encode_descriptor(
+            PER_KEY_GAUGE,
+            "SealedSecrets each key decrypted last (0: the key no longer opens any)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (fingerprint, count) in counts {
+            let labels = [("fingerprint", fingerprint.as_str())];
+            ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// How many of `last_keys` name each fingerprint; every key of `keys` appears, with 0 when unused.
+pub fn count_per_key(
+    keys: impl IntoIterator<Item = String>,
+    last_keys: impl IntoIterator<Item = String>,
+) -> BTreeMap<String, i64> {
+    let mut counts: BTreeMap<String, i64> = keys.into_iter().map(|k| (k, 0)).collect();
+    for key in last_keys {
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    struct Fixed;
+
+    impl KeyUsageSource for Fixed {
+        fn key_fingerprints(&self) -> Vec<String> {
+            vec!["new".into(), "old".into()]
+        }
+        fn last_keys(&self) -> Vec<String> {
+            vec!["new".into(), "new".into()]
+        }
+    }
+
     #[test]
-    fn renders_prometheus_text() {
-        let metrics = Metrics::default();
-        metrics.reconciled(false);
-        metrics.reconciled(true);
-        metrics.decrypted();
-        let text = metrics.render();
-        assert!(text.contains(
-            "# TYPE kseal_unseal_reconciles_total counter\nkseal_unseal_reconciles_total 2\n"
-        ));
-        assert!(text.contains("\nkseal_unseal_failures_total 1\n"));
-        assert!(text.contains("\nkseal_unseal_decryptions_total 1\n"));
+    fn renders_every_family_in_the_shared_registry() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        // Another component registers beside the unsealer.
+        let other = Counter::<u64>::default();
+        registry.sub_registry_with_prefix("kseal_sync").register(
+            "refreshes",
+            "refreshes",
+            other.clone(),
+        );
+        other.inc();
+
+        metrics.reconciled(Duration::from_millis(20), None);
+        metrics.reconciled(Duration::from_millis(30), Some("decrypt"));
+        metrics.decrypted(3);
+        let source: Arc<dyn KeyUsageSource> = Arc::new(Fixed);
+        metrics.key_usage().attach(Arc::downgrade(&source));
+
+        let text = render(&registry);
+        for line in [
+            "# TYPE kseal_unseal_runs counter",
+            "kseal_unseal_runs_total 2",
+            "kseal_unseal_errors_total{reason=\"decrypt\"} 1",
+            "kseal_unseal_decryptions_total 1",
+            "kseal_unseal_rsa_operations_total 3",
+            "kseal_unseal_duration_seconds_count 2",
+            "kseal_sealedsecrets_per_key{fingerprint=\"new\"} 2",
+            "kseal_sealedsecrets_per_key{fingerprint=\"old\"} 0",
+            "kseal_sync_refreshes_total 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+
+        // The unsealer is gone (leadership lost): no stale per-key figures.
+        drop(source);
+        assert!(!render(&registry).contains("sealedsecrets_per_key"));
+    }
+
+    #[test]
+    fn keys_without_sealed_secrets_count_zero() {
+        let counts = count_per_key(
+            ["a".to_owned(), "b".to_owned()],
+            ["a".to_owned(), "gone".to_owned(), "a".to_owned()],
+        );
+        assert_eq!(
+            counts,
+            BTreeMap::from([("a".into(), 2), ("b".into(), 0), ("gone".into(), 1)])
+        );
     }
 }

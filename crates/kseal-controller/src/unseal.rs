@@ -6,8 +6,8 @@
 //! is written only when it changes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
@@ -17,13 +17,14 @@ use kseal_crypto::PrivateKey;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 
 use crate::conditions::{Outcome, synced_status};
 use crate::digest;
 use crate::keys::{KeyRing, SharedKeys};
-use crate::metrics::Metrics;
+use crate::metrics::{KeyUsageSource, Metrics};
 use crate::{Error, Result};
 
 /// Field manager of every Secret and status kseal writes.
@@ -45,12 +46,14 @@ pub struct Context {
     decrypt_slots: Arc<tokio::sync::Semaphore>,
     metrics: Arc<Metrics>,
     objects: Mutex<HashMap<(String, String), ObjectState>>,
+    /// The watched SealedSecrets, once [`run`] has started: which objects still exist.
+    sealed_store: OnceLock<Store<WatchedSealedSecret>>,
 }
 
 /// What the unsealer remembers about one SealedSecret between reconciles.
 #[derive(Debug, Default, Clone)]
 struct ObjectState {
-    /// Fingerprint of the key that opened it last.
+    /// Fingerprint of the key that opened it last (or that the up-to-date Secret records).
     last_key: Option<String>,
     /// Consecutive failed reconciles.
     failures: u32,
@@ -80,6 +83,7 @@ impl Context {
             )),
             metrics,
             objects: Mutex::default(),
+            sealed_store: OnceLock::new(),
         }
     }
 
@@ -92,6 +96,31 @@ impl Context {
         let key = (object.namespace().unwrap_or_default(), object.name_any());
         let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
         f(objects.entry(key).or_default())
+    }
+}
+
+impl KeyUsageSource for Context {
+    fn key_fingerprints(&self) -> Vec<String> {
+        self.keys()
+            .fingerprints()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn last_keys(&self) -> Vec<String> {
+        let Some(store) = self.sealed_store.get() else {
+            return Vec::new();
+        };
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only objects that still exist: a deleted SealedSecret no longer needs its key.
+        objects
+            .iter()
+            .filter(|((namespace, name), _)| {
+                store.get(&ObjectRef::new(name).within(namespace)).is_some()
+            })
+            .filter_map(|(_, state)| state.last_key.clone())
+            .collect()
     }
 }
 
@@ -152,6 +181,9 @@ pub async fn run(
     };
     let controller = Controller::new(sealed, watcher::Config::default());
     let store = controller.store();
+    let _ = ctx.sealed_store.set(store.clone());
+    let usage: Weak<dyn KeyUsageSource> = Arc::downgrade(&ctx) as Weak<Context>;
+    ctx.metrics.key_usage().attach(usage);
     let ready = async move {
         if store.wait_until_ready().await.is_ok() {
             on_ready();
@@ -175,6 +207,7 @@ pub async fn run(
 /// Reconciles one SealedSecret: unseal, write the Secret, report `Synced`.
 #[tracing::instrument(skip_all, fields(namespace = watched.namespace().unwrap_or_default(), name = watched.name_any()))]
 async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
     let sealed = watched.as_ref();
     let result = match watched.parse() {
         Ok(typed) => sync(&Arc::new(typed), &ctx).await,
@@ -187,8 +220,13 @@ async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Resu
             Outcome::failed(error)
         }
     };
-    ctx.metrics.reconciled(result.is_err());
-    let status_changed = write_status(sealed, &ctx, &outcome).await?;
+    let status_changed = write_status(sealed, &ctx, &outcome).await;
+    let failure = match (&result, &status_changed) {
+        (Err(error), _) | (Ok(_), Err(error)) => Some(error.label()),
+        _ => None,
+    };
+    ctx.metrics.reconciled(started.elapsed(), failure);
+    let status_changed = status_changed?;
     // An event for each change of the Secret, and for each new failure (not for every retry).
     let changed = matches!(result, Ok(true)) || (result.is_err() && status_changed);
     if changed {
@@ -237,6 +275,9 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
         && let Some(existing) = &existing
         && digest::is_up_to_date(existing, sealed, &sealed_digest)
     {
+        // Nothing to decrypt; the key that opened it last is on the Secret (for the per-key gauge).
+        let recorded = digest::unsealed_with(existing).map(str::to_owned);
+        ctx.update(sealed.as_ref(), |state| state.last_key = recorded);
         return Ok(false);
     }
 
@@ -259,18 +300,24 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
         .await
         .map_err(|e| Error::Task(e.to_string()))?;
     let object = sealed.clone();
-    let unsealed = tokio::task::spawn_blocking(move || {
+    let (unsealed, operations) = tokio::task::spawn_blocking(move || {
         let _slot = slot;
+        let order: Vec<&str> = keys.iter().map(|k| k.fingerprint()).collect();
         let keys: Vec<&PrivateKey> = keys.iter().map(|k| &k.private).collect();
-        kseal_core::unseal(&object, &keys)
+        let unsealed = kseal_core::unseal(&object, &keys);
+        let operations = rsa_operations(value_count(&object), &order, &unsealed);
+        (unsealed, operations)
     })
     .await
-    .map_err(|e| Error::Task(e.to_string()))??;
-    ctx.metrics.decrypted();
-    let used = unsealed.keys_used.iter().next().cloned();
-    if let Some(used) = &used {
-        ctx.update(sealed.as_ref(), |state| state.last_key = Some(used.clone()));
-    }
+    .map_err(|e| Error::Task(e.to_string()))?;
+    ctx.metrics.decrypted(operations);
+    let used = unsealed
+        .as_ref()
+        .ok()
+        .and_then(|u| u.keys_used.iter().next().cloned());
+    // A SealedSecret no key opens any more counts for none.
+    ctx.update(sealed.as_ref(), |state| state.last_key = used.clone());
+    let unsealed = unsealed?;
 
     let mut desired = unsealed.secret;
     if ownership == Ownership::Merge {
@@ -306,6 +353,62 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
         changed = true;
     }
     Ok(changed)
+}
+
+/// Number of sealed values of `sealed`: each costs at least one RSA operation to open.
+fn value_count(sealed: &SealedSecret) -> usize {
+    match sealed.spec.data {
+        Some(_) => 1,
+        None => sealed.spec.encrypted_data.len(),
+    }
+}
+
+/// RSA private-key operations an unseal of `values` values cost, trying the keys in `order` (fingerprints)
+/// on each value until one opens it.
+///
+/// Exact when one key opened every value (the usual case: one SealedSecret, one sealing key) and when a
+/// value failed because no key opened it; otherwise (values opened by different keys, a template failing
+/// after decryption) it is a lower bound, since the result does not say which key opened which value.
+pub fn rsa_operations(
+    values: usize,
+    order: &[&str],
+    result: &kseal_core::Result<kseal_core::Unsealed>,
+) -> u64 {
+    use kseal_crypto::Error as Crypto;
+    let position = |fingerprint: &str| order.iter().position(|k| *k == fingerprint);
+    // A value that failed: every key was tried when none fits; a parse error tried none; a key whose RSA
+    // step succeeded but whose body did not open (corrupted) stopped the search at some key.
+    let failed = |error: &Crypto| match error {
+        Crypto::NoMatchingKey => order.len(),
+        Crypto::InvalidBase64(_) | Crypto::Truncated(_) => 0,
+        _ => 1,
+    };
+    let operations = match result {
+        Ok(unsealed) => {
+            let mut positions: Vec<usize> = unsealed
+                .keys_used
+                .iter()
+                .filter_map(|k| position(k))
+                .collect();
+            positions.sort_unstable();
+            match positions.as_slice() {
+                [] => 0,
+                [only] => values * (only + 1),
+                [first, ..] => {
+                    let each_once: usize = positions.iter().map(|p| p + 1).sum();
+                    each_once + values.saturating_sub(positions.len()) * (first + 1)
+                }
+            }
+        }
+        Err(kseal_core::Error::Keys { failures, .. }) => {
+            let opened = values.saturating_sub(failures.len());
+            opened + failures.iter().map(|(_, e)| failed(e)).sum::<usize>()
+        }
+        Err(kseal_core::Error::Crypto { source, .. }) => failed(source),
+        Err(kseal_core::Error::Template { .. }) => values,
+        Err(_) => 0,
+    };
+    operations as u64
 }
 
 /// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
@@ -569,7 +672,38 @@ mod tests {
                 .starts_with("SealedSecret ns/s: invalid spec: "),
             "{error}"
         );
-        assert_eq!(error.label(), "invalid_object");
+        assert_eq!(error.label(), "malformed");
+    }
+
+    #[test]
+    fn rsa_operations_count_each_key_tried_on_each_value() {
+        let unsealed = |used: &[&str]| {
+            Ok(kseal_core::Unsealed {
+                secret: Secret::default(),
+                keys_used: used.iter().map(|k| (*k).to_owned()).collect(),
+            })
+        };
+        let order = ["hint", "b", "c"];
+        // The hinted key opens all three values: one operation each.
+        assert_eq!(rsa_operations(3, &order, &unsealed(&["hint"])), 3);
+        // The third key: two failed tries per value first.
+        assert_eq!(rsa_operations(2, &order, &unsealed(&["c"])), 6);
+        // Two keys over three values: at least 1 + 3, plus 1 for the third value.
+        assert_eq!(rsa_operations(3, &order, &unsealed(&["hint", "c"])), 5);
+        assert_eq!(rsa_operations(0, &order, &unsealed(&[])), 0);
+
+        let failed = |errors: Vec<kseal_crypto::Error>| {
+            Err(kseal_core::Error::Keys {
+                object: "ns/s".into(),
+                failures: errors.into_iter().map(|e| ("k".to_owned(), e)).collect(),
+            })
+        };
+        // One value no key opens (every key tried), one truncated (none tried), one opened.
+        let result = failed(vec![
+            kseal_crypto::Error::NoMatchingKey,
+            kseal_crypto::Error::Truncated("short".into()),
+        ]);
+        assert_eq!(rsa_operations(3, &order, &result), 3 + 1);
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! The commands: seal (default), raw, merge-into, fetch-cert, recovery-unseal, keygen, completion.
+//! The commands: seal (default), raw, merge-into, fetch-cert, validate, re-encrypt, recovery-unseal,
+//! keygen, keys, completion.
 
 mod keygen;
+mod keys;
 mod recover;
 mod seal;
+mod verify;
 
+use std::fmt;
 use std::time::SystemTime;
 
 use anyhow::{Result, bail};
@@ -22,6 +26,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Some(Command::Keygen(keygen)) => return keygen::run(&keygen),
+        Some(Command::Keys(keys)) => return keys::run(&keys),
         Some(Command::Completion { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kseal", &mut std::io::stdout());
             return Ok(());
@@ -32,16 +37,11 @@ pub fn run(cli: Cli) -> Result<()> {
     if args.recovery_unseal {
         return recover::run(&args);
     }
-    if args.validate || args.re_encrypt {
-        let flag = if args.validate {
-            "--validate"
-        } else {
-            "--re-encrypt"
-        };
-        bail!(
-            "{flag} needs the controller's API, which this version of kseal cannot reach; \
-             to check a SealedSecret offline, use --recovery-unseal with the private key"
-        );
+    if args.validate {
+        return verify::run(&args, verify::Action::Validate);
+    }
+    if args.re_encrypt {
+        return verify::run(&args, verify::Action::ReEncrypt);
     }
     let certificate = sealing_certificate(&args)?;
     if args.fetch_cert {
@@ -64,6 +64,14 @@ fn check_combinations(args: &SealArgs) -> Result<()> {
     if args.raw && args.merge_into.is_some() {
         bail!("--raw and --merge-into cannot be used together");
     }
+    if args.validate && args.re_encrypt {
+        bail!("--validate and --re-encrypt cannot be used together");
+    }
+    if (args.validate || args.re_encrypt) && (args.raw || args.merge_into.is_some()) {
+        bail!(
+            "--validate and --re-encrypt read SealedSecrets: they cannot be used with --raw or --merge-into"
+        );
+    }
     if args.recovery_unseal && args.recovery_private_key.is_empty() {
         bail!("--recovery-unseal requires --recovery-private-key");
     }
@@ -81,8 +89,28 @@ fn sealing_certificate(args: &SealArgs) -> Result<Certificate> {
     }
 }
 
+/// An error message that carries its own `hint:` line; used as the outermost context of an error.
+#[derive(Debug)]
+pub struct Hinted {
+    /// The `error:` line.
+    pub message: String,
+    /// The `hint:` line.
+    pub hint: &'static str,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
 /// A `hint:` line for errors a user can fix with a flag.
 pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    if let Some(hinted) = error.downcast_ref::<Hinted>() {
+        return Some(hinted.hint);
+    }
     if online::is_fetch_error(error) {
         return Some(
             "pass --cert FILE|URL (the controller's certificate saved with --fetch-cert, or one made by `kseal keygen`)",

@@ -1,0 +1,209 @@
+//! The sync against AWS Secrets Manager (moto): values, versions, binary secrets, find, force-sync
+//! and a provider outage.
+
+use aws_sdk_secretsmanager::primitives::Blob;
+
+use crate::{World, text_data};
+
+#[tokio::test]
+async fn values_versions_and_binary_secrets_sync() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    let first = world
+        .put_remote(
+            "svc/config",
+            r#"{"db":{"hosts":[{"name":"a"},{"name":"b"}]},"log.level":"debug"}"#,
+        )
+        .await;
+    world
+        .put_remote(
+            "svc/config",
+            r#"{"db":{"hosts":[{"name":"c"}]},"log.level":"info"}"#,
+        )
+        .await;
+    let client = world.account.secretsmanager_client().await;
+    client
+        .create_secret()
+        .name("svc/keystore")
+        .secret_binary(Blob::new(vec![0u8, 159, 255, 1]))
+        .send()
+        .await
+        .unwrap();
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: svc
+spec:
+  secretStoreRef: {{name: aws}}
+  data:
+    - secretKey: second-host
+      remoteRef: {{key: svc/config, property: db.hosts.1.name, version: uuid/{first}}}
+    - secretKey: host
+      remoteRef: {{key: svc/config, property: db.hosts.0.name}}
+    - secretKey: level
+      remoteRef: {{key: svc/config, property: log.level}}
+    - secretKey: previous-level
+      remoteRef: {{key: svc/config, property: log.level, version: AWSPREVIOUS}}
+    - secretKey: keystore
+      remoteRef: {{key: svc/keystore}}
+"#
+        ))
+        .await;
+    let secret = world.wait_secret("svc", |_| true).await;
+    let data = text_data(&secret);
+    assert_eq!(data["second-host"], "b", "uuid/<id> selects a VersionId");
+    assert_eq!(data["host"], "c", "AWSCURRENT by default");
+    assert_eq!(
+        data["level"], "info",
+        "a literal dotted key wins over the path"
+    );
+    assert_eq!(
+        data["previous-level"], "debug",
+        "other versions select a VersionStage"
+    );
+    let keystore = &secret.data.as_ref().unwrap()["keystore"].0;
+    assert_eq!(
+        keystore,
+        &vec![0u8, 159, 255, 1],
+        "SecretBinary bytes as they are"
+    );
+}
+
+#[tokio::test]
+async fn find_selects_secrets_by_name_and_tags() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    let client = world.account.secretsmanager_client().await;
+    for (name, team) in [
+        ("team/a", "x"),
+        ("team/b", "x"),
+        ("team/c", "y"),
+        ("other/d", "x"),
+    ] {
+        client
+            .create_secret()
+            .name(name)
+            .secret_string(format!("value-{name}"))
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("team")
+                    .value(team)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: found
+spec:
+  secretStoreRef: {name: aws}
+  dataFrom:
+    - find:
+        name: {regexp: "^team/"}
+        tags: {team: x}
+    - find:
+        name: {regexp: "^other/"}
+      rewrite:
+        - regexp: {source: "other/(.*)", target: "renamed-$1"}
+"#,
+        )
+        .await;
+    let secret = world.wait_secret("found", |_| true).await;
+    let data = text_data(&secret);
+    assert_eq!(data.len(), 3, "{:?}", data.keys());
+    assert_eq!(data["team_a"], "value-team/a", "'/' becomes '_'");
+    assert_eq!(data["team_b"], "value-team/b");
+    assert_eq!(data["renamed-d"], "value-other/d");
+}
+
+#[tokio::test]
+async fn force_sync_reads_the_remote_again() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("rotating", "one").await;
+    let manifest = |force: &str| {
+        format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: rotating
+  annotations: {{force-sync: "{force}"}}
+spec:
+  refreshInterval: 24h
+  secretStoreRef: {{name: aws}}
+  data:
+    - secretKey: value
+      remoteRef: {{key: rotating}}
+"#
+        )
+    };
+    world.apply(&manifest("0")).await;
+    world
+        .wait_secret("rotating", |s| text_data(s)["value"] == "one")
+        .await;
+    world.put_remote("rotating", "two").await;
+    world.apply(&manifest("1")).await;
+    world
+        .wait_secret("rotating", |s| text_data(s)["value"] == "two")
+        .await;
+    let calls = world.account.call_counts().await;
+    let reads = calls.get("BatchGetSecretValue").copied().unwrap_or(0)
+        + calls.get("GetSecretValue").copied().unwrap_or(0);
+    assert_eq!(
+        reads, 2,
+        "one read at creation, one for force-sync: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_outage_keeps_the_secret_and_recovers() {
+    let world = World::isolated().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("outage", "before").await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: outage
+spec:
+  refreshInterval: 2s
+  secretStoreRef: {name: aws}
+  data:
+    - secretKey: value
+      remoteRef: {key: outage}
+"#,
+        )
+        .await;
+    world
+        .wait_secret("outage", |s| text_data(s)["value"] == "before")
+        .await;
+
+    world.env.stop_moto().await;
+    let ready = world.wait_ready("outage", "SecretSyncedError").await;
+    assert_eq!(ready.status, "False");
+    let kept = world
+        .secret("outage")
+        .await
+        .expect("Secret kept during the outage");
+    assert_eq!(text_data(&kept)["value"], "before");
+
+    // moto comes back empty (it keeps state in memory): the secret is created again with a new value.
+    world.env.start_moto().await;
+    world.put_remote("outage", "after").await;
+    world
+        .wait_secret("outage", |s| text_data(s)["value"] == "after")
+        .await;
+    world.wait_ready("outage", "SecretSynced").await;
+}

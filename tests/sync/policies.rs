@@ -1,0 +1,192 @@
+//! creationPolicy and deletionPolicy, and a remote secret that disappears.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+
+use crate::{TEST_MANAGER, World, text_data};
+
+fn external_secret(name: &str, target: &str, remote: &str, policies: &str) -> String {
+    format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {name}
+spec:
+  refreshInterval: 1s
+  secretStoreRef: {{name: aws}}
+  target:
+    name: {target}
+    {policies}
+  data:
+    - secretKey: {remote}
+      remoteRef: {{key: {remote}}}
+"#
+    )
+}
+
+async fn delete_remote(world: &World, name: &str) {
+    world
+        .account
+        .secretsmanager_client()
+        .await
+        .delete_secret()
+        .secret_id(name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn deletion_policies_when_the_remote_secret_is_gone() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    // A Secret with a foreign key, for the Merge policy.
+    let existing: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "merged"},
+        "data": {"foreign": "a2VwdA=="}
+    }))
+    .unwrap();
+    world
+        .secrets()
+        .patch(
+            "merged",
+            &PatchParams::apply(TEST_MANAGER),
+            &Patch::Apply(&existing),
+        )
+        .await
+        .unwrap();
+    for remote in ["retain-key", "delete-key", "merge-key"] {
+        world.put_remote(remote, "v").await;
+    }
+    world
+        .apply(&external_secret(
+            "retain",
+            "retain",
+            "retain-key",
+            "deletionPolicy: Retain",
+        ))
+        .await;
+    world
+        .apply(&external_secret(
+            "delete",
+            "delete",
+            "delete-key",
+            "deletionPolicy: Delete",
+        ))
+        .await;
+    world
+        .apply(&external_secret(
+            "merge",
+            "merged",
+            "merge-key",
+            "creationPolicy: Merge\n    deletionPolicy: Merge",
+        ))
+        .await;
+    world.wait_secret("retain", |_| true).await;
+    world.wait_secret("delete", |_| true).await;
+    let merged = world
+        .wait_secret("merged", |s| text_data(s).contains_key("merge-key"))
+        .await;
+    assert_eq!(text_data(&merged)["foreign"], "kept");
+    assert!(
+        merged.metadata.owner_references.is_none(),
+        "Merge does not take ownership"
+    );
+
+    for remote in ["retain-key", "delete-key", "merge-key"] {
+        delete_remote(&world, remote).await;
+    }
+    let ready = world.wait_ready("retain", "SecretSyncedError").await;
+    assert!(ready.message.unwrap_or_default().contains("retain-key"));
+    assert!(
+        world.secret("retain").await.is_some(),
+        "Retain keeps the Secret"
+    );
+
+    world.wait_ready("delete", "SecretDeleted").await;
+    assert!(
+        world.secret("delete").await.is_none(),
+        "Delete removes the owned Secret"
+    );
+
+    world.wait_ready("merge", "SecretDeleted").await;
+    let merged = world
+        .wait_secret("merged", |s| !text_data(s).contains_key("merge-key"))
+        .await;
+    assert_eq!(
+        text_data(&merged)["foreign"],
+        "kept",
+        "Merge removes only its keys"
+    );
+}
+
+#[tokio::test]
+async fn creation_policies_orphan_merge_and_none() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("k", "v").await;
+    world
+        .apply(&external_secret(
+            "orphan",
+            "orphan",
+            "k",
+            "creationPolicy: Orphan",
+        ))
+        .await;
+    world
+        .apply(&external_secret(
+            "none",
+            "none",
+            "k",
+            "creationPolicy: None",
+        ))
+        .await;
+    world
+        .apply(&external_secret(
+            "merge",
+            "absent",
+            "k",
+            "creationPolicy: Merge",
+        ))
+        .await;
+
+    let orphan = world.wait_secret("orphan", |_| true).await;
+    assert!(orphan.metadata.owner_references.is_none());
+    assert_eq!(text_data(&orphan)["k"], "v");
+
+    world.wait_ready("none", "SecretSynced").await;
+    assert!(
+        world.secret("none").await.is_none(),
+        "None writes no Secret"
+    );
+
+    let missing = world.wait_ready("merge", "SecretMissing").await;
+    assert_eq!(missing.status, "False");
+}
+
+#[tokio::test]
+async fn immutable_targets_are_written_once() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("frozen", "one").await;
+    world
+        .apply(&external_secret(
+            "frozen",
+            "frozen",
+            "frozen",
+            "immutable: true",
+        ))
+        .await;
+    let secret = world.wait_secret("frozen", |_| true).await;
+    assert_eq!(secret.immutable, Some(true));
+    world.put_remote("frozen", "two").await;
+    let ready = world.wait_ready("frozen", "SecretSyncedError").await;
+    assert!(ready.message.unwrap_or_default().contains("immutable"));
+    assert_eq!(
+        text_data(&world.secret("frozen").await.unwrap())["frozen"],
+        "one"
+    );
+}
