@@ -8,6 +8,7 @@ mod coalesce;
 mod fake;
 mod policies;
 mod seed;
+mod stores;
 
 use std::collections::BTreeMap;
 

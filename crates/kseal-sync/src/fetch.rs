@@ -19,14 +19,27 @@ use crate::aws::{self, RemoteSecret};
 use crate::stores::{ResolvedStore, StoreHandle};
 use crate::{Context, Error};
 
-/// Reads every value `es` selects, as Secret keys, with data no older than `fresh_after`.
+/// How fresh the remote data of a refresh must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    /// Data fetched at or after this time is fresh enough.
+    pub fresh_after: SystemTime,
+    /// `fresh_after` is a refresh-grid point of the store: the first refresh of the cycle reads every
+    /// current value the store's ExternalSecrets use, in as few batches as possible.
+    pub cycle: bool,
+}
+
+/// Reads every value `es` selects, as Secret keys, with data no older than `freshness` says.
 pub async fn fetch_data(
     ctx: &Context,
     es: &ExternalSecret,
     store: &ResolvedStore,
-    fresh_after: SystemTime,
+    freshness: Freshness,
 ) -> Result<Data, Error> {
-    let fresh_after = to_instant(fresh_after);
+    let fresh_after = to_instant(freshness.fresh_after);
+    if freshness.cycle {
+        prefetch_cycle(ctx, store, freshness.fresh_after, fresh_after).await;
+    }
     let data_items = es.spec.data.iter().map(|item| async move {
         let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
         let value = remote::value(
@@ -88,6 +101,33 @@ pub async fn fetch_data(
         data.insert(key, value);
     }
     Ok(data)
+}
+
+/// At the first refresh of a cycle, requests at once the current value of every remote key the store's
+/// ExternalSecrets read, so the fetcher sends them in ⌈keys / 20⌉ BatchGetSecretValue calls; the
+/// other refreshes of the cycle then find them cached. Errors are left to each ExternalSecret's own fetch.
+async fn prefetch_cycle(
+    ctx: &Context,
+    store: &ResolvedStore,
+    cycle: SystemTime,
+    fresh_after: Instant,
+) {
+    let StoreHandle::Aws { id, provider } = &store.handle else {
+        return;
+    };
+    if !ctx.start_cycle(*id, cycle) {
+        return;
+    }
+    let keys = ctx.current_keys_of(&store.display);
+    tracing::debug!(
+        store = store.display,
+        keys = keys.len(),
+        "reading the store's values for this cycle"
+    );
+    let reads = keys
+        .iter()
+        .map(|key| ctx.fetcher.fetch(*id, provider, key, None, fresh_after));
+    futures::future::join_all(reads).await;
 }
 
 /// One remote secret: AWS through the shared fetcher, or the fake store's data.

@@ -64,6 +64,8 @@ pub struct Context {
     /// Targets of ExternalSecrets without an ownerReference on their Secret: (namespace, Secret) → name.
     targets: Mutex<HashMap<(String, String), String>>,
     externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
+    /// The refresh cycle each AWS store last read all its values for.
+    cycles: Mutex<HashMap<aws::StoreId, SystemTime>>,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +105,7 @@ impl Context {
             objects: Mutex::default(),
             targets: Mutex::default(),
             externals: std::sync::OnceLock::new(),
+            cycles: Mutex::default(),
         }
     }
 
@@ -161,6 +164,55 @@ impl Context {
                     .cloned()
             })?;
         Some(ObjectRef::new(&owner).within(&namespace))
+    }
+
+    /// Whether `cycle` is new for `store` (and records it): only its first refresh reads the whole store.
+    fn start_cycle(&self, store: aws::StoreId, cycle: SystemTime) -> bool {
+        let mut cycles = self.cycles.lock().unwrap_or_else(PoisonError::into_inner);
+        match cycles.get(&store) {
+            Some(last) if *last >= cycle => false,
+            _ => {
+                cycles.insert(store, cycle);
+                true
+            }
+        }
+    }
+
+    /// The remote keys read at their current version by ExternalSecrets of the store `display`
+    /// (`SecretStore ns/name` or `ClusterSecretStore name`).
+    fn current_keys_of(&self, display: &str) -> Vec<String> {
+        let Some(store) = self.externals.get() else {
+            return Vec::new();
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        for es in store.state() {
+            let reference = &es.spec["secretStoreRef"];
+            let name = reference["name"].as_str().unwrap_or_default();
+            let uses = match reference["kind"].as_str() {
+                Some("ClusterSecretStore") => format!("ClusterSecretStore {name}"),
+                _ => format!("SecretStore {}/{name}", es.namespace().unwrap_or_default()),
+            };
+            if uses != display {
+                continue;
+            }
+            let data = es.spec["data"].as_array().into_iter().flatten();
+            let refs = data.map(|item| &item["remoteRef"]).chain(
+                es.spec["dataFrom"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|from| &from["extract"]),
+            );
+            for remote in refs {
+                let current = remote["version"]
+                    .as_str()
+                    .is_none_or(|v| v.is_empty() || v == aws::DEFAULT_STAGE);
+                if let (Some(key), true) = (remote["key"].as_str(), current) {
+                    keys.insert(key.to_owned());
+                }
+            }
+        }
+        keys.into_iter().collect()
     }
 
     /// ExternalSecrets that use the store `kind`/`name` (in `namespace` for SecretStores).

@@ -144,8 +144,8 @@ pub async fn reconcile(
         target_intact,
         store_seed: stores::seed(&store_display),
     };
-    let fresh_after = match schedule::decide(&inputs, now) {
-        Decision::Due { fresh_after } => fresh_after,
+    let (fresh_after, cycle) = match schedule::decide(&inputs, now) {
+        Decision::Due { fresh_after, cycle } => (fresh_after, cycle),
         Decision::Wait { until } => {
             ctx.reset_failures(watched.as_ref());
             return Ok(wait(until, now));
@@ -153,13 +153,14 @@ pub async fn reconcile(
     };
 
     let started = Instant::now();
+    let freshness = fetch::Freshness { fresh_after, cycle };
     let result = refresh(
         &ctx,
         &es,
         &store_ref.name,
         kind,
         existing.as_ref(),
-        fresh_after,
+        freshness,
     )
     .await;
     let error = result.as_ref().err().map(Error::reason);
@@ -194,7 +195,7 @@ async fn refresh(
     store_name: &str,
     kind: StoreKind,
     existing: Option<&Secret>,
-    fresh_after: SystemTime,
+    freshness: fetch::Freshness,
 ) -> Result<Written, Error> {
     let namespace = es.namespace().unwrap_or_default();
     let store = stores::resolve(
@@ -206,7 +207,7 @@ async fn refresh(
         ctx.config.controller_class.as_deref(),
     )
     .await?;
-    let data = match fetch::fetch_data(ctx, es, &store, fresh_after).await {
+    let data = match fetch::fetch_data(ctx, es, &store, freshness).await {
         Ok(data) => data,
         Err(Error::RemoteMissing { key }) => {
             return remote_gone(ctx, es, existing, key).await;

@@ -40,6 +40,8 @@ pub enum Decision {
     Due {
         /// Oldest acceptable fetch time.
         fresh_after: SystemTime,
+        /// `fresh_after` is a grid point: the whole store's data for this cycle may be read at once.
+        cycle: bool,
     },
     /// Nothing to do until `until` (never, when `None`, unless something changes).
     Wait {
@@ -56,16 +58,21 @@ pub fn decide(inputs: &Inputs, now: SystemTime) -> Decision {
         // Never synced: data of the current cycle will do.
         return Decision::Due {
             fresh_after: this_cycle,
+            cycle: grid.is_some(),
         };
     };
     if !inputs.spec_synced {
         // The spec, a label or an annotation (e.g. `force-sync`) changed: read the remote data now.
-        return Decision::Due { fresh_after: now };
+        return Decision::Due {
+            fresh_after: now,
+            cycle: false,
+        };
     }
     if !inputs.target_intact {
         // Deleted or edited by hand: repair at once, from this cycle's data.
         return Decision::Due {
             fresh_after: this_cycle,
+            cycle: grid.is_some(),
         };
     }
     match (inputs.policy, grid) {
@@ -75,7 +82,10 @@ pub fn decide(inputs: &Inputs, now: SystemTime) -> Decision {
         (RefreshPolicy::Periodic, Some(grid)) => {
             let next = grid.after(refreshed_at);
             if next <= now {
-                Decision::Due { fresh_after: next }
+                Decision::Due {
+                    fresh_after: next,
+                    cycle: true,
+                }
             } else {
                 Decision::Wait { until: Some(next) }
             }
@@ -161,7 +171,8 @@ mod tests {
         assert_eq!(
             decide(&inputs, at(7801)),
             Decision::Due {
-                fresh_after: at(7800)
+                fresh_after: at(7800),
+                cycle: true,
             }
         );
         // Refreshed at the grid point (refreshTime truncated to it): next is one interval later.
@@ -187,7 +198,8 @@ mod tests {
         assert_eq!(
             decide(&changed, at(7900)),
             Decision::Due {
-                fresh_after: at(7900)
+                fresh_after: at(7900),
+                cycle: false,
             }
         );
         let mut edited = synced(7800);
@@ -195,7 +207,8 @@ mod tests {
         assert_eq!(
             decide(&edited, at(7900)),
             Decision::Due {
-                fresh_after: at(7800)
+                fresh_after: at(7800),
+                cycle: true,
             }
         );
         let mut new = synced(0);
@@ -203,7 +216,8 @@ mod tests {
         assert_eq!(
             decide(&new, at(7900)),
             Decision::Due {
-                fresh_after: at(7800)
+                fresh_after: at(7800),
+                cycle: true,
             }
         );
     }

@@ -1,0 +1,306 @@
+//! Sync benchmark (issue 5): the real `kseal-controller` process against the real API server and moto.
+//!
+//! Prints, from one run:
+//! 1. AWS calls per refresh cycle for `KSEAL_BENCH_ES` ExternalSecrets (default 1000) over
+//!    `KSEAL_BENCH_REMOTE` distinct remote secrets (default 100), next to the target (≤ 10 plus
+//!    credential calls) and to what ESO makes (one GetSecretValue per ExternalSecret and key);
+//! 2. the time from creating them to all `Ready`;
+//! 3. the controller's RSS with `KSEAL_BENCH_RSS_ES` ExternalSecrets synced (default 10 000; target
+//!    < 64 MiB together with the SealedSecret work).
+//!
+//! Run it with `scripts/bench-sync` (builds the release controller, starts the test environment).
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt as _;
+use kseal_api::external_secrets::ExternalSecret;
+use kseal_testenv::{AwsAccount, TestEnv};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+
+const INTERVAL: Duration = Duration::from_secs(30);
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let externals = env_usize("KSEAL_BENCH_ES", 1000);
+    let remotes = env_usize("KSEAL_BENCH_REMOTE", 100);
+    let rss_externals = env_usize("KSEAL_BENCH_RSS_ES", 10_000);
+    let binary = std::env::var("KSEAL_CONTROLLER_BIN").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/release/kseal-controller"
+        )
+        .to_owned()
+    });
+
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    let client = env.client().await;
+    let namespace = env.namespace().await;
+    let account = env.aws_account();
+
+    let secrets = account.secretsmanager_client().await;
+    for i in 0..remotes {
+        secrets
+            .create_secret()
+            .name(format!("bench/{i}"))
+            .secret_string(format!("{{\"password\":\"value-{i}\"}}"))
+            .send()
+            .await
+            .expect("creating a remote secret at moto");
+    }
+    create_store(&client, &namespace, &account).await;
+
+    let mut controller = Controller::start(&binary, env, &namespace, &account);
+    eprintln!("controller: {binary} (pid {})", controller.child.id());
+
+    // 1 + 2: creation to all Ready, then calls per cycle.
+    let started = Instant::now();
+    create_external_secrets(&client, &namespace, 0..externals, remotes, INTERVAL).await;
+    let created = started.elapsed();
+    all_ready(&client, &namespace, externals, SystemTime::UNIX_EPOCH).await;
+    let ready = started.elapsed();
+    // One whole refresh cycle, between two points where every object has just refreshed.
+    let once = all_ready(&client, &namespace, externals, SystemTime::now()).await;
+    let before = reads(&account).await;
+    all_ready(
+        &client,
+        &namespace,
+        externals,
+        once + Duration::from_secs(1),
+    )
+    .await;
+    let after = reads(&account).await;
+    let calls = (after.0 - before.0) + (after.1 - before.1);
+    let per_cycle = calls as f64;
+    let cycles = 1;
+    let minimum = remotes.div_ceil(20);
+
+    println!(
+        "kseal sync benchmark ({externals} ExternalSecrets over {remotes} remote secrets, refresh {}s)",
+        INTERVAL.as_secs()
+    );
+    println!(
+        "  AWS calls per refresh cycle: {per_cycle:.1} ({calls} calls in {cycles} cycles: {} BatchGetSecretValue, {} GetSecretValue); target <= 10, minimum ceil({remotes}/20) = {minimum}; ESO: {externals} GetSecretValue",
+        after.0 - before.0,
+        after.1 - before.1
+    );
+    println!(
+        "  creation to all Ready: {:.1} s (creating took {:.1} s) = {:.0} ExternalSecrets/s",
+        ready.as_secs_f64(),
+        created.as_secs_f64(),
+        externals as f64 / ready.as_secs_f64()
+    );
+
+    // 3: RSS with many ExternalSecrets synced, refresh 1h so the sync is idle when measured.
+    if rss_externals > externals {
+        let started = Instant::now();
+        create_external_secrets(
+            &client,
+            &namespace,
+            externals..rss_externals,
+            remotes,
+            Duration::from_secs(3600),
+        )
+        .await;
+        all_ready(&client, &namespace, rss_externals, SystemTime::UNIX_EPOCH).await;
+        eprintln!(
+            "{rss_externals} ExternalSecrets Ready after {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    // Idle: let the last status writes settle before reading the RSS.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss = controller.rss_kib();
+    println!(
+        "  controller RSS with {} ExternalSecrets synced: {:.1} MiB; target < 64 MiB",
+        rss_externals.max(externals),
+        rss as f64 / 1024.0
+    );
+    controller.stop();
+}
+
+async fn create_store(client: &Client, namespace: &str, account: &AwsAccount) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "bench-credentials"},
+        "stringData": {
+            "access-key": account.access_key_id(),
+            "secret-key": account.secret_access_key(),
+        }
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("creating the credentials Secret");
+    let store: kseal_api::external_secrets::SecretStore =
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+            "metadata": {"name": "bench"},
+            "spec": {"provider": {"aws": {
+                "service": "SecretsManager", "region": "us-east-1",
+                "auth": {"secretRef": {
+                    "accessKeyIDSecretRef": {"name": "bench-credentials", "key": "access-key"},
+                    "secretAccessKeySecretRef": {"name": "bench-credentials", "key": "secret-key"},
+                }}
+            }}}
+        }))
+        .unwrap();
+    Api::<kseal_api::external_secrets::SecretStore>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &store)
+        .await
+        .expect("creating the SecretStore");
+}
+
+async fn create_external_secrets(
+    client: &Client,
+    namespace: &str,
+    range: std::ops::Range<usize>,
+    remotes: usize,
+    interval: Duration,
+) {
+    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
+    futures::stream::iter(range)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let es: ExternalSecret = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                    "metadata": {"name": format!("es-{i}")},
+                    "spec": {
+                        "refreshInterval": format!("{}s", interval.as_secs()),
+                        "secretStoreRef": {"name": "bench"},
+                        "data": [{"secretKey": "password",
+                                  "remoteRef": {"key": format!("bench/{}", i % remotes), "property": "password"}}]
+                    }
+                }))
+                .unwrap();
+                api.create(&PostParams::default(), &es)
+                    .await
+                    .expect("creating an ExternalSecret");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Waits until `count` ExternalSecrets are Ready and refreshed at or after `since`; returns the latest
+/// refresh time.
+async fn all_ready(
+    client: &Client,
+    namespace: &str,
+    count: usize,
+    since: SystemTime,
+) -> SystemTime {
+    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .expect("listing ExternalSecrets");
+        let times: Vec<SystemTime> = list
+            .items
+            .iter()
+            .filter_map(|es| {
+                let status = es.status.as_ref()?;
+                let ready = status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
+                ready.then_some(())?;
+                status.refresh_time.as_ref().map(|t| SystemTime::from(t.0))
+            })
+            .filter(|t| *t >= since)
+            .collect();
+        if times.len() >= count {
+            return times.into_iter().max().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} ExternalSecrets ready",
+            times.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// (BatchGetSecretValue, GetSecretValue) calls of the account, counted at moto.
+async fn reads(account: &AwsAccount) -> (u64, u64) {
+    let calls: BTreeMap<String, u64> = account.call_counts().await;
+    (
+        calls.get("BatchGetSecretValue").copied().unwrap_or(0),
+        calls.get("GetSecretValue").copied().unwrap_or(0),
+    )
+}
+
+/// The controller as a child process.
+struct Controller {
+    child: Child,
+}
+
+impl Controller {
+    fn start(binary: &str, env: &TestEnv, namespace: &str, account: &AwsAccount) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut command = Command::new(binary);
+        command
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig_path())
+            .args(["--namespace", namespace, "--watch-namespace", namespace])
+            .args(["--listen-addr", &format!("127.0.0.1:{port}")])
+            .args(["--key-size", "2048", "--leader-elect", "false"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (name, value) in account.vars() {
+            command.env(name, value);
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("starting {binary}: {e} (build it: cargo build --release -p kseal-controller)")
+        });
+        Controller { child }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the controller is running");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,143 @@
+//! Store validation (`Ready` reasons) and who may use a ClusterSecretStore.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kseal_api::external_secrets::{SecretStore, SecretStoreStatus};
+use kseal_testenv::eventually;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+
+use crate::{TEST_MANAGER, World, text_data};
+
+async fn store_ready(world: &World, name: &str, reason: &str) -> (String, String) {
+    let api: Api<SecretStore> = Api::namespaced(world.client.clone(), &world.namespace);
+    eventually(
+        &format!("SecretStore {name} Ready reason {reason}"),
+        || async {
+            let status: SecretStoreStatus = api.get_opt(name).await.ok()??.status?;
+            let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+            (ready.reason.as_deref() == Some(reason))
+                .then(|| (ready.status, ready.message.unwrap_or_default()))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn stores_report_whether_kseal_can_serve_them() {
+    let world = World::new().await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: fake}
+spec:
+  provider:
+    fake: {data: [{key: k, value: v}]}
+---
+apiVersion: external-secrets.io/v1beta1
+kind: SecretStore
+metadata: {name: vault}
+spec:
+  provider:
+    vault: {server: "https://vault.example", path: secret}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: parameters}
+spec:
+  provider:
+    aws: {service: ParameterStore, region: eu-west-1}
+"#,
+        )
+        .await;
+    assert_eq!(store_ready(&world, "fake", "Valid").await.0, "True");
+    let (status, message) = store_ready(&world, "vault", "InvalidProviderConfig").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("\"vault\" is not served"), "{message}");
+    let (_, message) = store_ready(&world, "parameters", "InvalidProviderConfig").await;
+    assert!(message.contains("ParameterStore"), "{message}");
+
+    // An ExternalSecret on an unserved store says why.
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: on-vault}
+spec:
+  secretStoreRef: {name: vault}
+  data: [{secretKey: a, remoteRef: {key: a}}]
+"#,
+        )
+        .await;
+    let ready = world.wait_ready("on-vault", "SecretSyncedError").await;
+    assert!(ready.message.unwrap_or_default().contains("SecretStore"));
+}
+
+#[tokio::test]
+async fn cluster_store_conditions_limit_namespaces() {
+    let world = World::new().await;
+    let store = format!("{}-css", world.namespace);
+    let manifest = |conditions: &str| {
+        format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {{name: {store}}}
+spec:
+  conditions: {conditions}
+  provider:
+    fake: {{data: [{{key: shared, value: hello}}]}}
+"#
+        )
+    };
+    world
+        .apply(&manifest("[{namespaces: [somewhere-else]}]"))
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: from-cluster}}
+spec:
+  refreshInterval: 1s
+  secretStoreRef: {{name: {store}, kind: ClusterSecretStore}}
+  data: [{{secretKey: greeting, remoteRef: {{key: shared}}}}]
+"#
+        ))
+        .await;
+    let refused = world.wait_ready("from-cluster", "SecretSyncedError").await;
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "may not be used from namespace {}",
+            world.namespace
+        )),
+        "{message}"
+    );
+    assert!(world.secret("from-cluster").await.is_none());
+
+    // A label selector that matches the namespace lets it in.
+    let namespaces: Api<Namespace> = Api::all(world.client.clone());
+    let labels = serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": world.namespace, "labels": {"secrets-from": "shared-store"}}
+    });
+    namespaces
+        .patch(
+            &world.namespace,
+            &PatchParams::apply(TEST_MANAGER),
+            &Patch::Apply(&labels),
+        )
+        .await
+        .unwrap();
+    world
+        .apply(&manifest(
+            "[{namespaces: [somewhere-else]}, {namespaceSelector: {matchLabels: {secrets-from: shared-store}}}]",
+        ))
+        .await;
+    let secret = world.wait_secret("from-cluster", |_| true).await;
+    assert_eq!(text_data(&secret)["greeting"], "hello");
+}
