@@ -17,6 +17,8 @@ use crate::unseal::FIELD_MANAGER;
 pub const SEALED_DIGEST: &str = "kseal.io/sealed-digest";
 /// On the Secret: fingerprint of the key that opened it (tried first next time).
 pub const UNSEALED_WITH: &str = "kseal.io/unsealed-with";
+/// Label on every Secret the unsealer writes: its Secret watch selects only these (SPEC §4.7).
+pub const MANAGED_LABEL: &str = "kseal.io/managed";
 
 /// SHA-256 (hex) of everything the unsealed Secret depends on: the SealedSecret's identity (UID,
 /// namespace, name), its annotations (they select the scope) and its whole spec.
@@ -42,7 +44,12 @@ pub fn is_up_to_date(existing: &Secret, sealed: &SealedSecret, digest: &str) -> 
         .annotations
         .as_ref()
         .and_then(|a| a.get(SEALED_DIGEST));
-    if recorded.map(String::as_str) != Some(digest) || sealed.spec.data.is_some() {
+    let labelled = existing
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.get(MANAGED_LABEL).is_some_and(|v| v == "true"));
+    if recorded.map(String::as_str) != Some(digest) || sealed.spec.data.is_some() || !labelled {
         return false;
     }
     let mut keys: BTreeSet<&str> = sealed
@@ -130,6 +137,10 @@ mod tests {
                         })
                         .collect(),
                 ),
+                labels: Some(BTreeMap::from([(
+                    MANAGED_LABEL.to_owned(),
+                    "true".to_owned(),
+                )])),
                 ..ObjectMeta::default()
             },
             data: Some(BTreeMap::from([(
@@ -167,11 +178,17 @@ mod tests {
         ));
         let edited = unsealed(
             &digest,
-            &[(FIELD_MANAGER, ours.clone()), ("kubectl-edit", ours)],
+            &[(FIELD_MANAGER, ours.clone()), ("kubectl-edit", ours.clone())],
         );
         assert!(!is_up_to_date(&edited, &object, &digest));
         let mut missing = unsealed(&digest, &[]);
         missing.data = None;
         assert!(!is_up_to_date(&missing, &object, &digest));
+        let mut unlabelled = unsealed(&digest, &[(FIELD_MANAGER, ours.clone())]);
+        unlabelled.metadata.labels = None;
+        assert!(
+            !is_up_to_date(&unlabelled, &object, &digest),
+            "a Secret without the label is rewritten, so the watch sees it again"
+        );
     }
 }

@@ -29,6 +29,9 @@ use crate::{Error, Result};
 
 /// Field manager of every Secret and status kseal writes.
 pub const FIELD_MANAGER: &str = "kseal-controller";
+/// SealedSecrets reconciled at once (decryption itself is bounded by the cores); bounds the memory of a
+/// burst such as a restart with thousands of objects.
+pub const MAX_CONCURRENT_RECONCILES: u16 = 32;
 /// Requeue after a successful reconcile (a periodic resync repairs anything a watch missed).
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// First retry delay after a failure; doubled per consecutive failure of the same object.
@@ -129,7 +132,8 @@ impl KeyUsageSource for Context {
 #[derive(kube::Resource, Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[resource(inherit = SealedSecret)]
 pub struct WatchedSealedSecret {
-    /// The object's metadata.
+    /// The object's metadata (without `managedFields`, which the unsealer never reads).
+    #[serde(deserialize_with = "kseal_sync::watched::without_managed_fields")]
     pub metadata: ObjectMeta,
     /// `spec`, not yet checked.
     #[serde(default)]
@@ -190,9 +194,16 @@ pub async fn run(
         }
     };
     let work = controller
-        .owns(secrets, watcher::Config::default())
+        // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded.
+        .owns(
+            secrets,
+            watcher::Config::default().labels(&format!("{}=true", digest::MANAGED_LABEL)),
+        )
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(shutdown)
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
+        )
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             // Reconcile errors are logged (with the object) in `reconcile`; the rest are watch errors,
@@ -323,6 +334,11 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
     if ownership == Ownership::Merge {
         desired.metadata.owner_references = None;
     }
+    desired
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert(digest::MANAGED_LABEL.into(), "true".into());
     let annotations = desired.metadata.annotations.get_or_insert_default();
     annotations.insert(digest::SEALED_DIGEST.into(), sealed_digest);
     if let Some(used) = used {

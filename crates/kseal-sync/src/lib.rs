@@ -38,6 +38,9 @@ pub use metrics::SyncMetrics;
 
 use watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
 
+/// ExternalSecrets reconciled at once; bounds the memory of a burst (a restart, a cycle of 10 000).
+pub const MAX_CONCURRENT_RECONCILES: u16 = 32;
+
 /// Field manager of the Secrets and statuses the sync writes.
 pub const FIELD_MANAGER: &str = "kseal-sync";
 
@@ -186,29 +189,23 @@ impl Context {
         };
         let mut keys = std::collections::BTreeSet::new();
         for es in store.state() {
-            let reference = &es.spec["secretStoreRef"];
-            let name = reference["name"].as_str().unwrap_or_default();
-            let uses = match reference["kind"].as_str() {
-                Some("ClusterSecretStore") => format!("ClusterSecretStore {name}"),
-                _ => format!("SecretStore {}/{name}", es.namespace().unwrap_or_default()),
-            };
-            if uses != display {
+            let Ok(spec) = &es.spec else { continue };
+            if store_display(spec, &es.namespace().unwrap_or_default()).as_deref() != Some(display)
+            {
                 continue;
             }
-            let data = es.spec["data"].as_array().into_iter().flatten();
-            let refs = data.map(|item| &item["remoteRef"]).chain(
-                es.spec["dataFrom"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|from| &from["extract"]),
+            let refs = spec.data.iter().map(|item| &item.remote_ref).chain(
+                spec.data_from
+                    .iter()
+                    .filter_map(|from| from.extract.as_ref()),
             );
             for remote in refs {
-                let current = remote["version"]
-                    .as_str()
+                let current = remote
+                    .version
+                    .as_deref()
                     .is_none_or(|v| v.is_empty() || v == aws::DEFAULT_STAGE);
-                if let (Some(key), true) = (remote["key"].as_str(), current) {
-                    keys.insert(key.to_owned());
+                if current {
+                    keys.insert(remote.key.clone());
                 }
             }
         }
@@ -232,16 +229,28 @@ impl Context {
                 kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == namespace
             })
             .filter(|es| {
-                let reference = &es.spec["secretStoreRef"];
-                let es_kind = match reference["kind"].as_str() {
-                    Some("ClusterSecretStore") => StoreKind::ClusterSecretStore,
-                    _ => StoreKind::SecretStore,
-                };
-                es_kind == kind && reference["name"].as_str() == Some(name)
+                es.spec
+                    .as_ref()
+                    .ok()
+                    .and_then(|spec| spec.secret_store_ref.as_ref())
+                    .is_some_and(|r| r.kind.unwrap_or_default() == kind && r.name == name)
             })
             .map(|es| ObjectRef::from_obj(es.as_ref()))
             .collect()
     }
+}
+
+/// How messages name the store an ExternalSecret in `namespace` uses: `SecretStore ns/name` or
+/// `ClusterSecretStore name`.
+pub fn store_display(
+    spec: &kseal_api::external_secrets::ExternalSecretSpec,
+    namespace: &str,
+) -> Option<String> {
+    let reference = spec.secret_store_ref.as_ref()?;
+    Some(match reference.kind.unwrap_or_default() {
+        StoreKind::SecretStore => format!("SecretStore {namespace}/{}", reference.name),
+        StoreKind::ClusterSecretStore => format!("ClusterSecretStore {}", reference.name),
+    })
 }
 
 /// Runs the sync until `shutdown` completes: the ExternalSecret reconciler and the store validators.
@@ -290,6 +299,9 @@ pub async fn run(
             move |store| {
                 cluster_ctx.users_of(StoreKind::ClusterSecretStore, &store.name_any(), None)
             },
+        )
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
         )
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())

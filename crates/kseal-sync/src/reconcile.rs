@@ -132,10 +132,7 @@ pub async fn reconcile(
         }
     };
     let kind = store_ref.kind.unwrap_or_default();
-    let store_display = match kind {
-        StoreKind::SecretStore => format!("SecretStore {namespace}/{}", store_ref.name),
-        StoreKind::ClusterSecretStore => format!("ClusterSecretStore {}", store_ref.name),
-    };
+    let store_display = crate::store_display(&es.spec, &namespace).unwrap_or_default();
     let inputs = schedule::Inputs {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
         interval,

@@ -1,10 +1,11 @@
-//! The watched resources, loosely typed: metadata typed, `spec` kept as JSON until a reconcile parses it.
-//! A malformed object then fails only its own reconcile (and says why in its status) instead of every
-//! list of the watch.
+//! The watched resources, loosely typed: a spec that does not fit the schema is kept (as JSON, or as
+//! the reason it does not parse) instead of failing the watch. A malformed object then fails only its
+//! own reconcile (and says why in its status) instead of every list of the watch.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kseal_api::external_secrets::{
-    ClusterSecretStore, ExternalSecret, ExternalSecretStatus, SecretStore, SecretStoreSpec,
+    ClusterSecretStore, ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, SecretStore,
+    SecretStoreSpec,
 };
 use kube::ResourceExt as _;
 use serde::de::DeserializeOwned;
@@ -17,7 +18,8 @@ macro_rules! watched {
         #[derive(kube::Resource, Clone, Debug, serde::Deserialize, serde::Serialize)]
         #[resource(inherit = $typed)]
         pub struct $name {
-            /// The object's metadata.
+            /// The object's metadata (without `managedFields`, which nothing here reads).
+            #[serde(deserialize_with = "without_managed_fields")]
             pub metadata: ObjectMeta,
             /// `spec`, not yet checked.
             #[serde(default)]
@@ -29,10 +31,51 @@ macro_rules! watched {
     };
 }
 
-watched!(
-    /// An ExternalSecret as watched.
-    WatchedExternalSecret inherits ExternalSecret
-);
+/// An ExternalSecret as watched and cached: the spec and status parsed once, when they arrive, into
+/// the compact typed form (a JSON tree of the same object takes several times the memory). A spec
+/// that does not fit ESO's schema is kept as the reason, reported by its reconcile.
+#[derive(kube::Resource, Clone, Debug, serde::Serialize)]
+#[resource(inherit = ExternalSecret)]
+pub struct WatchedExternalSecret {
+    /// The object's metadata (without `managedFields`).
+    pub metadata: ObjectMeta,
+    /// The spec, or why it does not parse.
+    #[serde(skip)]
+    pub spec: Result<ExternalSecretSpec, String>,
+    /// The status; one kseal cannot read counts as none (it is rewritten whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ExternalSecretStatus>,
+}
+
+impl<'de> serde::Deserialize<'de> for WatchedExternalSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(deserialize_with = "without_managed_fields")]
+            metadata: ObjectMeta,
+            #[serde(default)]
+            spec: serde_json::Value,
+            #[serde(default)]
+            status: Option<serde_json::Value>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let spec = serde_json::from_value(raw.spec).map_err(|error| {
+            format!(
+                "{}: invalid spec: {error}",
+                object_name(
+                    raw.metadata.namespace.as_deref(),
+                    raw.metadata.name.as_deref().unwrap_or_default()
+                )
+            )
+        });
+        let status = raw.status.and_then(|s| serde_json::from_value(s).ok());
+        Ok(WatchedExternalSecret {
+            metadata: raw.metadata,
+            spec,
+            status,
+        })
+    }
+}
 watched!(
     /// A SecretStore as watched.
     WatchedSecretStore inherits SecretStore
@@ -42,19 +85,32 @@ watched!(
     WatchedClusterSecretStore inherits ClusterSecretStore
 );
 
+/// Object metadata without `managedFields`: the watch caches keep every object, and the field
+/// managers' trees are the largest part of most objects' metadata.
+pub fn without_managed_fields<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ObjectMeta, D::Error> {
+    let mut metadata = <ObjectMeta as serde::Deserialize>::deserialize(deserializer)?;
+    metadata.managed_fields = None;
+    Ok(metadata)
+}
+
 impl WatchedExternalSecret {
     /// The typed ExternalSecret, or why its spec does not fit ESO's schema.
     pub fn parse(&self) -> Result<ExternalSecret, Error> {
         Ok(ExternalSecret {
             metadata: self.metadata.clone(),
-            spec: parse_spec(&self.spec, &self.metadata)?,
+            spec: self
+                .spec
+                .clone()
+                .map_err(|message| Error::Invalid { message })?,
             status: self.current_status(),
         })
     }
 
     /// The current status; one kseal cannot read counts as none.
     pub fn current_status(&self) -> Option<ExternalSecretStatus> {
-        serde_json::from_value(self.status.clone()?).ok()
+        self.status.clone()
     }
 }
 

@@ -1,0 +1,360 @@
+//! The chart as a user meets it: `helm lint`, the committed manifest, kubeconform against the API server's
+//! schemas, applying it, and the production practices its Deployment follows.
+
+use std::collections::BTreeSet;
+
+use kseal_testenv::TestEnv;
+use serde_json::Value;
+
+use crate::{apply, chart_dir, documents, find, helm, render, repo_root, schemas};
+
+/// Values files shipped with the chart, each linted and validated.
+const VALUES_FILES: [&str; 2] = ["values-dev.yaml", "values-prod.yaml"];
+/// Kinds with no schema on this API server (prometheus-operator is not installed); `monitoring.rs`
+/// checks what they contain.
+const KINDS_WITHOUT_SCHEMA: [&str; 2] = ["ServiceMonitor", "PrometheusRule"];
+
+#[tokio::test]
+async fn helm_lint_passes_with_every_values_file() {
+    let env = TestEnv::get().await;
+    let chart = chart_dir();
+    let chart = chart.to_str().unwrap();
+    helm(env, &["lint", "--strict", chart]);
+    for file in VALUES_FILES {
+        let values = chart_dir().join(file);
+        helm(
+            env,
+            &["lint", "--strict", chart, "-f", values.to_str().unwrap()],
+        );
+    }
+}
+
+#[tokio::test]
+async fn committed_manifest_matches_a_fresh_render() {
+    let env = TestEnv::get().await;
+    let output = env
+        .command(repo_root().join("deploy/render"))
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "deploy/render failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fresh = String::from_utf8(output.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(repo_root().join("deploy/manifests/kseal.yaml")).unwrap();
+    assert!(
+        fresh == committed,
+        "deploy/manifests/kseal.yaml is out of date with the chart: run deploy/render"
+    );
+    // The manifest is complete on its own: CRDs, the controller and what it needs.
+    let objects = documents(&committed);
+    let kinds: BTreeSet<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    for kind in [
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ClusterRole",
+        "Role",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    ] {
+        assert!(kinds.contains(kind), "{kind} missing from the manifest");
+    }
+}
+
+#[tokio::test]
+async fn rendered_chart_conforms_to_the_api_servers_schemas() {
+    let env = TestEnv::get().await;
+    let openapi = schemas::openapi_v2(&env.client().await).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let chart = chart_dir();
+    let mut renders = vec![(
+        "default values".to_owned(),
+        render(env, "kube-system", &["--include-crds"]),
+    )];
+    for file in VALUES_FILES {
+        let values = chart.join(file);
+        renders.push((
+            file.to_owned(),
+            render(env, "kube-system", &["-f", values.to_str().unwrap()]),
+        ));
+    }
+    renders.push((
+        "every option on".to_owned(),
+        render(
+            env,
+            "kseal",
+            &[
+                "--set",
+                "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true",
+                "--set",
+                "controller.watchNamespace=apps,controller.keyCutoffTime=2026-01-02T15:04:05Z,controller.sync.controllerClass=kseal",
+                "--set",
+                "replicaCount=null,networkPolicy.ingress.from[0].podSelector.matchLabels.app=prometheus",
+            ],
+        ),
+    ));
+
+    let kinds: BTreeSet<(String, String)> = renders
+        .iter()
+        .flat_map(|(_, yaml)| documents(yaml))
+        .map(|o| {
+            (
+                o["apiVersion"].as_str().unwrap().to_owned(),
+                o["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let written = schemas::write(&openapi, &kinds, dir.path());
+    assert!(written >= 10, "only {written} schemas generated");
+
+    for (what, yaml) in &renders {
+        let results = kubeconform(env, dir.path(), yaml);
+        for resource in &results {
+            let status = resource["status"].as_str().unwrap_or_default();
+            let kind = resource["kind"].as_str().unwrap_or_default();
+            let expected = if KINDS_WITHOUT_SCHEMA.contains(&kind) {
+                "statusSkipped"
+            } else {
+                "statusValid"
+            };
+            assert_eq!(
+                status, expected,
+                "{what}: {kind} {}: {}",
+                resource["name"], resource["msg"]
+            );
+        }
+        let validated = results
+            .iter()
+            .filter(|r| r["status"] == "statusValid")
+            .count();
+        assert_eq!(
+            validated,
+            documents(yaml)
+                .iter()
+                .filter(|o| !KINDS_WITHOUT_SCHEMA.contains(&o["kind"].as_str().unwrap()))
+                .count(),
+            "{what}: every object is validated"
+        );
+    }
+
+    // The schemas are strict: a misspelt field is caught (this check can fail).
+    let broken =
+        render(env, "kube-system", &[]).replace("readOnlyRootFilesystem", "readOnlyRootFileSystem");
+    let results = kubeconform(env, dir.path(), &broken);
+    let deployment = results
+        .iter()
+        .find(|r| r["kind"] == "Deployment")
+        .expect("the Deployment is reported");
+    assert_eq!(deployment["status"], "statusInvalid", "{deployment}");
+}
+
+/// Runs kubeconform (strict, schemas from `schemas`) on `yaml`; returns its per-resource results.
+fn kubeconform(env: &TestEnv, schemas: &std::path::Path, yaml: &str) -> Vec<Value> {
+    // kubeconform reads only files named *.yaml, *.yml or *.json.
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(file.path(), yaml).unwrap();
+    let location = format!("{}/{}", schemas.display(), schemas::SCHEMA_LOCATION);
+    let output = env
+        .command(env.kubeconform())
+        .args(["-strict", "-verbose", "-output", "json", "-schema-location"])
+        .arg(&location)
+        .args(["-skip", &KINDS_WITHOUT_SCHEMA.join(",")])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kubeconform output is not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    // Comment-only documents (helm's `# Source:` headers) come back without a kind.
+    report["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| !r["kind"].as_str().unwrap_or_default().is_empty())
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn committed_manifest_applies_to_the_api_server() {
+    let env = TestEnv::get().await;
+    let client = env.client().await;
+    let manifest =
+        std::fs::read_to_string(repo_root().join("deploy/manifests/kseal.yaml")).unwrap();
+    let objects = documents(&manifest);
+    // CRDs first (as helm and kubectl do), then the rest.
+    let (crds, rest): (Vec<&Value>, Vec<&Value>) = objects
+        .iter()
+        .partition(|o| o["kind"] == "CustomResourceDefinition");
+    for object in crds.into_iter().chain(rest) {
+        let applied = apply(&client, object).await.unwrap_or_else(|e| {
+            panic!(
+                "applying {} {}: {e}",
+                object["kind"], object["metadata"]["name"]
+            )
+        });
+        assert!(applied.metadata.uid.is_some());
+    }
+    // The API server kept what matters (no field dropped by an unknown-field prune or a typo).
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), "kube-system");
+    let deployment = deployments.get("kseal-controller").await.unwrap();
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let container = &pod.containers[0];
+    let security = container.security_context.clone().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.run_as_non_root, Some(true));
+    assert_eq!(
+        container
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/readyz")
+    );
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(client, "kube-system");
+    let service = services.get("sealed-secrets-controller").await.unwrap();
+    let port = &service.spec.unwrap().ports.unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.port),
+        (Some("http"), 8080),
+        "kseal's defaults (--controller-name sealed-secrets-controller, port name http) find it"
+    );
+}
+
+#[tokio::test]
+async fn deployment_follows_production_practices() {
+    let env = TestEnv::get().await;
+    let objects = documents(&render(env, "kube-system", &[]));
+    let deployment = find(&objects, "Deployment", "kseal-controller");
+    let spec = &deployment["spec"];
+    assert_eq!(spec["replicas"], 2);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "kseal-controller");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    let security = &container["securityContext"];
+    assert_eq!(security["runAsNonRoot"], true);
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(security["seccompProfile"]["type"], "RuntimeDefault");
+    for (probe, path) in [
+        ("livenessProbe", "/livez"),
+        ("readinessProbe", "/readyz"),
+        ("startupProbe", "/livez"),
+    ] {
+        assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
+        assert_eq!(container[probe]["httpGet"]["port"], "http", "{probe}");
+    }
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    let env_var = |name: &str| {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in the container's env"))
+            .clone()
+    };
+    assert_eq!(
+        env_var("POD_NAMESPACE")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    assert_eq!(env_var("KSEAL_LEADER_ELECT")["value"], "true");
+    assert_eq!(env_var("KSEAL_LISTEN_ADDR")["value"], "0.0.0.0:8080");
+
+    let pdb = find(&objects, "PodDisruptionBudget", "kseal-controller");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        spec["selector"]["matchLabels"]
+    );
+
+    // Default deny with explicit exceptions: DNS, the API server, AWS over 443, ingress to the API port.
+    let policy = find(&objects, "NetworkPolicy", "kseal-controller");
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    let egress_ports: BTreeSet<(i64, &str)> = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap())
+        .map(|p| (p["port"].as_i64().unwrap(), p["protocol"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        egress_ports,
+        BTreeSet::from([(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP")])
+    );
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "http");
+
+    // An autoscaler owns the count when replicaCount is null: no `replicas` to fight over.
+    let scaled = documents(&render(env, "kube-system", &["--set", "replicaCount=null"]));
+    assert!(
+        find(&scaled, "Deployment", "kseal-controller")["spec"]
+            .get("replicas")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn values_schema_refuses_unsafe_settings() {
+    let env = TestEnv::get().await;
+    let chart = chart_dir();
+    for (set, complaint) in [
+        (
+            "securityContext.readOnlyRootFilesystem=false",
+            "readOnlyRootFilesystem",
+        ),
+        ("podSecurityContext.runAsNonRoot=false", "runAsNonRoot"),
+        ("replicaCount=0", "replicaCount"),
+        ("service.port=0", "port"),
+        ("controller.keyRenewPeriod=monthly", "keyRenewPeriod"),
+        ("unknownSetting=1", "unknownSetting"),
+    ] {
+        let output = env
+            .command(env.helm())
+            .args(["template", "kseal", chart.to_str().unwrap(), "--set", set])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--set {set} was accepted");
+        assert!(stderr.contains(complaint), "--set {set}: {stderr}");
+    }
+    // Two writers without an election are refused.
+    let output = env
+        .command(env.helm())
+        .args([
+            "template",
+            "kseal",
+            chart.to_str().unwrap(),
+            "--set",
+            "controller.leaderElection.enabled=false",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("leaderElection"));
+}

@@ -1,0 +1,938 @@
+//! The chart's RBAC, proven both ways. The controller runs in-process under the identity of the chart's
+//! ServiceAccount, bound by the chart's own ClusterRole, Role and bindings (rendered by helm for a fresh
+//! namespace), and completes every flow: key generation, the Lease, the certificate ConfigMap, unsealing
+//! with status and events, drift repair, the sync from a `fake` SecretStore (with `templateFrom`), from a
+//! ClusterSecretStore with `conditions`, repair of a deleted target, deletionPolicy Delete, and the AWS
+//! provider with `jwt` auth (TokenRequest, then STS at moto). Then, once per permission (one verb on one
+//! resource of one rule), the same flows run with only that permission removed, and must fail at the step
+//! that needs it. All variants run at once, each in its own namespace with its own controller class, so
+//! the whole check takes about one flow's time.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event;
+use kseal_api::SealedSecret;
+use kseal_core::{PlainSecret, SealOptions, seal_secret};
+use kseal_crypto::{Certificate, KeyOptions};
+use kseal_testenv::{AwsAccount, TestEnv};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams,
+    PostParams,
+};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::{apply, documents, render};
+
+/// How long one step of a flow may take.
+const STEP_DEADLINE: Duration = Duration::from_secs(25);
+/// Pause between two polls.
+const POLL: Duration = Duration::from_millis(200);
+/// The certificate ConfigMap (the controller's `certmap::CERT_CONFIG_MAP`).
+const CERT_CONFIG_MAP: &str = kseal_controller::certmap::CERT_CONFIG_MAP;
+
+// The flows, in order; a variant stops at the first that fails.
+const KEY: &str = "generate a key and serve its certificate";
+const LEASE: &str = "hold and renew the Lease";
+const CERT_MAP: &str = "publish the certificate ConfigMap";
+const UNSEAL: &str = "unseal a SealedSecret (Secret, Synced condition, event)";
+const DRIFT: &str = "repair a hand-edited unsealed Secret (and count the repeated event)";
+const SYNC_FAKE: &str = "sync from a fake SecretStore with templateFrom (Secret, Ready conditions)";
+const SYNC_CLUSTER: &str = "sync from a ClusterSecretStore with conditions";
+const SYNC_REPAIR: &str = "recreate a deleted synced Secret";
+const SYNC_DELETE: &str = "delete the Secret when the remote key is gone (deletionPolicy Delete)";
+const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
+
+/// The steps that may fail first without `permission`: why the chart grants it.
+fn needed_by(permission: &Permission) -> &'static [&'static str] {
+    match (permission.resource.as_str(), permission.verb.as_str()) {
+        // Loading keys lists the labelled ones and reads the legacy `sealed-secrets-key`; a new key is
+        // created.
+        ("secrets", "list" | "get" | "create") => &[KEY],
+        // The unsealer applies the Secret.
+        ("secrets", "patch") => &[UNSEAL],
+        // Without watching Secrets, a deleted one is never noticed; a hand edit only by the relists that
+        // follow each refused watch (with backoff), so either step may be the first to fail.
+        ("secrets", "watch") => &[DRIFT, SYNC_REPAIR],
+        ("secrets", "delete") => &[SYNC_DELETE],
+        ("sealedsecrets" | "sealedsecrets/status", _) => &[UNSEAL],
+        ("events", "create") => &[UNSEAL],
+        // A repeated event is counted by patching its series.
+        ("events", "patch") => &[DRIFT],
+        // Without taking the Lease the controller never leads, so it never generates a key.
+        ("leases", "create" | "get") => &[KEY],
+        // Without renewing it, leadership ends one lease duration after taking it: the renewal never comes
+        // (or, on a busy machine, leadership ends before the key is generated).
+        ("leases", _) => &[LEASE, KEY],
+        ("configmaps", "create" | "patch") => &[CERT_MAP],
+        // templateFrom.configMap.
+        ("configmaps", "get") => &[SYNC_FAKE],
+        ("externalsecrets" | "externalsecrets/status", _) => &[SYNC_FAKE],
+        ("secretstores" | "secretstores/status", _) => &[SYNC_FAKE],
+        // A ClusterSecretStore with `conditions` reads the ExternalSecret's namespace.
+        ("clustersecretstores" | "clustersecretstores/status" | "namespaces", _) => &[SYNC_CLUSTER],
+        ("serviceaccounts" | "serviceaccounts/token", _) => &[SYNC_JWT],
+        _ => &[],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_needs_every_permission_of_the_chart_and_no_other() {
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+
+    // The permissions, as the chart grants them (rendered for a namespace of its own).
+    let probe = env.namespace().await;
+    let permissions = ChartRbac::render(env, &probe).permissions();
+    assert!(
+        permissions.len() >= 20,
+        "the chart grants only {} permissions: is its RBAC rendered?",
+        permissions.len()
+    );
+
+    let mut variants = vec![None];
+    variants.extend(permissions.into_iter().map(Some));
+    let runs = variants.into_iter().map(|removed| async move {
+        let outcome = run_variant(env, removed.as_ref()).await;
+        (removed, outcome)
+    });
+    let outcomes = futures::future::join_all(runs).await;
+
+    let mut report = Vec::new();
+    for (removed, outcome) in &outcomes {
+        // The whole table, shown when the test fails.
+        match removed {
+            None => eprintln!("chart RBAC as rendered: {outcome:?}"),
+            Some(permission) => eprintln!("without {permission}: {outcome:?}"),
+        }
+        match (removed, outcome) {
+            (None, Ok(())) => {}
+            (None, Err(failure)) => report.push(format!(
+                "with the chart's RBAC as rendered, the flow failed: {failure}"
+            )),
+            (Some(permission), Ok(())) => report.push(format!(
+                "without {permission}, every flow still passed: the chart grants more than the controller uses"
+            )),
+            (Some(permission), Err(failure)) if !needed_by(permission).contains(&failure.step) => {
+                report.push(format!(
+                    "without {permission}, expected {:?} to fail first, but: {failure}",
+                    needed_by(permission)
+                ));
+            }
+            (Some(_), Err(_)) => {}
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "{} of {} variants went wrong:\n{}",
+        report.len(),
+        outcomes.len(),
+        report.join("\n")
+    );
+}
+
+/// One verb on one resource of one rule of the chart's ClusterRole or Role.
+#[derive(Clone, Debug)]
+struct Permission {
+    /// `ClusterRole` or `Role`.
+    kind: String,
+    /// Index of the rule in the role.
+    rule: usize,
+    api_group: String,
+    resource: String,
+    verb: String,
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = if self.api_group.is_empty() {
+            "core"
+        } else {
+            &self.api_group
+        };
+        write!(
+            f,
+            "{} rule {} '{} {}' ({group})",
+            self.kind, self.rule, self.verb, self.resource
+        )
+    }
+}
+
+/// A flow that failed: the step and why.
+#[derive(Debug)]
+struct Failure {
+    step: &'static str,
+    message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step '{}' failed: {}", self.step, self.message)
+    }
+}
+
+/// The chart's controller RBAC rendered for one namespace: the ServiceAccount, the ClusterRole and Role
+/// with their bindings (names made unique with `fullnameOverride`), and the lease name the Deployment uses.
+struct ChartRbac {
+    namespace: String,
+    fullname: String,
+    objects: Vec<Value>,
+    service_account: String,
+    lease_name: String,
+}
+
+impl ChartRbac {
+    fn render(env: &TestEnv, namespace: &str) -> Self {
+        let fullname = format!("{namespace}-kseal");
+        let yaml = render(
+            env,
+            namespace,
+            &[
+                "--set",
+                &format!("fullnameOverride={fullname}"),
+                "--show-only",
+                "templates/rbac.yaml",
+                "--show-only",
+                "templates/serviceaccount.yaml",
+                "--show-only",
+                "templates/deployment.yaml",
+            ],
+        );
+        let mut objects = documents(&yaml);
+        let deployment_at = objects
+            .iter()
+            .position(|o| o["kind"] == "Deployment")
+            .expect("the chart renders a Deployment");
+        let deployment = objects.remove(deployment_at);
+        let pod = &deployment["spec"]["template"]["spec"];
+        let lease_name = pod["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "KSEAL_LEASE_NAME")
+            .and_then(|e| e["value"].as_str())
+            .expect("the Deployment names its Lease")
+            .to_owned();
+        ChartRbac {
+            namespace: namespace.to_owned(),
+            service_account: pod["serviceAccountName"].as_str().unwrap().to_owned(),
+            fullname,
+            objects,
+            lease_name,
+        }
+    }
+
+    /// The controller's own roles (not the certificate readers' Role).
+    fn controller_roles(&self) -> impl Iterator<Item = &Value> {
+        self.objects.iter().filter(|o| {
+            (o["kind"] == "ClusterRole" || o["kind"] == "Role")
+                && o["metadata"]["name"] == self.fullname.as_str()
+        })
+    }
+
+    fn permissions(&self) -> Vec<Permission> {
+        let mut permissions = Vec::new();
+        for role in self.controller_roles() {
+            for (index, rule) in role["rules"].as_array().unwrap().iter().enumerate() {
+                for group in strings(&rule["apiGroups"]) {
+                    for resource in strings(&rule["resources"]) {
+                        for verb in strings(&rule["verbs"]) {
+                            permissions.push(Permission {
+                                kind: role["kind"].as_str().unwrap().to_owned(),
+                                rule: index,
+                                api_group: group.clone(),
+                                resource: resource.clone(),
+                                verb,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        permissions
+    }
+
+    /// These objects with `permission` removed (the rest of its rule kept).
+    fn without(mut self, permission: &Permission) -> Self {
+        let fullname = self.fullname.clone();
+        let role = self
+            .objects
+            .iter_mut()
+            .find(|o| {
+                o["kind"] == permission.kind.as_str() && o["metadata"]["name"] == fullname.as_str()
+            })
+            .expect("the role of the permission");
+        let rules = role["rules"].as_array_mut().unwrap();
+        let rule = rules[permission.rule].clone();
+        let others: Vec<String> = strings(&rule["resources"])
+            .into_iter()
+            .filter(|r| *r != permission.resource)
+            .collect();
+        let verbs: Vec<String> = strings(&rule["verbs"])
+            .into_iter()
+            .filter(|v| *v != permission.verb)
+            .collect();
+        let mut split = Vec::new();
+        if !others.is_empty() {
+            let mut kept = rule.clone();
+            kept["resources"] = json!(others);
+            split.push(kept);
+        }
+        if !verbs.is_empty() {
+            let mut narrowed = rule;
+            narrowed["resources"] = json!([permission.resource]);
+            narrowed["verbs"] = json!(verbs);
+            split.push(narrowed);
+        }
+        rules.splice(permission.rule..=permission.rule, split);
+        self
+    }
+
+    async fn apply(&self, admin: &Client) {
+        for object in &self.objects {
+            apply(admin, object).await.unwrap_or_else(|e| {
+                panic!(
+                    "applying {} {}: {e}",
+                    object["kind"], object["metadata"]["name"]
+                )
+            });
+        }
+    }
+
+    /// The user name of the chart's ServiceAccount, as the API server authenticates its tokens.
+    fn user(&self) -> String {
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace, self.service_account
+        )
+    }
+}
+
+/// The strings of a JSON array.
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Runs every flow in a fresh namespace under the chart's RBAC, less `removed`.
+async fn run_variant(env: &'static TestEnv, removed: Option<&Permission>) -> Result<(), Failure> {
+    let namespace = env.namespace().await;
+    let admin = env.client().await;
+    let mut rbac = ChartRbac::render(env, &namespace);
+    if let Some(permission) = removed {
+        rbac = rbac.without(permission);
+    }
+    rbac.apply(&admin).await;
+    let namespace_group = format!("system:serviceaccounts:{namespace}");
+    let identity = env
+        .client_as(
+            &rbac.user(),
+            &[
+                "system:serviceaccounts",
+                &namespace_group,
+                "system:authenticated",
+            ],
+        )
+        .await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let http = listener.local_addr().unwrap();
+    let replica = format!("{namespace}-replica");
+    let config = kseal_controller::Config {
+        key_namespace: namespace.clone(),
+        watch_namespace: Some(namespace.clone()),
+        // Smaller than the chart's 4096 bits: 32 controllers generate keys at once on 2 cores.
+        key_options: KeyOptions {
+            bits: 2048,
+            ..KeyOptions::default()
+        },
+        http_addr: None,
+        key_renew_period: None,
+        key_cutoff_time: None,
+        leader_election: Some(kseal_controller::lease::LeaseConfig {
+            name: rbac.lease_name.clone(),
+            identity: replica.clone(),
+            duration: Duration::from_secs(5),
+            renew_interval: Duration::from_secs(1),
+        }),
+        sync: Some(kseal_sync::Config {
+            watch_namespace: Some(namespace.clone()),
+            // Stores of other variants (ClusterSecretStores are cluster-wide) are left alone.
+            controller_class: Some(namespace.clone()),
+            aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
+        }),
+    };
+    let controller = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        kseal_controller::run_with_listener(
+            identity,
+            config,
+            Some(listener),
+            std::future::pending(),
+        )
+        .await
+    });
+
+    let flow = Flow {
+        admin,
+        namespace,
+        http,
+        lease_name: rbac.lease_name.clone(),
+        replica,
+        account: env.aws_account(),
+    };
+    match flow.run().await {
+        Err(mut failure) if controller.is_finished() => {
+            let ended = match controller.await {
+                Ok(Err(error)) => format!("the controller stopped: {error}"),
+                Ok(Ok(())) => "the controller stopped".to_owned(),
+                Err(error) => format!("the controller panicked: {error}"),
+            };
+            failure.message = format!("{} ({ended})", failure.message);
+            Err(failure)
+        }
+        other => {
+            controller.abort();
+            other
+        }
+    }
+}
+
+/// One variant's view of the cluster: what the test does as admin, and where the controller listens.
+struct Flow {
+    admin: Client,
+    namespace: String,
+    http: SocketAddr,
+    lease_name: String,
+    replica: String,
+    account: AwsAccount,
+}
+
+impl Flow {
+    async fn run(&self) -> Result<(), Failure> {
+        let certificate = step(KEY, self.key()).await?;
+        step(LEASE, self.lease()).await?;
+        step(CERT_MAP, self.certificate_config_map(&certificate)).await?;
+        step(UNSEAL, self.unseal(&certificate)).await?;
+        step(DRIFT, self.drift()).await?;
+        step(SYNC_FAKE, self.sync_fake()).await?;
+        step(SYNC_CLUSTER, self.sync_cluster()).await?;
+        step(SYNC_REPAIR, self.sync_repair()).await?;
+        step(SYNC_DELETE, self.sync_delete()).await?;
+        step(SYNC_JWT, self.sync_jwt()).await?;
+        Ok(())
+    }
+
+    async fn key(&self) -> Result<Certificate, String> {
+        let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
+        let selector = format!(
+            "{}={}",
+            kseal_controller::keys::KEY_LABEL,
+            kseal_controller::keys::ACTIVE
+        );
+        let key = poll("an active key Secret", || async {
+            let list = secrets
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .ok()?;
+            list.items.into_iter().next()
+        })
+        .await?;
+        let stored = Certificate::from_pem(&key.data.unwrap_or_default()["tls.crt"].0)
+            .map_err(|e| format!("the key Secret's certificate: {e}"))?;
+        let served = poll("GET /v1/cert.pem answering 200", || async {
+            let (status, body) = http_get(self.http, "/v1/cert.pem").await?;
+            (status == 200).then_some(body)
+        })
+        .await?;
+        let served =
+            Certificate::from_pem(served.as_bytes()).map_err(|e| format!("/v1/cert.pem: {e}"))?;
+        if served.public_key().fingerprint() != stored.public_key().fingerprint() {
+            return Err("/v1/cert.pem serves another key than the key Secret's".into());
+        }
+        Ok(served)
+    }
+
+    async fn lease(&self) -> Result<(), String> {
+        let leases: Api<Lease> = Api::namespaced(self.admin.clone(), &self.namespace);
+        let held = |lease: Lease| {
+            let spec = lease.spec?;
+            (spec.holder_identity.as_deref() == Some(&self.replica)).then_some(spec.renew_time?)
+        };
+        let first = poll(
+            &format!("Lease {} held by the controller", self.lease_name),
+            || async { held(leases.get_opt(&self.lease_name).await.ok()??) },
+        )
+        .await?;
+        poll("a renewal of the Lease", || async {
+            held(leases.get_opt(&self.lease_name).await.ok()??).filter(|renewed| *renewed != first)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn certificate_config_map(&self, certificate: &Certificate) -> Result<(), String> {
+        let maps: Api<ConfigMap> = Api::namespaced(self.admin.clone(), &self.namespace);
+        poll(
+            &format!("ConfigMap {CERT_CONFIG_MAP} with the sealing certificate"),
+            || async {
+                let map = maps.get_opt(CERT_CONFIG_MAP).await.ok()??;
+                let pem = map.data?.remove(kseal_controller::certmap::CERT_KEY)?;
+                let published = Certificate::from_pem(pem.as_bytes()).ok()?;
+                (published.public_key().fingerprint() == certificate.public_key().fingerprint())
+                    .then_some(())
+            },
+        )
+        .await
+    }
+
+    async fn unseal(&self, certificate: &Certificate) -> Result<(), String> {
+        let plain = PlainSecret {
+            metadata: ObjectMeta {
+                name: Some("app".into()),
+                namespace: Some(self.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            data: [("password".to_owned(), b"hunter2".to_vec().into())].into(),
+            ..PlainSecret::default()
+        };
+        let sealed = seal_secret(
+            plain,
+            &SealOptions {
+                key: certificate.public_key(),
+                scope: None,
+                allow_empty_data: false,
+                default_namespace: self.namespace.clone(),
+                namespace: None,
+                name: None,
+            },
+        )
+        .map_err(|e| format!("sealing: {e}"))?;
+        Api::<SealedSecret>::namespaced(self.admin.clone(), &self.namespace)
+            .create(&PostParams::default(), &sealed)
+            .await
+            .map_err(|e| format!("creating the SealedSecret: {e}"))?;
+        self.secret_with("app", "password", "hunter2").await?;
+        let sealed_api: Api<DynamicObject> = Api::namespaced_with(
+            self.admin.clone(),
+            &self.namespace,
+            &ApiResource::erase::<SealedSecret>(&()),
+        );
+        poll("condition Synced=True on SealedSecret app", || async {
+            let object = sealed_api.get("app").await.ok()?;
+            condition(&object.data["status"], "Synced", "True")
+        })
+        .await?;
+        self.event_count("SealedSecret", "app", "Unsealed", 1).await
+    }
+
+    async fn drift(&self) -> Result<(), String> {
+        let patch = json!({"data": {"password": base64::engine::general_purpose::STANDARD.encode("tampered")}});
+        Api::<Secret>::namespaced(self.admin.clone(), &self.namespace)
+            .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| format!("editing Secret app: {e}"))?;
+        self.secret_with("app", "password", "hunter2").await?;
+        self.event_count("SealedSecret", "app", "Unsealed", 2).await
+    }
+
+    async fn sync_fake(&self) -> Result<(), String> {
+        let class = &self.namespace;
+        self.apply(&format!(
+            r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: db-template}}
+data:
+  url: "postgres://{{{{ .user }}}}:{{{{ .password }}}}@db/app"
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: fake}}
+spec:
+  controller: {class}
+  provider:
+    fake:
+      data:
+        - {{key: app/db, value: '{{"user":"app","password":"pw"}}'}}
+        - {{key: app/temp, value: short-lived}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: db}}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {{name: fake, kind: SecretStore}}
+  target:
+    template:
+      templateFrom:
+        - configMap: {{name: db-template, items: [{{key: url}}]}}
+  data:
+    - {{secretKey: user, remoteRef: {{key: app/db, property: user}}}}
+    - {{secretKey: password, remoteRef: {{key: app/db, property: password}}}}
+"#
+        ))
+        .await?;
+        self.secret_with("db", "url", "postgres://app:pw@db/app")
+            .await?;
+        self.ready(
+            "external-secrets.io/v1",
+            "ExternalSecret",
+            "db",
+            Some(&self.namespace),
+        )
+        .await?;
+        self.ready(
+            "external-secrets.io/v1",
+            "SecretStore",
+            "fake",
+            Some(&self.namespace),
+        )
+        .await
+    }
+
+    async fn sync_cluster(&self) -> Result<(), String> {
+        let name = &self.namespace;
+        self.apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {{name: {name}}}
+spec:
+  controller: {name}
+  conditions:
+    - namespaces: [{name}]
+  provider:
+    fake:
+      data:
+        - {{key: shared/token, value: t0ken}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: shared}}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {{name: {name}, kind: ClusterSecretStore}}
+  data:
+    - {{secretKey: token, remoteRef: {{key: shared/token}}}}
+"#
+        ))
+        .await?;
+        self.secret_with("shared", "token", "t0ken").await?;
+        self.ready("external-secrets.io/v1", "ClusterSecretStore", name, None)
+            .await
+    }
+
+    async fn sync_repair(&self) -> Result<(), String> {
+        Api::<Secret>::namespaced(self.admin.clone(), &self.namespace)
+            .delete("db", &DeleteParams::default())
+            .await
+            .map_err(|e| format!("deleting Secret db: {e}"))?;
+        self.secret_with("db", "url", "postgres://app:pw@db/app")
+            .await
+    }
+
+    async fn sync_delete(&self) -> Result<(), String> {
+        let class = &self.namespace;
+        self.apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: temp}
+spec:
+  refreshInterval: 1s
+  secretStoreRef: {name: fake, kind: SecretStore}
+  target: {deletionPolicy: Delete}
+  data:
+    - {secretKey: value, remoteRef: {key: app/temp}}
+"#,
+        )
+        .await?;
+        self.secret_with("temp", "value", "short-lived").await?;
+        // The remote key goes away.
+        self.apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: fake}}
+spec:
+  controller: {class}
+  provider:
+    fake:
+      data:
+        - {{key: app/db, value: '{{"user":"app","password":"pw"}}'}}
+"#
+        ))
+        .await?;
+        let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
+        poll("Secret temp deleted", || async {
+            secrets.get_opt("temp").await.ok()?.is_none().then_some(())
+        })
+        .await
+    }
+
+    async fn sync_jwt(&self) -> Result<(), String> {
+        let role = format!("arn:aws:iam::{}:role/app-reader", self.account.account_id());
+        let class = &self.namespace;
+        self.account
+            .secretsmanager_client()
+            .await
+            .create_secret()
+            .name("app/aws")
+            .secret_string(r#"{"token":"from-aws"}"#)
+            .send()
+            .await
+            .map_err(|e| format!("creating the remote secret at moto: {e}"))?;
+        self.apply(&format!(
+            r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app-reader
+  annotations: {{eks.amazonaws.com/role-arn: "{role}"}}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: aws}}
+spec:
+  controller: {class}
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      auth:
+        jwt:
+          serviceAccountRef: {{name: app-reader}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: aws}}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {{name: aws, kind: SecretStore}}
+  data:
+    - {{secretKey: token, remoteRef: {{key: app/aws, property: token}}}}
+"#
+        ))
+        .await?;
+        self.secret_with("aws", "token", "from-aws").await
+    }
+
+    /// Applies every document of `yaml` as admin, in this namespace unless cluster-scoped.
+    async fn apply(&self, yaml: &str) -> Result<(), String> {
+        for mut object in documents(yaml) {
+            if object["kind"] != "ClusterSecretStore" {
+                object["metadata"]["namespace"] = json!(self.namespace);
+            }
+            apply(&self.admin, &object).await.map_err(|e| {
+                format!(
+                    "applying {} {}: {e}",
+                    object["kind"], object["metadata"]["name"]
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Waits until Secret `name` holds `value` under `key`.
+    async fn secret_with(&self, name: &str, key: &str, value: &str) -> Result<(), String> {
+        let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
+        poll(&format!("Secret {name} with {key}={value}"), || async {
+            let secret = secrets.get_opt(name).await.ok()??;
+            (secret.data?.get(key)?.0 == value.as_bytes()).then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the `Ready` condition of `kind` `name` is True.
+    async fn ready(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<(), String> {
+        let (group, version) = api_version.split_once('/').unwrap();
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let resource =
+            ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
+        let api: Api<DynamicObject> = match namespace {
+            Some(namespace) => Api::namespaced_with(self.admin.clone(), namespace, &resource),
+            None => Api::all_with(self.admin.clone(), &resource),
+        };
+        poll(
+            &format!("condition Ready=True on {kind} {name}"),
+            || async {
+                let object = api.get(name).await.ok()?;
+                condition(&object.data["status"], "Ready", "True")
+            },
+        )
+        .await
+    }
+
+    /// Waits until an event with `reason` about `kind` `name` was seen at least `count` times.
+    async fn event_count(
+        &self,
+        kind: &str,
+        name: &str,
+        reason: &str,
+        count: i32,
+    ) -> Result<(), String> {
+        let events: Api<Event> = Api::namespaced(self.admin.clone(), &self.namespace);
+        poll(
+            &format!("event {reason} on {kind} {name}, {count} time(s)"),
+            || async {
+                let list = events.list(&ListParams::default()).await.ok()?;
+                list.items
+                    .into_iter()
+                    .filter(|event| {
+                        let about = event.regarding.as_ref();
+                        about.and_then(|r| r.kind.as_deref()) == Some(kind)
+                            && about.and_then(|r| r.name.as_deref()) == Some(name)
+                            && event.reason.as_deref() == Some(reason)
+                    })
+                    .map(|event| event.series.map_or(1, |series| series.count))
+                    .max()
+                    .filter(|seen| *seen >= count)
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+}
+
+/// `Some(())` when `status.conditions` has `type_` with `status`.
+fn condition(status: &Value, type_: &str, expected: &str) -> Option<()> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .any(|c| c["type"] == type_ && c["status"] == expected)
+        .then_some(())
+}
+
+/// Runs one step (its polls have deadlines), naming it in the failure.
+async fn step<T>(
+    name: &'static str,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, Failure> {
+    work.await.map_err(|message| Failure {
+        step: name,
+        message,
+    })
+}
+
+/// Polls `check` until it returns `Some`, or fails after [`STEP_DEADLINE`] naming `what`.
+async fn poll<T, F, Fut>(what: &str, mut check: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + STEP_DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "timed out after {STEP_DEADLINE:?} waiting for {what}"
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `GET path` from the controller's HTTP API: status and body, `None` when it does not answer.
+async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+#[tokio::test]
+async fn any_authenticated_user_reads_the_certificate_and_nothing_else() {
+    let env = TestEnv::get().await;
+    let admin = env.client().await;
+    let namespace = env.namespace().await;
+    let rbac = ChartRbac::render(env, &namespace);
+    rbac.apply(&admin).await;
+    let maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &namespace);
+    for name in [CERT_CONFIG_MAP, "other"] {
+        let map: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "data": {"cert.pem": "-----BEGIN CERTIFICATE-----"},
+        }))
+        .unwrap();
+        maps.create(&PostParams::default(), &map).await.unwrap();
+    }
+
+    // Any user the API server authenticates, in no group of its own.
+    let alice = env.client_as("alice", &[]).await;
+    let as_alice: Api<ConfigMap> = Api::namespaced(alice, &namespace);
+    let certificate = as_alice
+        .get(CERT_CONFIG_MAP)
+        .await
+        .expect("an authenticated user reads the certificate ConfigMap");
+    assert!(certificate.data.unwrap().contains_key("cert.pem"));
+    for (what, result) in [
+        ("another ConfigMap", as_alice.get("other").await.map(|_| ())),
+        (
+            "the list of ConfigMaps",
+            as_alice.list(&ListParams::default()).await.map(|_| ()),
+        ),
+    ] {
+        match result {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{what}: {status:?}"),
+            other => panic!("{what}: expected 403, got {other:?}"),
+        }
+    }
+
+    // Without the chart's reader Role nobody but the controller reads it: the Role is what grants it.
+    let without = documents(&render(
+        env,
+        &namespace,
+        &[
+            "--set",
+            "rbac.certificateReaders=false",
+            "--show-only",
+            "templates/rbac.yaml",
+        ],
+    ));
+    assert!(
+        !without.iter().any(|o| o["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-cert-reader"))),
+        "rbac.certificateReaders=false renders no reader Role"
+    );
+    let bob = env.client_as("bob", &[]).await;
+    let other_namespace = env.namespace().await;
+    Api::<ConfigMap>::namespaced(admin, &other_namespace)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": CERT_CONFIG_MAP}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let refused = Api::<ConfigMap>::namespaced(bob, &other_namespace)
+        .get(CERT_CONFIG_MAP)
+        .await;
+    assert!(
+        matches!(refused, Err(kube::Error::Api(ref status)) if status.code == 403),
+        "without the reader Role: {refused:?}"
+    );
+}
