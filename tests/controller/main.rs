@@ -11,6 +11,8 @@ mod key_flags;
 mod keys;
 mod leader;
 mod metrics;
+mod restart;
+mod shutdown;
 mod unseal;
 
 use std::collections::BTreeMap;
@@ -42,7 +44,12 @@ struct Cluster {
 impl Cluster {
     /// A fresh namespace; the controller is not started yet.
     async fn new() -> Self {
-        let env = TestEnv::get().await;
+        Self::in_env(TestEnv::get().await).await
+    }
+
+    /// A fresh namespace in `env` (e.g. a private [`TestEnv::isolated`] one); the controller is not
+    /// started yet.
+    async fn in_env(env: &TestEnv) -> Self {
         env.install_crds(&[SealedSecret::crd()]).await;
         Cluster {
             client: env.client().await,

@@ -178,7 +178,10 @@ mod tests {
         ));
         let edited = unsealed(
             &digest,
-            &[(FIELD_MANAGER, ours.clone()), ("kubectl-edit", ours.clone())],
+            &[
+                (FIELD_MANAGER, ours.clone()),
+                ("kubectl-edit", ours.clone()),
+            ],
         );
         assert!(!is_up_to_date(&edited, &object, &digest));
         let mut missing = unsealed(&digest, &[]);

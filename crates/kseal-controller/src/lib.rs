@@ -169,7 +169,10 @@ async fn follow_or_lead(
     shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
 ) -> Result<()> {
     loop {
-        let ring = keys::load(&client, &config.key_namespace).await?;
+        let ring = retry_api("load the keys", || {
+            keys::load(&client, &config.key_namespace)
+        })
+        .await?;
         let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
         // A follower serves the API once keys are loaded; the leader is ready when its caches are synced.
         if !ring.is_empty() && !*leader.borrow() {
@@ -231,12 +234,14 @@ async fn unseal_with_keys(
     metrics: Arc<metrics::Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<()> {
-    let ring = keys::ensure(
-        &client,
-        &config.key_namespace,
-        &config.key_options,
-        config.key_cutoff_time,
-    )
+    let ring = retry_api("load or generate the keys", || {
+        keys::ensure(
+            &client,
+            &config.key_namespace,
+            &config.key_options,
+            config.key_cutoff_time,
+        )
+    })
     .await?;
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
@@ -283,6 +288,32 @@ async fn unseal_with_keys(
         () = cert_publisher => {}
     }
     Ok(())
+}
+
+/// First delay before retrying an API call that failed; doubled per failure up to [`API_RETRY_MAX`].
+pub const API_RETRY_BASE: std::time::Duration = std::time::Duration::from_millis(500);
+/// Longest delay between two retries of a failed API call.
+pub const API_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `call` until it succeeds or fails with something other than an API error. The API server may be
+/// away for a while (an upgrade, a restart): the controller waits for it instead of exiting, and
+/// carries on where it was, e.g. after losing and regaining leadership during the outage.
+async fn retry_api<T, F, Fut>(what: &str, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut delay = API_RETRY_BASE;
+    loop {
+        match call().await {
+            Err(Error::Kube(error)) => {
+                tracing::warn!(%error, retry_in = ?delay, "cannot {what}; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(API_RETRY_MAX);
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Runs the controller as the binary does: client from `--kubeconfig` or the environment, stopped by

@@ -1,0 +1,691 @@
+//! Unseal benchmark (issue 4, SPEC §7): the real `kseal-controller` process (release build) against the
+//! real API server, with RSA-4096 keys, the default. Prints from one run, each figure beside its target:
+//!
+//! 1. `KSEAL_BENCH_N` SealedSecrets × 5 values (default 1000) from no Secrets to all `Synced`, in values/s,
+//!    beside 2 × the raw aws-lc-rs RSA-4096 OAEP decrypt rate of one core measured in this run (the
+//!    machine's 2 cores); target ≥ 0.8×;
+//! 2. RSA operations and time to ready after a controller restart with all of them synced; target 0;
+//! 3. RSA operations per value with 12 active keys (`KSEAL_BENCH_KEYS_N` SealedSecrets, default 60): with
+//!    the `kseal` key hint, without it, and without it after an update (the last key is remembered);
+//!    target ≤ 1.1;
+//! 4. the controller's RSS with `KSEAL_BENCH_RSS_N` SealedSecrets synced (default 10 000; 0 skips) and the
+//!    external secret sync idle; target < 64 MiB.
+//!
+//! Run it with `scripts/bench-unseal` (starts the test environment, builds the release controller).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rsa::{
+    KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
+    PrivateDecryptingKey,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+use kseal_api::{SealedSecret, annotations};
+use kseal_core::{PlainSecret, SealOptions, seal_secret};
+use kseal_crypto::{KeyOptions, KeyPair, PublicKey};
+use kseal_testenv::TestEnv;
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Values per SealedSecret.
+const VALUES: usize = 5;
+/// Active keys in the key-hint measurement.
+const KEYS: usize = 12;
+/// Cores of the reference machine: the raw one-core rate is scaled by this.
+const CORES: f64 = 2.0;
+/// How long one raw decrypt-rate measurement runs.
+const RAW_WINDOW: Duration = Duration::from_secs(4);
+/// Concurrent creates while setting up.
+const CREATE_CONCURRENCY: usize = 16;
+/// How long the controller may take to sync everything before the benchmark fails.
+const SYNC_DEADLINE: Duration = Duration::from_secs(60 * 60);
+/// The controller is idle once its reconcile count has not moved for this long.
+const IDLE_AFTER: Duration = Duration::from_secs(5);
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let n = env_usize("KSEAL_BENCH_N", 1000);
+    let keys_n = env_usize("KSEAL_BENCH_KEYS_N", 60);
+    let rss_n = env_usize("KSEAL_BENCH_RSS_N", 10_000);
+    let binary = controller_binary();
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    let client = env.client().await;
+    eprintln!("controller binary: {}", binary.display());
+
+    let raw = RawRate::new();
+    let raw_before = raw.one_core().await;
+
+    // 1. Throughput from no Secrets to all Synced.
+    let namespace = env.namespace().await;
+    let pair = generate_keys(1).await.remove(0);
+    store_keys(&client, &namespace, std::slice::from_ref(&pair)).await;
+    let public = [pair.certificate().public_key().clone()];
+    eprintln!("creating {n} SealedSecrets × {VALUES} values…");
+    create_sealed(&client, &namespace, 0..n, &public, Hint::Kseal).await;
+    let mut controller = Controller::start(&binary, env, &namespace);
+    let cpu_before = CpuUse::now(env, &controller);
+    let started = Instant::now();
+    controller.ready().await;
+    let first_ready = started.elapsed();
+    synced(&client, &namespace, n).await;
+    let elapsed = started.elapsed();
+    let cpu = CpuUse::now(env, &controller).minus(&cpu_before);
+    let first_ops = controller.metric("kseal_unseal_rsa_operations_total").await;
+    let raw_after = raw.one_core().await;
+    let raw_two_threads = raw.threads(2).await;
+    let raw_rate = (raw_before + raw_after) / 2.0;
+    let rate = (n * VALUES) as f64 / elapsed.as_secs_f64();
+    let reference = CORES * raw_rate;
+    let rss_small = controller.rss();
+    println!();
+    println!(
+        "kseal unseal benchmark: RSA-4096 keys, real kube-apiserver, controller {}",
+        binary.display()
+    );
+    println!(
+        "  raw aws-lc-rs RSA-4096 OAEP decrypt, one core: {raw_rate:.0}/s ({raw_before:.0} before, {raw_after:.0} after); \
+         2 threads measured: {raw_two_threads:.0}/s"
+    );
+    println!(
+        "  {n} SealedSecrets × {VALUES} values, no Secrets to all Synced: {:.2} s = {rate:.0} values/s \
+         vs 2 × raw = {reference:.0}/s: {:.2}× (target >= 0.8×); {first_ops:.0} RSA operations; \
+         the controller process was ready after {:.2} s",
+        elapsed.as_secs_f64(),
+        rate / reference,
+        first_ready.as_secs_f64()
+    );
+
+    println!(
+        "    CPU used meanwhile, of {:.1} core-s: controller {:.1} s (its {first_ops:.0} RSA operations alone \
+         ≈ {:.1} s at the raw rate), kube-apiserver {:.1} s, etcd {:.1} s, this benchmark {:.1} s, \
+         other processes {:.1} s",
+        CORES * elapsed.as_secs_f64(),
+        cpu.controller,
+        first_ops / raw_rate,
+        cpu.apiserver,
+        cpu.etcd,
+        cpu.bench,
+        cpu.machine - cpu.controller - cpu.apiserver - cpu.etcd - cpu.bench
+    );
+
+    // 2. A restart with everything in sync.
+    controller.stop().await;
+    let mut controller = Controller::start(&binary, env, &namespace);
+    let started = Instant::now();
+    controller.ready().await;
+    let to_ready = started.elapsed();
+    controller.reconciled(n).await;
+    let to_reconciled = started.elapsed();
+    let ops = controller.metric("kseal_unseal_rsa_operations_total").await;
+    println!(
+        "  restart with {n} synced: {ops:.0} RSA operations (target 0; sealed-secrets decrypts all {} values again); \
+         ready after {:.2} s, all {n} reconciled after {:.2} s",
+        n * VALUES,
+        to_ready.as_secs_f64(),
+        to_reconciled.as_secs_f64()
+    );
+    controller.stop().await;
+
+    // 3. Twelve active keys.
+    key_hints(&client, env, &binary, keys_n).await;
+
+    // 4. Memory.
+    println!(
+        "  controller RSS with {n} SealedSecrets synced: {:.1} MiB (peak {:.1} MiB); target < 64 MiB at 10 000",
+        rss_small.0, rss_small.1
+    );
+    if rss_n > 0 {
+        let namespace = env.namespace().await;
+        store_keys(&client, &namespace, std::slice::from_ref(&pair)).await;
+        eprintln!("creating {rss_n} SealedSecrets × {VALUES} values…");
+        let setup = Instant::now();
+        create_sealed(&client, &namespace, 0..rss_n, &public, Hint::Kseal).await;
+        eprintln!("created in {:.0} s", setup.elapsed().as_secs_f64());
+        let mut controller = Controller::start(&binary, env, &namespace);
+        let started = Instant::now();
+        synced(&client, &namespace, rss_n).await;
+        let to_synced = started.elapsed();
+        controller.idle().await;
+        let (rss, peak) = controller.rss();
+        println!(
+            "  controller RSS with {rss_n} SealedSecrets synced, idle: {rss:.1} MiB (peak {peak:.1} MiB while \
+             unsealing; synced in {:.0} s); target < 64 MiB",
+            to_synced.as_secs_f64()
+        );
+        controller.stop().await;
+        // The steady state after any restart: caches only, nothing to decrypt.
+        let mut controller = Controller::start(&binary, env, &namespace);
+        controller.reconciled(rss_n).await;
+        controller.idle().await;
+        let (rss, peak) = controller.rss();
+        println!(
+            "  controller RSS with {rss_n} SealedSecrets synced, after a restart, idle: {rss:.1} MiB \
+             (peak {peak:.1} MiB); target < 64 MiB"
+        );
+        controller.stop().await;
+    }
+}
+
+/// CPU time (seconds) used so far by the processes that share the machine during a measurement.
+struct CpuUse {
+    controller: f64,
+    apiserver: f64,
+    etcd: f64,
+    bench: f64,
+    /// Every process on the machine (busy time of all cores).
+    machine: f64,
+}
+
+/// Clock ticks per second of `/proc` times (`USER_HZ`, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+impl CpuUse {
+    fn now(env: &TestEnv, controller: &Controller) -> Self {
+        let server = |name: &str| {
+            std::fs::read_to_string(env.dir().join(format!("{name}.pid")))
+                .ok()
+                .and_then(|pid| pid.trim().parse().ok())
+                .map_or(0.0, process_cpu)
+        };
+        let stat = std::fs::read_to_string("/proc/stat").unwrap();
+        let ticks: Vec<f64> = stat
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|t| t.parse().unwrap())
+            .collect();
+        // user nice system idle iowait irq softirq steal …: busy is all but idle and iowait.
+        let busy = ticks.iter().take(8).sum::<f64>() - ticks[3] - ticks[4];
+        CpuUse {
+            controller: process_cpu(controller.child.id()),
+            apiserver: server("apiserver"),
+            etcd: server("etcd"),
+            bench: process_cpu(std::process::id()),
+            machine: busy / TICKS,
+        }
+    }
+
+    fn minus(&self, before: &CpuUse) -> CpuUse {
+        CpuUse {
+            controller: self.controller - before.controller,
+            apiserver: self.apiserver - before.apiserver,
+            etcd: self.etcd - before.etcd,
+            bench: self.bench - before.bench,
+            machine: self.machine - before.machine,
+        }
+    }
+}
+
+/// User + system CPU seconds of process `pid` (`/proc/<pid>/stat` fields 14 and 15).
+fn process_cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / TICKS
+}
+
+/// RSA operations per value with [`KEYS`] active keys and SealedSecrets sealed with each in turn.
+async fn key_hints(client: &Client, env: &TestEnv, binary: &PathBuf, count: usize) {
+    let pairs = generate_keys(KEYS).await;
+    let public: Vec<PublicKey> = pairs
+        .iter()
+        .map(|p| p.certificate().public_key().clone())
+        .collect();
+    let values = (count * VALUES) as f64;
+    let mut results = Vec::new();
+    for hint in [Hint::Kseal, Hint::None] {
+        let namespace = env.namespace().await;
+        store_keys(client, &namespace, &pairs).await;
+        create_sealed(client, &namespace, 0..count, &public, hint).await;
+        let mut controller = Controller::start(binary, env, &namespace);
+        synced(client, &namespace, count).await;
+        let first = controller.metric("kseal_unseal_rsa_operations_total").await;
+        results.push((hint, first / values));
+        if hint == Hint::None {
+            // Sealed again with the same keys (new ciphertext, new generation): the key that opened each
+            // object last is tried first.
+            update_sealed(client, &namespace, count, &public).await;
+            synced(client, &namespace, count).await;
+            let second = controller.metric("kseal_unseal_rsa_operations_total").await;
+            results.push((Hint::Remembered, (second - first) / values));
+        }
+        controller.stop().await;
+    }
+    let naive = (KEYS as f64 + 1.0) / 2.0;
+    for (hint, per_value) in results {
+        let target = match hint {
+            Hint::None => "no target: nothing tells which key sealed it",
+            Hint::Kseal | Hint::Remembered => "target <= 1.1",
+        };
+        println!(
+            "  {KEYS} active keys, {count} SealedSecrets × {VALUES} values, {}: {per_value:.2} RSA operations per value \
+             ({target}; trying the keys in turn: ({KEYS}+1)/2 = {naive:.1})",
+            hint.describe()
+        );
+    }
+}
+
+/// Whether a SealedSecret carries `kseal`'s key-hint annotation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hint {
+    /// As `kseal` seals: the sealing key's fingerprint annotated.
+    Kseal,
+    /// As `kubeseal` seals: no hint.
+    None,
+    /// No hint, but unsealed before: the controller remembers the key.
+    Remembered,
+}
+
+impl Hint {
+    fn describe(self) -> &'static str {
+        match self {
+            Hint::Kseal => "with the kseal key hint",
+            Hint::None => "without hint (kubeseal), first unseal",
+            Hint::Remembered => "without hint, after an update (last key remembered)",
+        }
+    }
+}
+
+/// The release controller: `KSEAL_CONTROLLER_BIN`, else `target/release/kseal-controller`.
+fn controller_binary() -> PathBuf {
+    let path = std::env::var_os("KSEAL_CONTROLLER_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/kseal-controller"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} not found: run scripts/bench-unseal (it builds the release controller)",
+        path.display()
+    );
+    path
+}
+
+/// The raw aws-lc-rs RSA-4096 OAEP decrypt the controller's unsealing is built on, as
+/// `crates/kseal-crypto/benches/decrypt.rs` measures it.
+struct RawRate {
+    key: std::sync::Arc<OaepPrivateDecryptingKey>,
+    ciphertext: std::sync::Arc<Vec<u8>>,
+}
+
+/// Label of the raw ciphertext (any bytes: OAEP binds it).
+const RAW_LABEL: &[u8] = b"production/myapp-secret";
+
+impl RawRate {
+    fn new() -> Self {
+        let raw = PrivateDecryptingKey::generate(KeySize::Rsa4096).unwrap();
+        let public = OaepPublicEncryptingKey::new(raw.public_key()).unwrap();
+        let mut ciphertext = vec![0u8; public.ciphertext_size()];
+        public
+            .encrypt(
+                &OAEP_SHA256_MGF1SHA256,
+                &[7u8; 32],
+                &mut ciphertext,
+                Some(RAW_LABEL),
+            )
+            .unwrap();
+        RawRate {
+            key: std::sync::Arc::new(OaepPrivateDecryptingKey::new(raw).unwrap()),
+            ciphertext: std::sync::Arc::new(ciphertext),
+        }
+    }
+
+    /// Decrypts per second on one thread.
+    async fn one_core(&self) -> f64 {
+        self.threads(1).await
+    }
+
+    /// Decrypts per second of `threads` threads together.
+    async fn threads(&self, threads: usize) -> f64 {
+        let done = std::sync::Arc::new(AtomicU64::new(0));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (key, ciphertext) = (self.key.clone(), self.ciphertext.clone());
+                let (done, stop) = (done.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut out = vec![0u8; key.min_output_size()];
+                    while !stop.load(Ordering::Relaxed) {
+                        key.decrypt(
+                            &OAEP_SHA256_MGF1SHA256,
+                            std::hint::black_box(&ciphertext),
+                            &mut out,
+                            Some(RAW_LABEL),
+                        )
+                        .unwrap();
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(RAW_WINDOW).await;
+        stop.store(true, Ordering::Relaxed);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    }
+}
+
+/// `count` RSA-4096 key pairs (generation takes a while: both cores).
+async fn generate_keys(count: usize) -> Vec<KeyPair> {
+    futures::stream::iter(0..count)
+        .map(|_| tokio::task::spawn_blocking(|| KeyPair::generate(&KeyOptions::default()).unwrap()))
+        .buffer_unordered(2)
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Stores `pairs` as the controller's key Secrets in `namespace`, as it would have generated them.
+async fn store_keys(client: &Client, namespace: &str, pairs: &[KeyPair]) {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    for pair in pairs {
+        let secret = kseal_controller::keys::key_secret(namespace, pair).unwrap();
+        api.create(&PostParams::default(), &secret).await.unwrap();
+    }
+}
+
+/// SealedSecret `s-{i}` with [`VALUES`] values, sealed with `keys[i % keys.len()]`.
+fn sealed(namespace: &str, i: usize, keys: &[PublicKey], hint: Hint) -> SealedSecret {
+    let secret = PlainSecret {
+        metadata: ObjectMeta {
+            name: Some(format!("s-{i}")),
+            namespace: Some(namespace.to_owned()),
+            ..ObjectMeta::default()
+        },
+        data: (0..VALUES)
+            .map(|v| {
+                let value = format!("value {v} of secret {i}: {}", "x".repeat(24));
+                (format!("key-{v}"), value.into_bytes().into())
+            })
+            .collect(),
+        ..PlainSecret::default()
+    };
+    let mut sealed = seal_secret(
+        secret,
+        &SealOptions {
+            key: &keys[i % keys.len()],
+            scope: None,
+            allow_empty_data: false,
+            default_namespace: namespace.to_owned(),
+            namespace: None,
+            name: None,
+        },
+    )
+    .unwrap();
+    if hint != Hint::Kseal {
+        sealed
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .remove(annotations::KEY_HINT);
+    }
+    sealed
+}
+
+/// Seals (on the blocking pool) and creates SealedSecrets `range`.
+async fn create_sealed(
+    client: &Client,
+    namespace: &str,
+    range: std::ops::Range<usize>,
+    keys: &[PublicKey],
+    hint: Hint,
+) {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
+    futures::stream::iter(range)
+        .map(|i| {
+            let (namespace, keys) = (namespace.to_owned(), keys.to_vec());
+            tokio::task::spawn_blocking(move || sealed(&namespace, i, &keys, hint))
+        })
+        .buffered(CREATE_CONCURRENCY)
+        .map(|sealed| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &sealed.unwrap())
+                    .await
+                    .expect("creating a SealedSecret")
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Replaces the `encryptedData` of SealedSecrets `0..count` by a fresh sealing (no hint).
+async fn update_sealed(client: &Client, namespace: &str, count: usize, keys: &[PublicKey]) {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            let fresh = sealed(namespace, i, keys, Hint::None);
+            async move {
+                let patch =
+                    serde_json::json!({ "spec": { "encryptedData": fresh.spec.encrypted_data } });
+                api.patch(
+                    &fresh.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .expect("updating a SealedSecret")
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Waits (watching) until `count` SealedSecrets of `namespace` are `Synced` for their current generation.
+async fn synced(client: &Client, namespace: &str, count: usize) {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
+    let mut done = HashSet::new();
+    let events = watcher(api, watcher::Config::default());
+    let mut events = std::pin::pin!(events);
+    let wait = async {
+        while done.len() < count {
+            let event = match events.next().await {
+                Some(Ok(event)) => event,
+                Some(Err(error)) => {
+                    eprintln!("watch error (retrying): {error}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                None => panic!("the watch ended"),
+            };
+            match event {
+                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                    if is_synced(&object) {
+                        done.insert(object.name_any());
+                    } else {
+                        done.remove(&object.name_any());
+                    }
+                }
+                watcher::Event::Delete(object) => {
+                    done.remove(&object.name_any());
+                }
+                watcher::Event::Init | watcher::Event::InitDone => {}
+            }
+        }
+    };
+    tokio::time::timeout(SYNC_DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("not all {count} SealedSecrets synced in {SYNC_DEADLINE:?}"));
+}
+
+fn is_synced(sealed: &SealedSecret) -> bool {
+    sealed.status.as_ref().is_some_and(|status| {
+        status.observed_generation == sealed.metadata.generation
+            && status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Synced" && c.status == "True")
+    })
+}
+
+/// The controller as a child process, watching one namespace that also holds its keys.
+struct Controller {
+    child: Child,
+    addr: std::net::SocketAddr,
+    _log: tempfile::NamedTempFile,
+}
+
+impl Controller {
+    fn start(binary: &PathBuf, env: &TestEnv, namespace: &str) -> Self {
+        let addr: std::net::SocketAddr = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = env
+            .command(binary)
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig_path())
+            .args(["--namespace", namespace])
+            .args(["--watch-namespace", namespace])
+            .args(["--listen-addr", &addr.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("starting the controller");
+        Controller {
+            child,
+            addr,
+            _log: log,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit (the Lease is released, so the next one leads at once).
+    async fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the controller did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `/readyz` answers 200.
+    async fn ready(&mut self) {
+        loop {
+            if self
+                .get("/readyz")
+                .await
+                .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+            {
+                return;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the controller exited"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the controller has reconciled at least `count` SealedSecrets.
+    async fn reconciled(&mut self, count: usize) {
+        while self.metric("kseal_unseal_runs_total").await < count as f64 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the reconcile count stops moving for [`IDLE_AFTER`].
+    async fn idle(&mut self) {
+        let mut last = (self.metric("kseal_unseal_runs_total").await, Instant::now());
+        while last.1.elapsed() < IDLE_AFTER {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let runs = self.metric("kseal_unseal_runs_total").await;
+            if runs != last.0 {
+                last = (runs, Instant::now());
+            }
+        }
+    }
+
+    /// The value of a sample of `/metrics` (0 when absent).
+    async fn metric(&mut self, series: &str) -> f64 {
+        let body = loop {
+            if let Some(body) = self.get("/metrics").await {
+                break body;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the controller exited"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// The raw response to `GET path`, or `None` while nothing listens.
+    async fn get(&self, path: &str) -> Option<String> {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.ok()?;
+        Some(response)
+    }
+
+    /// (VmRSS, VmHWM) in MiB, from `/proc/<pid>/status`.
+    fn rss(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in /proc/<pid>/status"))
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
