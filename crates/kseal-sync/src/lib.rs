@@ -59,7 +59,10 @@ pub struct Config {
 pub struct Context {
     client: Client,
     config: Config,
-    recorder: Recorder,
+    /// Who publishes the events. The sync publishes an event only when something changed, so it keeps
+    /// no series cache: kube's `Recorder` holds every event it sent for six minutes, which after a
+    /// burst of 10 000 new ExternalSecrets is most of the sync's memory.
+    reporter: Reporter,
     fetcher: aws::Fetcher,
     providers: stores::Providers,
     metrics: SyncMetrics,
@@ -99,7 +102,7 @@ impl Context {
             observer: Some(observer),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            reporter,
             client,
             config,
             fetcher: aws::Fetcher::new(),
@@ -110,6 +113,11 @@ impl Context {
             externals: std::sync::OnceLock::new(),
             cycles: Mutex::default(),
         }
+    }
+
+    /// A recorder for one event (see [`Context::reporter`]).
+    fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
     }
 
     fn with_state<T>(

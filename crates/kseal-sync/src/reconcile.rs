@@ -551,7 +551,11 @@ async fn report(
             action: "Sync".to_owned(),
             secondary: None,
         };
-        if let Err(error) = ctx.recorder.publish(&event, &watched.object_ref(&())).await {
+        if let Err(error) = ctx
+            .recorder()
+            .publish(&event, &watched.object_ref(&()))
+            .await
+        {
             tracing::warn!(%error, object = name_of(watched), "cannot publish event");
         }
     }
