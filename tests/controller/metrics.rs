@@ -135,3 +135,22 @@ async fn unseal_errors_are_counted_by_reason() {
     // The controller's one key opened neither.
     assert_eq!(samples[&per_key(key.fingerprint())], 0.0);
 }
+
+#[tokio::test]
+async fn metrics_show_when_the_sealing_certificate_expires() {
+    let cluster = Cluster::with_controller().await;
+    let secret = cluster.key_secrets().await.remove(0);
+    let not_after = crate::certificate_of(&secret)
+        .not_after()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as f64;
+    let expiry = eventually("the certificate expiry gauge", || async {
+        scrape(&cluster)
+            .await
+            .get("kseal_sealing_certificate_expiry_timestamp_seconds")
+            .copied()
+    })
+    .await;
+    assert_eq!(expiry, not_after);
+}

@@ -85,6 +85,7 @@ pub async fn run_with_listener(
     // One registry for every component; each registers its families before the API serves it.
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(metrics::Metrics::new(&mut registry));
+    metrics::CertificateExpiry::register(&mut registry, keys.clone());
     let sync_metrics = config.sync.as_ref().map(|_| {
         kseal_sync::SyncMetrics::register(registry.sub_registry_with_prefix(metrics::PREFIX))
     });

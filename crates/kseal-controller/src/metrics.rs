@@ -176,6 +176,47 @@ impl prometheus_client::collector::Collector for KeyUsage {
     }
 }
 
+/// Name of the sealing certificate's expiry gauge, after [`PREFIX`].
+pub const CERTIFICATE_EXPIRY_GAUGE: &str = "sealing_certificate_expiry_timestamp_seconds";
+
+/// `kseal_sealing_certificate_expiry_timestamp_seconds`: when the certificate of the key that seals now
+/// expires (Unix time), read from the loaded keys at each scrape. Every replica serves it; alerts compare
+/// it with `time()`. Absent until keys are loaded.
+#[derive(Debug)]
+pub struct CertificateExpiry {
+    keys: Arc<crate::keys::SharedKeys>,
+}
+
+impl CertificateExpiry {
+    /// Registers the gauge for `keys` in `registry` (under [`PREFIX`]).
+    pub fn register(registry: &mut Registry, keys: Arc<crate::keys::SharedKeys>) {
+        registry
+            .sub_registry_with_prefix(PREFIX)
+            .register_collector(Box::new(CertificateExpiry { keys }));
+    }
+}
+
+impl prometheus_client::collector::Collector for CertificateExpiry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let ring = self.keys.get();
+        let Some(key) = ring.sealing_key() else {
+            return Ok(());
+        };
+        let expiry = key
+            .certificate
+            .not_after()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let metric = encoder.encode_descriptor(
+            CERTIFICATE_EXPIRY_GAUGE,
+            "When the certificate of the sealing key expires (Unix time)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        ConstGauge::new(expiry).encode(metric)
+    }
+}
+
 /// How many of `last_keys` name each fingerprint; every key of `keys` appears, with 0 when unused.
 pub fn count_per_key(
     keys: impl IntoIterator<Item = String>,
