@@ -42,11 +42,11 @@ async fn delete_remote(world: &World, name: &str) {
 async fn deletion_policies_when_the_remote_secret_is_gone() {
     let world = World::new().await;
     world.apply(&world.aws_store("aws")).await;
-    // A Secret with a foreign key, for the Merge policy.
+    // A Secret with a foreign key, for the Merge policy (written through stringData, as users do).
     let existing: Secret = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "merged"},
-        "data": {"foreign": "a2VwdA=="}
+        "stringData": {"foreign": "kept"}
     }))
     .unwrap();
     world

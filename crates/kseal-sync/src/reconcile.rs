@@ -102,11 +102,16 @@ pub async fn reconcile(
     .max();
     let spec_synced = status.synced_resource_version.as_deref() == Some(version.as_str())
         || remembered.as_ref().is_some_and(|(v, _)| *v == version);
+    // Removed on purpose (deletionPolicy): nothing to repair until the remote secret is back.
+    let removed = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == reasons::READY && c.reason.as_deref() == Some(reasons::SECRET_DELETED));
     let target_intact = match (policy, &existing) {
         (CreationPolicy::None, _) => true,
-        (_, None) => false,
+        (_, None) => removed,
         // A merged Secret holds other keys too; its hand edits are repaired at the next refresh.
-        (CreationPolicy::Merge, Some(secret)) => secret.labels().contains_key(LABEL_MANAGED),
+        (CreationPolicy::Merge, Some(_)) => true,
         (_, Some(secret)) => desired::secret_unchanged(secret),
     };
     let interval = match &es.spec.refresh_interval {
@@ -238,18 +243,44 @@ async fn remote_gone(
                 Err(Error::RemoteMissing { key })
             }
         }
-        (DeletionPolicy::Merge, Some(_)) => {
-            // Applying no data drops every key this field manager owns.
-            let empty = serde_json::json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": target, "namespace": namespace},
+        (DeletionPolicy::Merge, Some(secret)) => {
+            // Remove exactly the keys this field manager wrote. Not by applying an empty object:
+            // server-side apply would then drop the whole `data` map when no other manager owns a key
+            // in it, e.g. keys that were created through `stringData`.
+            let mut data = serde_json::Map::new();
+            for key in applied_data_keys(secret, FIELD_MANAGER) {
+                data.insert(key, serde_json::Value::Null);
+            }
+            let patch = serde_json::json!({
+                "metadata": {
+                    "labels": {LABEL_MANAGED: null},
+                    "annotations": {kseal_api::external_secrets::ANNOTATION_DATA_HASH: null},
+                },
+                "data": data,
             });
             secrets
-                .patch(&target, &apply_params(), &Patch::Apply(&empty))
+                .patch(&target, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
             Ok(Written::Deleted)
         }
     }
+}
+
+/// The `data` keys `manager` owns on `secret` through server-side apply (from `managedFields`).
+pub fn applied_data_keys(secret: &Secret, manager: &str) -> Vec<String> {
+    secret
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some("Apply")
+        })
+        .filter_map(|entry| entry.fields_v1.as_ref()?.0.get("f:data")?.as_object())
+        .flat_map(|fields| fields.keys())
+        .filter_map(|field| field.strip_prefix("f:"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Writes `desired` as `creationPolicy` says.
@@ -611,6 +642,39 @@ mod tests {
             failed[0].last_transition_time,
             first[0].last_transition_time
         );
+    }
+
+    #[test]
+    fn applied_data_keys_come_from_the_managers_apply_entry() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+        let entry =
+            |manager: &str, operation: &str, fields: serde_json::Value| ManagedFieldsEntry {
+                manager: Some(manager.into()),
+                operation: Some(operation.into()),
+                fields_v1: Some(FieldsV1(fields)),
+                ..ManagedFieldsEntry::default()
+            };
+        let mut secret = Secret::default();
+        secret.metadata.managed_fields = Some(vec![
+            entry(
+                FIELD_MANAGER,
+                "Apply",
+                serde_json::json!({"f:data": {"f:mine": {}, "f:also": {}}}),
+            ),
+            entry(
+                "someone",
+                "Apply",
+                serde_json::json!({"f:data": {"f:theirs": {}}}),
+            ),
+            entry(
+                FIELD_MANAGER,
+                "Update",
+                serde_json::json!({"f:data": {"f:status-only": {}}}),
+            ),
+        ]);
+        let mut keys = applied_data_keys(&secret, FIELD_MANAGER);
+        keys.sort();
+        assert_eq!(keys, ["also", "mine"]);
     }
 
     #[test]
