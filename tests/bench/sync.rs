@@ -22,25 +22,14 @@ use kube::{Api, Client};
 
 const INTERVAL: Duration = Duration::from_secs(30);
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    kseal_testenv::block_on(run());
 }
 
 async fn run() {
-    let externals = env_usize("KSEAL_BENCH_ES", 1000);
-    let remotes = env_usize("KSEAL_BENCH_REMOTE", 100);
-    let rss_externals = env_usize("KSEAL_BENCH_RSS_ES", 10_000);
+    let externals = kseal_testenv::env_count("KSEAL_BENCH_ES", 1000);
+    let remotes = kseal_testenv::env_count("KSEAL_BENCH_REMOTE", 100);
+    let rss_externals = kseal_testenv::env_count("KSEAL_BENCH_RSS_ES", 10_000);
     let binary = std::env::var("KSEAL_CONTROLLER_BIN").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),

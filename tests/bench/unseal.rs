@@ -48,25 +48,14 @@ const SYNC_DEADLINE: Duration = Duration::from_secs(60 * 60);
 /// The controller is idle once its reconcile count has not moved for this long.
 const IDLE_AFTER: Duration = Duration::from_secs(5);
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    kseal_testenv::block_on(run());
 }
 
 async fn run() {
-    let n = env_usize("KSEAL_BENCH_N", 1000);
-    let keys_n = env_usize("KSEAL_BENCH_KEYS_N", 60);
-    let rss_n = env_usize("KSEAL_BENCH_RSS_N", 10_000);
+    let n = kseal_testenv::env_count("KSEAL_BENCH_N", 1000);
+    let keys_n = kseal_testenv::env_count("KSEAL_BENCH_KEYS_N", 60);
+    let rss_n = kseal_testenv::env_count("KSEAL_BENCH_RSS_N", 10_000);
     let binary = controller_binary();
     let env = TestEnv::get().await;
     env.install_crds(&kseal_controller::crd::crds()).await;

@@ -301,10 +301,5 @@ fn existing_secret(name: &str, data: &[(&str, &[u8])], annotations: &[(&str, &st
 
 /// The data of `secret` as strings, for assertions.
 fn data_of(secret: &Secret) -> BTreeMap<String, String> {
-    secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
-        .collect()
+    kseal_testenv::secret_text(secret)
 }

@@ -250,10 +250,5 @@ fn ready(status: &ExternalSecretStatus) -> Option<Condition> {
 
 /// A Secret's data as text.
 fn text_data(secret: &Secret) -> BTreeMap<String, String> {
-    secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
-        .collect()
+    kseal_testenv::secret_text(secret)
 }
