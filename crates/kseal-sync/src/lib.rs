@@ -255,10 +255,8 @@ pub fn store_display(
     namespace: &str,
 ) -> Option<String> {
     let reference = spec.secret_store_ref.as_ref()?;
-    Some(match reference.kind.unwrap_or_default() {
-        StoreKind::SecretStore => format!("SecretStore {namespace}/{}", reference.name),
-        StoreKind::ClusterSecretStore => format!("ClusterSecretStore {}", reference.name),
-    })
+    let kind = reference.kind.unwrap_or_default();
+    Some(stores::display(kind, &reference.name, namespace))
 }
 
 /// Runs the sync until `shutdown` completes: the ExternalSecret reconciler and the store validators.

@@ -204,19 +204,18 @@ pub async fn resolve(
     es_namespace: &str,
     controller_class: Option<&str>,
 ) -> Result<ResolvedStore, Error> {
-    let (display, spec, uid, version) = match kind {
+    let display = display(kind, name, es_namespace);
+    let (spec, uid, version) = match kind {
         StoreKind::SecretStore => {
             let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
-            let display = format!("SecretStore {es_namespace}/{name}");
             let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
                 message: format!("{display} not found"),
             })?;
             let spec = store.parse()?;
-            (display, spec, store.uid(), store.resource_version())
+            (spec, store.uid(), store.resource_version())
         }
         StoreKind::ClusterSecretStore => {
             let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
-            let display = format!("ClusterSecretStore {name}");
             let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
                 message: format!("{display} not found"),
             })?;
@@ -234,7 +233,7 @@ pub async fn resolve(
                     });
                 }
             }
-            (display, spec, store.uid(), store.resource_version())
+            (spec, store.uid(), store.resource_version())
         }
     };
     if !handles_class(&spec, controller_class) {
@@ -291,6 +290,15 @@ pub async fn resolve(
         handle: StoreHandle::Aws { id, provider },
         seed,
     })
+}
+
+/// How messages (and the fetch cycle) name a store used from `namespace`: `SecretStore ns/name` or
+/// `ClusterSecretStore name`.
+pub fn display(kind: StoreKind, name: &str, namespace: &str) -> String {
+    match kind {
+        StoreKind::SecretStore => format!("SecretStore {namespace}/{name}"),
+        StoreKind::ClusterSecretStore => format!("ClusterSecretStore {name}"),
+    }
 }
 
 /// Whether this controller handles a store of `spec.controller` (empty: every controller).

@@ -28,6 +28,13 @@ macro_rules! watched {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub status: Option<serde_json::Value>,
         }
+
+        impl $name {
+            /// The store's spec, or why it does not fit the schema.
+            pub fn parse(&self) -> Result<SecretStoreSpec, Error> {
+                parse_spec(&self.spec, &self.metadata)
+            }
+        }
     };
 }
 
@@ -59,15 +66,7 @@ impl<'de> serde::Deserialize<'de> for WatchedExternalSecret {
             status: Option<serde_json::Value>,
         }
         let raw = Raw::deserialize(deserializer)?;
-        let spec = serde_json::from_value(raw.spec).map_err(|error| {
-            format!(
-                "{}: invalid spec: {error}",
-                object_name(
-                    raw.metadata.namespace.as_deref(),
-                    raw.metadata.name.as_deref().unwrap_or_default()
-                )
-            )
-        });
+        let spec = parse_spec(&raw.spec, &raw.metadata).map_err(|error| error.to_string());
         let status = raw.status.and_then(|s| serde_json::from_value(s).ok());
         Ok(WatchedExternalSecret {
             metadata: raw.metadata,
@@ -111,20 +110,6 @@ impl WatchedExternalSecret {
     /// The current status; one kseal cannot read counts as none.
     pub fn current_status(&self) -> Option<ExternalSecretStatus> {
         self.status.clone()
-    }
-}
-
-impl WatchedSecretStore {
-    /// The store's spec.
-    pub fn parse(&self) -> Result<SecretStoreSpec, Error> {
-        parse_spec(&self.spec, &self.metadata)
-    }
-}
-
-impl WatchedClusterSecretStore {
-    /// The store's spec.
-    pub fn parse(&self) -> Result<SecretStoreSpec, Error> {
-        parse_spec(&self.spec, &self.metadata)
     }
 }
 
