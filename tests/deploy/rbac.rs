@@ -42,7 +42,7 @@ const KEY: &str = "generate a key and serve its certificate";
 const LEASE: &str = "hold and renew the Lease";
 const CERT_MAP: &str = "publish the certificate ConfigMap";
 const UNSEAL: &str = "unseal a SealedSecret (Secret, Synced condition, event)";
-const DRIFT: &str = "repair a hand-edited unsealed Secret (and count the repeated event)";
+const DRIFT: &str = "repair a hand-edited unsealed Secret (and publish the event again)";
 const SYNC_FAKE: &str = "sync from a fake SecretStore with templateFrom (Secret, Ready conditions)";
 const SYNC_CLUSTER: &str = "sync from a ClusterSecretStore with conditions";
 const SYNC_REPAIR: &str = "recreate a deleted synced Secret";
@@ -63,8 +63,6 @@ fn needed_by(permission: &Permission) -> &'static [&'static str] {
         ("secrets", "delete") => &[SYNC_DELETE],
         ("sealedsecrets" | "sealedsecrets/status", _) => &[UNSEAL],
         ("events", "create") => &[UNSEAL],
-        // A repeated event is counted by patching its series.
-        ("events", "patch") => &[DRIFT],
         // Without taking the Lease the controller never leads, so it never generates a key.
         ("leases", "create" | "get") => &[KEY],
         // Without renewing it, leadership ends one lease duration after taking it: the renewal never comes
@@ -781,7 +779,8 @@ spec:
         .await
     }
 
-    /// Waits until an event with `reason` about `kind` `name` was seen at least `count` times.
+    /// Waits until events with `reason` about `kind` `name` were published at least `count` times (as
+    /// separate events, or counted in a series).
     async fn event_count(
         &self,
         kind: &str,
@@ -803,9 +802,9 @@ spec:
                             && event.reason.as_deref() == Some(reason)
                     })
                     .map(|event| event.series.map_or(1, |series| series.count))
-                    .max()
-                    .filter(|seen| *seen >= count)
-                    .map(|_| ())
+                    .sum::<i32>()
+                    .ge(&count)
+                    .then_some(())
             },
         )
         .await

@@ -8,10 +8,9 @@
 use std::collections::BTreeSet;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use k8s_openapi::api::core::v1::Secret;
-use kseal_api::SealedSecret;
+use kseal_api::{SealedSecret, annotations};
 
-use crate::unseal::FIELD_MANAGER;
+use crate::cache::WatchedSecret;
 
 /// On the Secret: SHA-256 of the SealedSecret it was unsealed from ([`sealed_digest`]).
 pub const SEALED_DIGEST: &str = "kseal.io/sealed-digest";
@@ -35,64 +34,61 @@ pub fn sealed_digest(sealed: &SealedSecret) -> String {
     hex::encode(digest(&SHA256, &bytes))
 }
 
-/// Whether `existing` already is what unsealing `sealed` would write: it carries the same digest, holds
-/// every key the SealedSecret produces, and no other field manager has written one of those keys since
-/// (a hand edit). The deprecated `spec.data` blob hides its keys, so it is always decrypted.
-pub fn is_up_to_date(existing: &Secret, sealed: &SealedSecret, digest: &str) -> bool {
-    let recorded = existing
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(SEALED_DIGEST));
-    let labelled = existing
-        .metadata
-        .labels
-        .as_ref()
-        .is_some_and(|l| l.get(MANAGED_LABEL).is_some_and(|v| v == "true"));
-    if recorded.map(String::as_str) != Some(digest) || sealed.spec.data.is_some() || !labelled {
-        return false;
+/// What the Secret of a SealedSecret must carry, read without decrypting (and kept in the watch cache
+/// instead of the ciphertexts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// [`sealed_digest`] of the SealedSecret.
+    pub digest: String,
+    /// The data keys unsealing produces: those of `encryptedData` and of `template.data`.
+    pub keys: BTreeSet<String>,
+    /// Sealed in the deprecated `spec.data` blob, whose keys only decryption reveals.
+    pub legacy: bool,
+    /// The template opts out of the ownerReference (`skip-set-owner-references`).
+    pub skips_owner_reference: bool,
+}
+
+impl Expected {
+    /// What unsealing `sealed` writes.
+    pub fn of(sealed: &SealedSecret) -> Self {
+        let mut keys: BTreeSet<String> = sealed.spec.encrypted_data.keys().cloned().collect();
+        let template = sealed.spec.template.as_ref();
+        keys.extend(
+            template
+                .and_then(|t| t.data.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
+        let skips_owner_reference = template
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(annotations::SKIP_SET_OWNER_REFERENCES))
+            .is_some_and(|v| v == "true");
+        Expected {
+            digest: sealed_digest(sealed),
+            keys,
+            legacy: sealed.spec.data.is_some(),
+            skips_owner_reference,
+        }
     }
-    let mut keys: BTreeSet<&str> = sealed
-        .spec
-        .encrypted_data
-        .keys()
-        .map(String::as_str)
-        .collect();
-    if let Some(templates) = sealed.spec.template.as_ref().and_then(|t| t.data.as_ref()) {
-        keys.extend(templates.keys().map(String::as_str));
-    }
-    let data = existing.data.as_ref();
-    let all_present = keys
-        .iter()
-        .all(|k| data.is_some_and(|d| d.contains_key(*k)));
-    let edited_by_others = existing
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .any(|entry| {
-            entry.manager.as_deref() != Some(FIELD_MANAGER)
-                && entry.fields_v1.as_ref().is_some_and(|fields| {
-                    keys.iter().any(|k| {
-                        fields
-                            .0
-                            .get("f:data")
-                            .and_then(|d| d.get(format!("f:{k}")))
-                            .is_some()
-                    })
-                })
-        });
-    all_present && !edited_by_others
+}
+
+/// Whether `existing` already is what unsealing the SealedSecret would write: it carries the same digest
+/// and kseal's label, holds every key the SealedSecret produces, and no other field manager has written
+/// one of those keys since (a hand edit). The deprecated `spec.data` blob hides its keys, so it is always
+/// decrypted.
+pub fn is_up_to_date(existing: &WatchedSecret, expected: &Expected) -> bool {
+    existing.annotation(SEALED_DIGEST) == Some(expected.digest.as_str())
+        && !expected.legacy
+        && existing.labelled()
+        && expected.keys.is_subset(&existing.keys)
+        && expected.keys.is_disjoint(&existing.foreign_keys)
 }
 
 /// The key fingerprint recorded on `existing`.
-pub fn unsealed_with(existing: &Secret) -> Option<&str> {
-    existing
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(UNSEALED_WITH)
-        .map(String::as_str)
+pub fn unsealed_with(existing: &WatchedSecret) -> Option<&str> {
+    existing.annotation(UNSEALED_WITH)
 }
 
 #[cfg(test)]
@@ -100,10 +96,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
         FieldsV1, ManagedFieldsEntry, ObjectMeta,
     };
     use kseal_api::SealedSecretSpec;
+
+    use crate::unseal::FIELD_MANAGER;
 
     use super::*;
 
@@ -164,34 +163,67 @@ mod tests {
     #[test]
     fn up_to_date_only_with_the_same_digest_and_no_foreign_edit() {
         let object = sealed("AgA");
-        let digest = sealed_digest(&object);
+        let expected = Expected::of(&object);
+        let digest = expected.digest.as_str();
+        let up_to_date = |secret: &Secret| is_up_to_date(&WatchedSecret::from(secret), &expected);
         let ours = serde_json::json!({ "f:data": { "f:k": {} } });
-        assert!(is_up_to_date(
-            &unsealed(&digest, &[(FIELD_MANAGER, ours.clone())]),
-            &object,
-            &digest
-        ));
-        assert!(!is_up_to_date(
-            &unsealed("old", &[(FIELD_MANAGER, ours.clone())]),
-            &object,
-            &digest
-        ));
+        assert!(up_to_date(&unsealed(
+            digest,
+            &[(FIELD_MANAGER, ours.clone())]
+        )));
+        assert!(!up_to_date(&unsealed(
+            "old",
+            &[(FIELD_MANAGER, ours.clone())]
+        )));
         let edited = unsealed(
-            &digest,
+            digest,
             &[
                 (FIELD_MANAGER, ours.clone()),
                 ("kubectl-edit", ours.clone()),
             ],
         );
-        assert!(!is_up_to_date(&edited, &object, &digest));
-        let mut missing = unsealed(&digest, &[]);
+        assert!(!up_to_date(&edited));
+        // Another manager's own key does not make kseal's keys outdated.
+        let other_key = serde_json::json!({ "f:data": { "f:extra": {} } });
+        let added = unsealed(
+            digest,
+            &[(FIELD_MANAGER, ours.clone()), ("kubectl-edit", other_key)],
+        );
+        assert!(up_to_date(&added));
+        let mut missing = unsealed(digest, &[]);
         missing.data = None;
-        assert!(!is_up_to_date(&missing, &object, &digest));
-        let mut unlabelled = unsealed(&digest, &[(FIELD_MANAGER, ours.clone())]);
+        assert!(!up_to_date(&missing));
+        let mut unlabelled = unsealed(digest, &[(FIELD_MANAGER, ours.clone())]);
         unlabelled.metadata.labels = None;
         assert!(
-            !is_up_to_date(&unlabelled, &object, &digest),
+            !up_to_date(&unlabelled),
             "a Secret without the label is rewritten, so the watch sees it again"
+        );
+        let mut legacy = object.clone();
+        legacy.spec.data = Some("AgA".into());
+        let legacy = Expected::of(&legacy);
+        assert!(!is_up_to_date(
+            &WatchedSecret::from(&unsealed(&legacy.digest, &[(FIELD_MANAGER, ours)])),
+            &legacy
+        ));
+    }
+
+    #[test]
+    fn expected_keys_include_the_template_and_the_owner_reference_choice() {
+        let mut object = sealed("AgA");
+        assert!(!Expected::of(&object).skips_owner_reference);
+        object.spec.template = Some(
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "annotations": { annotations::SKIP_SET_OWNER_REFERENCES: "true" } },
+                "data": { "url": "x://{{ .k }}" },
+            }))
+            .unwrap(),
+        );
+        let expected = Expected::of(&object);
+        assert!(expected.skips_owner_reference);
+        assert_eq!(
+            expected.keys,
+            BTreeSet::from(["k".to_owned(), "url".to_owned()])
         );
     }
 }

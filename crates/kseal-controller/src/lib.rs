@@ -1,7 +1,7 @@
 //! kseal-controller: holds the sealing keys and unseals SealedSecrets into Secrets (SPEC §2.3–2.5).
 //!
 //! Modules: [`keys`] (key Secrets: adopt, generate, renew, watch), [`unseal`] (the reconciler),
-//! [`digest`] (skip decrypting up-to-date Secrets), [`conditions`] (the `Synced` status), [`http`]
+//! [`digest`] (skip decrypting up-to-date Secrets), [`cache`] (what the unsealer keeps of watched objects), [`conditions`] (the `Synced` status), [`http`]
 //! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files),
 //! [`certmap`] (the certificate published in a ConfigMap), [`lease`] (leader election: only the leader writes).
 //!
@@ -9,6 +9,7 @@
 //! [`run_from_args`] adds what the binary needs (client configuration, signals).
 
 pub mod args;
+pub mod cache;
 pub mod certmap;
 pub mod conditions;
 pub mod crd;

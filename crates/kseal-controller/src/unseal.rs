@@ -11,18 +11,19 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kseal_api::{SealedSecret, SealedSecretStatus, annotations};
+use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::PrivateKey;
-use kube::api::{Patch, PatchParams};
+use kube::api::{GetParams, Patch, PatchParams};
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 
+pub use crate::cache::{SealedSecretObject, WatchedSealedSecret, WatchedSecret};
 use crate::conditions::{Outcome, synced_status};
-use crate::digest;
+use crate::digest::{self, Expected};
 use crate::keys::{KeyRing, SharedKeys};
 use crate::metrics::{KeyUsageSource, Metrics};
 use crate::{Error, Result};
@@ -42,7 +43,10 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 /// Shared state of the unsealer.
 pub struct Context {
     client: Client,
-    recorder: Recorder,
+    /// Who publishes the events. Events are published only when something changed, so there is no
+    /// series cache: kube's `Recorder` keeps every event it sent for six minutes, which after a burst of
+    /// 10 000 new SealedSecrets would be a large share of the controller's memory.
+    reporter: Reporter,
     keys: Arc<SharedKeys>,
     /// Bounds concurrent decryptions to the number of cores, so RSA work never queues up behind itself
     /// on the blocking pool.
@@ -51,6 +55,8 @@ pub struct Context {
     objects: Mutex<HashMap<(String, String), ObjectState>>,
     /// The watched SealedSecrets, once [`run`] has started: which objects still exist.
     sealed_store: OnceLock<Store<WatchedSealedSecret>>,
+    /// The watched Secrets kseal wrote (labelled [`digest::MANAGED_LABEL`]), once [`run`] has started.
+    secret_store: OnceLock<Store<WatchedSecret>>,
 }
 
 /// What the unsealer remembers about one SealedSecret between reconciles.
@@ -78,7 +84,7 @@ impl Context {
             instance: None,
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            reporter,
             client,
             keys,
             decrypt_slots: Arc::new(tokio::sync::Semaphore::new(
@@ -87,7 +93,20 @@ impl Context {
             metrics,
             objects: Mutex::default(),
             sealed_store: OnceLock::new(),
+            secret_store: OnceLock::new(),
         }
+    }
+
+    /// The Secret `name` in `namespace`: from the watch of kseal's Secrets when it is there, else read
+    /// from the API server (a Secret kseal has not written, or one the watch has not seen yet).
+    async fn existing_secret(&self, namespace: &str, name: &str) -> Result<Option<WatchedSecret>> {
+        if let Some(store) = self.secret_store.get()
+            && let Some(cached) = store.get(&ObjectRef::new(name).within(namespace))
+        {
+            return Ok(Some(cached.as_ref().clone()));
+        }
+        let secrets: Api<WatchedSecret> = Api::namespaced(self.client.clone(), namespace);
+        Ok(secrets.get_opt(name).await?)
     }
 
     /// The current keys.
@@ -127,46 +146,6 @@ impl KeyUsageSource for Context {
     }
 }
 
-/// A SealedSecret as watched: metadata typed, the rest kept as JSON. A malformed object then fails only
-/// its own reconcile (which reports it in the status) instead of every list of the watch.
-#[derive(kube::Resource, Clone, Debug, serde::Deserialize, serde::Serialize)]
-#[resource(inherit = SealedSecret)]
-pub struct WatchedSealedSecret {
-    /// The object's metadata (without `managedFields`, which the unsealer never reads).
-    #[serde(deserialize_with = "kseal_sync::watched::without_managed_fields")]
-    pub metadata: ObjectMeta,
-    /// `spec`, not yet checked.
-    #[serde(default)]
-    pub spec: serde_json::Value,
-    /// `status`, not yet checked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<serde_json::Value>,
-}
-
-impl WatchedSealedSecret {
-    /// The typed SealedSecret, or why the spec does not fit the schema kseal reads.
-    pub fn parse(&self) -> Result<SealedSecret> {
-        let spec = serde_json::from_value(self.spec.clone()).map_err(|error| Error::Invalid {
-            object: format!(
-                "{}/{}",
-                self.metadata.namespace.as_deref().unwrap_or_default(),
-                self.name_any()
-            ),
-            message: format!("invalid spec: {error}"),
-        })?;
-        Ok(SealedSecret {
-            metadata: self.metadata.clone(),
-            spec,
-            status: self.current_status(),
-        })
-    }
-
-    /// The current status; one kseal cannot read counts as none (it is rewritten whole).
-    pub fn current_status(&self) -> Option<SealedSecretStatus> {
-        serde_json::from_value(self.status.clone()?).ok()
-    }
-}
-
 /// Runs the unsealer until `shutdown` completes, watching SealedSecrets in `namespace` (all when `None`).
 /// Every item of `reconcile_all` reconciles every SealedSecret again (the keys changed).
 pub async fn run(
@@ -176,7 +155,7 @@ pub async fn run(
     on_ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (sealed, secrets): (Api<WatchedSealedSecret>, Api<Secret>) = match namespace {
+    let (sealed, secrets): (Api<WatchedSealedSecret>, Api<WatchedSecret>) = match namespace {
         Some(ns) => (
             Api::namespaced(ctx.client.clone(), ns),
             Api::namespaced(ctx.client.clone(), ns),
@@ -193,12 +172,20 @@ pub async fn run(
             on_ready();
         }
     };
+    // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded. The store
+    // is updated before the change triggers a reconcile, so a reconcile never reads an older Secret than
+    // the one that woke it.
+    let (secret_store, secret_writer) = reflector::store();
+    let _ = ctx.secret_store.set(secret_store);
+    let secret_changes = watcher(
+        secrets,
+        watcher::Config::default().labels(&format!("{}=true", digest::MANAGED_LABEL)),
+    )
+    .default_backoff()
+    .reflect(secret_writer)
+    .touched_objects();
     let work = controller
-        // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded.
-        .owns(
-            secrets,
-            watcher::Config::default().labels(&format!("{}=true", digest::MANAGED_LABEL)),
-        )
+        .owns_stream(secret_changes)
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(shutdown)
         .with_config(
@@ -220,10 +207,7 @@ pub async fn run(
 async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let sealed = watched.as_ref();
-    let result = match watched.parse() {
-        Ok(typed) => sync(&Arc::new(typed), &ctx).await,
-        Err(error) => Err(error),
-    };
+    let result = sync(sealed, &ctx).await;
     let outcome = match &result {
         Ok(_) => Outcome::unsealed(),
         Err(error) => {
@@ -264,33 +248,44 @@ pub fn backoff(failures: u32) -> Duration {
 }
 
 /// Unseals and writes the Secret; returns whether the Secret changed.
-async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
+async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
+    let expected = watched.expected()?;
     let ring = ctx.keys();
     if ring.is_empty() {
         return Err(Error::NoKeys);
     }
-    let name = sealed.name_any();
-    let namespace = sealed.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = secrets.get_opt(&name).await?;
-    let ownership = ownership(
+    let name = watched.name_any();
+    let namespace = watched.namespace().unwrap_or_default();
+    let existing = ctx.existing_secret(&namespace, &name).await?;
+    let ownership_for = |uid: Option<String>, expected: &Expected| match ownership(
         existing.as_ref(),
-        sealed.uid().as_deref(),
-        skips_owner_reference(sealed),
-    );
-    if ownership == Ownership::Refused {
-        return Err(Error::SecretExists { name });
-    }
-    let sealed_digest = digest::sealed_digest(sealed);
+        uid.as_deref(),
+        expected.skips_owner_reference,
+    ) {
+        Ownership::Refused => Err(Error::SecretExists { name: name.clone() }),
+        ownership => Ok(ownership),
+    };
+    let ownership = ownership_for(watched.uid(), expected)?;
     if ownership != Ownership::TakeOver
         && let Some(existing) = &existing
-        && digest::is_up_to_date(existing, sealed, &sealed_digest)
+        && digest::is_up_to_date(existing, expected)
     {
         // Nothing to decrypt; the key that opened it last is on the Secret (for the per-key gauge).
         let recorded = digest::unsealed_with(existing).map(str::to_owned);
-        ctx.update(sealed.as_ref(), |state| state.last_key = recorded);
+        ctx.update(watched, |state| state.last_key = recorded);
         return Ok(false);
     }
+
+    // The watch cache keeps no ciphertexts: read the whole object, at least as new as the watched one.
+    let Some(object) = read_sealed(watched, ctx).await? else {
+        // Deleted meanwhile: its Secret goes with it.
+        return Ok(false);
+    };
+    let sealed = Arc::new(object.parse()?);
+    let expected = Expected::of(&sealed);
+    let ownership = ownership_for(sealed.uid(), &expected)?;
+    let sealed_digest = expected.digest;
+    let secrets: Api<WatchedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
 
     let hint = sealed.annotations().get(annotations::KEY_HINT).cloned();
     let last = ctx.update(sealed.as_ref(), |state| state.last_key.clone());
@@ -371,6 +366,24 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool> {
     Ok(changed)
 }
 
+/// The whole SealedSecret `watched` is the cached view of, or `None` once it is deleted. Asked for at
+/// least the watched version, so the API server answers from its watch cache.
+async fn read_sealed(
+    watched: &WatchedSealedSecret,
+    ctx: &Context,
+) -> Result<Option<SealedSecretObject>> {
+    let api: Api<SealedSecretObject> =
+        Api::namespaced(ctx.client.clone(), &watched.namespace().unwrap_or_default());
+    let params = watched
+        .resource_version()
+        .map_or_else(GetParams::default, |version| GetParams::at(&version));
+    match api.get_with(&watched.name_any(), &params).await {
+        Ok(object) => Ok(Some(object)),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Number of sealed values of `sealed`: each costs at least one RSA operation to open.
 fn value_count(sealed: &SealedSecret) -> usize {
     match sealed.spec.data {
@@ -428,14 +441,16 @@ pub fn rsa_operations(
 }
 
 /// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
-pub fn remove_stale_keys(existing: Option<&Secret>, desired: &Secret) -> Option<serde_json::Value> {
+pub fn remove_stale_keys(
+    existing: Option<&WatchedSecret>,
+    desired: &Secret,
+) -> Option<serde_json::Value> {
     let wanted = desired.data.as_ref();
     let stale: serde_json::Map<String, serde_json::Value> = existing?
-        .data
+        .keys
         .iter()
-        .flatten()
-        .filter(|(key, _)| !wanted.is_some_and(|w| w.contains_key(*key)))
-        .map(|(key, _)| (key.clone(), serde_json::Value::Null))
+        .filter(|key| !wanted.is_some_and(|w| w.contains_key(*key)))
+        .map(|key| (key.clone(), serde_json::Value::Null))
         .collect();
     (!stale.is_empty()).then(|| serde_json::json!({ "data": stale }))
 }
@@ -453,36 +468,17 @@ pub enum Ownership {
     Refused,
 }
 
-/// Whether the SealedSecret's template opts out of the ownerReference.
-fn skips_owner_reference(sealed: &SealedSecret) -> bool {
-    sealed
-        .spec
-        .template
-        .as_ref()
-        .and_then(|t| t.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get(annotations::SKIP_SET_OWNER_REFERENCES))
-        .is_some_and(|v| v == "true")
-}
-
 /// Decides how to treat `existing` for the SealedSecret with UID `sealed_uid`; `skips_owner_reference`
 /// when its template opts out of the ownerReference.
 pub fn ownership(
-    existing: Option<&Secret>,
+    existing: Option<&WatchedSecret>,
     sealed_uid: Option<&str>,
     skips_owner_reference: bool,
 ) -> Ownership {
     let Some(existing) = existing else {
         return Ownership::Owned;
     };
-    let annotated = |name: &str| {
-        existing
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(name))
-            .is_some_and(|v| v == "true")
-    };
+    let annotated = |name: &str| existing.annotation(name) == Some("true");
     if annotated(annotations::PATCH) {
         return Ownership::Merge;
     }
@@ -494,13 +490,7 @@ pub fn ownership(
         .any(|r| r.controller == Some(true) && Some(r.uid.as_str()) == sealed_uid);
     // Without an ownerReference (skip-set-owner-references), a Secret kseal applied before stays kseal's.
     // Only then: a Secret once merged into (`patch`) must not be taken over when that annotation goes.
-    let applied_by_kseal = skips_owner_reference
-        && existing
-            .metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .any(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+    let applied_by_kseal = skips_owner_reference && existing.written_by_kseal;
     if controlled || applied_by_kseal {
         Ownership::Owned
     } else if annotated(annotations::MANAGED) {
@@ -517,7 +507,7 @@ async fn write_status(
     outcome: &Outcome,
 ) -> Result<bool> {
     let Some(status) = synced_status(
-        sealed.current_status().as_ref(),
+        sealed.status.as_ref(),
         sealed.metadata.generation,
         outcome,
         &now(),
@@ -549,7 +539,8 @@ async fn publish(sealed: &WatchedSealedSecret, ctx: &Context, outcome: &Outcome)
         action: "Unseal".into(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    if let Err(error) = recorder.publish(&event, &sealed.object_ref(&())).await {
         tracing::warn!(%error, "cannot publish event");
     }
 }
@@ -592,19 +583,22 @@ mod tests {
     fn ownership_follows_owner_references_and_annotations() {
         assert_eq!(ownership(None, Some("u1"), false), Ownership::Owned);
         assert_eq!(
-            ownership(Some(&secret(&[])), Some("u1"), false),
+            ownership(Some(&(&secret(&[])).into()), Some("u1"), false),
             Ownership::Refused
         );
         let managed = secret(&[(annotations::MANAGED, "true")]);
         assert_eq!(
-            ownership(Some(&managed), Some("u1"), false),
+            ownership(Some(&(&managed).into()), Some("u1"), false),
             Ownership::TakeOver
         );
         let patch = secret(&[(annotations::PATCH, "true")]);
-        assert_eq!(ownership(Some(&patch), Some("u1"), false), Ownership::Merge);
+        assert_eq!(
+            ownership(Some(&(&patch).into()), Some("u1"), false),
+            Ownership::Merge
+        );
         let not_true = secret(&[(annotations::MANAGED, "yes")]);
         assert_eq!(
-            ownership(Some(&not_true), Some("u1"), false),
+            ownership(Some(&(&not_true).into()), Some("u1"), false),
             Ownership::Refused
         );
 
@@ -614,10 +608,13 @@ mod tests {
             controller: Some(true),
             ..OwnerReference::default()
         }]);
-        assert_eq!(ownership(Some(&owned), Some("u1"), false), Ownership::Owned);
+        assert_eq!(
+            ownership(Some(&(&owned).into()), Some("u1"), false),
+            Ownership::Owned
+        );
         // Owned by another SealedSecret of the same name (deleted and recreated): not ours.
         assert_eq!(
-            ownership(Some(&owned), Some("u2"), false),
+            ownership(Some(&(&owned).into()), Some("u2"), false),
             Ownership::Refused
         );
 
@@ -627,12 +624,12 @@ mod tests {
             ..ManagedFieldsEntry::default()
         }]);
         assert_eq!(
-            ownership(Some(&applied), Some("u1"), true),
+            ownership(Some(&(&applied).into()), Some("u1"), true),
             Ownership::Owned
         );
         // Merged into once (`patch`), then the annotation removed: still not kseal's.
         assert_eq!(
-            ownership(Some(&applied), Some("u1"), false),
+            ownership(Some(&(&applied).into()), Some("u1"), false),
             Ownership::Refused
         );
     }
@@ -655,40 +652,11 @@ mod tests {
             ..Secret::default()
         };
         assert_eq!(
-            remove_stale_keys(Some(&existing), &desired),
+            remove_stale_keys(Some(&(&existing).into()), &desired),
             Some(serde_json::json!({ "data": { "old": null } }))
         );
-        assert_eq!(remove_stale_keys(Some(&desired), &desired), None);
+        assert_eq!(remove_stale_keys(Some(&(&desired).into()), &desired), None);
         assert_eq!(remove_stale_keys(None, &desired), None);
-    }
-
-    #[test]
-    fn watched_objects_parse_or_name_what_is_wrong() {
-        let watched = |spec: serde_json::Value| WatchedSealedSecret {
-            metadata: ObjectMeta {
-                name: Some("s".into()),
-                namespace: Some("ns".into()),
-                ..ObjectMeta::default()
-            },
-            spec,
-            status: Some(serde_json::json!({ "conditions": "not a list" })),
-        };
-        let good = watched(serde_json::json!({ "encryptedData": { "k": "AgA=" } }))
-            .parse()
-            .unwrap();
-        assert_eq!(good.spec.encrypted_data["k"], "AgA=");
-        // An unreadable status is dropped, not an error: kseal rewrites it whole.
-        assert_eq!(good.status, None);
-
-        let bad = watched(serde_json::json!({ "template": { "metadata": { "labels": 5 } } }));
-        let error = bad.parse().unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("SealedSecret ns/s: invalid spec: "),
-            "{error}"
-        );
-        assert_eq!(error.label(), "malformed");
     }
 
     #[test]
