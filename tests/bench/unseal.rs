@@ -74,12 +74,14 @@ async fn run() {
     create_sealed(&client, &namespace, 0..n, &public, Hint::Kseal).await;
     let mut controller = Controller::start(&binary, env, &namespace);
     let cpu_before = CpuUse::now(env, &controller);
+    let requests_before = ApiRequests::now(&client).await;
     let started = Instant::now();
     controller.ready().await;
     let first_ready = started.elapsed();
     synced(&client, &namespace, n).await;
     let elapsed = started.elapsed();
     let cpu = CpuUse::now(env, &controller).minus(&cpu_before);
+    let requests = ApiRequests::now(&client).await.minus(&requests_before);
     let first_ops = controller.metric("kseal_unseal_rsa_operations_total").await;
     let raw_after = raw.one_core().await;
     let raw_two_threads = raw.threads(2).await;
@@ -116,6 +118,11 @@ async fn run() {
         cpu.etcd,
         cpu.bench,
         cpu.machine - cpu.controller - cpu.apiserver - cpu.etcd - cpu.bench
+    );
+
+    println!(
+        "    API requests meanwhile (every client, this benchmark's watch included), per SealedSecret: {}",
+        requests.per_object(n)
     );
 
     // 2. A restart with everything in sync.
@@ -225,6 +232,65 @@ impl CpuUse {
             bench: self.bench - before.bench,
             machine: self.machine - before.machine,
         }
+    }
+}
+
+/// The API server's own request counts (`apiserver_request_total`) by verb and resource.
+struct ApiRequests(std::collections::BTreeMap<(String, String), f64>);
+
+impl ApiRequests {
+    async fn now(client: &Client) -> Self {
+        let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+        let text = client.request_text(request).await.unwrap_or_default();
+        let mut counts = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.rsplit_once("} ") else {
+                continue;
+            };
+            let label = |name: &str| {
+                labels
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix(&format!("{name}=\"")))
+                    .map_or("", |v| v.trim_end_matches('"'))
+            };
+            let resource = match label("subresource") {
+                "" => label("resource").to_owned(),
+                sub => format!("{}/{sub}", label("resource")),
+            };
+            if resource.is_empty() || label("verb") == "WATCH" {
+                continue;
+            }
+            *counts
+                .entry((label("verb").to_owned(), resource))
+                .or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+        }
+        ApiRequests(counts)
+    }
+
+    fn minus(&self, before: &ApiRequests) -> ApiRequests {
+        ApiRequests(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v - before.0.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, v)| *v > 0.0)
+                .collect(),
+        )
+    }
+
+    /// `VERB resource n.nn` for each (verb, resource) with at least 0.01 request per object.
+    fn per_object(&self, objects: usize) -> String {
+        let shown: Vec<String> = self
+            .0
+            .iter()
+            .map(|((verb, resource), count)| (verb, resource, count / objects as f64))
+            .filter(|(_, _, each)| *each >= 0.01)
+            .map(|(verb, resource, each)| format!("{verb} {resource} {each:.2}"))
+            .collect();
+        let total: f64 = self.0.values().sum::<f64>() / objects as f64;
+        format!("{total:.2} in all: {}", shown.join(", "))
     }
 }
 

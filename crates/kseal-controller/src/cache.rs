@@ -4,17 +4,20 @@
 //! - A [`WatchedSealedSecret`] keeps its identity, its status and what its Secret must carry
 //!   ([`Expected`]), not its ciphertexts: the unsealer reads the whole object ([`SealedSecretObject`])
 //!   only when it has to decrypt.
-//! - A [`WatchedSecret`] keeps its identity, owner references, the annotations and label kseal reads, and
-//!   the names of its data keys, never a value.
+//! - A [`WatchedSecret`] keeps its identity, owner references, what kseal reads of its annotations and
+//!   label, and the names of its data keys, never a value.
 //!
 //! Both are trimmed while they are deserialized, so a watch never holds a whole object longer than the
-//! page it arrived in.
+//! page it arrived in. Maps become plain fields and sorted slices: a `BTreeMap` node costs hundreds of
+//! bytes even for one entry, times every object in the cluster.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kseal_api::{SealedSecret, SealedSecretStatus, annotations};
+use kube::runtime::watcher;
 use serde::Deserialize;
 
 use crate::digest::{self, Expected};
@@ -25,7 +28,7 @@ use crate::{Error, Result};
 #[derive(kube::Resource, Clone, Debug)]
 #[resource(inherit = SealedSecret)]
 pub struct WatchedSealedSecret {
-    /// Identity (name, namespace, UID, resourceVersion, generation) and the key-hint annotation.
+    /// Identity only: name, namespace, UID, resourceVersion, generation.
     pub metadata: ObjectMeta,
     /// What its Secret must carry, or why its spec does not fit the schema kseal reads. A malformed object
     /// then fails only its own reconcile (which reports it in the status), not every list of the watch.
@@ -58,7 +61,7 @@ impl<'de> Deserialize<'de> for WatchedSealedSecret {
                 });
         let status = raw.current_status();
         Ok(WatchedSealedSecret {
-            metadata: trimmed(raw.metadata, &[annotations::KEY_HINT], &[]),
+            metadata: identity(raw.metadata),
             expected,
             status,
         })
@@ -100,46 +103,49 @@ impl SealedSecretObject {
     }
 }
 
-/// A Secret as the unsealer sees it: no values.
+/// A Secret as the unsealer's watch reads it: identity (name, namespace, UID, resourceVersion) and owner
+/// references, which map a change of the Secret to its SealedSecret, and its [`SecretSummary`].
 #[derive(kube::Resource, Clone, Debug, Default)]
 #[resource(inherit = Secret)]
 pub struct WatchedSecret {
-    /// Identity, owner references, kseal's label and the annotations kseal reads.
+    /// Identity and owner references only.
     pub metadata: ObjectMeta,
+    /// What the unsealer reads of it.
+    pub summary: SecretSummary,
+}
+
+/// What the unsealer reads of a Secret: never a value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretSummary {
+    /// Its resourceVersion (a write that changed nothing keeps it).
+    pub resource_version: Option<Box<str>>,
+    /// Annotation [`digest::SEALED_DIGEST`].
+    pub sealed_digest: Option<Box<str>>,
+    /// Annotation [`digest::UNSEALED_WITH`].
+    pub unsealed_with: Option<Box<str>>,
+    /// Labelled [`digest::MANAGED_LABEL`] `= "true"`.
+    pub labelled: bool,
+    /// Annotated [`annotations::MANAGED`] `= "true"`: kseal may take it over.
+    pub managed: bool,
+    /// Annotated [`annotations::PATCH`] `= "true"`: kseal merges its keys in.
+    pub patch: bool,
+    /// UID of its controller (the ownerReference with `controller: true`).
+    pub controller: Option<Box<str>>,
     /// Names of its data keys.
-    pub keys: BTreeSet<String>,
+    pub keys: Keys,
     /// Data keys a field manager other than kseal has written (a hand edit, or another controller).
-    pub foreign_keys: BTreeSet<String>,
+    pub foreign_keys: Keys,
     /// Whether kseal's field manager has written it.
     pub written_by_kseal: bool,
 }
 
-impl WatchedSecret {
-    /// The annotation `name`, when set.
-    pub fn annotation(&self, name: &str) -> Option<&str> {
-        self.metadata
-            .annotations
-            .as_ref()?
-            .get(name)
-            .map(String::as_str)
-    }
-
-    /// Whether it carries kseal's managed label.
-    pub fn labelled(&self) -> bool {
-        self.metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(digest::MANAGED_LABEL))
-            .is_some_and(|v| v == "true")
-    }
-}
-
-impl From<&Secret> for WatchedSecret {
+impl From<&Secret> for SecretSummary {
     fn from(secret: &Secret) -> Self {
         summarize(
             secret.metadata.clone(),
             secret.data.iter().flatten().map(|(k, _)| k.clone()),
         )
+        .summary
     }
 }
 
@@ -163,7 +169,7 @@ impl<'de> Deserialize<'de> for WatchedSecret {
 }
 
 fn summarize(metadata: ObjectMeta, keys: impl Iterator<Item = String>) -> WatchedSecret {
-    let mut foreign_keys = BTreeSet::new();
+    let mut foreign_keys = Vec::new();
     let mut written_by_kseal = false;
     for entry in metadata.managed_fields.iter().flatten() {
         if entry.manager.as_deref() == Some(FIELD_MANAGER) {
@@ -182,43 +188,148 @@ fn summarize(metadata: ObjectMeta, keys: impl Iterator<Item = String>) -> Watche
                 .map(str::to_owned),
         );
     }
-    WatchedSecret {
-        metadata: trimmed(
-            metadata,
-            &[
-                digest::SEALED_DIGEST,
-                digest::UNSEALED_WITH,
-                annotations::MANAGED,
-                annotations::PATCH,
-            ],
-            &[digest::MANAGED_LABEL],
-        ),
+    let annotation = |name: &str| {
+        metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(name))
+            .map(String::as_str)
+    };
+    let label = |name: &str| {
+        metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(name))
+            .map(String::as_str)
+    };
+    let controller = metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| r.uid.as_str().into());
+    let summary = SecretSummary {
+        resource_version: metadata.resource_version.as_deref().map(Into::into),
+        sealed_digest: annotation(digest::SEALED_DIGEST).map(Into::into),
+        unsealed_with: annotation(digest::UNSEALED_WITH).map(Into::into),
+        labelled: label(digest::MANAGED_LABEL) == Some("true"),
+        managed: annotation(annotations::MANAGED) == Some("true"),
+        patch: annotation(annotations::PATCH) == Some("true"),
+        controller,
         keys: keys.collect(),
-        foreign_keys,
+        foreign_keys: foreign_keys.into_iter().collect(),
         written_by_kseal,
+    };
+    WatchedSecret {
+        metadata: ObjectMeta {
+            owner_references: metadata.owner_references.clone(),
+            ..identity(metadata)
+        },
+        summary,
     }
 }
 
-/// `metadata` with only its identity, owner references and the named annotations and labels.
-fn trimmed(metadata: ObjectMeta, annotations: &[&str], labels: &[&str]) -> ObjectMeta {
-    let only = |map: Option<BTreeMap<String, String>>, names: &[&str]| {
-        let kept: BTreeMap<String, String> = map
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| names.contains(&k.as_str()))
-            .collect();
-        (!kept.is_empty()).then_some(kept)
-    };
+/// kseal's Secrets as the unsealer's watch last saw them, as [`SecretSummary`]s: about a third of the
+/// memory of a kube store of [`WatchedSecret`]s, which also keeps every object's metadata and reference.
+#[derive(Debug, Default)]
+pub struct SecretCache {
+    state: Mutex<SecretCacheState>,
+}
+
+#[derive(Debug, Default)]
+struct SecretCacheState {
+    /// By `namespace/name`.
+    live: HashMap<String, Arc<SecretSummary>>,
+    /// A relist in progress: replaces `live` when complete (until then, `live` answers).
+    relist: Option<HashMap<String, Arc<SecretSummary>>>,
+}
+
+impl SecretCache {
+    /// The Secret `name` in `namespace`, if the watch has seen it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<SecretSummary>> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.live.get(&format!("{namespace}/{name}")).cloned()
+    }
+
+    /// Applies one event of the watch.
+    pub fn apply(&self, event: &watcher::Event<WatchedSecret>) {
+        let key = |secret: &WatchedSecret| {
+            format!(
+                "{}/{}",
+                secret.metadata.namespace.as_deref().unwrap_or_default(),
+                secret.metadata.name.as_deref().unwrap_or_default()
+            )
+        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Apply(secret) => {
+                state
+                    .live
+                    .insert(key(secret), Arc::new(secret.summary.clone()));
+            }
+            watcher::Event::Delete(secret) => {
+                state.live.remove(&key(secret));
+            }
+            watcher::Event::Init => state.relist = Some(HashMap::new()),
+            watcher::Event::InitApply(secret) => {
+                state
+                    .relist
+                    .get_or_insert_default()
+                    .insert(key(secret), Arc::new(secret.summary.clone()));
+            }
+            watcher::Event::InitDone => {
+                if let Some(mut relisted) = state.relist.take() {
+                    relisted.shrink_to_fit();
+                    state.live = relisted;
+                }
+            }
+        }
+    }
+}
+
+/// A sorted set of key names, as small as a set can be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keys(Box<[Box<str>]>);
+
+impl Keys {
+    /// Whether `key` is one of them.
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.binary_search_by(|k| k.as_ref().cmp(key)).is_ok()
+    }
+
+    /// The names, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(AsRef::as_ref)
+    }
+
+    /// Whether every key of `self` is in `other`.
+    pub fn is_subset(&self, other: &Keys) -> bool {
+        self.iter().all(|k| other.contains(k))
+    }
+
+    /// Whether no key of `self` is in `other`.
+    pub fn is_disjoint(&self, other: &Keys) -> bool {
+        !self.iter().any(|k| other.contains(k))
+    }
+}
+
+impl<S: Into<Box<str>>> FromIterator<S> for Keys {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut keys: Vec<Box<str>> = iter.into_iter().map(Into::into).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Keys(keys.into_boxed_slice())
+    }
+}
+
+/// Only the identity of `metadata`: name, namespace, UID, resourceVersion and generation.
+fn identity(metadata: ObjectMeta) -> ObjectMeta {
     ObjectMeta {
-        annotations: only(metadata.annotations, annotations),
-        labels: only(metadata.labels, labels),
         name: metadata.name,
         namespace: metadata.namespace,
         uid: metadata.uid,
         resource_version: metadata.resource_version,
         generation: metadata.generation,
-        owner_references: metadata.owner_references,
-        deletion_timestamp: metadata.deletion_timestamp,
         ..ObjectMeta::default()
     }
 }
@@ -265,18 +376,9 @@ mod tests {
         let expected = good.expected().unwrap();
         let full: SealedSecretObject = serde_json::from_value(object(spec)).unwrap();
         assert_eq!(expected, &Expected::of(&full.parse().unwrap()));
-        assert_eq!(
-            expected.keys,
-            BTreeSet::from(["k".to_owned(), "t".to_owned()])
-        );
-        // Only the identity and the key hint stay; the digest still covered every annotation.
-        assert_eq!(
-            good.metadata.annotations,
-            Some(BTreeMap::from([(
-                annotations::KEY_HINT.to_owned(),
-                "fp".to_owned()
-            )]))
-        );
+        assert_eq!(expected.keys.iter().collect::<Vec<_>>(), ["k", "t"]);
+        // Only the identity stays; the digest still covered every annotation.
+        assert_eq!(good.metadata.annotations, None);
         assert_eq!(good.metadata.managed_fields, None);
         assert_eq!(good.metadata.generation, Some(3));
         assert!(!format!("{good:?}").contains("AgBy"), "{good:?}");
@@ -298,6 +400,54 @@ mod tests {
     }
 
     #[test]
+    fn the_secret_cache_follows_the_watch_and_swaps_in_a_relist_whole() {
+        let secret = |name: &str, digest: &str| WatchedSecret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            summary: SecretSummary {
+                sealed_digest: Some(digest.into()),
+                ..SecretSummary::default()
+            },
+        };
+        let digest = |cache: &SecretCache, name: &str| {
+            cache
+                .get("ns", name)
+                .and_then(|s| s.sealed_digest.as_deref().map(str::to_owned))
+        };
+        let cache = SecretCache::default();
+        cache.apply(&watcher::Event::Apply(secret("a", "1")));
+        cache.apply(&watcher::Event::Apply(secret("b", "1")));
+        cache.apply(&watcher::Event::Apply(secret("a", "2")));
+        assert_eq!(digest(&cache, "a").as_deref(), Some("2"));
+        cache.apply(&watcher::Event::Delete(secret("b", "1")));
+        assert_eq!(digest(&cache, "b"), None);
+        assert_eq!(cache.get("other", "a"), None);
+
+        // A relist: the old view answers until it is complete, then only what it listed remains.
+        cache.apply(&watcher::Event::Init);
+        cache.apply(&watcher::Event::InitApply(secret("c", "3")));
+        assert_eq!(digest(&cache, "a").as_deref(), Some("2"));
+        assert_eq!(digest(&cache, "c"), None);
+        cache.apply(&watcher::Event::InitDone);
+        assert_eq!(digest(&cache, "a"), None);
+        assert_eq!(digest(&cache, "c").as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn keys_are_a_sorted_set() {
+        let keys: Keys = ["b", "a", "b"].into_iter().collect();
+        assert_eq!(keys.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(keys.contains("a") && !keys.contains("c"));
+        let a: Keys = ["a"].into_iter().collect();
+        let c: Keys = ["c"].into_iter().collect();
+        assert!(a.is_subset(&keys) && !keys.is_subset(&a));
+        assert!(c.is_disjoint(&keys) && !a.is_disjoint(&keys));
+    }
+
+    #[test]
     fn watched_secrets_keep_key_names_and_who_wrote_them_never_values() {
         let secret: WatchedSecret = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1",
@@ -316,16 +466,16 @@ mod tests {
             "data": { "a": "c2VjcmV0LWE=", "b": "c2VjcmV0LWI=" },
         }))
         .unwrap();
-        assert_eq!(
-            secret.keys,
-            BTreeSet::from(["a".to_owned(), "b".to_owned()])
-        );
-        assert_eq!(secret.foreign_keys, BTreeSet::from(["b".to_owned()]));
+        assert_eq!(secret.metadata.labels, None);
+        assert_eq!(secret.metadata.annotations, None);
+        let secret = secret.summary;
+        assert_eq!(secret.keys.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(secret.foreign_keys.iter().collect::<Vec<_>>(), ["b"]);
         assert!(secret.written_by_kseal);
-        assert!(secret.labelled());
-        assert_eq!(secret.annotation(digest::SEALED_DIGEST), Some("d"));
-        assert_eq!(secret.annotation("note"), None);
-        assert_eq!(secret.metadata.labels.as_ref().map(BTreeMap::len), Some(1));
+        assert!(secret.labelled);
+        assert!(!secret.managed && !secret.patch);
+        assert_eq!(secret.sealed_digest.as_deref(), Some("d"));
+        assert_eq!(secret.unsealed_with, None);
         let shown = format!("{secret:?}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
     }

@@ -5,12 +5,10 @@
 //! The digest covers only sealed material and metadata, never plaintext, so it reveals nothing about the
 //! values.
 
-use std::collections::BTreeSet;
-
 use aws_lc_rs::digest::{SHA256, digest};
 use kseal_api::{SealedSecret, annotations};
 
-use crate::cache::WatchedSecret;
+use crate::cache::{Keys, SecretSummary};
 
 /// On the Secret: SHA-256 of the SealedSecret it was unsealed from ([`sealed_digest`]).
 pub const SEALED_DIGEST: &str = "kseal.io/sealed-digest";
@@ -41,7 +39,7 @@ pub struct Expected {
     /// [`sealed_digest`] of the SealedSecret.
     pub digest: String,
     /// The data keys unsealing produces: those of `encryptedData` and of `template.data`.
-    pub keys: BTreeSet<String>,
+    pub keys: Keys,
     /// Sealed in the deprecated `spec.data` blob, whose keys only decryption reveals.
     pub legacy: bool,
     /// The template opts out of the ownerReference (`skip-set-owner-references`).
@@ -51,15 +49,15 @@ pub struct Expected {
 impl Expected {
     /// What unsealing `sealed` writes.
     pub fn of(sealed: &SealedSecret) -> Self {
-        let mut keys: BTreeSet<String> = sealed.spec.encrypted_data.keys().cloned().collect();
         let template = sealed.spec.template.as_ref();
-        keys.extend(
-            template
-                .and_then(|t| t.data.as_ref())
-                .into_iter()
-                .flatten()
-                .map(|(k, _)| k.clone()),
-        );
+        let templated = template.and_then(|t| t.data.as_ref()).into_iter().flatten();
+        let keys = sealed
+            .spec
+            .encrypted_data
+            .keys()
+            .chain(templated.map(|(k, _)| k))
+            .map(String::as_str)
+            .collect();
         let skips_owner_reference = template
             .and_then(|t| t.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
@@ -78,17 +76,17 @@ impl Expected {
 /// and kseal's label, holds every key the SealedSecret produces, and no other field manager has written
 /// one of those keys since (a hand edit). The deprecated `spec.data` blob hides its keys, so it is always
 /// decrypted.
-pub fn is_up_to_date(existing: &WatchedSecret, expected: &Expected) -> bool {
-    existing.annotation(SEALED_DIGEST) == Some(expected.digest.as_str())
+pub fn is_up_to_date(existing: &SecretSummary, expected: &Expected) -> bool {
+    existing.sealed_digest.as_deref() == Some(expected.digest.as_str())
         && !expected.legacy
-        && existing.labelled()
+        && existing.labelled
         && expected.keys.is_subset(&existing.keys)
         && expected.keys.is_disjoint(&existing.foreign_keys)
 }
 
 /// The key fingerprint recorded on `existing`.
-pub fn unsealed_with(existing: &WatchedSecret) -> Option<&str> {
-    existing.annotation(UNSEALED_WITH)
+pub fn unsealed_with(existing: &SecretSummary) -> Option<&str> {
+    existing.unsealed_with.as_deref()
 }
 
 #[cfg(test)]
@@ -165,7 +163,7 @@ mod tests {
         let object = sealed("AgA");
         let expected = Expected::of(&object);
         let digest = expected.digest.as_str();
-        let up_to_date = |secret: &Secret| is_up_to_date(&WatchedSecret::from(secret), &expected);
+        let up_to_date = |secret: &Secret| is_up_to_date(&SecretSummary::from(secret), &expected);
         let ours = serde_json::json!({ "f:data": { "f:k": {} } });
         assert!(up_to_date(&unsealed(
             digest,
@@ -203,7 +201,7 @@ mod tests {
         legacy.spec.data = Some("AgA".into());
         let legacy = Expected::of(&legacy);
         assert!(!is_up_to_date(
-            &WatchedSecret::from(&unsealed(&legacy.digest, &[(FIELD_MANAGER, ours)])),
+            &SecretSummary::from(&unsealed(&legacy.digest, &[(FIELD_MANAGER, ours)])),
             &legacy
         ));
     }
@@ -221,9 +219,6 @@ mod tests {
         );
         let expected = Expected::of(&object);
         assert!(expected.skips_owner_reference);
-        assert_eq!(
-            expected.keys,
-            BTreeSet::from(["k".to_owned(), "url".to_owned()])
-        );
+        assert_eq!(expected.keys.iter().collect::<Vec<_>>(), ["k", "url"]);
     }
 }

@@ -2,7 +2,10 @@
 
 use clap::Parser as _;
 
-#[tokio::main]
+/// One thread for all I/O: the CPU-bound work (RSA) runs on the blocking pool, one decryption per core.
+/// Every thread that allocates gets its own glibc arena, and each arena keeps what it once held: with
+/// a worker per core, the memory after a burst of 10 000 unseals was about 15 MiB higher.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     // kube uses rustls; several providers may be linked, so pick one explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::PrivateKey;
@@ -17,11 +17,13 @@ use kube::api::{GetParams, Patch, PatchParams};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 
-pub use crate::cache::{SealedSecretObject, WatchedSealedSecret, WatchedSecret};
+pub use crate::cache::{
+    SealedSecretObject, SecretCache, SecretSummary, WatchedSealedSecret, WatchedSecret,
+};
 use crate::conditions::{Outcome, synced_status};
 use crate::digest::{self, Expected};
 use crate::keys::{KeyRing, SharedKeys};
@@ -33,7 +35,9 @@ pub const FIELD_MANAGER: &str = "kseal-controller";
 /// SealedSecrets reconciled at once (decryption itself is bounded by the cores); bounds the memory of a
 /// burst such as a restart with thousands of objects.
 pub const MAX_CONCURRENT_RECONCILES: u16 = 32;
-/// Requeue after a successful reconcile (a periodic resync repairs anything a watch missed).
+/// Every SealedSecret is reconciled again this often (a periodic resync repairs anything a watch
+/// missed). One timer for all of them, not a requeue per object: a scheduled requeue holds about a
+/// kilobyte per object in the controller's queue.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// First retry delay after a failure; doubled per consecutive failure of the same object.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -56,7 +60,7 @@ pub struct Context {
     /// The watched SealedSecrets, once [`run`] has started: which objects still exist.
     sealed_store: OnceLock<Store<WatchedSealedSecret>>,
     /// The watched Secrets kseal wrote (labelled [`digest::MANAGED_LABEL`]), once [`run`] has started.
-    secret_store: OnceLock<Store<WatchedSecret>>,
+    secrets: SecretCache,
 }
 
 /// What the unsealer remembers about one SealedSecret between reconciles.
@@ -66,6 +70,10 @@ struct ObjectState {
     last_key: Option<String>,
     /// Consecutive failed reconciles.
     failures: u32,
+    /// The status last written, while the watch has not shown it yet: the version it was written over,
+    /// and what it said (generation and outcome). Until a newer version arrives, a reconcile woken by
+    /// something else (the Secret's own change) would otherwise write the same status again.
+    written: Option<(Option<String>, Option<i64>, Outcome)>,
 }
 
 impl std::fmt::Debug for Context {
@@ -93,20 +101,25 @@ impl Context {
             metrics,
             objects: Mutex::default(),
             sealed_store: OnceLock::new(),
-            secret_store: OnceLock::new(),
+            secrets: SecretCache::default(),
         }
     }
 
-    /// The Secret `name` in `namespace`: from the watch of kseal's Secrets when it is there, else read
-    /// from the API server (a Secret kseal has not written, or one the watch has not seen yet).
-    async fn existing_secret(&self, namespace: &str, name: &str) -> Result<Option<WatchedSecret>> {
-        if let Some(store) = self.secret_store.get()
-            && let Some(cached) = store.get(&ObjectRef::new(name).within(namespace))
-        {
-            return Ok(Some(cached.as_ref().clone()));
+    /// The Secret of `sealed`: from the watch of kseal's Secrets when it is there, else read from the API
+    /// server, newest version (a Secret kseal has not written, or one the watch has not seen yet). Only
+    /// that read can see someone else's Secret of the same name, which must not be overwritten.
+    async fn existing_secret(
+        &self,
+        sealed: &WatchedSealedSecret,
+    ) -> Result<Option<Arc<SecretSummary>>> {
+        let name = sealed.name_any();
+        let namespace = sealed.namespace().unwrap_or_default();
+        if let Some(cached) = self.secrets.get(&namespace, &name) {
+            return Ok(Some(cached));
         }
-        let secrets: Api<WatchedSecret> = Api::namespaced(self.client.clone(), namespace);
-        Ok(secrets.get_opt(name).await?)
+        let secrets: Api<WatchedSecret> = Api::namespaced(self.client.clone(), &namespace);
+        let read = get_opt_at(&secrets, &name, None).await?;
+        Ok(read.map(|secret| Arc::new(secret.summary)))
     }
 
     /// The current keys.
@@ -147,7 +160,8 @@ impl KeyUsageSource for Context {
 }
 
 /// Runs the unsealer until `shutdown` completes, watching SealedSecrets in `namespace` (all when `None`).
-/// Every item of `reconcile_all` reconciles every SealedSecret again (the keys changed).
+/// Every item of `reconcile_all` reconciles every SealedSecret again (the keys changed); so does every
+/// [`REFRESH_INTERVAL`].
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<&str>,
@@ -175,18 +189,17 @@ pub async fn run(
     // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded. The store
     // is updated before the change triggers a reconcile, so a reconcile never reads an older Secret than
     // the one that woke it.
-    let (secret_store, secret_writer) = reflector::store();
-    let _ = ctx.secret_store.set(secret_store);
+    let cache = ctx.clone();
     let secret_changes = watcher(
         secrets,
         watcher::Config::default().labels(&format!("{}=true", digest::MANAGED_LABEL)),
     )
     .default_backoff()
-    .reflect(secret_writer)
+    .inspect_ok(move |event| cache.secrets.apply(event))
     .touched_objects();
     let work = controller
         .owns_stream(secret_changes)
-        .reconcile_all_on(reconcile_all)
+        .reconcile_all_on(futures::stream::select(reconcile_all, resync()))
         .graceful_shutdown_on(shutdown)
         .with_config(
             kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
@@ -200,6 +213,14 @@ pub async fn run(
             }
         });
     futures::join!(ready, work);
+}
+
+/// An item every [`REFRESH_INTERVAL`].
+fn resync() -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold((), |()| async {
+        tokio::time::sleep(REFRESH_INTERVAL).await;
+        Some(((), ()))
+    })
 }
 
 /// Reconciles one SealedSecret: unseal, write the Secret, report `Synced`.
@@ -229,7 +250,7 @@ async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Resu
     }
     result?;
     ctx.update(sealed, |state| state.failures = 0);
-    Ok(Action::requeue(REFRESH_INTERVAL))
+    Ok(Action::await_change())
 }
 
 /// Retries a failed object with per-object exponential backoff.
@@ -256,9 +277,9 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     }
     let name = watched.name_any();
     let namespace = watched.namespace().unwrap_or_default();
-    let existing = ctx.existing_secret(&namespace, &name).await?;
+    let existing = ctx.existing_secret(watched).await?;
     let ownership_for = |uid: Option<String>, expected: &Expected| match ownership(
-        existing.as_ref(),
+        existing.as_deref(),
         uid.as_deref(),
         expected.skips_owner_reference,
     ) {
@@ -289,7 +310,7 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
 
     let hint = sealed.annotations().get(annotations::KEY_HINT).cloned();
     let last = ctx.update(sealed.as_ref(), |state| state.last_key.clone());
-    let recorded = existing.as_ref().and_then(digest::unsealed_with);
+    let recorded = existing.as_deref().and_then(digest::unsealed_with);
     let preferred: Vec<&str> = hint
         .iter()
         .chain(last.iter())
@@ -351,11 +372,13 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
         )
         .await
         .map_err(update_failed)?;
-    let mut changed =
-        existing.as_ref().and_then(|s| s.resource_version()) != applied.resource_version();
+    let mut changed = existing
+        .as_ref()
+        .and_then(|s| s.resource_version.as_deref())
+        != applied.summary.resource_version.as_deref();
     // Apply leaves the keys another manager wrote; taking over overwrites the whole data.
     if ownership == Ownership::TakeOver
-        && let Some(patch) = remove_stale_keys(existing.as_ref(), &desired)
+        && let Some(patch) = remove_stale_keys(existing.as_deref(), &desired)
     {
         secrets
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -374,10 +397,17 @@ async fn read_sealed(
 ) -> Result<Option<SealedSecretObject>> {
     let api: Api<SealedSecretObject> =
         Api::namespaced(ctx.client.clone(), &watched.namespace().unwrap_or_default());
-    let params = watched
-        .resource_version()
-        .map_or_else(GetParams::default, |version| GetParams::at(&version));
-    match api.get_with(&watched.name_any(), &params).await {
+    get_opt_at(&api, &watched.name_any(), watched.resource_version()).await
+}
+
+/// The object `name`, at least at `version` (from the API server's watch cache), or `None` when there is
+/// none; without a version, the newest (from etcd).
+async fn get_opt_at<K>(api: &Api<K>, name: &str, version: Option<String>) -> Result<Option<K>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = version.map_or_else(GetParams::default, |version| GetParams::at(&version));
+    match api.get_with(name, &params).await {
         Ok(object) => Ok(Some(object)),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
         Err(error) => Err(error.into()),
@@ -442,7 +472,7 @@ pub fn rsa_operations(
 
 /// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
 pub fn remove_stale_keys(
-    existing: Option<&WatchedSecret>,
+    existing: Option<&SecretSummary>,
     desired: &Secret,
 ) -> Option<serde_json::Value> {
     let wanted = desired.data.as_ref();
@@ -450,7 +480,7 @@ pub fn remove_stale_keys(
         .keys
         .iter()
         .filter(|key| !wanted.is_some_and(|w| w.contains_key(*key)))
-        .map(|key| (key.clone(), serde_json::Value::Null))
+        .map(|key| (key.to_owned(), serde_json::Value::Null))
         .collect();
     (!stale.is_empty()).then(|| serde_json::json!({ "data": stale }))
 }
@@ -471,29 +501,23 @@ pub enum Ownership {
 /// Decides how to treat `existing` for the SealedSecret with UID `sealed_uid`; `skips_owner_reference`
 /// when its template opts out of the ownerReference.
 pub fn ownership(
-    existing: Option<&WatchedSecret>,
+    existing: Option<&SecretSummary>,
     sealed_uid: Option<&str>,
     skips_owner_reference: bool,
 ) -> Ownership {
     let Some(existing) = existing else {
         return Ownership::Owned;
     };
-    let annotated = |name: &str| existing.annotation(name) == Some("true");
-    if annotated(annotations::PATCH) {
+    if existing.patch {
         return Ownership::Merge;
     }
-    let controlled = existing
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true) && Some(r.uid.as_str()) == sealed_uid);
+    let controlled = sealed_uid.is_some() && existing.controller.as_deref() == sealed_uid;
     // Without an ownerReference (skip-set-owner-references), a Secret kseal applied before stays kseal's.
     // Only then: a Secret once merged into (`patch`) must not be taken over when that annotation goes.
     let applied_by_kseal = skips_owner_reference && existing.written_by_kseal;
     if controlled || applied_by_kseal {
         Ownership::Owned
-    } else if annotated(annotations::MANAGED) {
+    } else if existing.managed {
         Ownership::TakeOver
     } else {
         Ownership::Refused
@@ -506,12 +530,21 @@ async fn write_status(
     ctx: &Context,
     outcome: &Outcome,
 ) -> Result<bool> {
-    let Some(status) = synced_status(
-        sealed.status.as_ref(),
-        sealed.metadata.generation,
-        outcome,
-        &now(),
-    ) else {
+    let version = sealed.metadata.resource_version.clone();
+    let generation = sealed.metadata.generation;
+    let in_flight = ctx.update(sealed, |state| match &state.written {
+        Some((over, written_generation, written)) if *over == version => {
+            *written_generation == generation && written == outcome
+        }
+        _ => {
+            state.written = None;
+            false
+        }
+    });
+    if in_flight {
+        return Ok(false);
+    }
+    let Some(status) = synced_status(sealed.status.as_ref(), generation, outcome, &now()) else {
         return Ok(false);
     };
     let api: Api<WatchedSealedSecret> =
@@ -523,6 +556,9 @@ async fn write_status(
         &Patch::Merge(&patch),
     )
     .await?;
+    ctx.update(sealed, |state| {
+        state.written = Some((version, generation, outcome.clone()));
+    });
     Ok(true)
 }
 
@@ -583,22 +619,22 @@ mod tests {
     fn ownership_follows_owner_references_and_annotations() {
         assert_eq!(ownership(None, Some("u1"), false), Ownership::Owned);
         assert_eq!(
-            ownership(Some(&(&secret(&[])).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&secret(&[]))), Some("u1"), false),
             Ownership::Refused
         );
         let managed = secret(&[(annotations::MANAGED, "true")]);
         assert_eq!(
-            ownership(Some(&(&managed).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&managed)), Some("u1"), false),
             Ownership::TakeOver
         );
         let patch = secret(&[(annotations::PATCH, "true")]);
         assert_eq!(
-            ownership(Some(&(&patch).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&patch)), Some("u1"), false),
             Ownership::Merge
         );
         let not_true = secret(&[(annotations::MANAGED, "yes")]);
         assert_eq!(
-            ownership(Some(&(&not_true).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&not_true)), Some("u1"), false),
             Ownership::Refused
         );
 
@@ -609,12 +645,12 @@ mod tests {
             ..OwnerReference::default()
         }]);
         assert_eq!(
-            ownership(Some(&(&owned).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&owned)), Some("u1"), false),
             Ownership::Owned
         );
         // Owned by another SealedSecret of the same name (deleted and recreated): not ours.
         assert_eq!(
-            ownership(Some(&(&owned).into()), Some("u2"), false),
+            ownership(Some(&SecretSummary::from(&owned)), Some("u2"), false),
             Ownership::Refused
         );
 
@@ -624,12 +660,12 @@ mod tests {
             ..ManagedFieldsEntry::default()
         }]);
         assert_eq!(
-            ownership(Some(&(&applied).into()), Some("u1"), true),
+            ownership(Some(&SecretSummary::from(&applied)), Some("u1"), true),
             Ownership::Owned
         );
         // Merged into once (`patch`), then the annotation removed: still not kseal's.
         assert_eq!(
-            ownership(Some(&(&applied).into()), Some("u1"), false),
+            ownership(Some(&SecretSummary::from(&applied)), Some("u1"), false),
             Ownership::Refused
         );
     }
@@ -652,10 +688,13 @@ mod tests {
             ..Secret::default()
         };
         assert_eq!(
-            remove_stale_keys(Some(&(&existing).into()), &desired),
+            remove_stale_keys(Some(&SecretSummary::from(&existing)), &desired),
             Some(serde_json::json!({ "data": { "old": null } }))
         );
-        assert_eq!(remove_stale_keys(Some(&(&desired).into()), &desired), None);
+        assert_eq!(
+            remove_stale_keys(Some(&SecretSummary::from(&desired)), &desired),
+            None
+        );
         assert_eq!(remove_stale_keys(None, &desired), None);
     }
 
