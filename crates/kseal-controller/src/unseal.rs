@@ -186,7 +186,7 @@ pub async fn run(
             on_ready();
         }
     };
-    // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded. The store
+    // Only the Secrets the unsealer wrote: a cluster's other Secrets are never held or decoded. The cache
     // is updated before the change triggers a reconcile, so a reconcile never reads an older Secret than
     // the one that woke it.
     let cache = ctx.clone();
