@@ -4,8 +4,9 @@
 //! - A [`WatchedSealedSecret`] keeps its identity, its status and what its Secret must carry
 //!   ([`Expected`]), not its ciphertexts: the unsealer reads the whole object ([`SealedSecretObject`])
 //!   only when it has to decrypt.
-//! - A [`WatchedSecret`] keeps its identity, owner references, what kseal reads of its annotations and
-//!   label, and the names of its data keys, never a value.
+//! - A [`WatchedSecret`] (as the Secret watch reads it) carries its identity, owner references and a
+//!   [`SecretSummary`]: what kseal reads of its annotations and label, and the names of its data keys,
+//!   never a value. Only the summaries are kept, in the [`SecretCache`].
 //!
 //! Both are trimmed while they are deserialized, so a watch never holds a whole object longer than the
 //! page it arrived in. Maps become plain fields and sorted slices: a `BTreeMap` node costs hundreds of
