@@ -53,16 +53,22 @@ impl<'de> Deserialize<'de> for WatchedSealedSecret {
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
         let raw = SealedSecretObject::deserialize(deserializer)?;
-        let expected =
-            raw.parse()
-                .map(|sealed| Expected::of(&sealed))
-                .map_err(|error| match error {
-                    Error::Invalid { message, .. } => message,
-                    other => other.to_string(),
-                });
-        let status = raw.current_status();
+        let status = status_of(raw.status);
+        // The spec and metadata are moved, not copied: this runs for every event of the watch.
+        let (metadata, expected) = match serde_json::from_value(raw.spec) {
+            Ok(spec) => {
+                let sealed = SealedSecret {
+                    metadata: raw.metadata,
+                    spec,
+                    status: None,
+                };
+                let expected = Expected::of(&sealed);
+                (sealed.metadata, Ok(expected))
+            }
+            Err(error) => (raw.metadata, Err(invalid_spec(&error))),
+        };
         Ok(WatchedSealedSecret {
-            metadata: identity(raw.metadata),
+            metadata: identity(metadata),
             expected,
             status,
         })
@@ -86,22 +92,27 @@ pub struct SealedSecretObject {
 
 impl SealedSecretObject {
     /// The typed SealedSecret, or why the spec does not fit the schema kseal reads.
-    pub fn parse(&self) -> Result<SealedSecret> {
-        let spec = serde_json::from_value(self.spec.clone()).map_err(|error| Error::Invalid {
+    pub fn parse(self) -> Result<SealedSecret> {
+        let spec = serde_json::from_value(self.spec).map_err(|error| Error::Invalid {
             object: object_name(&self.metadata),
-            message: format!("invalid spec: {error}"),
+            message: invalid_spec(&error),
         })?;
         Ok(SealedSecret {
-            metadata: self.metadata.clone(),
+            metadata: self.metadata,
             spec,
-            status: self.current_status(),
+            status: status_of(self.status),
         })
     }
+}
 
-    /// The current status; one kseal cannot read counts as none (it is rewritten whole).
-    pub fn current_status(&self) -> Option<SealedSecretStatus> {
-        serde_json::from_value(self.status.clone()?).ok()
-    }
+/// The status as kseal reads it; one it cannot read counts as none (it is rewritten whole).
+fn status_of(status: Option<serde_json::Value>) -> Option<SealedSecretStatus> {
+    serde_json::from_value(status?).ok()
+}
+
+/// The message naming why a spec does not fit the schema.
+fn invalid_spec(error: &serde_json::Error) -> String {
+    format!("invalid spec: {error}")
 }
 
 /// A Secret as the unsealer's watch reads it: identity (name, namespace, UID, resourceVersion) and owner
@@ -221,9 +232,10 @@ fn summarize(metadata: ObjectMeta, keys: impl Iterator<Item = String>) -> Watche
         foreign_keys: foreign_keys.into_iter().collect(),
         written_by_kseal,
     };
+    let mut metadata = metadata;
     WatchedSecret {
         metadata: ObjectMeta {
-            owner_references: metadata.owner_references.clone(),
+            owner_references: metadata.owner_references.take(),
             ..identity(metadata)
         },
         summary,

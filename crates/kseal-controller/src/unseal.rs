@@ -118,7 +118,7 @@ impl Context {
             return Ok(Some(cached));
         }
         let secrets: Api<WatchedSecret> = Api::namespaced(self.client.clone(), &namespace);
-        let read = get_opt_at(&secrets, &name, None).await?;
+        let read = secrets.get_opt(&name).await?;
         Ok(read.map(|secret| Arc::new(secret.summary)))
     }
 
@@ -397,17 +397,10 @@ async fn read_sealed(
 ) -> Result<Option<SealedSecretObject>> {
     let api: Api<SealedSecretObject> =
         Api::namespaced(ctx.client.clone(), &watched.namespace().unwrap_or_default());
-    get_opt_at(&api, &watched.name_any(), watched.resource_version()).await
-}
-
-/// The object `name`, at least at `version` (from the API server's watch cache), or `None` when there is
-/// none; without a version, the newest (from etcd).
-async fn get_opt_at<K>(api: &Api<K>, name: &str, version: Option<String>) -> Result<Option<K>>
-where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let params = version.map_or_else(GetParams::default, |version| GetParams::at(&version));
-    match api.get_with(name, &params).await {
+    let params = watched
+        .resource_version()
+        .map_or_else(GetParams::default, |version| GetParams::at(&version));
+    match api.get_with(&watched.name_any(), &params).await {
         Ok(object) => Ok(Some(object)),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
         Err(error) => Err(error.into()),
