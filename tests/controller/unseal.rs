@@ -1,6 +1,10 @@
 //! SealedSecret → Secret: bytes, status, scope violations, and pre-existing Secrets.
 
+use std::collections::BTreeMap;
+
 use kseal_api::{SealedSecret, annotations};
+use kseal_controller::keys::{ACTIVE, KEY_LABEL};
+use kseal_crypto::KeyOptions;
 use kube::Api;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 
@@ -322,4 +326,88 @@ async fn malformed_sealed_secrets_fail_alone() {
         assert_eq!(reason, "ErrUnsealFailed", "{name}: {message}");
         assert!(message.contains(name), "{name}: {message}");
     }
+}
+
+/// A valid key pair (2048 bits, fast), as an attacker would make one.
+fn attacker_key() -> kseal_crypto::KeyPair {
+    kseal_crypto::KeyPair::generate(&KeyOptions {
+        bits: 2048,
+        ..KeyOptions::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_unsealer_never_writes_or_plants_a_sealing_key() {
+    let cluster = Cluster::with_controller().await;
+    let ns = cluster.namespace.clone();
+    let key = cluster.public_key().await;
+    let keys_before: Vec<_> = cluster
+        .key_secrets()
+        .await
+        .into_iter()
+        .map(|s| (s.metadata.name, s.data))
+        .collect();
+    let planted = attacker_key();
+    let planted_key = planted.private_key_pem().unwrap();
+    let key_data: [(&str, &[u8]); 2] = [
+        ("tls.key", planted_key.as_bytes()),
+        ("tls.crt", planted.certificate_pem().as_bytes()),
+    ];
+    // What an attacker allowed to create SealedSecrets in the controller's namespace could try.
+    let mut named_like_a_key = plain_secret(&ns, "sealed-secrets-keyevil", &key_data);
+    named_like_a_key.type_ = Some("kubernetes.io/tls".into());
+    let mut labelled_as_a_key = plain_secret(&ns, "planted", &key_data);
+    labelled_as_a_key.type_ = Some("kubernetes.io/tls".into());
+    labelled_as_a_key.metadata.labels = Some(BTreeMap::from([(KEY_LABEL.into(), ACTIVE.into())]));
+    // A key imported by hand under another name, later annotated for take-over.
+    let imported = attacker_key();
+    let imported_key = imported.private_key_pem().unwrap();
+    let mut imported_secret = existing_secret(
+        "imported-key",
+        &[
+            ("tls.key", imported_key.as_bytes()),
+            ("tls.crt", imported.certificate_pem().as_bytes()),
+        ],
+        &[("sealedsecrets.bitnami.com/managed", "true")],
+    );
+    imported_secret.metadata.labels = Some(BTreeMap::from([(KEY_LABEL.into(), ACTIVE.into())]));
+    imported_secret.type_ = Some("kubernetes.io/tls".into());
+    let imported_before = cluster.create_secret(imported_secret).await.data;
+    let over_imported = plain_secret(&ns, "imported-key", &[("tls.key", b"overwritten")]);
+
+    for secret in [named_like_a_key, labelled_as_a_key, over_imported] {
+        let name = secret.metadata.name.clone().unwrap();
+        cluster.create_sealed(&seal(secret, &key)).await;
+        let (reason, message) = cluster.synced(&name, "False").await;
+        assert_eq!(reason, "ErrProtectedSecret", "{name}: {message}");
+        assert!(message.contains(&name), "{message}");
+    }
+    let secrets = cluster.secrets();
+    for name in ["sealed-secrets-keyevil", "planted"] {
+        assert!(
+            secrets.get_opt(name).await.unwrap().is_none(),
+            "Secret {name} was written"
+        );
+    }
+    assert_eq!(
+        secrets.get("imported-key").await.unwrap().data,
+        imported_before,
+        "the imported key Secret was overwritten"
+    );
+    // The controller's own key Secrets are untouched, and it still seals with its own key.
+    let keys_after: Vec<_> = cluster
+        .key_secrets()
+        .await
+        .into_iter()
+        .filter(|s| s.metadata.name.as_deref() != Some("imported-key"))
+        .map(|s| (s.metadata.name, s.data))
+        .collect();
+    assert_eq!(keys_after, keys_before);
+    let still = seal(plain_secret(&ns, "after", &[("k", b"v")]), &key);
+    cluster.create_sealed(&still).await;
+    assert_eq!(
+        data_of(&cluster.secret_with_key("after", "k").await)["k"],
+        "v"
+    );
 }

@@ -3,6 +3,7 @@
 //! Field names and shapes follow Bitnami sealed-secrets ([`sealed_secret`]) and the External Secrets
 //! Operator ([`external_secrets`]) so existing manifests apply unchanged.
 
+pub mod api_error;
 pub mod duration;
 pub mod external_secrets;
 pub mod sealed_secret;

@@ -149,6 +149,8 @@ pub struct SecretSummary {
     pub foreign_keys: Keys,
     /// Whether kseal's field manager has written it.
     pub written_by_kseal: bool,
+    /// Labelled as a sealing key ([`crate::keys::KEY_LABEL`], any value): never written by the unsealer.
+    pub sealing_key: bool,
 }
 
 impl From<&Secret> for SecretSummary {
@@ -231,6 +233,7 @@ fn summarize(metadata: ObjectMeta, keys: impl Iterator<Item = String>) -> Watche
         keys: keys.collect(),
         foreign_keys: foreign_keys.into_iter().collect(),
         written_by_kseal,
+        sealing_key: label(crate::keys::KEY_LABEL).is_some(),
     };
     let mut metadata = metadata;
     WatchedSecret {

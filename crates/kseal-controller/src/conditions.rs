@@ -17,6 +17,8 @@ pub mod reasons {
     pub const ERR_UPDATE_FAILED: &str = "ErrUpdateFailed";
     /// A Secret of the same name exists and is not kseal's to change.
     pub const ERR_SECRET_EXISTS: &str = "ErrSecretExists";
+    /// The Secret is a sealing key (or would be labelled as one): the unsealer never writes it.
+    pub const ERR_PROTECTED_SECRET: &str = "ErrProtectedSecret";
 }
 
 /// Result of one reconcile, as the status reports it.
@@ -47,6 +49,7 @@ impl Outcome {
                 reasons::ERR_UNSEAL_FAILED
             }
             Error::SecretExists { .. } => reasons::ERR_SECRET_EXISTS,
+            Error::ProtectedSecret { .. } => reasons::ERR_PROTECTED_SECRET,
             _ => reasons::ERR_UPDATE_FAILED,
         };
         Outcome {

@@ -1,14 +1,16 @@
 //! Errors of the controller library. Messages name objects and keys, never a secret value.
 
+use kseal_api::api_error::Redacted;
+
 /// Result alias with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong in the controller.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A call to the API server failed.
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    /// A call to the API server failed. Shown without the API server's message, which can quote values.
+    #[error("Kubernetes API: {}", Redacted(.0))]
+    Kube(kube::Error),
     /// The client configuration (kubeconfig or in-cluster) could not be loaded.
     #[error("cannot configure the Kubernetes client: {0}")]
     Config(String),
@@ -45,13 +47,21 @@ pub enum Error {
         /// Name of the Secret (and of the SealedSecret).
         name: String,
     },
-    /// Writing the Secret failed.
-    #[error("cannot write Secret {name}: {source}")]
+    /// The Secret is, or would become, a sealing key: the unsealer never writes one.
+    #[error("Secret {name} is protected: {why}")]
+    ProtectedSecret {
+        /// Name of the Secret (and of the SealedSecret).
+        name: String,
+        /// Why it is protected.
+        why: &'static str,
+    },
+    /// Writing the Secret failed. Shown without the API server's message, which can quote values.
+    #[error("cannot write Secret {name}: {}", Redacted(.cause))]
     Update {
         /// Name of the Secret.
         name: String,
-        /// The API error.
-        source: kube::Error,
+        /// The API error; not an error `source`, so its text cannot reach a log through the error chain.
+        cause: kube::Error,
     },
     /// The HTTP API could not listen or serve.
     #[error("HTTP API: {0}")]
@@ -61,9 +71,17 @@ pub enum Error {
     Task(String),
 }
 
+/// Not `#[from]`: that would make the API error the `source`, and a report of the error chain would print
+/// the API server's message.
+impl From<kube::Error> for Error {
+    fn from(error: kube::Error) -> Self {
+        Error::Kube(error)
+    }
+}
+
 impl Error {
     /// Short stable label of the kind of failure, for metrics (`reason`) and logs. The set is small and
-    /// fixed: `api`, `config`, `key`, `no_keys`, `malformed`, `decrypt`, `template`, `conflict`, `update`,
+    /// fixed: `api`, `config`, `key`, `no_keys`, `malformed`, `decrypt`, `template`, `conflict`, `protected`, `update`,
     /// `http`, `task`. A wrong scope cannot be told apart from a wrong key (both fail the OAEP label
     /// check), so both are `decrypt`.
     pub fn label(&self) -> &'static str {
@@ -75,6 +93,7 @@ impl Error {
             Error::Invalid { .. } => "malformed",
             Error::Unseal(error) => unseal_label(error),
             Error::SecretExists { .. } => "conflict",
+            Error::ProtectedSecret { .. } => "protected",
             Error::Update { .. } => "update",
             Error::Http(_) => "http",
             Error::Task(_) => "task",

@@ -247,7 +247,10 @@ async fn unseal_with_keys(
     .await?;
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
-    let ctx = Arc::new(unseal::Context::new(client.clone(), keys.clone(), metrics));
+    let ctx = Arc::new(
+        unseal::Context::new(client.clone(), keys.clone(), metrics)
+            .with_key_namespace(&config.key_namespace),
+    );
 
     let (renew_client, renew_keys) = (client.clone(), keys.clone());
     let (keys_changed, reconcile_all) = futures::channel::mpsc::unbounded();

@@ -61,6 +61,9 @@ pub struct Context {
     sealed_store: OnceLock<Store<WatchedSealedSecret>>,
     /// The watched Secrets kseal wrote (labelled [`digest::MANAGED_LABEL`]), once [`run`] has started.
     secrets: SecretCache,
+    /// The namespace of the sealing-key Secrets, where names starting with
+    /// [`keys::KEY_SECRET_PREFIX`](crate::keys::KEY_SECRET_PREFIX) are never written.
+    key_namespace: Option<String>,
 }
 
 /// What the unsealer remembers about one SealedSecret between reconciles.
@@ -102,7 +105,14 @@ impl Context {
             objects: Mutex::default(),
             sealed_store: OnceLock::new(),
             secrets: SecretCache::default(),
+            key_namespace: None,
         }
+    }
+
+    /// Protects the sealing-key Secrets of `namespace` by name, besides those labelled as keys anywhere.
+    pub fn with_key_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.key_namespace = Some(namespace.into());
+        self
     }
 
     /// The Secret of `sealed`: from the watch of kseal's Secrets when it is there, else read from the API
@@ -277,7 +287,21 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     }
     let name = watched.name_any();
     let namespace = watched.namespace().unwrap_or_default();
+    let protected = |why| Error::ProtectedSecret {
+        name: name.clone(),
+        why,
+    };
+    if ctx.key_namespace.as_deref() == Some(namespace.as_str())
+        && name.starts_with(crate::keys::KEY_SECRET_PREFIX)
+    {
+        return Err(protected(
+            "sealing-key Secrets are named like this in the controller's namespace",
+        ));
+    }
     let existing = ctx.existing_secret(watched).await?;
+    if existing.as_ref().is_some_and(|s| s.sealing_key) {
+        return Err(protected("the existing Secret is a sealing key"));
+    }
     let ownership_for = |uid: Option<String>, expected: &Expected| match ownership(
         existing.as_deref(),
         uid.as_deref(),
@@ -347,6 +371,11 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     let unsealed = unsealed?;
 
     let mut desired = unsealed.secret;
+    let labels = desired.metadata.labels.as_ref();
+    if labels.is_some_and(|labels| labels.contains_key(crate::keys::KEY_LABEL)) {
+        // The key loader would adopt it: whoever may create a SealedSecret here could plant a sealing key.
+        return Err(protected("its template labels it as a sealing key"));
+    }
     if ownership == Ownership::Merge {
         desired.metadata.owner_references = None;
     }
@@ -360,9 +389,9 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     if let Some(used) = used {
         annotations.insert(digest::UNSEALED_WITH.into(), used);
     }
-    let update_failed = |source| Error::Update {
+    let update_failed = |cause| Error::Update {
         name: name.clone(),
-        source,
+        cause,
     };
     let applied = secrets
         .patch(
