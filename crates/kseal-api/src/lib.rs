@@ -7,6 +7,7 @@ pub mod api_error;
 pub mod duration;
 pub mod external_secrets;
 pub mod sealed_secret;
+pub mod secret_apply;
 
 pub use sealed_secret::{
     SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,

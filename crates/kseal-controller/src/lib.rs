@@ -364,10 +364,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
+/// Log targets kept at `error`, whatever `RUST_LOG` says: kube's client logs the API server's error
+/// answers at `debug` (they quote the rejected values) and a response it cannot decode at `warn` (the
+/// whole response, e.g. a Secret with its data).
+pub const QUIET_TARGETS: &[&str] = &["kube_client"];
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`), except for [`QUIET_TARGETS`].
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for target in QUIET_TARGETS {
+        // `error` only: kube's client has no error-level line that quotes a body.
+        if let Ok(directive) = format!("{target}=error").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
