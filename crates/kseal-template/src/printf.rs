@@ -2,8 +2,8 @@
 //!
 //! Unlike Go, a verb that does not fit its argument (`%d` of a string), a missing argument or an extra one is
 //! an error: Go would write `%!d(string=<the value>)` into the output, echoing a possibly secret value.
-//! A format string computed from data may itself be secret: messages then name a verb by its position
-//! (`verb #2`), not by its text.
+//! A format string computed from data may itself be secret: messages then say `a verb of the format
+//! (computed from data)`, neither its text nor its position.
 
 use zeroize::Zeroizing;
 
@@ -55,20 +55,18 @@ pub(crate) fn printf(
     let mut out = Zeroizing::new(Vec::new());
     let mut args = args.iter();
     let mut chars = format.chars().peekable();
-    let mut verbs = 0;
+    let verb_name = |verb: char| {
+        if literal {
+            format!("verb %{verb}")
+        } else {
+            "a verb of the format (computed from data)".to_owned()
+        }
+    };
     while let Some(c) = chars.next() {
         if c != '%' {
             push_capped(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes(), cap)?;
             continue;
         }
-        verbs += 1;
-        let verb_name = |verb: char| {
-            if literal {
-                format!("verb %{verb}")
-            } else {
-                format!("verb #{verbs}")
-            }
-        };
         let mut spec = Spec::default();
         while let Some(&f) = chars.peek() {
             match f {
@@ -213,7 +211,7 @@ fn format_one(
         ('q' | 'd' | 'x' | 'X' | 'o' | 'b' | 'c' | 't' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G', _) => {
             return Err(mismatch());
         }
-        _ => return Err(bad(format!("unsupported {}", verb_name(verb)))),
+        _ => return Err(bad(format!("{} is not supported", verb_name(verb)))),
     }
     Ok(out)
 }
@@ -380,18 +378,18 @@ mod tests {
         assert!(printf("%s %s", true, &[Value::str("a")], usize::MAX).is_err());
         assert!(printf("%s", true, &[Value::str("a"), Value::str("b")], usize::MAX).is_err());
         assert!(printf("%z", true, &[Value::str("a")], usize::MAX).is_err());
-        // A format computed from data is secret too: its verbs are named by position only.
+        // A format computed from data is secret too: its verbs are not quoted, nor their positions.
         assert_eq!(
             message("ab%zcd", false, &[Value::Int(1)]),
-            "unsupported verb #1"
+            "a verb of the format (computed from data) is not supported"
         );
         assert_eq!(
             message("x%s%Q", false, &[Value::Int(1)]),
-            "missing argument for verb #2"
+            "missing argument for a verb of the format (computed from data)"
         );
         assert_eq!(
             message("%s %d", false, &[Value::Int(1), Value::str("s")]),
-            "verb #2 cannot format a string"
+            "a verb of the format (computed from data) cannot format a string"
         );
         assert!(matches!(
             printf("%9999d", true, &[Value::Int(1)], 100),
