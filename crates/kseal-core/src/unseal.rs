@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::{PrivateKey, label, open_base64, open_with_any};
-use kseal_template::render_map;
+use kseal_template::Renderer;
 
 use crate::manifest::{Document, PlainSecret};
 use crate::seal::scope_of;
@@ -71,10 +71,13 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
     }
 
     if let Some(templates) = template.data.as_ref().filter(|t| !t.is_empty()) {
-        let rendered = render_map(templates, &data).map_err(|source| Error::Template {
-            object: object.clone(),
-            source,
-        })?;
+        // One renderer for the whole object: its templates share one budget.
+        let rendered = Renderer::new(&data)
+            .render_map(templates)
+            .map_err(|source| Error::Template {
+                object: object.clone(),
+                source,
+            })?;
         data.extend(rendered);
     }
 

@@ -1,7 +1,9 @@
 //! The crate's error type.
 //!
 //! Every message names the template (the target key) and never contains a secret value: messages are built
-//! only from template text, key names, function names and type names.
+//! only from template text (literal key names, field names, literal format verbs), function names, type
+//! names, counts and positions. A key or index computed from data is never quoted, and neither is any part
+//! of a function's input. `Debug` shows the same fields, so it does not leak either.
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -20,14 +22,16 @@ pub enum Error {
         message: String,
     },
     /// The template references a key that the data does not have.
-    #[error("template {template:?}: line {line}: missing key {key:?}")]
+    #[error("template {template:?}: line {line}: missing key {}", describe_key(.key.as_deref()))]
     MissingKey {
         /// Name of the template (the target key).
         template: String,
         /// 1-based line of the reference.
         line: usize,
-        /// The key that was looked up.
-        key: String,
+        /// The key that was looked up, when it is written in the template (`.name`, `$m.name`,
+        /// `index . "name"`); `None` when it was computed from data (`index . .password`), whose text
+        /// is never reported.
+        key: Option<String>,
     },
     /// A binary (non-UTF-8) value was used where text is needed.
     #[error(
@@ -39,7 +43,8 @@ pub enum Error {
         template: String,
         /// 1-based line of the use.
         line: usize,
-        /// Where the binary value came from, e.g. `key "keystore"`.
+        /// How the template reached the binary value: `key "keystore"` for a key written in the template,
+        /// `the result of b64dec`, or `a computed value`.
         origin: String,
     },
     /// A function call failed (bad input, wrong argument type or count).
@@ -64,7 +69,8 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The template exceeded a resource limit (output size, evaluation steps, value size).
+    /// The template exceeded a resource limit: one of the object's limits (output, steps, work, number
+    /// of templates), the size of a template or the size of a value.
     #[error("template {template:?}: line {line}: {message}")]
     Limit {
         /// Name of the template (the target key).
@@ -99,5 +105,13 @@ impl Error {
             | Error::Exec { template, .. }
             | Error::Limit { template, .. } => template,
         }
+    }
+}
+
+/// How a missing key is named: quoted when it is template text, described otherwise.
+fn describe_key(key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("{key:?}"),
+        None => "(computed from data)".to_owned(),
     }
 }

@@ -1,19 +1,28 @@
 //! Executor: walks the parsed tree with the secret values as the data dot and writes the output.
+//!
+//! Every command, operand and loop iteration is a step, every byte written is output, and what functions
+//! read and produce is work, all counted against the [`Budget`] of the object being rendered.
 
 use zeroize::Zeroizing;
 
+use crate::budget::{Budget, Limit};
 use crate::error::{Error, Result};
 use crate::funcs::{self, FuncError};
-use crate::parse::{Command, Node, Operand, Pipeline, Term};
-use crate::value::{MAX_VALUE_NODES, Value, ValueError};
-use crate::{MAX_OUTPUT_BYTES, MAX_STEPS};
+use crate::parse::{Branch, Command, Node, Operand, Pipeline, Term};
+use crate::value::{Value, ValueError, push_capped};
 
-/// Renders `nodes` with `root` as both `.` and `$`.
-pub(crate) fn execute(template: &str, nodes: &[Node], root: &Value) -> Result<Zeroizing<Vec<u8>>> {
+/// Renders `nodes` with `root` as both `.` and `$`, counting against `budget`.
+pub(crate) fn execute(
+    template: &str,
+    nodes: &[Node],
+    root: &Value,
+    budget: &mut Budget,
+) -> Result<Zeroizing<Vec<u8>>> {
     let mut exec = Exec {
         template,
-        vars: vec![("$".to_owned(), root.clone())],
-        steps: 0,
+        // `$` is variable 0 of every template.
+        vars: vec![(0, root.clone())],
+        budget,
         out: Zeroizing::new(Vec::new()),
     };
     exec.walk(root, nodes)?;
@@ -28,15 +37,15 @@ enum Flow {
     Continue,
 }
 
-struct Exec<'a> {
-    template: &'a str,
-    /// Variables in scope, innermost last.
-    vars: Vec<(String, Value)>,
-    steps: usize,
+struct Exec<'t, 'b> {
+    template: &'t str,
+    /// Variables in scope (by id), innermost last.
+    vars: Vec<(usize, Value)>,
+    budget: &'b mut Budget,
     out: Zeroizing<Vec<u8>>,
 }
 
-impl Exec<'_> {
+impl Exec<'_, '_> {
     fn exec_error(&self, line: usize, message: impl Into<String>) -> Error {
         Error::Exec {
             template: self.template.to_owned(),
@@ -45,14 +54,11 @@ impl Exec<'_> {
         }
     }
 
-    fn value_error(&self, line: usize, e: ValueError) -> Error {
-        match e {
-            ValueError::NonUtf8(origin) => Error::NonUtf8 {
-                template: self.template.to_owned(),
-                line,
-                origin,
-            },
-            ValueError::Invalid(message) => self.exec_error(line, message),
+    fn limit_error(&self, line: usize, limit: Limit) -> Error {
+        Error::Limit {
+            template: self.template.to_owned(),
+            line,
+            message: limit.message(),
         }
     }
 
@@ -69,11 +75,8 @@ impl Exec<'_> {
                 line,
                 origin,
             },
-            FuncError::Limit(message) => Error::Limit {
-                template,
-                line,
-                message,
-            },
+            FuncError::Limit(limit) => self.limit_error(line, limit),
+            FuncError::TooLarge => self.limit_error(line, self.budget.cap_limit()),
             FuncError::Invalid(message) => Error::Function {
                 template,
                 line,
@@ -85,33 +88,45 @@ impl Exec<'_> {
 
     /// Counts one unit of work, so loops cannot run unbounded.
     fn step(&mut self, line: usize) -> Result<()> {
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return Err(Error::Limit {
-                template: self.template.to_owned(),
-                line,
-                message: format!("evaluation exceeded {MAX_STEPS} steps"),
-            });
-        }
-        Ok(())
+        self.budget.step().map_err(|l| self.limit_error(line, l))
     }
 
+    /// Writes `value` to the output, within what the object may still output.
     fn write(&mut self, line: usize, value: &Value) -> Result<()> {
-        value
-            .write_to(&mut self.out)
-            .map_err(|e| self.value_error(line, e))?;
-        self.check_output(line)
+        let start = self.out.len();
+        let cap = start.saturating_add(self.budget.output_room());
+        let written = value.write_to(&mut self.out, cap);
+        self.charge_output(line, start, written)
     }
 
-    fn check_output(&self, line: usize) -> Result<()> {
-        if self.out.len() > MAX_OUTPUT_BYTES {
-            return Err(Error::Limit {
-                template: self.template.to_owned(),
-                line,
-                message: format!("output exceeds {MAX_OUTPUT_BYTES} bytes"),
-            });
-        }
-        Ok(())
+    fn write_text(&mut self, line: usize, text: &str) -> Result<()> {
+        let start = self.out.len();
+        let cap = start.saturating_add(self.budget.output_room());
+        let written = push_capped(&mut self.out, text.as_bytes(), cap);
+        self.charge_output(line, start, written)
+    }
+
+    fn charge_output(
+        &mut self,
+        line: usize,
+        start: usize,
+        written: std::result::Result<(), ValueError>,
+    ) -> Result<()> {
+        let grown = self.out.len() - start;
+        let charged = match written {
+            Ok(()) => self.budget.output(grown),
+            Err(ValueError::TooLarge) => self.budget.output(usize::MAX),
+            Err(ValueError::Limit(limit)) => Err(limit),
+            Err(ValueError::NonUtf8(origin)) => {
+                return Err(Error::NonUtf8 {
+                    template: self.template.to_owned(),
+                    line,
+                    origin,
+                });
+            }
+            Err(ValueError::Invalid(message)) => return Err(self.exec_error(line, message)),
+        };
+        charged.map_err(|l| self.limit_error(line, l))
     }
 
     fn walk(&mut self, dot: &Value, nodes: &[Node]) -> Result<Flow> {
@@ -126,10 +141,7 @@ impl Exec<'_> {
 
     fn walk_node(&mut self, dot: &Value, node: &Node) -> Result<Flow> {
         match node {
-            Node::Text(text, line) => {
-                self.out.extend_from_slice(text.as_bytes());
-                self.check_output(*line)?;
-            }
+            Node::Text(text, line) => self.write_text(*line, text)?,
             Node::Action(pipe) => {
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.vars.is_empty() {
@@ -158,25 +170,13 @@ impl Exec<'_> {
         Ok(Flow::Normal)
     }
 
-    fn range(&mut self, dot: &Value, branch: &crate::parse::Branch) -> Result<Flow> {
+    /// `range` over a list, a map (in key order) or an int; items are visited in place, never collected.
+    fn range(&mut self, dot: &Value, branch: &Branch) -> Result<Flow> {
         let pipe = &branch.pipe;
         let value = self.pipeline(dot, pipe)?;
-        // Ints are ranged lazily: `range 100000000` must hit the step limit, not allocate.
-        let items: Box<dyn Iterator<Item = (Value, Value)>> = match &value {
-            Value::List(items) => Box::new(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
-            Value::Map(map) => Box::new(
-                map.iter()
-                    .map(|(k, v)| (Value::str(k.clone()), v.clone()))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ),
+        let empty = match &value {
+            Value::List(items) => items.is_empty(),
+            Value::Map(map) => map.is_empty(),
             Value::Int(n) => {
                 if pipe.vars.len() > 1 {
                     return Err(self.exec_error(
@@ -184,9 +184,9 @@ impl Exec<'_> {
                         "can't use two variables when ranging over an int",
                     ));
                 }
-                Box::new((0..*n).map(|i| (Value::Int(i), Value::Int(i))))
+                *n <= 0
             }
-            Value::Nil => Box::new(std::iter::empty()),
+            Value::Nil => true,
             other => {
                 return Err(self.exec_error(
                     pipe.line,
@@ -195,43 +195,71 @@ impl Exec<'_> {
             }
         };
         let mark = self.vars.len();
-        let mut items = items.peekable();
-        if items.peek().is_none() {
+        if empty {
             let flow = self.walk(dot, &branch.otherwise)?;
             self.vars.truncate(mark);
             return Ok(flow);
         }
-        for (key, elem) in items {
-            self.step(pipe.line)?;
-            self.vars.truncate(mark);
-            match pipe.vars.as_slice() {
-                [one] => self.vars.push((one.clone(), elem.clone())),
-                [k, v] => {
-                    self.vars.push((k.clone(), key));
-                    self.vars.push((v.clone(), elem.clone()));
+        match &value {
+            Value::List(items) => {
+                for (i, elem) in items.iter().enumerate() {
+                    if self.iterate(branch, mark, Value::Int(i as i64), elem)? {
+                        break;
+                    }
                 }
-                _ => {}
             }
-            if self.walk(&elem, &branch.body)? == Flow::Break {
-                break;
+            Value::Map(map) => {
+                for (key, elem) in map.iter() {
+                    // The key is copied into a value: that is work.
+                    self.budget
+                        .work(key.len())
+                        .map_err(|l| self.limit_error(pipe.line, l))?;
+                    if self.iterate(branch, mark, Value::str(key.as_str()), elem)? {
+                        break;
+                    }
+                }
             }
+            Value::Int(n) => {
+                for i in 0..*n {
+                    if self.iterate(branch, mark, Value::Int(i), &Value::Int(i))? {
+                        break;
+                    }
+                }
+            }
+            _ => {}
         }
         self.vars.truncate(mark);
         Ok(Flow::Normal)
     }
 
+    /// One iteration of `range`; returns whether the body broke out of the loop.
+    fn iterate(&mut self, branch: &Branch, mark: usize, key: Value, elem: &Value) -> Result<bool> {
+        let pipe = &branch.pipe;
+        self.step(pipe.line)?;
+        self.vars.truncate(mark);
+        match pipe.vars.as_slice() {
+            [one] => self.vars.push((one.id, elem.clone())),
+            [k, v] => {
+                self.vars.push((k.id, key));
+                self.vars.push((v.id, elem.clone()));
+            }
+            _ => {}
+        }
+        Ok(self.walk(elem, &branch.body)? == Flow::Break)
+    }
+
     /// Binds `$x := value` or sets `$x = value`.
     fn declare(&mut self, pipe: &Pipeline, value: Value) {
-        let Some(name) = pipe.vars.first() else {
+        let Some(var) = pipe.vars.first() else {
             return;
         };
         if pipe.is_assign
-            && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name)
+            && let Some(slot) = self.vars.iter_mut().rev().find(|(id, _)| *id == var.id)
         {
             slot.1 = value;
             return;
         }
-        self.vars.push((name.clone(), value));
+        self.vars.push((var.id, value));
     }
 
     fn pipeline(&mut self, dot: &Value, pipe: &Pipeline) -> Result<Value> {
@@ -269,22 +297,30 @@ impl Exec<'_> {
             return self.and_or(dot, line, name == "and", args, piped);
         }
         let mut values = Vec::with_capacity(args.len() + 1);
+        // Which arguments are literals of the template: only their text may be quoted in messages.
+        let mut literal = Vec::with_capacity(args.len() + 1);
         for arg in args {
             values.push(self.operand(dot, line, arg)?);
+            literal.push(is_literal(arg));
         }
-        values.extend(piped);
-        let result = funcs::call(name, values).map_err(|e| self.func_error(line, name, e))?;
-        let too_big = match &result {
-            Value::Str(s) => s.len() > MAX_OUTPUT_BYTES,
-            Value::List(_) | Value::Map(_) => !result.fits(MAX_VALUE_NODES),
-            _ => false,
-        };
-        if too_big {
-            return Err(self.func_error(
-                line,
-                name,
-                FuncError::Limit("result is too large".into()),
-            ));
+        if let Some(piped) = piped {
+            values.push(piped);
+            literal.push(false);
+        }
+        if funcs::reads_text(name) {
+            let read = values
+                .iter()
+                .fold(0usize, |n, v| n.saturating_add(v.text_len()));
+            self.budget
+                .work(read)
+                .map_err(|l| self.limit_error(line, l))?;
+        }
+        let result = funcs::call(name, values, &literal, self.budget)
+            .map_err(|e| self.func_error(line, name, e))?;
+        if matches!(name, "list" | "dict") {
+            result
+                .check_size(self.budget)
+                .map_err(|l| self.limit_error(line, l))?;
         }
         Ok(result)
     }
@@ -318,18 +354,21 @@ impl Exec<'_> {
 
     /// Evaluates an operand; a bare function name calls the function without arguments.
     fn operand(&mut self, dot: &Value, line: usize, op: &Operand) -> Result<Value> {
+        self.step(line)?;
         let mut value = match &op.term {
             Term::Func(name) => return self.call(dot, line, name, &[], None),
             Term::Dot => dot.clone(),
             Term::Nil => Value::Nil,
-            Term::Var(name) => match self.vars.iter().rev().find(|(n, _)| n == name) {
+            Term::Var(var) => match self.vars.iter().rev().find(|(id, _)| *id == var.id) {
                 Some((_, v)) => v.clone(),
-                None => return Err(self.exec_error(line, format!("undefined variable {name}"))),
+                None => {
+                    return Err(self.exec_error(line, format!("undefined variable {}", var.name)));
+                }
             },
             Term::Bool(b) => Value::Bool(*b),
             Term::Int(i) => Value::Int(*i),
             Term::Float(f) => Value::Float(*f),
-            Term::Str(s) => Value::str(s.clone()),
+            Term::Str(s) => Value::Str(s.clone()),
             Term::Pipe(pipe) => {
                 let mark = self.vars.len();
                 let v = self.pipeline(dot, pipe)?;
@@ -339,11 +378,17 @@ impl Exec<'_> {
         };
         for field in &op.fields {
             value = match &value {
-                Value::Map(map) => map.get(field).cloned().ok_or_else(|| Error::MissingKey {
-                    template: self.template.to_owned(),
-                    line,
-                    key: field.clone(),
-                })?,
+                Value::Map(map) => match map.get(field) {
+                    // A field name is template text: a binary value reached through it is named by it.
+                    Some(found) => found.clone().labelled(|| format!("key {field:?}")),
+                    None => {
+                        return Err(Error::MissingKey {
+                            template: self.template.to_owned(),
+                            line,
+                            key: Some(field.clone()),
+                        });
+                    }
+                },
                 other => {
                     return Err(self.exec_error(
                         line,
@@ -354,4 +399,13 @@ impl Exec<'_> {
         }
         Ok(value)
     }
+}
+
+/// Whether an operand is a literal of the template (a string, number or bool constant).
+fn is_literal(op: &Operand) -> bool {
+    op.fields.is_empty()
+        && matches!(
+            op.term,
+            Term::Str(_) | Term::Int(_) | Term::Float(_) | Term::Bool(_)
+        )
 }

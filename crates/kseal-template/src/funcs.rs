@@ -13,9 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
-use crate::MAX_OUTPUT_BYTES;
+use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
+use crate::convert::{ParseError, from_json, from_yaml, to_json, to_yaml};
 use crate::printf::{go_quote, printf, sprint};
-use crate::value::{Value, ValueError};
+use crate::value::{Value, ValueError, push_capped};
 
 /// Every function name a template may use (`and`/`or` are evaluated lazily by the executor).
 pub(crate) const FUNCTIONS: &[&str] = &[
@@ -80,17 +81,29 @@ pub(crate) fn exists(name: &str) -> bool {
     FUNCTIONS.contains(&name)
 }
 
-/// Why a function call failed.
+/// Whether the function reads the text of its arguments (the executor counts that as work). The others
+/// only pass values along or look at their length.
+pub(crate) fn reads_text(name: &str) -> bool {
+    !matches!(
+        name,
+        "len" | "default" | "coalesce" | "ternary" | "list" | "dict" | "empty" | "not"
+    )
+}
+
+/// Why a function call failed. No variant holds text taken from data.
 #[derive(Debug)]
 pub(crate) enum FuncError {
-    /// A map lookup by `index` found no such key.
-    MissingKey(String),
+    /// A map lookup by `index` found no such key: the key when it is a literal of the template, `None`
+    /// when it was computed.
+    MissingKey(Option<String>),
     /// Binary data used as text; holds the origin.
     NonUtf8(String),
     /// Bad arguments or input; the message never contains the input.
     Invalid(String),
-    /// A result would exceed a size limit.
-    Limit(String),
+    /// A limit of the budget was reached.
+    Limit(Limit),
+    /// A result would pass the size cap the call was given.
+    TooLarge,
 }
 
 impl From<ValueError> for FuncError {
@@ -98,7 +111,15 @@ impl From<ValueError> for FuncError {
         match e {
             ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
             ValueError::Invalid(msg) => FuncError::Invalid(msg),
+            ValueError::TooLarge => FuncError::TooLarge,
+            ValueError::Limit(limit) => FuncError::Limit(limit),
         }
+    }
+}
+
+impl From<Limit> for FuncError {
+    fn from(limit: Limit) -> Self {
+        FuncError::Limit(limit)
     }
 }
 
@@ -130,24 +151,24 @@ fn at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
     }
 }
 
-/// Fails when a string of `len` bytes would be too large to produce.
-fn check_len(len: usize) -> Result<(), FuncError> {
-    if len > MAX_OUTPUT_BYTES {
-        Err(FuncError::Limit(format!(
-            "result would exceed {MAX_OUTPUT_BYTES} bytes"
-        )))
-    } else {
-        Ok(())
-    }
-}
-
-fn text(s: String) -> FResult {
+/// A string result, counted as produced.
+fn text(b: &mut Budget, s: String) -> FResult {
+    b.produce(s.len())?;
     Ok(Value::str(s))
 }
 
-/// Calls the function `name` (never `and`/`or`) with evaluated arguments.
-pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
+/// A string result already in a zeroizing buffer, counted as produced.
+fn secret_text(b: &mut Budget, s: Zeroizing<String>) -> FResult {
+    b.produce(s.len())?;
+    Ok(Value::Str(Rc::new(s)))
+}
+
+/// Calls the function `name` (never `and`/`or`) with evaluated arguments. `literal[i]` tells whether
+/// `args[i]` is a literal of the template (only then may a message quote it); what the call produces is
+/// counted against `b`, and sizes are checked before large results are built.
+pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budget) -> FResult {
     let a = args.as_slice();
+    let is_literal = |i: usize| literal.get(i).copied().unwrap_or(false);
     match name {
         "not" => {
             arity(a, 1)?;
@@ -168,21 +189,26 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
             at_least(a, 1)?;
             a[1..]
                 .iter()
-                .try_fold(a[0].clone(), |item, key| index(&item, key))
+                .enumerate()
+                .try_fold(a[0].clone(), |item, (i, key)| {
+                    index(&item, key, is_literal(i + 1))
+                })
         }
-        "print" => Ok(bytes_value(sprint(a, false)?, a, "print")),
-        "println" => Ok(bytes_value(sprint(a, true)?, a, "println")),
+        "print" | "println" => {
+            let out = sprint(a, name == "println", b.cap())?;
+            bytes_value(b, out, a, name)
+        }
         "printf" => {
             at_least(a, 1)?;
-            let out = printf(a[0].as_str()?, &a[1..])?;
-            Ok(bytes_value(out, &a[1..], "printf"))
+            let out = printf(a[0].as_str()?, is_literal(0), &a[1..], b.cap())?;
+            bytes_value(b, out, &a[1..], "printf")
         }
         "urlquery" => {
             let joined = match a {
                 [Value::Str(s)] => Zeroizing::new(s.as_bytes().to_vec()),
-                _ => sprint(a, false)?,
+                _ => sprint(a, false, b.cap())?,
             };
-            text(query_escape(&joined))
+            text(b, query_escape(&joined))
         }
         "eq" | "ne" => {
             at_least(a, 2)?;
@@ -205,8 +231,8 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
         "b64enc" => {
             arity(a, 1)?;
             let bytes = a[0].as_bytes()?;
-            check_len(bytes.len() / 3 * 4 + 4)?;
-            text(STANDARD.encode(bytes))
+            b.can_produce(bytes.len() / 3 * 4 + 4)?;
+            text(b, STANDARD.encode(bytes))
         }
         "b64dec" => {
             arity(a, 1)?;
@@ -217,43 +243,40 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
                     .filter(|b| !matches!(b, b'\r' | b'\n'))
                     .collect(),
             );
+            b.can_produce(input.len() / 4 * 3)?;
             let decoded = STANDARD.decode(&*input).or_else(|_| {
                 invalid("input is not valid base64 (standard alphabet, with padding)")
             })?;
+            b.produce(decoded.len())?;
             Ok(Value::from_bytes(decoded, || {
                 "the result of b64dec".to_owned()
             }))
         }
         "toJson" => {
             arity(a, 1)?;
-            let json = Zeroizing::new(
-                serde_json::to_string(&a[0].to_json()?).or_else(|_| invalid("cannot encode"))?,
-            );
-            text(go_json_escape(&json))
+            let json = to_json(&a[0], b.cap())?;
+            secret_text(b, go_json_escape(&json))
         }
         "fromJson" => {
             arity(a, 1)?;
-            let parsed: serde_json::Value = serde_json::from_str(a[0].as_str()?).or_else(|e| {
-                invalid(format!(
-                    "input is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-            Ok(Value::from_json(&parsed))
+            from_json(a[0].as_str()?, b).or_else(|e| match e {
+                ParseError::Syntax => invalid("input is not valid JSON"),
+                ParseError::Limit(limit) => Err(FuncError::Limit(limit)),
+            })
         }
         "toYaml" => {
             arity(a, 1)?;
-            let yaml = serde_saphyr::to_string(&a[0].to_json()?)
-                .or_else(|_| invalid("cannot encode as YAML"))?;
-            text(yaml.trim_end_matches('\n').to_owned())
+            let mut yaml = to_yaml(&a[0], b.cap())?;
+            let kept = yaml.trim_end_matches('\n').len();
+            yaml.truncate(kept);
+            secret_text(b, yaml)
         }
         "fromYaml" => {
             arity(a, 1)?;
-            // The parser's messages quote the input, so only the fact of failure is reported.
-            let parsed: serde_json::Value = serde_saphyr::from_str(a[0].as_str()?)
-                .or_else(|_| invalid("input is not valid YAML"))?;
-            Ok(Value::from_json(&parsed))
+            from_yaml(a[0].as_str()?, b).or_else(|e| match e {
+                ParseError::Syntax => invalid("input is not valid YAML"),
+                ParseError::Limit(limit) => Err(FuncError::Limit(limit)),
+            })
         }
         "default" => {
             if a.is_empty() || a.len() > 2 {
@@ -283,44 +306,48 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
                 ref other => invalid(format!("condition must be a bool, got {}", other.kind())),
             }
         }
-        "quote" => {
-            let mut parts = Vec::new();
-            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
-                parts.push(match v {
-                    Value::Bytes(b) => go_quote(&b.bytes),
-                    v => go_quote(v.to_text()?.as_bytes()),
-                });
+        "quote" | "squote" => {
+            let cap = b.cap();
+            let mut out = Zeroizing::new(String::new());
+            for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+                let part = match (name, v) {
+                    ("quote", Value::Bytes(bin)) => Zeroizing::new(go_quote(&bin.bytes)),
+                    ("quote", v) => Zeroizing::new(go_quote(v.to_text(cap)?.as_bytes())),
+                    (_, v) => Zeroizing::new(format!("'{}'", v.to_text(cap)?.as_str())),
+                };
+                if out.len() + part.len() + 1 > cap {
+                    return Err(FuncError::TooLarge);
+                }
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&part);
             }
-            text(parts.join(" "))
-        }
-        "squote" => {
-            let mut parts = Vec::new();
-            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
-                parts.push(format!("'{}'", v.to_text()?.as_str()));
-            }
-            text(parts.join(" "))
+            secret_text(b, out)
         }
         "cat" => {
-            let mut parts = Vec::new();
-            for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
-                parts.push(v.to_text()?);
+            let cap = b.cap();
+            let mut out = Zeroizing::new(Vec::new());
+            for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+                if i > 0 {
+                    push_capped(&mut out, b" ", cap)?;
+                }
+                v.write_text(&mut out, cap)?;
             }
-            text(
-                parts
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
+            let out = String::from_utf8(std::mem::take(&mut *out))
+                .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
+            secret_text(b, Zeroizing::new(out))
         }
-        "upper" => one_str(a, |s| s.to_uppercase()),
-        "lower" => one_str(a, |s| s.to_lowercase()),
-        "title" => one_str(a, title),
-        "trim" => one_str(a, |s| s.trim().to_owned()),
-        "nospace" => one_str(a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
-        "trimAll" => two_str(a, |cut, s| s.trim_matches(|c| cut.contains(c)).to_owned()),
-        "trimPrefix" => two_str(a, |p, s| s.strip_prefix(p).unwrap_or(s).to_owned()),
-        "trimSuffix" => two_str(a, |p, s| s.strip_suffix(p).unwrap_or(s).to_owned()),
+        "upper" => one_str(b, a, |s| s.to_uppercase()),
+        "lower" => one_str(b, a, |s| s.to_lowercase()),
+        "title" => one_str(b, a, title),
+        "trim" => one_str(b, a, |s| s.trim().to_owned()),
+        "nospace" => one_str(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
+        "trimAll" => two_str(b, a, |cut, s| {
+            s.trim_matches(|c| cut.contains(c)).to_owned()
+        }),
+        "trimPrefix" => two_str(b, a, |p, s| s.strip_prefix(p).unwrap_or(s).to_owned()),
+        "trimSuffix" => two_str(b, a, |p, s| s.strip_suffix(p).unwrap_or(s).to_owned()),
         "contains" => bool_str(a, |sub, s| s.contains(sub)),
         "hasPrefix" => bool_str(a, |p, s| s.starts_with(p)),
         "hasSuffix" => bool_str(a, |p, s| s.ends_with(p)),
@@ -332,12 +359,23 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
             } else {
                 src.matches(old).count()
             };
-            check_len(src.len().saturating_add(hits.saturating_mul(new.len())))?;
-            text(src.replace(old, new))
+            b.can_produce(src.len().saturating_add(hits.saturating_mul(new.len())))?;
+            text(b, src.replace(old, new))
         }
         "split" | "splitList" => {
             arity(a, 2)?;
-            let parts = go_split(a[1].as_str()?, a[0].as_str()?);
+            let (sep, s) = (a[0].as_str()?, a[1].as_str()?);
+            let pieces = if sep.is_empty() {
+                s.chars().count()
+            } else {
+                s.matches(sep).count() + 1
+            };
+            if pieces > MAX_VALUE_NODES {
+                return Err(FuncError::Limit(Limit::ValueNodes));
+            }
+            b.nodes(pieces.saturating_add(1))?;
+            b.work(s.len())?;
+            let parts = go_split(s, sep);
             Ok(if name == "split" {
                 let map = parts
                     .into_iter()
@@ -352,46 +390,55 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
         "join" => {
             arity(a, 2)?;
             let sep = a[0].as_str()?;
-            let items: Vec<Zeroizing<String>> = match &a[1] {
-                Value::List(items) => items
-                    .iter()
-                    .filter(|v| !matches!(v, Value::Nil))
-                    .map(Value::to_text)
-                    .collect::<Result<_, _>>()?,
-                Value::Nil => Vec::new(),
-                other => vec![other.to_text()?],
+            let cap = b.cap();
+            let items: &[Value] = match &a[1] {
+                Value::List(items) => items,
+                Value::Nil => &[],
+                other => std::slice::from_ref(other),
             };
-            let total = items.iter().map(|s| s.len() + sep.len()).sum();
-            check_len(total)?;
-            text(
-                items
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(sep),
-            )
+            let mut out = Zeroizing::new(Vec::new());
+            for (i, item) in items
+                .iter()
+                .filter(|v| !matches!(v, Value::Nil))
+                .enumerate()
+            {
+                if i > 0 {
+                    push_capped(&mut out, sep.as_bytes(), cap)?;
+                }
+                item.write_text(&mut out, cap)?;
+            }
+            let out = String::from_utf8(std::mem::take(&mut *out))
+                .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
+            secret_text(b, Zeroizing::new(out))
         }
         "indent" | "nindent" => {
             arity(a, 2)?;
             let n = count(&a[0])?;
             let s = a[1].as_str()?;
             let lines = s.matches('\n').count() + 1;
-            check_len(s.len().saturating_add(lines.saturating_mul(n + 1)))?;
+            b.can_produce(
+                s.len()
+                    .saturating_add(lines.saturating_mul(n.saturating_add(1))),
+            )?;
             let pad = " ".repeat(n);
             let indented = format!("{pad}{}", s.replace('\n', &format!("\n{pad}")));
-            text(if name == "nindent" {
-                format!("\n{indented}")
-            } else {
-                indented
-            })
+            text(
+                b,
+                if name == "nindent" {
+                    format!("\n{indented}")
+                } else {
+                    indented
+                },
+            )
         }
         "sha256sum" => {
             arity(a, 1)?;
-            text(hex::encode(sha2::Sha256::digest(a[0].as_bytes()?)))
+            text(b, hex::encode(sha2::Sha256::digest(a[0].as_bytes()?)))
         }
         "toString" => {
             arity(a, 1)?;
-            Ok(Value::Str(Rc::new(a[0].to_text()?)))
+            let s = a[0].to_text(b.cap())?;
+            secret_text(b, s)
         }
         "trunc" => {
             arity(a, 2)?;
@@ -399,25 +446,33 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
             let s = a[1].as_str()?;
             let chars = s.chars().count();
             let limit = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX);
-            text(if c >= 0 {
-                s.chars().take(limit).collect()
-            } else {
-                s.chars().skip(chars.saturating_sub(limit)).collect()
-            })
+            text(
+                b,
+                if c >= 0 {
+                    s.chars().take(limit).collect()
+                } else {
+                    s.chars().skip(chars.saturating_sub(limit)).collect()
+                },
+            )
         }
         "repeat" => {
             arity(a, 2)?;
             let n = count(&a[0])?;
             let s = a[1].as_str()?;
-            check_len(s.len().saturating_mul(n))?;
-            text(s.repeat(n))
+            b.can_produce(s.len().saturating_mul(n))?;
+            text(b, s.repeat(n))
         }
+        // The executor checks and counts the size of the list or map built.
         "list" => Ok(Value::List(Rc::new(args))),
         "dict" => {
             let mut map = BTreeMap::new();
             for pair in a.chunks(2) {
-                let key = pair[0].to_text()?.as_str().to_owned();
-                map.insert(key, pair.get(1).cloned().unwrap_or_else(|| Value::str("")));
+                let key = pair[0].to_text(b.cap())?;
+                b.produce(key.len())?;
+                map.insert(
+                    key.as_str().to_owned(),
+                    pair.get(1).cloned().unwrap_or_else(|| Value::str("")),
+                );
             }
             Ok(Value::Map(Rc::new(map)))
         }
@@ -426,25 +481,32 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> FResult {
             let Value::Map(map) = &a[0] else {
                 return invalid(format!("expected a map, got {}", a[0].kind()));
             };
-            let found = map.get(a[1].as_str()?);
+            let key = a[1].as_str()?;
+            let found = map.get(key);
             Ok(if name == "hasKey" {
                 Value::Bool(found.is_some())
             } else {
-                found.cloned().unwrap_or_else(|| Value::str(""))
+                match found {
+                    Some(v) if is_literal(1) => v.clone().labelled(|| format!("key {key:?}")),
+                    Some(v) => v.clone(),
+                    None => Value::str(""),
+                }
             })
         }
         _ => invalid("unknown function"),
     }
 }
 
-fn one_str(a: &[Value], f: impl Fn(&str) -> String) -> FResult {
+fn one_str(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
     arity(a, 1)?;
-    text(f(a[0].as_str()?))
+    let out = f(a[0].as_str()?);
+    text(b, out)
 }
 
-fn two_str(a: &[Value], f: impl Fn(&str, &str) -> String) -> FResult {
+fn two_str(b: &mut Budget, a: &[Value], f: impl Fn(&str, &str) -> String) -> FResult {
     arity(a, 2)?;
-    text(f(a[0].as_str()?, a[1].as_str()?))
+    let out = f(a[0].as_str()?, a[1].as_str()?);
+    text(b, out)
 }
 
 fn bool_str(a: &[Value], f: impl Fn(&str, &str) -> bool) -> FResult {
@@ -458,7 +520,8 @@ fn count(v: &Value) -> Result<usize, FuncError> {
 }
 
 /// Wraps printed output: text when UTF-8, else binary labelled with the first binary argument's origin.
-fn bytes_value(out: Zeroizing<Vec<u8>>, args: &[Value], func: &str) -> Value {
+fn bytes_value(b: &mut Budget, out: Zeroizing<Vec<u8>>, args: &[Value], func: &str) -> FResult {
+    b.produce(out.len())?;
     let origin = args
         .iter()
         .find_map(|v| match v {
@@ -467,17 +530,20 @@ fn bytes_value(out: Zeroizing<Vec<u8>>, args: &[Value], func: &str) -> Value {
         })
         .unwrap_or_else(|| format!("the result of {func}"));
     let mut out = out;
-    Value::from_bytes(std::mem::take(&mut *out), || origin)
+    Ok(Value::from_bytes(std::mem::take(&mut *out), || origin))
 }
 
 /// Go's `index`: list by integer, map by string key (a missing key is an error), string by byte position.
-fn index(item: &Value, key: &Value) -> FResult {
+/// `literal` tells whether `key` is a literal of the template: only then may an error quote it.
+fn index(item: &Value, key: &Value, literal: bool) -> FResult {
     match item {
         Value::Map(map) => {
             let k = key.as_str()?;
-            map.get(k)
-                .cloned()
-                .ok_or_else(|| FuncError::MissingKey(k.to_owned()))
+            match map.get(k) {
+                Some(found) if literal => Ok(found.clone().labelled(|| format!("key {k:?}"))),
+                Some(found) => Ok(found.clone()),
+                None => Err(FuncError::MissingKey(literal.then(|| k.to_owned()))),
+            }
         }
         Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
             let i = key.as_int()?;
@@ -487,7 +553,11 @@ fn index(item: &Value, key: &Value) -> FResult {
             };
             let pos = usize::try_from(i).ok().filter(|&p| p < len);
             let Some(pos) = pos else {
-                return invalid(format!("index {i} out of range (length {len})"));
+                return invalid(if literal {
+                    format!("index {i} out of range")
+                } else {
+                    "index (computed from data) out of range".to_owned()
+                });
             };
             Ok(match item {
                 Value::List(l) => l[pos].clone(),
@@ -578,8 +648,8 @@ fn query_escape(bytes: &[u8]) -> String {
 }
 
 /// Applies Go's `encoding/json` HTML-safe escaping so `toJson` output matches sprig's byte for byte.
-fn go_json_escape(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+fn go_json_escape(json: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(json.len()));
     for c in json.chars() {
         match c {
             '<' => out.push_str("\\u003c"),
@@ -600,7 +670,9 @@ mod tests {
     #[test]
     fn every_listed_function_is_implemented() {
         for name in FUNCTIONS.iter().filter(|n| !matches!(**n, "and" | "or")) {
-            if let Err(FuncError::Invalid(msg)) = call(name, Vec::new()) {
+            if let Err(FuncError::Invalid(msg)) =
+                call(name, Vec::new(), &[], &mut Budget::default())
+            {
                 assert_ne!(
                     msg, "unknown function",
                     "{name} is listed but not implemented"
@@ -614,7 +686,7 @@ mod tests {
         assert_eq!(title("hello wORLD-foo_bar"), "Hello WORLD-Foo_bar");
         assert_eq!(query_escape(b"a b&c=d/\xff"), "a+b%26c%3Dd%2F%FF");
         assert_eq!(
-            go_json_escape(r#"{"a":"<&>"}"#),
+            go_json_escape(r#"{"a":"<&>"}"#).as_str(),
             r#"{"a":"\u003c\u0026\u003e"}"#
         );
         assert_eq!(go_split("abc", ""), vec!["a", "b", "c"]);

@@ -14,22 +14,49 @@
 //! that into an error, its error messages print whole values (the secret data map) with `Display`, and its
 //! values are Rust `String`s, so binary secrets cannot pass through. Here:
 //!
-//! - A missing key (`{{ .nope }}`, `{{ index . "nope" }}`, `$m.nope`) is an error naming the key, as with Go's
+//! - A missing key (`{{ .nope }}`, `{{ index . "nope" }}`, `$m.nope`) is an error, as with Go's
 //!   `missingkey=error` (which ESO uses). Use `get . "k"` (empty when absent) or `hasKey . "k"` to probe.
 //! - Values are strings. A value that is not valid UTF-8 is kept as bytes: output as is (`{{ .keystore }}`
 //!   copies it exactly, as Go does) or given to `b64enc`, `sha256sum`, `quote` (Go `\x` escapes), `len`,
 //!   `eq`/`ne` and the value-passing helpers (`default`, `coalesce`, `ternary`, `list`, `dict`, `get`). Any
-//!   text operation on it (`upper`, `toJson`, `printf "%d"`, ...) fails with an error naming the key, so
-//!   binary data is never silently corrupted. The output is therefore bytes, UTF-8 unless binary data was
+//!   text operation on it (`upper`, `toJson`, `printf "%d"`, ...) fails with an error naming the key
+//!   written in the template that reached it, so binary data is never silently corrupted. The output is therefore bytes, UTF-8 unless binary data was
 //!   output.
 //! - Error messages name the template (the target key), the line, the missing key or failing function, and
-//!   never contain a secret value: functions that parse their input (`b64dec`, `fromJson`, `fromYaml`)
-//!   report only what is wrong, and `printf` refuses mismatched verbs instead of echoing the value like Go's
-//!   `%!d(string=...)`.
+//!   never contain a secret value nor text derived from one: they quote only text written in the template.
+//!   A key written in the template (`.name`, `$m.name`, `index . "name"`) is named; a key computed from
+//!   data (`index . .password`, `index $ $k` in a `range`) is reported as `missing key (computed from
+//!   data)`, and so is an index computed from data; a binary value is named by the key written in the
+//!   template that reached it, else as `a computed value`. Functions that parse their input (`b64dec`,
+//!   `fromJson`, `fromYaml`) report only what is wrong (no position, no snippet), and `printf` refuses
+//!   mismatched verbs instead of echoing the value like Go's `%!d(string=...)` (the verbs of a format
+//!   computed from data are not quoted either).
 //! - Unlike sprig, `b64dec`, `fromJson` and `fromYaml` fail on bad input instead of returning an error text
 //!   or an empty value; `ternary` needs a bool condition; `trunc` counts characters, not bytes.
-//! - Limits keep hostile templates bounded: output of [`MAX_OUTPUT_BYTES`] per template (the size of a whole
-//!   Kubernetes Secret), [`MAX_STEPS`] evaluation steps, bounded nesting and value sizes.
+//! - Limits keep hostile templates bounded, per object rather than per template: all the templates of
+//!   one object (a SealedSecret's `template.data`; an ExternalSecret's `target.template.data`, templated
+//!   labels and annotations and `templateFrom` entries) are rendered by one [`Renderer`] and share one
+//!   budget, so an object with many templates gets no more than an object with one:
+//!   - [`MAX_OBJECT_OUTPUT_BYTES`] (1 MiB, what a Kubernetes Secret can hold): the output of all the
+//!     templates together;
+//!   - [`MAX_OBJECT_STEPS`] (1,000,000): evaluation steps (commands, operands, loop iterations) of all
+//!     the templates together;
+//!   - [`MAX_OBJECT_WORK_BYTES`] (8 MiB): bytes that functions read and produce, all templates together,
+//!     counting intermediate values that are dropped again (`{{ $x := repeat ... }}`,
+//!     `{{ len (repeat ...) }}`) and 32 bytes per list item or map entry built or walked. The count is
+//!     cumulative, so it bounds both the total work and the memory live at any moment: rendering a
+//!     hostile object holds about the work budget plus the output at most (the tests measure 1 to 5 MiB
+//!     of peak heap for 200 hostile templates);
+//!   - [`MAX_TEMPLATES`] (1024) templates per object, [`MAX_TEMPLATE_BYTES`] (64 KiB) of text per
+//!     template, [`MAX_VALUE_BYTES`] (1 MiB) per value, 100,000 items and 128 levels of nesting per list
+//!     or map, 100 levels of nested actions and 1000 variables in scope.
+//!
+//!   Sizes are checked before a large value is built where they can be computed (`repeat`, `replace`,
+//!   `indent`, `b64enc`, `split`, ...), printing stops at the limit (a list holding one large string
+//!   many times cannot expand past it), and `fromJson`/`fromYaml` count as they parse. Not counted:
+//!   parsing the template text (bounded by the template limits) and the cost of one step itself, which
+//!   is bounded by the template's size (a field name compared, a variable looked up).
+//!   [`render`], [`render_map`] and [`validate`] use a fresh budget of their own.
 //! - Secret text and bytes live in zeroizing buffers while rendering; the returned output is the caller's
 //!   to protect.
 //!
@@ -37,6 +64,8 @@
 //! `call`, method calls, `%g` with a precision, `printf` argument indexes, and the environment, file and
 //! network functions of sprig (never offered).
 
+mod budget;
+mod convert;
 mod error;
 mod exec;
 mod funcs;
@@ -52,61 +81,151 @@ use zeroize::Zeroize as _;
 
 pub use error::{Error, Result};
 
-use value::Value;
+use budget::Budget;
+use value::{COMPUTED, Value};
 
-/// Largest output of one template, in bytes (a Kubernetes Secret holds at most 1 MiB in total).
-pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// Most bytes the templates of one object may output together (a Kubernetes Secret holds at most 1 MiB).
+pub const MAX_OBJECT_OUTPUT_BYTES: usize = 1024 * 1024;
 
-/// Most evaluation steps (commands and loop iterations) one template may take.
-pub const MAX_STEPS: usize = 1_000_000;
+/// Most evaluation steps (commands, operands and loop iterations) the templates of one object may take
+/// together.
+pub const MAX_OBJECT_STEPS: usize = 1_000_000;
+
+/// Most bytes that functions may read and produce for the templates of one object together, intermediate
+/// values included (32 bytes are counted per list item or map entry built or walked).
+pub const MAX_OBJECT_WORK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most templates one object may have.
+pub const MAX_TEMPLATES: usize = 1024;
+
+/// Largest text of one template, in bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+
+/// Largest single value (a string a function produces), in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 
 /// Names of the functions templates may call.
 pub const FUNCTIONS: &[&str] = funcs::FUNCTIONS;
 
-/// Renders one template string against the secret values.
+/// Renders the templates of one object against its values, under one budget for the whole object.
+///
+/// The data dot is built once; every [`Renderer::render`] call counts against the same limits
+/// ([`MAX_OBJECT_OUTPUT_BYTES`], [`MAX_OBJECT_STEPS`], [`MAX_OBJECT_WORK_BYTES`], [`MAX_TEMPLATES`]), so
+/// use one renderer per object and a new one for the next object. Not `Send`: render where it was made.
+pub struct Renderer {
+    dot: Value,
+    budget: Budget,
+    templates: usize,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values.
+        f.debug_struct("Renderer")
+            .field("templates", &self.templates)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// A renderer for one object whose values are `values`.
+    pub fn new(values: &BTreeMap<String, Vec<u8>>) -> Self {
+        Renderer {
+            dot: data_dot(values),
+            budget: Budget::default(),
+            templates: 0,
+        }
+    }
+
+    /// Renders one template of the object; `name` names it (the target key) in error messages.
+    pub fn render(&mut self, name: &str, template: &str) -> Result<Vec<u8>, Error> {
+        self.templates += 1;
+        if self.templates > MAX_TEMPLATES {
+            return Err(limit_error(
+                name,
+                format!("the object has more than {MAX_TEMPLATES} templates"),
+            ));
+        }
+        let nodes = parse_checked(name, template)?;
+        let mut out = exec::execute(name, &nodes, &self.dot, &mut self.budget)?;
+        Ok(std::mem::take(&mut *out))
+    }
+
+    /// Renders every entry of a `template.data` map; the whole call fails if any entry fails (never a
+    /// partial result).
+    pub fn render_map(
+        &mut self,
+        templates: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+        if let Some((name, _)) = templates
+            .iter()
+            .nth(MAX_TEMPLATES.saturating_sub(self.templates))
+        {
+            return Err(limit_error(
+                name,
+                format!("the object has more than {MAX_TEMPLATES} templates"),
+            ));
+        }
+        let mut rendered = BTreeMap::new();
+        for (name, template) in templates {
+            match self.render(name, template) {
+                Ok(out) => {
+                    rendered.insert(name.clone(), out);
+                }
+                Err(e) => {
+                    rendered
+                        .values_mut()
+                        .for_each(|out: &mut Vec<u8>| out.zeroize());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(rendered)
+    }
+}
+
+/// Renders one template string against the secret values, with a budget of its own.
 /// `name` names the template (the target key) for error messages.
 pub fn render(
     name: &str,
     template: &str,
     values: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<u8>, Error> {
-    render_with(name, template, &data_dot(values))
+    Renderer::new(values).render(name, template)
 }
 
-/// Renders every entry of a `template.data` map; the whole call fails if any entry fails (never a partial result).
+/// Renders every entry of a `template.data` map under one budget; the whole call fails if any entry fails
+/// (never a partial result).
 pub fn render_map(
     templates: &BTreeMap<String, String>,
     values: &BTreeMap<String, Vec<u8>>,
 ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let dot = data_dot(values);
-    let mut rendered = BTreeMap::new();
-    for (name, template) in templates {
-        match render_with(name, template, &dot) {
-            Ok(out) => {
-                rendered.insert(name.clone(), out);
-            }
-            Err(e) => {
-                rendered
-                    .values_mut()
-                    .for_each(|out: &mut Vec<u8>| out.zeroize());
-                return Err(e);
-            }
-        }
-    }
-    Ok(rendered)
+    Renderer::new(values).render_map(templates)
 }
 
-/// Checks that a template parses (and uses only known functions) without rendering it.
+/// Checks that a template parses (and uses only known functions) and is within [`MAX_TEMPLATE_BYTES`],
+/// without rendering it.
 pub fn validate(name: &str, template: &str) -> Result<(), Error> {
-    parse::parse(template)
-        .map(drop)
-        .map_err(|e| parse_error(name, e))
+    parse_checked(name, template).map(drop)
 }
 
-fn render_with(name: &str, template: &str, dot: &Value) -> Result<Vec<u8>, Error> {
-    let nodes = parse::parse(template).map_err(|e| parse_error(name, e))?;
-    let mut out = exec::execute(name, &nodes, dot)?;
-    Ok(std::mem::take(&mut *out))
+fn parse_checked(name: &str, template: &str) -> Result<Vec<parse::Node>, Error> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(limit_error(
+            name,
+            format!("the template is longer than {MAX_TEMPLATE_BYTES} bytes"),
+        ));
+    }
+    parse::parse(template).map_err(|e| parse_error(name, e))
+}
+
+fn limit_error(name: &str, message: String) -> Error {
+    Error::Limit {
+        template: name.to_owned(),
+        line: 1,
+        message,
+    }
 }
 
 fn parse_error(name: &str, (line, message): parse::ParseError) -> Error {
@@ -117,14 +236,15 @@ fn parse_error(name: &str, (line, message): parse::ParseError) -> Error {
     }
 }
 
-/// The data dot: a map of the secret values, text where UTF-8 and binary otherwise.
+/// The data dot: a map of the secret values, text where UTF-8 and binary otherwise. A binary value is
+/// named `a computed value` until a key written in the template reaches it.
 fn data_dot(values: &BTreeMap<String, Vec<u8>>) -> Value {
     let map = values
         .iter()
         .map(|(k, v)| {
             (
                 k.clone(),
-                Value::from_bytes(v.clone(), || format!("key {k:?}")),
+                Value::from_bytes(v.clone(), || COMPUTED.to_owned()),
             )
         })
         .collect();

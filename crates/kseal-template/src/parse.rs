@@ -1,10 +1,19 @@
 //! Parser: turns tokens into a tree of nodes, following Go `text/template`'s grammar for the supported subset.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use zeroize::Zeroizing;
+
 use crate::funcs;
 use crate::lex::{Keyword, Tok, Token, lex};
+use crate::value::Text;
 
 /// Deepest nesting of control structures and parentheses accepted, so hostile input cannot overflow the stack.
 const MAX_NESTING: usize = 100;
+
+/// Most variables in scope at one point: looking a variable up walks the scope, so its length is bounded.
+const MAX_VARIABLES: usize = 1000;
 
 /// Context name of a pipeline in parentheses (no declarations; ends at `)`).
 const PAREN: &str = "parenthesized pipeline";
@@ -39,7 +48,7 @@ pub(crate) struct Branch {
 pub(crate) struct Pipeline {
     pub(crate) line: usize,
     /// Declared or assigned variables (with the `$`).
-    pub(crate) vars: Vec<String>,
+    pub(crate) vars: Vec<Var>,
     /// `=` rather than `:=`.
     pub(crate) is_assign: bool,
     pub(crate) cmds: Vec<Command>,
@@ -59,17 +68,26 @@ pub(crate) struct Operand {
     pub(crate) fields: Vec<String>,
 }
 
+/// A variable: its name (with the `$`) and a number that is the same for every use of that name in the
+/// template, so looking it up compares numbers, not names.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Var {
+    pub(crate) id: usize,
+    pub(crate) name: Rc<str>,
+}
+
 /// The start of an operand.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Term {
     Func(String),
     Dot,
     Nil,
-    Var(String),
+    Var(Var),
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    /// A string literal, shared so that evaluating it copies nothing.
+    Str(Text),
     Pipe(Box<Pipeline>),
 }
 
@@ -79,7 +97,8 @@ pub(crate) fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
     let mut parser = Parser {
         tokens,
         pos: 0,
-        vars: vec!["$".to_owned()],
+        vars: vec![0],
+        names: HashMap::from([("$".to_owned(), 0)]),
         depth: 0,
         range_depth: 0,
     };
@@ -101,13 +120,31 @@ enum Stop {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
-    /// Variables in scope, innermost last.
-    vars: Vec<String>,
+    /// Variables in scope (their ids), innermost last.
+    vars: Vec<usize>,
+    /// Id of each variable name seen.
+    names: HashMap<String, usize>,
     depth: usize,
     range_depth: usize,
 }
 
 impl Parser {
+    /// The variable named `name` (its id is given on first sight).
+    fn var(&mut self, name: &str) -> Var {
+        let id = match self.names.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len();
+                self.names.insert(name.to_owned(), id);
+                id
+            }
+        };
+        Var {
+            id,
+            name: Rc::from(name),
+        }
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -290,7 +327,13 @@ impl Parser {
             }
         }
         if !is_assign {
-            self.vars.extend(vars.iter().cloned());
+            self.vars.extend(vars.iter().map(|v| v.id));
+            if self.vars.len() > MAX_VARIABLES {
+                return Err((
+                    line,
+                    format!("more than {MAX_VARIABLES} variables in scope"),
+                ));
+            }
         }
         Ok(Pipeline {
             line,
@@ -305,7 +348,7 @@ impl Parser {
         &mut self,
         allowed: bool,
         two_allowed: bool,
-    ) -> Result<(Vec<String>, bool), ParseError> {
+    ) -> Result<(Vec<Var>, bool), ParseError> {
         let toks = &self.tokens[self.pos.min(self.tokens.len())..];
         let is = |i: usize, f: &dyn Fn(&Tok) -> bool| toks.get(i).is_some_and(|t| f(&t.tok));
         let var = |t: &Tok| matches!(t, Tok::Var(_));
@@ -331,24 +374,25 @@ impl Parser {
             })
             .collect();
         let is_assign = toks[count * 2 - 1].tok == Tok::Assign;
+        if names.iter().any(|n| n == "$") {
+            return Err((line, "cannot declare $".into()));
+        }
+        let vars: Vec<Var> = names.iter().map(|n| self.var(n)).collect();
         if is_assign {
             if count == 2 {
                 return Err((line, "range can only assign with :=".into()));
             }
-            self.check_var(&names[0], line)?;
-        }
-        if names.iter().any(|n| n == "$") {
-            return Err((line, "cannot declare $".into()));
+            self.check_var(&vars[0], line)?;
         }
         self.pos += count * 2;
-        Ok((names, is_assign))
+        Ok((vars, is_assign))
     }
 
-    fn check_var(&self, var: &str, line: usize) -> Result<(), ParseError> {
-        if self.vars.iter().any(|v| v == var) {
+    fn check_var(&self, var: &Var, line: usize) -> Result<(), ParseError> {
+        if self.vars.contains(&var.id) {
             Ok(())
         } else {
-            Err((line, format!("undefined variable {var:?}")))
+            Err((line, format!("undefined variable {:?}", &*var.name)))
         }
     }
 
@@ -387,13 +431,14 @@ impl Parser {
             }
             Tok::Nil => Term::Nil,
             Tok::Var(v) => {
-                self.check_var(&v, t.line)?;
-                Term::Var(v)
+                let var = self.var(&v);
+                self.check_var(&var, t.line)?;
+                Term::Var(var)
             }
             Tok::Bool(b) => Term::Bool(b),
             Tok::Int(i) => Term::Int(i),
             Tok::Float(f) => Term::Float(f),
-            Tok::Str(s) => Term::Str(s),
+            Tok::Str(s) => Term::Str(Rc::new(Zeroizing::new(s))),
             Tok::LParen => {
                 self.enter(t.line)?;
                 let pipe = self.pipeline(PAREN)?;

@@ -2,25 +2,31 @@
 //!
 //! Unlike Go, a verb that does not fit its argument (`%d` of a string), a missing argument or an extra one is
 //! an error: Go would write `%!d(string=<the value>)` into the output, echoing a possibly secret value.
+//! A format string computed from data may itself be secret: messages then say `a verb of the format
+//! (computed from data)`, neither its text nor its position.
 
 use zeroize::Zeroizing;
 
-use crate::MAX_OUTPUT_BYTES;
 use crate::funcs::FuncError;
-use crate::value::{Value, format_float};
+use crate::value::{Value, format_float, push_capped};
 
-/// Go's `fmt.Sprint` (`newline = false`: spaces only between two non-string operands) or `fmt.Sprintln`.
-pub(crate) fn sprint(args: &[Value], newline: bool) -> Result<Zeroizing<Vec<u8>>, FuncError> {
+/// Go's `fmt.Sprint` (`newline = false`: spaces only between two non-string operands) or `fmt.Sprintln`,
+/// at most `cap` bytes.
+pub(crate) fn sprint(
+    args: &[Value],
+    newline: bool,
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, FuncError> {
     let mut out = Zeroizing::new(Vec::new());
     let is_string = |v: &Value| matches!(v, Value::Str(_) | Value::Bytes(_));
     for (i, arg) in args.iter().enumerate() {
         if i > 0 && (newline || (!is_string(arg) && !is_string(&args[i - 1]))) {
-            out.push(b' ');
+            push_capped(&mut out, b" ", cap)?;
         }
-        arg.write_to(&mut out)?;
+        arg.write_to(&mut out, cap)?;
     }
     if newline {
-        out.push(b'\n');
+        push_capped(&mut out, b"\n", cap)?;
     }
     Ok(out)
 }
@@ -37,14 +43,28 @@ struct Spec {
     precision: Option<usize>,
 }
 
-/// Go's `fmt.Sprintf` for the verbs `%v %s %q %d %x %X %o %b %c %t %f %F %e %E %g %%`.
-pub(crate) fn printf(format: &str, args: &[Value]) -> Result<Zeroizing<Vec<u8>>, FuncError> {
+/// Go's `fmt.Sprintf` for the verbs `%v %s %q %d %x %X %o %b %c %t %f %F %e %E %g %%`, at most `cap`
+/// bytes. `literal` tells whether the format is a literal of the template (then messages may quote its
+/// verbs).
+pub(crate) fn printf(
+    format: &str,
+    literal: bool,
+    args: &[Value],
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, FuncError> {
     let mut out = Zeroizing::new(Vec::new());
     let mut args = args.iter();
     let mut chars = format.chars().peekable();
+    let verb_name = |verb: char| {
+        if literal {
+            format!("verb %{verb}")
+        } else {
+            "a verb of the format (computed from data)".to_owned()
+        }
+    };
     while let Some(c) = chars.next() {
         if c != '%' {
-            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            push_capped(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes(), cap)?;
             continue;
         }
         let mut spec = Spec::default();
@@ -59,16 +79,16 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> Result<Zeroizing<Vec<u8>>,
             }
             chars.next();
         }
-        spec.width = number(&mut chars)?;
+        spec.width = number(&mut chars, cap)?;
         if chars.peek() == Some(&'.') {
             chars.next();
-            spec.precision = Some(number(&mut chars)?.unwrap_or(0));
+            spec.precision = Some(number(&mut chars, cap)?.unwrap_or(0));
         }
         let verb = chars
             .next()
             .ok_or_else(|| bad("format ends with an incomplete verb"))?;
         if verb == '%' {
-            out.push(b'%');
+            push_capped(&mut out, b"%", cap)?;
             continue;
         }
         if matches!(verb, '*' | '[') {
@@ -76,14 +96,9 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> Result<Zeroizing<Vec<u8>>,
         }
         let arg = args
             .next()
-            .ok_or_else(|| bad(format!("missing argument for %{verb}")))?;
-        let body = format_one(verb, &spec, arg)?;
-        pad(&mut out, &spec, verb, &body)?;
-        if out.len() > MAX_OUTPUT_BYTES {
-            return Err(FuncError::Limit(format!(
-                "result would exceed {MAX_OUTPUT_BYTES} bytes"
-            )));
-        }
+            .ok_or_else(|| bad(format!("missing argument for {}", verb_name(verb))))?;
+        let body = format_one(verb, &spec, arg, cap, &verb_name)?;
+        pad(&mut out, &spec, verb, &body, cap)?;
     }
     if args.next().is_some() {
         return Err(bad("more arguments than verbs in the format"));
@@ -97,13 +112,14 @@ fn bad(msg: impl Into<String>) -> FuncError {
 
 fn number(
     chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    cap: usize,
 ) -> Result<Option<usize>, FuncError> {
     let mut n: Option<usize> = None;
     while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
         chars.next();
         let v = n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize);
-        if v > MAX_OUTPUT_BYTES {
-            return Err(FuncError::Limit("width or precision too large".into()));
+        if v > cap {
+            return Err(FuncError::TooLarge);
         }
         n = Some(v);
     }
@@ -111,12 +127,24 @@ fn number(
 }
 
 /// Formats one argument without padding.
-fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<Zeroizing<Vec<u8>>, FuncError> {
-    let mismatch = || bad(format!("%{verb} cannot format a {}", arg.kind()));
+fn format_one(
+    verb: char,
+    spec: &Spec,
+    arg: &Value,
+    cap: usize,
+    verb_name: &dyn Fn(char) -> String,
+) -> Result<Zeroizing<Vec<u8>>, FuncError> {
+    let mismatch = || {
+        bad(format!(
+            "{} cannot format a {}",
+            verb_name(verb),
+            arg.kind()
+        ))
+    };
     let mut out = Zeroizing::new(Vec::new());
     match (verb, arg) {
         ('v' | 's', _) => {
-            arg.write_to(&mut out)?;
+            arg.write_to(&mut out, cap)?;
             if let (Some(p), Value::Str(s)) = (spec.precision, arg) {
                 let cut = s.char_indices().nth(p).map_or(s.len(), |(i, _)| i);
                 out.truncate(cut);
@@ -138,6 +166,9 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<Zeroizing<Vec<u8>>
             out.extend_from_slice(signed(*i < 0, digits, spec).as_bytes());
         }
         ('x' | 'X', Value::Str(_) | Value::Bytes(_)) => {
+            if arg.text_len().saturating_mul(2) > cap {
+                return Err(FuncError::TooLarge);
+            }
             let hex = hex::encode(arg.as_bytes()?);
             let hex = if verb == 'X' { hex.to_uppercase() } else { hex };
             out.extend_from_slice(hex.as_bytes());
@@ -163,7 +194,10 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<Zeroizing<Vec<u8>>
                     if verb == 'E' { s.to_uppercase() } else { s }
                 }
                 _ if spec.precision.is_some() => {
-                    return Err(bad("%g with a precision is not supported"));
+                    return Err(bad(format!(
+                        "{} with a precision is not supported",
+                        verb_name(verb)
+                    )));
                 }
                 _ => {
                     let s = format_float(f.abs());
@@ -177,7 +211,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Result<Zeroizing<Vec<u8>>
         ('q' | 'd' | 'x' | 'X' | 'o' | 'b' | 'c' | 't' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G', _) => {
             return Err(mismatch());
         }
-        _ => return Err(bad(format!("unsupported verb %{verb}"))),
+        _ => return Err(bad(format!("{} is not supported", verb_name(verb)))),
     }
     Ok(out)
 }
@@ -207,9 +241,18 @@ fn signed(negative: bool, digits: String, spec: &Spec) -> String {
 }
 
 /// Pads `body` to the spec's width: spaces on the left (right with `-`), zeros after the sign for numbers.
-fn pad(out: &mut Vec<u8>, spec: &Spec, verb: char, body: &[u8]) -> Result<(), FuncError> {
+fn pad(
+    out: &mut Vec<u8>,
+    spec: &Spec,
+    verb: char,
+    body: &[u8],
+    cap: usize,
+) -> Result<(), FuncError> {
     let len = String::from_utf8_lossy(body).chars().count();
     let fill = spec.width.unwrap_or(0).saturating_sub(len);
+    if out.len().saturating_add(body.len()).saturating_add(fill) > cap {
+        return Err(FuncError::TooLarge);
+    }
     if fill == 0 {
         out.extend_from_slice(body);
     } else if spec.minus {
@@ -278,7 +321,7 @@ mod tests {
     use super::*;
 
     fn fmt(format: &str, args: &[Value]) -> String {
-        String::from_utf8(printf(format, args).unwrap().to_vec()).unwrap()
+        String::from_utf8(printf(format, true, args, usize::MAX).unwrap().to_vec()).unwrap()
     }
 
     #[test]
@@ -318,13 +361,40 @@ mod tests {
 
     #[test]
     fn printf_errors_do_not_echo_values() {
-        let FuncError::Invalid(msg) = printf("%d", &[Value::str("s3cr3t")]).unwrap_err() else {
-            panic!()
+        let message = |format: &str, literal: bool, args: &[Value]| match printf(
+            format,
+            literal,
+            args,
+            usize::MAX,
+        )
+        .unwrap_err()
+        {
+            FuncError::Invalid(msg) => msg,
+            other => panic!("{other:?}"),
         };
+        let msg = message("%d", true, &[Value::str("s3cr3t")]);
         assert!(!msg.contains("s3cr3t"));
-        assert!(printf("%s %s", &[Value::str("a")]).is_err());
-        assert!(printf("%s", &[Value::str("a"), Value::str("b")]).is_err());
-        assert!(printf("%z", &[Value::str("a")]).is_err());
+        assert_eq!(msg, "verb %d cannot format a string");
+        assert!(printf("%s %s", true, &[Value::str("a")], usize::MAX).is_err());
+        assert!(printf("%s", true, &[Value::str("a"), Value::str("b")], usize::MAX).is_err());
+        assert!(printf("%z", true, &[Value::str("a")], usize::MAX).is_err());
+        // A format computed from data is secret too: its verbs are not quoted, nor their positions.
+        assert_eq!(
+            message("ab%zcd", false, &[Value::Int(1)]),
+            "a verb of the format (computed from data) is not supported"
+        );
+        assert_eq!(
+            message("x%s%Q", false, &[Value::Int(1)]),
+            "missing argument for a verb of the format (computed from data)"
+        );
+        assert_eq!(
+            message("%s %d", false, &[Value::Int(1), Value::str("s")]),
+            "a verb of the format (computed from data) cannot format a string"
+        );
+        assert!(matches!(
+            printf("%9999d", true, &[Value::Int(1)], 100),
+            Err(FuncError::TooLarge)
+        ));
     }
 
     #[test]
@@ -337,10 +407,11 @@ mod tests {
                 Value::str("b"),
             ],
             false,
+            usize::MAX,
         )
         .unwrap();
         assert_eq!(out.as_slice(), b"a1 2b");
-        let out = sprint(&[Value::str("a"), Value::str("b")], true).unwrap();
+        let out = sprint(&[Value::str("a"), Value::str("b")], true, usize::MAX).unwrap();
         assert_eq!(out.as_slice(), b"a b\n");
     }
 

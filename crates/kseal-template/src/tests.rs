@@ -461,3 +461,275 @@ fn random_templates_never_panic() {
         let _ = render("T", &template, &values());
     }
 }
+
+#[test]
+fn computed_keys_are_never_quoted() {
+    // `.user` is "admin", which is not a key: the lookup misses on a key taken from data.
+    for template in [
+        "{{ index . .user }}",
+        "{{ index . (.user) }}",
+        "{{ index . (.user | upper | lower) }}",
+        "{{ $k := .user }}{{ index . $k }}",
+        "{{ .user | index . }}",
+        "{{ range $k, $v := fromJson .json }}{{ index $ $k }}{{ end }}",
+        "{{ with .user }}{{ index $ . }}{{ end }}",
+        "{{ index . (printf \"%s\" .user) }}",
+    ] {
+        let e = render("T", template, &values()).expect_err(template);
+        assert_eq!(e.reason(), "missing_key", "{template}");
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains("admin"), "{template}: {text}");
+            assert!(!text.contains("host"), "{template}: {text}");
+        }
+        assert!(
+            e.to_string().ends_with("missing key (computed from data)"),
+            "{template}: {e}"
+        );
+    }
+    // A key written in the template is named, also through `index` with a literal.
+    let e = err(r#"{{ index . "user" "deeper" }}"#);
+    assert_eq!(e.reason(), "function", "{e}");
+    let e = err(r#"{{ index (fromJson .json) "nope" }}"#);
+    assert!(e.to_string().ends_with(r#"missing key "nope""#), "{e}");
+}
+
+#[test]
+fn values_from_data_are_never_quoted_in_function_errors() {
+    let vals = BTreeMap::from([
+        ("n".to_string(), b"9876543".to_vec()),
+        ("fmt".to_string(), b"%Qsecretverb".to_vec()),
+        ("bin".to_string(), vec![0xff, 0x01]),
+        ("bad_json".to_string(), b"{\"a\": 1, SECRETTAIL".to_vec()),
+        ("keystore".to_string(), b"bin".to_vec()),
+    ]);
+    for (template, reason) in [
+        // an index computed from data, and the length of data
+        ("{{ index (list 1 2) (fromJson .n) }}", "function"),
+        ("{{ index .n (fromJson .n) }}", "function"),
+        // a format computed from data: its verbs are not quoted
+        ("{{ printf .fmt 1 }}", "function"),
+        // the parser's position in the input is not reported
+        ("{{ fromJson .bad_json }}", "function"),
+        // a binary value reached through a key computed from data is not named by that key
+        ("{{ index . .keystore | upper }}", "non_utf8"),
+        ("{{ range . }}{{ upper . }}{{ end }}", "non_utf8"),
+    ] {
+        let e = render("T", template, &vals).expect_err(template);
+        assert_eq!(e.reason(), reason, "{template}: {e}");
+        for text in [e.to_string(), format!("{e:?}")] {
+            for secret in [
+                "9876543",
+                "secretverb",
+                "%Q",
+                "SECRETTAIL",
+                "column",
+                "length",
+            ] {
+                assert!(!text.contains(secret), "{template}: {text}");
+            }
+        }
+    }
+    let e = render("T", "{{ index . .keystore | upper }}", &vals).unwrap_err();
+    assert!(
+        e.to_string().contains("a computed value is a binary value"),
+        "{e}"
+    );
+    // Reached through a key written in the template, the binary value is named by it.
+    for template in [
+        "{{ .bin | upper }}",
+        r#"{{ index . "bin" | upper }}"#,
+        r#"{{ get . "bin" | upper }}"#,
+    ] {
+        let e = render("T", template, &vals).unwrap_err();
+        assert!(
+            e.to_string().contains(r#"key "bin" is a binary value"#),
+            "{template}: {e}"
+        );
+    }
+    // Literal verbs and indexes are template text and may be quoted.
+    assert!(
+        err(r#"{{ printf "%d" "x" }}"#)
+            .to_string()
+            .contains("verb %d cannot format a string")
+    );
+    assert!(
+        err("{{ index (list 1) 3 }}")
+            .to_string()
+            .contains("index 3 out of range")
+    );
+}
+
+fn many(count: usize, template: &str) -> BTreeMap<String, String> {
+    (0..count)
+        .map(|i| (format!("k{i:03}"), template.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_output_limit_is_per_object() {
+    // Each template alone is within the limit; together they are 200 times over it.
+    let templates = many(200, r#"{{ repeat 1048576 "a" }}"#);
+    let mut renderer = Renderer::new(&values());
+    let e = renderer.render_map(&templates).unwrap_err();
+    assert_eq!(e.reason(), "limit", "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            r#"template "k001": line 1: the object's templates together output more than {MAX_OBJECT_OUTPUT_BYTES} bytes"#
+        )
+    );
+    assert!(renderer.budget.output_used() <= MAX_OBJECT_OUTPUT_BYTES);
+    assert!(renderer.budget.work_used() <= MAX_OBJECT_WORK_BYTES);
+    // The free function gives each call a budget of its own.
+    assert!(render_map(&many(1, r#"{{ repeat 1048576 "a" }}"#), &values()).is_ok());
+}
+
+#[test]
+fn intermediate_values_count_against_the_object() {
+    for template in [
+        r#"{{ $x := repeat 1048576 "a" }}{{ len $x }}"#,
+        r#"{{ len (repeat 1048576 "a") }}"#,
+        r#"{{ repeat 1048576 "a" | sha256sum }}"#,
+        r#"{{ $x := repeat 700000 "a" }}{{ $y := $x | b64enc }}"#,
+    ] {
+        let mut renderer = Renderer::new(&values());
+        let e = renderer
+            .render_map(&many(200, template))
+            .expect_err(template);
+        assert_eq!(e.reason(), "limit", "{template}: {e}");
+        assert!(
+            e.to_string().ends_with(&format!(
+                "the object's templates together make functions read and produce more than {MAX_OBJECT_WORK_BYTES} bytes"
+            )),
+            "{template}: {e}"
+        );
+        // Counted through the budget: never more than the limit was produced, so at most that much was
+        // ever allocated by functions, whatever the number of templates.
+        assert!(renderer.budget.work_used() <= MAX_OBJECT_WORK_BYTES);
+        let failed_at: usize = e.template()[1..].parse().unwrap();
+        assert!(
+            failed_at <= MAX_OBJECT_WORK_BYTES / MAX_VALUE_BYTES,
+            "{template}: failed only at {failed_at}"
+        );
+    }
+}
+
+#[test]
+fn steps_templates_and_sizes_are_limited_per_object() {
+    let mut renderer = Renderer::new(&values());
+    renderer
+        .render("a", "{{ range 600000 }}{{ end }}")
+        .expect("alone within the steps limit");
+    let e = renderer
+        .render("b", "{{ range 600000 }}{{ end }}")
+        .unwrap_err();
+    assert_eq!(e.reason(), "limit");
+    assert!(
+        e.to_string()
+            .contains(&format!("{MAX_OBJECT_STEPS} evaluation steps")),
+        "{e}"
+    );
+
+    let e = render_map(&many(MAX_TEMPLATES + 1, "x"), &values()).unwrap_err();
+    assert_eq!(e.reason(), "limit");
+    assert!(
+        e.to_string()
+            .contains(&format!("more than {MAX_TEMPLATES} templates")),
+        "{e}"
+    );
+    assert!(render_map(&many(MAX_TEMPLATES, "{{ .user }}"), &values()).is_ok());
+
+    let long = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+    for e in [
+        render("T", &long, &values()).unwrap_err(),
+        validate("T", &long).unwrap_err(),
+    ] {
+        assert_eq!(e.reason(), "limit");
+        assert!(
+            e.to_string()
+                .contains(&format!("longer than {MAX_TEMPLATE_BYTES} bytes")),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn shared_structure_cannot_expand_past_the_limits() {
+    // 2^16 references to one 1000-byte string: 65 MB when printed or encoded.
+    let doubled = r#"{{ $s := repeat 1000 "a" }}{{ $l := list $s }}{{ range 16 }}{{ $l = list $l $l }}{{ end }}"#;
+    for tail in [
+        "{{ $l }}",
+        "{{ toJson $l | len }}",
+        "{{ toYaml $l | len }}",
+        "{{ print $l | len }}",
+        "{{ join \",\" $l | len }}",
+        "{{ printf \"%v\" $l | len }}",
+        "{{ toString $l | len }}",
+        "{{ quote $l | len }}",
+        "{{ cat $l $l | len }}",
+    ] {
+        let mut renderer = Renderer::new(&values());
+        let template = format!("{doubled}{tail}");
+        let e = renderer.render("T", &template).expect_err(&template);
+        assert_eq!(e.reason(), "limit", "{tail}: {e}");
+        assert!(renderer.budget.work_used() <= MAX_OBJECT_WORK_BYTES);
+        assert!(renderer.budget.output_used() <= MAX_OBJECT_OUTPUT_BYTES);
+    }
+    // Many arguments that are each within the limit are checked together.
+    let e = err(r#"{{ $s := repeat 1000000 "a" }}{{ cat $s $s | len }}"#);
+    assert_eq!(e.reason(), "limit", "{e}");
+    let e = err(r#"{{ $s := repeat 1000000 "a" }}{{ quote $s $s | len }}"#);
+    assert_eq!(e.reason(), "limit", "{e}");
+}
+
+#[test]
+fn parsing_stops_at_the_limits() {
+    let vals = BTreeMap::from([
+        (
+            "wide".to_string(),
+            format!("[{}0]", "0,".repeat(200_000)).into_bytes(),
+        ),
+        (
+            "deep".to_string(),
+            format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+        ),
+        ("pieces".to_string(), ",".repeat(200_000).into_bytes()),
+    ]);
+    for template in [
+        "{{ fromJson .wide | len }}",
+        "{{ fromYaml .wide | len }}",
+        r#"{{ splitList "," .pieces | len }}"#,
+        r#"{{ split "," .pieces | len }}"#,
+    ] {
+        let mut renderer = Renderer::new(&vals);
+        let e = renderer.render("T", template).expect_err(template);
+        assert_eq!(e.reason(), "limit", "{template}: {e}");
+        assert!(renderer.budget.work_used() <= MAX_OBJECT_WORK_BYTES);
+    }
+    // Nesting is bounded too (by the parsers' own depth limits or ours).
+    for template in ["{{ fromJson .deep }}", "{{ fromYaml .deep }}"] {
+        let e = render("T", template, &vals).unwrap_err();
+        assert!(matches!(e.reason(), "limit" | "function"), "{e}");
+    }
+}
+
+#[test]
+fn an_ordinary_object_is_far_from_the_limits() {
+    // 300 templates over 300 values, each decoding base64, parsing JSON and formatting.
+    let mut vals = BTreeMap::new();
+    let mut templates = BTreeMap::new();
+    for i in 0..300 {
+        vals.insert(
+            format!("v{i}"),
+            format!("{{\"user\":\"u{i}\",\"port\":{i}}}").into_bytes(),
+        );
+        templates.insert(
+            format!("t{i}"),
+            format!(r#"{{{{ $c := fromJson .v{i} }}}}{{{{ printf "%s:%d" $c.user $c.port | b64enc | b64dec | upper }}}}"#),
+        );
+    }
+    let mut renderer = Renderer::new(&vals);
+    let out = renderer.render_map(&templates).unwrap();
+    assert_eq!(out["t7"], b"U7:7");
+    assert!(renderer.budget.work_used() < MAX_OBJECT_WORK_BYTES / 10);
+}

@@ -7,11 +7,13 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
+use crate::budget::{Budget, Limit, MAX_VALUE_DEPTH, MAX_VALUE_NODES};
+
 /// Text that may be secret: zeroized when the last reference goes.
 pub(crate) type Text = Rc<Zeroizing<String>>;
 
-/// Most nodes (list items, map entries, scalars) a single value may have, to bound memory and time.
-pub(crate) const MAX_VALUE_NODES: usize = 100_000;
+/// How error messages name a binary value reached other than through template text.
+pub(crate) const COMPUTED: &str = "a computed value";
 
 /// A template value.
 #[derive(Clone, Debug)]
@@ -27,11 +29,12 @@ pub(crate) enum Value {
     Map(Rc<BTreeMap<String, Value>>),
 }
 
-/// A binary value and where it came from (for error messages; never the bytes themselves).
+/// A binary value and how messages name it: template text (`key "keystore"`, `the result of b64dec`) or
+/// [`COMPUTED`], never anything taken from data. The bytes are shared so that relabelling copies nothing.
 #[derive(Debug)]
 pub(crate) struct Binary {
     pub(crate) origin: String,
-    pub(crate) bytes: Zeroizing<Vec<u8>>,
+    pub(crate) bytes: Rc<Zeroizing<Vec<u8>>>,
 }
 
 /// A value's type was wrong for an operation.
@@ -41,6 +44,25 @@ pub(crate) enum ValueError {
     NonUtf8(String),
     /// Any other problem; the message never contains the value.
     Invalid(String),
+    /// Writing the value would pass the caller's size cap.
+    TooLarge,
+    /// A limit of the budget was reached.
+    Limit(Limit),
+}
+
+impl From<Limit> for ValueError {
+    fn from(limit: Limit) -> Self {
+        ValueError::Limit(limit)
+    }
+}
+
+/// Appends `bytes` unless that would make `out` longer than `cap`.
+pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result<(), ValueError> {
+    if out.len().saturating_add(bytes.len()) > cap {
+        return Err(ValueError::TooLarge);
+    }
+    out.extend_from_slice(bytes);
+    Ok(())
 }
 
 impl Value {
@@ -55,8 +77,19 @@ impl Value {
             Ok(s) => Value::str(s),
             Err(e) => Value::Bytes(Rc::new(Binary {
                 origin: origin(),
-                bytes: Zeroizing::new(e.into_bytes()),
+                bytes: Rc::new(Zeroizing::new(e.into_bytes())),
             })),
+        }
+    }
+
+    /// The same value; a binary one now named `origin` in messages (which must be template text).
+    pub(crate) fn labelled(self, origin: impl FnOnce() -> String) -> Value {
+        match self {
+            Value::Bytes(b) => Value::Bytes(Rc::new(Binary {
+                origin: origin(),
+                bytes: Rc::clone(&b.bytes),
+            })),
+            other => other,
         }
     }
 
@@ -85,6 +118,15 @@ impl Value {
             Value::Bytes(b) => !b.bytes.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// Bytes of text a function reading this value reads (0 for numbers, lists and maps).
+    pub(crate) fn text_len(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.bytes.len(),
+            _ => 0,
         }
     }
 
@@ -124,14 +166,13 @@ impl Value {
         }
     }
 
-    /// Text of the value as Go's `fmt.Sprint` (sprig's `toString`) would give it; binary values are refused.
-    pub(crate) fn to_text(&self) -> Result<Zeroizing<String>, ValueError> {
-        if let Value::Bytes(b) = self {
-            return Err(ValueError::NonUtf8(b.origin.clone()));
-        }
+    /// Text of the value as Go's `fmt.Sprint` (sprig's `toString`) would give it, at most `cap` bytes;
+    /// binary values are refused.
+    pub(crate) fn to_text(&self, cap: usize) -> Result<Zeroizing<String>, ValueError> {
         let mut out = Zeroizing::new(Vec::new());
-        self.write_to(&mut out)?;
+        self.write_text(&mut out, cap)?;
         let bytes = std::mem::take(&mut *out);
+        // `write_text` checked the text is UTF-8.
         String::from_utf8(bytes).map(Zeroizing::new).map_err(|e| {
             let mut bytes = e.into_bytes();
             zeroize::Zeroize::zeroize(&mut bytes);
@@ -139,99 +180,86 @@ impl Value {
         })
     }
 
-    /// Appends the value as Go's `fmt.Print` would (`%v`); binary values are written as they are.
-    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
-        match self {
-            Value::Nil => out.extend_from_slice(b"<nil>"),
-            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-            Value::Float(f) => out.extend_from_slice(format_float(*f).as_bytes()),
-            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
-            Value::Bytes(b) => out.extend_from_slice(&b.bytes),
-            Value::List(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    item.write_to(out)?;
-                }
-                out.push(b']');
-            }
-            Value::Map(map) => {
-                out.extend_from_slice(b"map[");
-                for (i, (k, v)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    out.extend_from_slice(k.as_bytes());
-                    out.push(b':');
-                    v.write_to(out)?;
-                }
-                out.push(b']');
-            }
+    /// Appends the value's text (as [`Value::to_text`]) to `out`, which must stay within `cap` bytes;
+    /// binary values, also inside lists and maps, are refused.
+    pub(crate) fn write_text(&self, out: &mut Vec<u8>, cap: usize) -> Result<(), ValueError> {
+        if let Value::Bytes(b) = self {
+            return Err(ValueError::NonUtf8(b.origin.clone()));
+        }
+        let start = out.len();
+        self.write_to(out, cap)?;
+        if std::str::from_utf8(&out[start..]).is_err() {
+            zeroize::Zeroize::zeroize(&mut out[start..]);
+            out.truncate(start);
+            return Err(ValueError::NonUtf8("an element of a list or map".into()));
         }
         Ok(())
     }
 
-    /// Converts to JSON for `toJson`/`toYaml`; binary values are refused (JSON strings are text).
-    pub(crate) fn to_json(&self) -> Result<serde_json::Value, ValueError> {
-        Ok(match self {
-            Value::Nil => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .ok_or_else(|| ValueError::Invalid("cannot encode NaN or infinity".into()))?,
-            Value::Str(s) => serde_json::Value::String(s.as_str().to_owned()),
-            Value::Bytes(b) => return Err(ValueError::NonUtf8(b.origin.clone())),
-            Value::List(items) => serde_json::Value::Array(
-                items.iter().map(Value::to_json).collect::<Result<_, _>>()?,
-            ),
-            Value::Map(map) => serde_json::Value::Object(
-                map.iter()
-                    .map(|(k, v)| Ok((k.clone(), v.to_json()?)))
-                    .collect::<Result<_, ValueError>>()?,
-            ),
-        })
-    }
-
-    /// Converts parsed JSON (from `fromJson`/`fromYaml`) into a value; integral numbers stay integers.
-    pub(crate) fn from_json(json: &serde_json::Value) -> Value {
-        match json {
-            serde_json::Value::Null => Value::Nil,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            serde_json::Value::String(s) => Value::str(s.clone()),
-            serde_json::Value::Array(items) => {
-                Value::List(Rc::new(items.iter().map(Value::from_json).collect()))
+    /// Appends the value as Go's `fmt.Print` would (`%v`); binary values are written as they are. Fails
+    /// (having written part of it) rather than make `out` longer than `cap` bytes, so printing a list that
+    /// holds one large string many times stops at the cap.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>, cap: usize) -> Result<(), ValueError> {
+        match self {
+            Value::Nil => push_capped(out, b"<nil>", cap),
+            Value::Bool(b) => push_capped(out, if *b { b"true" } else { b"false" }, cap),
+            Value::Int(i) => push_capped(out, i.to_string().as_bytes(), cap),
+            Value::Float(f) => push_capped(out, format_float(*f).as_bytes(), cap),
+            Value::Str(s) => push_capped(out, s.as_bytes(), cap),
+            Value::Bytes(b) => push_capped(out, &b.bytes, cap),
+            Value::List(items) => {
+                push_capped(out, b"[", cap)?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        push_capped(out, b" ", cap)?;
+                    }
+                    item.write_to(out, cap)?;
+                }
+                push_capped(out, b"]", cap)
             }
-            serde_json::Value::Object(map) => Value::Map(Rc::new(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            )),
+            Value::Map(map) => {
+                push_capped(out, b"map[", cap)?;
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        push_capped(out, b" ", cap)?;
+                    }
+                    push_capped(out, k.as_bytes(), cap)?;
+                    push_capped(out, b":", cap)?;
+                    v.write_to(out, cap)?;
+                }
+                push_capped(out, b"]", cap)
+            }
         }
     }
 
-    /// Whether the value has at most `limit` nodes; stops counting early so shared structure cannot blow up.
-    pub(crate) fn fits(&self, limit: usize) -> bool {
-        fn count(v: &Value, budget: &mut usize) -> bool {
-            if *budget == 0 {
-                return false;
+    /// Checks a list or map just built from other values (`list`, `dict`): at most [`MAX_VALUE_NODES`]
+    /// nodes and [`MAX_VALUE_DEPTH`] levels. Every node walked is charged to the budget, so values that share
+    /// structure (`$x = list $x $x`) cannot make the walk itself unbounded.
+    pub(crate) fn check_size(&self, budget: &mut Budget) -> Result<(), Limit> {
+        fn walk(
+            v: &Value,
+            depth: usize,
+            nodes: &mut usize,
+            budget: &mut Budget,
+        ) -> Result<(), Limit> {
+            *nodes += 1;
+            if *nodes > MAX_VALUE_NODES {
+                return Err(Limit::ValueNodes);
             }
-            *budget -= 1;
-            match v {
-                Value::List(items) => items.iter().all(|i| count(i, budget)),
-                Value::Map(map) => map.values().all(|i| count(i, budget)),
-                _ => true,
+            budget.nodes(1)?;
+            let children: Box<dyn Iterator<Item = &Value>> = match v {
+                Value::List(items) => Box::new(items.iter()),
+                Value::Map(map) => Box::new(map.values()),
+                _ => return Ok(()),
+            };
+            if depth >= MAX_VALUE_DEPTH {
+                return Err(Limit::ValueDepth);
             }
+            children
+                .into_iter()
+                .try_for_each(|c| walk(c, depth + 1, nodes, budget))
         }
-        let mut budget = limit;
-        count(self, &mut budget)
+        walk(self, 0, &mut 0, budget)
     }
 }
 
@@ -270,7 +298,7 @@ mod tests {
 
     fn print(v: &Value) -> String {
         let mut out = Vec::new();
-        v.write_to(&mut out).unwrap();
+        v.write_to(&mut out, usize::MAX).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -299,6 +327,20 @@ mod tests {
         for _ in 0..40 {
             v = Value::List(Rc::new(vec![v.clone(), v]));
         }
-        assert!(!v.fits(MAX_VALUE_NODES));
+        let mut budget = Budget::default();
+        assert_eq!(v.check_size(&mut budget), Err(Limit::ValueNodes));
+        let mut deep = Value::Int(1);
+        for _ in 0..=MAX_VALUE_DEPTH {
+            deep = Value::List(Rc::new(vec![deep]));
+        }
+        assert_eq!(deep.check_size(&mut budget), Err(Limit::ValueDepth));
+        let s = Value::str("x".repeat(1000));
+        let many = Value::List(Rc::new(vec![s; 1000]));
+        let mut out = Vec::new();
+        assert!(matches!(
+            many.write_to(&mut out, 4096),
+            Err(ValueError::TooLarge)
+        ));
+        assert!(out.len() <= 4096);
     }
 }

@@ -142,30 +142,39 @@ pub fn desired_secret(
             if !replace || !has_templates {
                 out = data;
             }
+            // One renderer for every template of the ExternalSecret (metadata, `templateFrom`, data):
+            // they share one budget.
+            let mut renderer = kseal_template::Renderer::new(values);
             if let Some(metadata) = &template.metadata {
                 for (key, value) in &metadata.labels {
                     labels.insert(
                         key.clone(),
-                        render_text(&format!("labels.{key}"), value, values)?,
+                        render_text(&mut renderer, &format!("labels.{key}"), value)?,
                     );
                 }
                 for (key, value) in &metadata.annotations {
                     annotations.insert(
                         key.clone(),
-                        render_text(&format!("annotations.{key}"), value, values)?,
+                        render_text(&mut renderer, &format!("annotations.{key}"), value)?,
                     );
                 }
             }
             for source in template_sources {
-                apply_source(source, values, &mut out, &mut labels, &mut annotations)?;
+                apply_source(
+                    &mut renderer,
+                    source,
+                    &mut out,
+                    &mut labels,
+                    &mut annotations,
+                )?;
             }
             let rendered =
-                kseal_template::render_map(&template.data, values).map_err(|source| {
-                    Error::Template {
+                renderer
+                    .render_map(&template.data)
+                    .map_err(|source| Error::Template {
                         key: template_error_key(&source),
                         source,
-                    }
-                })?;
+                    })?;
             out.extend(rendered.into_iter().map(|(k, v)| (k, Zeroizing::new(v))));
             (out, template.type_.clone())
         }
@@ -309,22 +318,24 @@ fn owner_reference(es: &ExternalSecret) -> Option<OwnerReference> {
 }
 
 fn render_text(
+    renderer: &mut kseal_template::Renderer,
     key: &str,
     template: &str,
-    values: &BTreeMap<String, Vec<u8>>,
 ) -> Result<String, Error> {
-    let out = kseal_template::render(key, template, values).map_err(|source| Error::Template {
-        key: key.to_owned(),
-        source,
-    })?;
+    let out = renderer
+        .render(key, template)
+        .map_err(|source| Error::Template {
+            key: key.to_owned(),
+            source,
+        })?;
     String::from_utf8(out).map_err(|_| Error::NotAMap {
         key: key.to_owned(),
     })
 }
 
 fn apply_source(
+    renderer: &mut kseal_template::Renderer,
     source: &TemplateSource,
-    values: &BTreeMap<String, Vec<u8>>,
     data: &mut Data,
     labels: &mut BTreeMap<String, String>,
     annotations: &mut BTreeMap<String, String>,
@@ -356,12 +367,12 @@ fn apply_source(
         } => {
             for (key, scope, template) in items {
                 let name = format!("{origin}/{key}");
-                let out = kseal_template::render(&name, template, values).map_err(|source| {
-                    Error::Template {
+                let out = renderer
+                    .render(&name, template)
+                    .map_err(|source| Error::Template {
                         key: name.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 match scope {
                     TemplateScope::Values => put(*target, key.clone(), out, &name)?,
                     TemplateScope::KeysAndValues => {
@@ -374,12 +385,12 @@ fn apply_source(
         }
         TemplateSource::Literal { target, template } => {
             let name = "templateFrom.literal".to_owned();
-            let out = kseal_template::render(&name, template, values).map_err(|source| {
-                Error::Template {
+            let out = renderer
+                .render(&name, template)
+                .map_err(|source| Error::Template {
                     key: name.clone(),
                     source,
-                }
-            })?;
+                })?;
             for (k, v) in yaml_map(&name, &out)? {
                 put(*target, k, v.into_bytes(), &name)?;
             }
