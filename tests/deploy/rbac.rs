@@ -369,6 +369,7 @@ async fn run_variant(env: &'static TestEnv, removed: Option<&Permission>) -> Res
             // Stores of other variants (ClusterSecretStores are cluster-wide) are left alone.
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
+            ..kseal_sync::Config::default()
         }),
     };
     let controller = tokio::spawn(async move {

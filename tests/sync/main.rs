@@ -67,6 +67,12 @@ impl World {
             watch_namespace: Some(self.namespace.clone()),
             controller_class: None,
             aws_endpoint_url: Some(self.env.moto_endpoint().to_owned()),
+            allow_namespaced_default_credentials: false,
+            // As the controller runs it with its keys in this namespace.
+            sealing_keys: kseal_sync::protect::KeyLocation {
+                namespace: Some(self.namespace.clone()),
+                prefix: Some(kseal_controller::keys::KEY_SECRET_PREFIX.to_owned()),
+            },
         };
         let metrics = kseal_sync::SyncMetrics::register(
             &mut prometheus_client::registry::Registry::default(),
