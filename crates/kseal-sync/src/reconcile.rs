@@ -88,17 +88,13 @@ pub async fn reconcile(
         },
         ..Secret::default()
     };
-    if let Err(error) = refuse_protected(&ctx, &namespace, &named) {
-        return fail(&ctx, &watched, &es, error).await;
-    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let existing = secrets
         .get_opt(&target)
         .await
         .map_err(kube(format!("Secret {namespace}/{target}")))?;
-    if let Some(secret) = &existing
-        && let Err(error) = refuse_protected(&ctx, &namespace, secret)
-    {
+    // The Secret as it is, or (when there is none yet) its name alone: checked before any remote read.
+    if let Err(error) = refuse_protected(&ctx, &namespace, existing.as_ref().unwrap_or(&named)) {
         return fail(&ctx, &watched, &es, error).await;
     }
     if let Some(secret) = &existing
