@@ -173,7 +173,7 @@ spec:
         .iter()
         .map(|s| s.name_any())
         .collect();
-    assert_eq!(names, [key_name.clone()]);
+    assert_eq!(names, [key_name]);
     let sealed_secrets: Api<SealedSecret> = Api::namespaced(world.client.clone(), ns);
     sealed_secrets
         .create(&PostParams::default(), &before)

@@ -26,23 +26,23 @@ async fn namespaced_stores_may_not_borrow_the_controllers_aws_identity() {
         .await;
     let css = format!("{}-default-chain", world.namespace);
     world
-        .apply(&format!(
+        .apply(
             r#"
 apiVersion: external-secrets.io/v1
 kind: SecretStore
-metadata: {{name: borrowed}}
+metadata: {name: borrowed}
 spec:
   provider:
-    aws: {{service: SecretsManager, region: us-east-1}}
+    aws: {service: SecretsManager, region: us-east-1}
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
-metadata: {{name: borrowed}}
+metadata: {name: borrowed}
 spec:
-  secretStoreRef: {{name: borrowed}}
-  data: [{{secretKey: token, remoteRef: {{key: app/token}}}}]
-"#
-        ))
+  secretStoreRef: {name: borrowed}
+  data: [{secretKey: token, remoteRef: {key: app/token}}]
+"#,
+        )
         .await;
 
     let store = world
