@@ -79,19 +79,19 @@ pub enum Error {
     /// The Kubernetes API refused or failed a request. The message has the HTTP code, the status
     /// reason and the field paths of the causes, never the API server's own message (it may quote a
     /// value, e.g. an invalid templated label).
-    #[error("{}", kube_message(what, source))]
+    #[error("{}", kube_message(what, error))]
     Kube {
         /// What was requested, e.g. `Secret ns/name`.
         what: String,
-        /// The client's error.
-        source: kube::Error,
+        /// The client's error: not the `source()` of this one, so no error chain prints its message.
+        error: kube::Error,
     },
 }
 
 /// Maps a Kubernetes API failure about `what` (e.g. `Secret ns/name`) to an [`Error::Kube`].
 pub fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
     let what = what.into();
-    move |source| Error::Kube { what, source }
+    move |error| Error::Kube { what, error }
 }
 
 /// Most cause field paths a message lists.
