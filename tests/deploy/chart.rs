@@ -95,6 +95,8 @@ async fn rendered_chart_conforms_to_the_api_servers_schemas() {
                 "--set",
                 "controller.watchNamespace=apps,controller.keyCutoffTime=2026-01-02T15:04:05Z,controller.sync.controllerClass=kseal",
                 "--set",
+                "controller.sync.jwtAuth=true,controller.sync.allowNamespacedDefaultCredentials=true",
+                "--set",
                 "replicaCount=null,networkPolicy.ingress.from[0].podSelector.matchLabels.app=prometheus",
             ],
         ),
@@ -320,6 +322,80 @@ async fn deployment_follows_production_practices() {
 }
 
 #[tokio::test]
+async fn the_syncs_wider_trust_is_opt_in() {
+    let env = TestEnv::get().await;
+    let rules = |objects: &[Value]| -> Vec<String> {
+        let role = find(objects, "ClusterRole", "kseal-controller");
+        let mut rules = Vec::new();
+        for rule in role["rules"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    rules.push(format!(
+                        "{} {}",
+                        verb.as_str().unwrap(),
+                        resource.as_str().unwrap()
+                    ));
+                }
+            }
+        }
+        rules
+    };
+    let env_value = |objects: &[Value], name: &str| {
+        let deployment = find(objects, "Deployment", "kseal-controller");
+        deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    const ALLOW: &str = "KSEAL_SYNC_ALLOW_NAMESPACED_DEFAULT_CREDENTIALS";
+
+    // Defaults: no token minting, no ServiceAccount reads, no default credentials for SecretStores.
+    let defaults = documents(&render(env, "kube-system", &[]));
+    let granted = rules(&defaults);
+    assert!(granted.contains(&"patch secrets".to_owned()), "{granted:?}");
+    assert!(
+        !granted.iter().any(|r| r.contains("serviceaccounts")),
+        "{granted:?}"
+    );
+    assert_eq!(env_value(&defaults, ALLOW), None);
+    // The committed manifest is the default render: the same holds for it.
+    let manifest =
+        std::fs::read_to_string(repo_root().join("deploy/manifests/kseal.yaml")).unwrap();
+    assert!(!manifest.contains("serviceaccounts/token"));
+
+    let opted_in = documents(&render(
+        env,
+        "kube-system",
+        &[
+            "--set",
+            "controller.sync.jwtAuth=true,controller.sync.allowNamespacedDefaultCredentials=true",
+        ],
+    ));
+    let granted = rules(&opted_in);
+    for rule in ["get serviceaccounts", "create serviceaccounts/token"] {
+        assert!(granted.contains(&rule.to_owned()), "{rule}: {granted:?}");
+    }
+    assert_eq!(env_value(&opted_in, ALLOW), Some(Value::from("true")));
+
+    // Without the sync, neither is granted whatever jwtAuth says.
+    let no_sync = documents(&render(
+        env,
+        "kube-system",
+        &[
+            "--set",
+            "controller.sync.enabled=false,controller.sync.jwtAuth=true",
+        ],
+    ));
+    assert!(
+        !rules(&no_sync)
+            .iter()
+            .any(|r| r.contains("serviceaccounts"))
+    );
+}
+
+#[tokio::test]
 async fn values_schema_refuses_unsafe_settings() {
     let env = TestEnv::get().await;
     let chart = chart_dir();
@@ -333,6 +409,7 @@ async fn values_schema_refuses_unsafe_settings() {
         ("service.port=0", "port"),
         ("controller.keyRenewPeriod=monthly", "keyRenewPeriod"),
         ("unknownSetting=1", "unknownSetting"),
+        ("controller.sync.jwtAuth=yes", "jwtAuth"),
     ] {
         let output = env
             .command(env.helm())

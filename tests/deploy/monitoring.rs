@@ -192,6 +192,7 @@ spec:
             watch_namespace: Some(namespace.clone()),
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
+            ..kseal_sync::Config::default()
         }),
     };
     let controller = tokio::spawn(async move {

@@ -7,6 +7,10 @@
 //! resource of one rule), the same flows run with only that permission removed, and must fail at the step
 //! that needs it. All variants run at once, each in its own namespace with its own controller class, so
 //! the whole check takes about one flow's time.
+//!
+//! The chart grants `jwt` auth's permissions only with `controller.sync.jwtAuth=true`. Without it, every
+//! rule is proven as above, and the last flow is a `jwt` store refused with a message naming that value
+//! (and no AWS call). With it, the chart grants exactly those rules more, and each of them is proven.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -48,6 +52,10 @@ const SYNC_CLUSTER: &str = "sync from a ClusterSecretStore with conditions";
 const SYNC_REPAIR: &str = "recreate a deleted synced Secret";
 const SYNC_DELETE: &str = "delete the Secret when the remote key is gone (deletionPolicy Delete)";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
+const SYNC_JWT_OFF: &str =
+    "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
+/// The chart value that grants jwt auth's permissions.
+const JWT_AUTH_VALUE: &str = "controller.sync.jwtAuth";
 
 /// The steps that may fail first without `permission`: why the chart grants it.
 fn needed_by(permission: &Permission) -> &'static [&'static str] {
@@ -85,41 +93,71 @@ async fn controller_needs_every_permission_of_the_chart_and_no_other() {
     let env = TestEnv::get().await;
     env.install_crds(&kseal_controller::crd::crds()).await;
 
-    // The permissions, as the chart grants them (rendered for a namespace of its own).
+    // The permissions, as the chart grants them (rendered for a namespace of its own), without and
+    // with jwt auth.
     let probe = env.namespace().await;
-    let permissions = ChartRbac::render(env, &probe).permissions();
+    let permissions = ChartRbac::render(env, &probe, false).permissions();
     assert!(
         permissions.len() >= 20,
         "the chart grants only {} permissions: is its RBAC rendered?",
         permissions.len()
     );
+    let with_jwt = ChartRbac::render(env, &probe, true).permissions();
+    let jwt_only: Vec<Permission> = with_jwt
+        .iter()
+        .filter(|p| !permissions.iter().any(|q| q.same_grant(p)))
+        .cloned()
+        .collect();
+    let granted = |ps: &[Permission]| {
+        let mut grants: Vec<String> = ps
+            .iter()
+            .map(|p| format!("{} {}", p.verb, p.resource))
+            .collect();
+        grants.sort();
+        grants
+    };
+    assert_eq!(
+        granted(&jwt_only),
+        ["create serviceaccounts/token", "get serviceaccounts"],
+        "{JWT_AUTH_VALUE}=true grants exactly jwt auth's permissions"
+    );
+    assert_eq!(
+        with_jwt.len(),
+        permissions.len() + jwt_only.len(),
+        "{JWT_AUTH_VALUE}=true keeps every other permission"
+    );
 
-    let mut variants = vec![None];
-    variants.extend(permissions.into_iter().map(Some));
-    let runs = variants.into_iter().map(|removed| async move {
-        let outcome = run_variant(env, removed.as_ref()).await;
-        (removed, outcome)
+    // jwt off: the rendered RBAC, then each permission removed; jwt on: the rendered RBAC, then each
+    // of its own permissions removed (the others are the same rules, proven with jwt off).
+    let mut variants = vec![(false, None)];
+    variants.extend(permissions.into_iter().map(|p| (false, Some(p))));
+    variants.push((true, None));
+    variants.extend(jwt_only.into_iter().map(|p| (true, Some(p))));
+    let runs = variants.into_iter().map(|(jwt, removed)| async move {
+        let outcome = run_variant(env, jwt, removed.as_ref()).await;
+        (jwt, removed, outcome)
     });
     let outcomes = futures::future::join_all(runs).await;
 
     let mut report = Vec::new();
-    for (removed, outcome) in &outcomes {
+    for (jwt, removed, outcome) in &outcomes {
         // The whole table, shown when the test fails.
+        let chart = format!("{JWT_AUTH_VALUE}={jwt}");
         match removed {
-            None => eprintln!("chart RBAC as rendered: {outcome:?}"),
-            Some(permission) => eprintln!("without {permission}: {outcome:?}"),
+            None => eprintln!("chart RBAC as rendered ({chart}): {outcome:?}"),
+            Some(permission) => eprintln!("({chart}) without {permission}: {outcome:?}"),
         }
         match (removed, outcome) {
             (None, Ok(())) => {}
             (None, Err(failure)) => report.push(format!(
-                "with the chart's RBAC as rendered, the flow failed: {failure}"
+                "with the chart's RBAC as rendered ({chart}), the flow failed: {failure}"
             )),
             (Some(permission), Ok(())) => report.push(format!(
-                "without {permission}, every flow still passed: the chart grants more than the controller uses"
+                "({chart}) without {permission}, every flow still passed: the chart grants more than the controller uses"
             )),
             (Some(permission), Err(failure)) if !needed_by(permission).contains(&failure.step) => {
                 report.push(format!(
-                    "without {permission}, expected {:?} to fail first, but: {failure}",
+                    "({chart}) without {permission}, expected {:?} to fail first, but: {failure}",
                     needed_by(permission)
                 ));
             }
@@ -145,6 +183,14 @@ struct Permission {
     api_group: String,
     resource: String,
     verb: String,
+}
+
+impl Permission {
+    /// The same verb on the same resource of the same group and role kind (whatever the rule's index).
+    fn same_grant(&self, other: &Permission) -> bool {
+        (&self.kind, &self.api_group, &self.resource, &self.verb)
+            == (&other.kind, &other.api_group, &other.resource, &other.verb)
+    }
 }
 
 impl fmt::Display for Permission {
@@ -186,14 +232,14 @@ struct ChartRbac {
 }
 
 impl ChartRbac {
-    fn render(env: &TestEnv, namespace: &str) -> Self {
+    fn render(env: &TestEnv, namespace: &str, jwt: bool) -> Self {
         let fullname = format!("{namespace}-kseal");
         let yaml = render(
             env,
             namespace,
             &[
                 "--set",
-                &format!("fullnameOverride={fullname}"),
+                &format!("fullnameOverride={fullname},{JWT_AUTH_VALUE}={jwt}"),
                 "--show-only",
                 "templates/rbac.yaml",
                 "--show-only",
@@ -322,11 +368,16 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Runs every flow in a fresh namespace under the chart's RBAC, less `removed`.
-async fn run_variant(env: &'static TestEnv, removed: Option<&Permission>) -> Result<(), Failure> {
+/// Runs every flow in a fresh namespace under the chart's RBAC (with `jwt` auth's permissions or
+/// without), less `removed`.
+async fn run_variant(
+    env: &'static TestEnv,
+    jwt: bool,
+    removed: Option<&Permission>,
+) -> Result<(), Failure> {
     let namespace = env.namespace().await;
     let admin = env.client().await;
-    let mut rbac = ChartRbac::render(env, &namespace);
+    let mut rbac = ChartRbac::render(env, &namespace, jwt);
     if let Some(permission) = removed {
         rbac = rbac.without(permission);
     }
@@ -369,6 +420,7 @@ async fn run_variant(env: &'static TestEnv, removed: Option<&Permission>) -> Res
             // Stores of other variants (ClusterSecretStores are cluster-wide) are left alone.
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
+            ..kseal_sync::Config::default()
         }),
     };
     let controller = tokio::spawn(async move {
@@ -389,6 +441,7 @@ async fn run_variant(env: &'static TestEnv, removed: Option<&Permission>) -> Res
         lease_name: rbac.lease_name.clone(),
         replica,
         account: env.aws_account(),
+        jwt,
     };
     match flow.run().await {
         Err(mut failure) if controller.is_finished() => {
@@ -415,6 +468,8 @@ struct Flow {
     lease_name: String,
     replica: String,
     account: AwsAccount,
+    /// The chart grants jwt auth's permissions.
+    jwt: bool,
 }
 
 impl Flow {
@@ -428,7 +483,11 @@ impl Flow {
         step(SYNC_CLUSTER, self.sync_cluster()).await?;
         step(SYNC_REPAIR, self.sync_repair()).await?;
         step(SYNC_DELETE, self.sync_delete()).await?;
-        step(SYNC_JWT, self.sync_jwt()).await?;
+        if self.jwt {
+            step(SYNC_JWT, self.sync_jwt()).await?;
+        } else {
+            step(SYNC_JWT_OFF, self.sync_jwt_off()).await?;
+        }
         Ok(())
     }
 
@@ -681,6 +740,40 @@ spec:
     }
 
     async fn sync_jwt(&self) -> Result<(), String> {
+        self.apply_jwt_store().await?;
+        self.secret_with("aws", "token", "from-aws").await
+    }
+
+    /// Without the chart's jwt permissions, the store and its ExternalSecret say which chart value
+    /// grants them, and the sync makes no AWS call.
+    async fn sync_jwt_off(&self) -> Result<(), String> {
+        self.apply_jwt_store().await?;
+        let value = format!("{JWT_AUTH_VALUE}=true");
+        for kind in ["SecretStore", "ExternalSecret"] {
+            self.condition_naming(
+                "external-secrets.io/v1",
+                kind,
+                "aws",
+                "Ready",
+                "False",
+                &value,
+            )
+            .await?;
+        }
+        let (_, metrics) = http_get(self.http, "/metrics")
+            .await
+            .ok_or("GET /metrics did not answer")?;
+        match metrics
+            .lines()
+            .find(|line| line.starts_with("kseal_sync_provider_calls_total{"))
+        {
+            Some(call) => Err(format!("the sync called AWS: {call}")),
+            None => Ok(()),
+        }
+    }
+
+    /// The remote secret at moto and a SecretStore with jwt auth, with its ExternalSecret `aws`.
+    async fn apply_jwt_store(&self) -> Result<(), String> {
         let role = format!("arn:aws:iam::{}:role/app-reader", self.account.account_id());
         let class = &self.namespace;
         self.account
@@ -723,8 +816,7 @@ spec:
     - {{secretKey: token, remoteRef: {{key: app/aws, property: token}}}}
 "#
         ))
-        .await?;
-        self.secret_with("aws", "token", "from-aws").await
+        .await
     }
 
     /// Applies every document of `yaml` as admin, in this namespace unless cluster-scoped.
@@ -750,6 +842,41 @@ spec:
             let secret = secrets.get_opt(name).await.ok()??;
             (secret.data?.get(key)?.0 == value.as_bytes()).then_some(())
         })
+        .await
+    }
+
+    /// Waits until the `type_` condition of `kind` `name` (in this namespace) has `status` and a message
+    /// containing `text`.
+    async fn condition_naming(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        type_: &str,
+        status: &str,
+        text: &str,
+    ) -> Result<(), String> {
+        let (group, version) = api_version.split_once('/').unwrap();
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let resource =
+            ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.admin.clone(), &self.namespace, &resource);
+        poll(
+            &format!("condition {type_}={status} on {kind} {name} with a message naming {text}"),
+            || async {
+                let object = api.get(name).await.ok()?;
+                let conditions = object.data["status"]["conditions"].as_array()?.clone();
+                conditions
+                    .iter()
+                    .any(|c| {
+                        c["type"] == type_
+                            && c["status"] == status
+                            && c["message"].as_str().is_some_and(|m| m.contains(text))
+                    })
+                    .then_some(())
+            },
+        )
         .await
     }
 
@@ -868,7 +995,7 @@ async fn any_authenticated_user_reads_the_certificate_and_nothing_else() {
     let env = TestEnv::get().await;
     let admin = env.client().await;
     let namespace = env.namespace().await;
-    let rbac = ChartRbac::render(env, &namespace);
+    let rbac = ChartRbac::render(env, &namespace, false);
     rbac.apply(&admin).await;
     let maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &namespace);
     for name in [CERT_CONFIG_MAP, "other"] {

@@ -126,6 +126,49 @@ spec:
 }
 
 #[tokio::test]
+async fn find_ignores_the_stores_prefix_as_in_eso() {
+    let world = World::new().await;
+    let store = world.aws_store("aws").replace(
+        "region: us-east-1\n",
+        "region: us-east-1\n      prefix: app/\n",
+    );
+    assert!(store.contains("prefix: app/"));
+    world.apply(&store).await;
+    for (name, value) in [
+        ("app/db", "prefixed"),
+        ("db", "unprefixed"),
+        ("other/token", "outside the prefix"),
+    ] {
+        world.put_remote(name, value).await;
+    }
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: prefixed
+spec:
+  secretStoreRef: {name: aws}
+  data:
+    - {secretKey: db, remoteRef: {key: db}}
+  dataFrom:
+    - find:
+        name: {regexp: "^other/"}
+"#,
+        )
+        .await;
+    let secret = world.wait_secret("prefixed", |_| true).await;
+    let data = text_data(&secret);
+    assert_eq!(data["db"], "prefixed", "remoteRef keys get the prefix");
+    assert_eq!(
+        data["other_token"], "outside the prefix",
+        "find lists every secret the identity reads, without the prefix"
+    );
+    assert_eq!(data.len(), 2, "{:?}", data.keys());
+}
+
+#[tokio::test]
 async fn force_sync_reads_the_remote_again() {
     let world = World::new().await;
     world.apply(&world.aws_store("aws")).await;

@@ -5,10 +5,13 @@
 
 mod aws;
 mod coalesce;
+mod controller;
 mod fake;
 mod policies;
+mod protect;
 mod seed;
 mod stores;
+mod trust;
 
 use std::collections::BTreeMap;
 
@@ -67,6 +70,12 @@ impl World {
             watch_namespace: Some(self.namespace.clone()),
             controller_class: None,
             aws_endpoint_url: Some(self.env.moto_endpoint().to_owned()),
+            allow_namespaced_default_credentials: false,
+            // As the controller runs it with its keys in this namespace.
+            sealing_keys: kseal_sync::protect::KeyLocation {
+                namespace: Some(self.namespace.clone()),
+                prefix: Some(kseal_controller::keys::KEY_SECRET_PREFIX.to_owned()),
+            },
         };
         let metrics = kseal_sync::SyncMetrics::register(
             &mut prometheus_client::registry::Registry::default(),
@@ -156,6 +165,52 @@ impl World {
             },
         )
         .await
+    }
+
+    /// The conditions of store `kind` (`SecretStore` in this namespace, or `ClusterSecretStore`) `name`.
+    async fn store_conditions(&self, kind: &str, name: &str) -> Vec<Condition> {
+        let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", kind);
+        let resource =
+            ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
+        let api: Api<DynamicObject> = if kind == "ClusterSecretStore" {
+            Api::all_with(self.client.clone(), &resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
+        };
+        let Some(store) = api.get_opt(name).await.expect("reading a store") else {
+            return Vec::new();
+        };
+        serde_json::from_value(store.data["status"]["conditions"].clone()).unwrap_or_default()
+    }
+
+    /// Waits until store `kind` `name` has a `type_` condition with `reason`; returns it.
+    async fn wait_store_condition(
+        &self,
+        kind: &str,
+        name: &str,
+        type_: &str,
+        reason: &str,
+    ) -> Condition {
+        eventually(
+            &format!("{kind} {name} condition {type_} with reason {reason}"),
+            || async {
+                self.store_conditions(kind, name)
+                    .await
+                    .into_iter()
+                    .find(|c| c.type_ == type_ && c.reason.as_deref() == Some(reason))
+            },
+        )
+        .await
+    }
+
+    /// Deletes ClusterSecretStore `name` (cluster-wide: every sync of the test process sees it).
+    async fn delete_cluster_store(&self, name: &str) {
+        let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "ClusterSecretStore");
+        let resource = ApiResource::from_gvk_with_plural(&gvk, "clustersecretstores");
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        api.delete(name, &Default::default())
+            .await
+            .expect("deleting a ClusterSecretStore");
     }
 
     /// A SecretStore `name` reading this test's moto account with static keys from a Secret.

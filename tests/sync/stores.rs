@@ -141,3 +141,79 @@ spec:
     let secret = world.wait_secret("from-cluster", |_| true).await;
     assert_eq!(text_data(&secret)["greeting"], "hello");
 }
+
+#[tokio::test]
+async fn a_cluster_store_without_conditions_says_it_serves_every_namespace() {
+    let world = World::new().await;
+    let store = format!("{}-open", world.namespace);
+    let manifest = |conditions: &str| {
+        format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {{name: {store}}}
+spec:
+  {conditions}
+  provider:
+    fake: {{data: [{{key: shared, value: hello}}]}}
+"#
+        )
+    };
+    world.apply(&manifest("")).await;
+    let serves = world
+        .wait_store_condition(
+            "ClusterSecretStore",
+            &store,
+            "ServesAllNamespaces",
+            "NoConditions",
+        )
+        .await;
+    assert_eq!(serves.status, "True");
+    let message = serves.message.unwrap_or_default();
+    assert!(message.contains("any namespace"), "{message}");
+    assert!(message.contains("spec.conditions"), "{message}");
+    let ready = world
+        .wait_store_condition("ClusterSecretStore", &store, "Ready", "Valid")
+        .await;
+    assert_eq!(ready.status, "True");
+
+    // Restricted: the condition goes, Ready stays.
+    world
+        .apply(&manifest(&format!(
+            "conditions: [{{namespaces: [{}]}}]",
+            world.namespace
+        )))
+        .await;
+    let conditions = eventually("ServesAllNamespaces removed", || async {
+        let conditions = world.store_conditions("ClusterSecretStore", &store).await;
+        (!conditions.iter().any(|c| c.type_ == "ServesAllNamespaces")).then_some(conditions)
+    })
+    .await;
+    let types: Vec<&str> = conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Ready"]);
+    world.delete_cluster_store(&store).await;
+
+    // A namespaced SecretStore serves only its own namespace: no such condition.
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: own}
+spec:
+  provider:
+    fake: {data: [{key: k, value: v}]}
+"#,
+        )
+        .await;
+    world
+        .wait_store_condition("SecretStore", "own", "Ready", "Valid")
+        .await;
+    let types: Vec<String> = world
+        .store_conditions("SecretStore", "own")
+        .await
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
+    assert_eq!(types, ["Ready"]);
+}

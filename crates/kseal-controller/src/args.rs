@@ -62,6 +62,19 @@ pub struct Args {
     /// Serve only stores whose `spec.controller` is this class; stores without a class are always served.
     #[arg(long, env = "KSEAL_SYNC_CONTROLLER_CLASS")]
     pub sync_controller_class: Option<String>,
+
+    /// Let namespaced SecretStores without `spec.provider.aws.auth` read with the controller's own AWS
+    /// credentials (the SDK default chain). Off by default: whoever may create a SecretStore would read
+    /// whatever the controller's IAM role can. ClusterSecretStores without `auth` are always allowed.
+    #[arg(
+        long,
+        env = "KSEAL_SYNC_ALLOW_NAMESPACED_DEFAULT_CREDENTIALS",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub sync_allow_namespaced_default_credentials: bool,
 }
 
 impl Args {
@@ -85,6 +98,10 @@ impl Args {
                 watch_namespace: self.watch_namespace.clone(),
                 controller_class: self.sync_controller_class.clone(),
                 aws_endpoint_url: None,
+                allow_namespaced_default_credentials: self
+                    .sync_allow_namespaced_default_credentials,
+                // Set from the key namespace where the sync starts (`crate::run`).
+                sealing_keys: kseal_sync::protect::KeyLocation::default(),
             }),
         }
     }
@@ -135,6 +152,52 @@ mod tests {
         assert_eq!(args.config().key_namespace, "sealing");
         let args = Args::try_parse_from(["kseal-controller", "--leader-elect", "false"]).unwrap();
         assert!(args.config().leader_election.is_none());
+    }
+
+    #[test]
+    fn namespaced_default_credentials_are_opt_in() {
+        let allowed = |args: &[&str]| {
+            let args = Args::try_parse_from(args).unwrap();
+            args.config()
+                .sync
+                .unwrap()
+                .allow_namespaced_default_credentials
+        };
+        assert!(!allowed(&["kseal-controller"]));
+        assert!(allowed(&[
+            "kseal-controller",
+            kseal_sync::ALLOW_DEFAULT_CREDENTIALS_FLAG
+        ]));
+        assert!(allowed(&[
+            "kseal-controller",
+            "--sync-allow-namespaced-default-credentials",
+            "true"
+        ]));
+        assert!(!allowed(&[
+            "kseal-controller",
+            "--sync-allow-namespaced-default-credentials=false"
+        ]));
+    }
+
+    #[test]
+    fn the_sync_protects_the_unsealers_secrets_by_the_same_names() {
+        // kseal-sync cannot depend on this crate: its copies of the names must agree.
+        assert_eq!(
+            kseal_sync::protect::SEALING_KEY_LABEL,
+            crate::keys::KEY_LABEL
+        );
+        assert_eq!(
+            kseal_sync::protect::LEGACY_KEY_NAME,
+            crate::keys::KEY_SECRET_PREFIX
+        );
+        assert_eq!(
+            kseal_sync::protect::UNSEALER_LABEL,
+            crate::digest::MANAGED_LABEL
+        );
+        assert_eq!(
+            kseal_sync::protect::UNSEALER_ANNOTATIONS,
+            [crate::digest::SEALED_DIGEST, crate::digest::UNSEALED_WITH]
+        );
     }
 
     #[test]

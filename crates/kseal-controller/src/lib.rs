@@ -206,9 +206,17 @@ async fn follow_or_lead(
         let sync = async {
             match (&config.sync, &telemetry.sync) {
                 (Some(sync), Some(metrics)) => {
+                    // The sync never writes the Secrets of this key namespace named like keys.
+                    let sealing_keys = kseal_sync::protect::KeyLocation {
+                        namespace: Some(config.key_namespace.clone()),
+                        prefix: Some(keys::KEY_SECRET_PREFIX.to_owned()),
+                    };
                     kseal_sync::run(
                         client.clone(),
-                        sync.clone(),
+                        kseal_sync::Config {
+                            sealing_keys,
+                            ..sync.clone()
+                        },
                         metrics.clone(),
                         shutdown.clone(),
                     )

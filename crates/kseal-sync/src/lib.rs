@@ -4,7 +4,8 @@
 //! Modules: [`aws`] (credentials, Secrets Manager calls, coalesced and batched fetches), [`stores`]
 //! (store validation, `conditions`, the provider of a store), [`schedule`] (when a refresh is due),
 //! [`fetch`] (what `data`/`dataFrom` select), [`reconcile`] (the ExternalSecret reconciler),
-//! [`watched`] (loosely typed watches), [`metrics`]. The pure parts (what a `remoteRef` selects, the
+//! [`watched`] (loosely typed watches), [`protect`] (Secrets the sync never writes: sealing keys and
+//! the Secrets of SealedSecrets), [`metrics`]. The pure parts (what a `remoteRef` selects, the
 //! desired Secret) live in `kseal_core::external`.
 //!
 //! [`run`] runs inside `kseal-controller`, under its leader election.
@@ -12,6 +13,7 @@
 pub mod aws;
 pub mod fetch;
 pub mod metrics;
+pub mod protect;
 pub mod reconcile;
 pub mod schedule;
 pub mod stores;
@@ -33,7 +35,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, kube_message};
 pub use metrics::SyncMetrics;
 
 use watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
@@ -53,7 +55,23 @@ pub struct Config {
     pub controller_class: Option<String>,
     /// AWS endpoint override; `None` uses the SDK's (`AWS_ENDPOINT_URL`, …).
     pub aws_endpoint_url: Option<String>,
+    /// Let namespaced SecretStores without `spec.provider.aws.auth` use the controller's own AWS
+    /// credentials (the SDK default chain). Off by default: whoever may create a SecretStore in any
+    /// namespace would read whatever the controller's IAM role can read. ClusterSecretStores without
+    /// `auth` are always allowed (only cluster administrators create them).
+    pub allow_namespaced_default_credentials: bool,
+    /// Where the controller keeps its sealing keys: Secrets named like keys there are never written.
+    pub sealing_keys: protect::KeyLocation,
 }
+
+/// The controller flag that lets namespaced SecretStores use the default credential chain.
+pub const ALLOW_DEFAULT_CREDENTIALS_FLAG: &str = "--sync-allow-namespaced-default-credentials";
+/// The chart value that sets [`ALLOW_DEFAULT_CREDENTIALS_FLAG`].
+pub const ALLOW_DEFAULT_CREDENTIALS_VALUE: &str =
+    "controller.sync.allowNamespacedDefaultCredentials";
+/// The chart value that grants the RBAC of `jwt` auth (get on serviceaccounts, create on
+/// serviceaccounts/token).
+pub const JWT_AUTH_VALUE: &str = "controller.sync.jwtAuth";
 
 /// Shared state of the sync.
 pub struct Context {
@@ -327,7 +345,8 @@ async fn validate_store(store: Arc<WatchedSecretStore>, ctx: Arc<Context>) -> Re
     let api: Api<WatchedSecretStore> =
         Api::namespaced(ctx.client.clone(), &store.namespace().unwrap_or_default());
     let spec = store.parse();
-    write_store_status(&api, store.as_ref(), &store.status, spec, &ctx).await
+    let kind = StoreKind::SecretStore;
+    write_store_status(&api, store.as_ref(), kind, &store.status, spec, &ctx).await
 }
 
 async fn validate_cluster_store(
@@ -336,14 +355,17 @@ async fn validate_cluster_store(
 ) -> Result<Action> {
     let api: Api<WatchedClusterSecretStore> = Api::all(ctx.client.clone());
     let spec = store.parse();
-    write_store_status(&api, store.as_ref(), &store.status, spec, &ctx).await
+    let kind = StoreKind::ClusterSecretStore;
+    write_store_status(&api, store.as_ref(), kind, &store.status, spec, &ctx).await
 }
 
 /// Sets a store's `Ready` condition from its configuration (stores of another controller class are
-/// left alone).
+/// left alone), and on a ClusterSecretStore without `conditions` the
+/// [`stores::reasons::SERVES_ALL_NAMESPACES`] condition.
 async fn write_store_status<K>(
     api: &Api<K>,
     store: &K,
+    kind: StoreKind,
     current: &Option<serde_json::Value>,
     spec: Result<kseal_api::external_secrets::SecretStoreSpec>,
     ctx: &Context,
@@ -355,8 +377,33 @@ where
         Ok(spec) if !stores::handles_class(spec, ctx.config.controller_class.as_deref()) => {
             return Ok(Action::await_change());
         }
-        Ok(spec) => stores::validate(spec),
+        Ok(spec) => stores::validate(
+            spec,
+            stores::Policy {
+                kind,
+                allow_namespaced_default_credentials: ctx
+                    .config
+                    .allow_namespaced_default_credentials,
+            },
+        ),
         Err(error) => Err((stores::reasons::INVALID_PROVIDER_CONFIG, error.to_string())),
+    };
+    // jwt auth: whether the RBAC lets the controller use the service account (checked again now
+    // and then, since the RBAC may change while the store does not).
+    let jwt = spec
+        .as_ref()
+        .ok()
+        .and_then(|spec| stores::jwt_account(spec, kind, &store.namespace().unwrap_or_default()));
+    let verdict = match (verdict, &jwt) {
+        (Ok(()), Some((namespace, name))) => {
+            let display = stores::display(
+                kind,
+                &store.name_any(),
+                &store.namespace().unwrap_or_default(),
+            );
+            stores::check_jwt_access(&ctx.client, &display, namespace.as_deref(), name).await
+        }
+        (verdict, _) => verdict,
     };
     let (ready, reason, message) = match &verdict {
         Ok(()) => (true, stores::reasons::VALID, "store validated".to_owned()),
@@ -366,13 +413,12 @@ where
         .clone()
         .and_then(|s| serde_json::from_value(s).ok())
         .unwrap_or_default();
-    let conditions = reconcile::ready_conditions(
-        &previous.conditions,
-        ready,
-        reason,
-        &message,
-        SystemTime::now(),
-    );
+    let now = SystemTime::now();
+    let mut conditions =
+        reconcile::ready_conditions(&previous.conditions, ready, reason, &message, now);
+    let serves_all = kind == StoreKind::ClusterSecretStore
+        && spec.as_ref().is_ok_and(|spec| spec.conditions.is_empty());
+    stores::set_serves_all_namespaces(&mut conditions, serves_all, now);
     let status = kseal_api::external_secrets::SecretStoreStatus {
         conditions,
         capabilities: Some("ReadOnly".to_owned()),
@@ -388,14 +434,26 @@ where
                 .map(|c| (&c.status, &c.reason, &c.message)));
     if !unchanged {
         let patch = serde_json::json!({ "status": status });
+        let what = format!(
+            "the status of {}",
+            stores::display(
+                kind,
+                &store.name_any(),
+                &store.namespace().unwrap_or_default()
+            )
+        );
         api.patch_status(
             &store.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
-        .await?;
+        .await
+        .map_err(error::kube(what))?;
     }
-    Ok(Action::await_change())
+    Ok(match jwt {
+        Some(_) => Action::requeue(stores::JWT_ACCESS_RECHECK),
+        None => Action::await_change(),
+    })
 }
 
 fn store_error_policy<K>(_store: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {

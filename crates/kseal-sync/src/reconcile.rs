@@ -16,6 +16,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource as _, ResourceExt as _};
 
+use crate::error::kube;
 use crate::schedule::{self, Decision};
 use crate::stores;
 use crate::watched::{WatchedExternalSecret, name_of};
@@ -33,6 +34,9 @@ pub mod reasons {
     pub const SECRET_DELETED: &str = "SecretDeleted";
     /// The target Secret is missing (creationPolicy None or Merge).
     pub const SECRET_MISSING: &str = "SecretMissing";
+    /// The target Secret is a sealing key or a SealedSecret's; the sync never writes or deletes it
+    /// (kseal's own reason).
+    pub const PROTECTED_SECRET: &str = "ProtectedSecret";
     /// Event: the Secret was created.
     pub const CREATED: &str = "Created";
     /// Event: the Secret was updated.
@@ -77,8 +81,22 @@ pub async fn reconcile(
     if policy != CreationPolicy::Owner {
         ctx.index_target(&namespace, &target, &es.name_any());
     }
+    let named = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(target.clone()),
+            ..Default::default()
+        },
+        ..Secret::default()
+    };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = secrets.get_opt(&target).await?;
+    let existing = secrets
+        .get_opt(&target)
+        .await
+        .map_err(kube(format!("Secret {namespace}/{target}")))?;
+    // The Secret as it is, or (when there is none yet) its name alone: checked before any remote read.
+    if let Err(error) = refuse_protected(&ctx, &namespace, existing.as_ref().unwrap_or(&named)) {
+        return fail(&ctx, &watched, &es, error).await;
+    }
     if let Some(secret) = &existing
         && let Some(owner) = desired::owned_by_other(secret, &es)
     {
@@ -206,7 +224,7 @@ async fn refresh(
         kind,
         store_name,
         &namespace,
-        ctx.config.controller_class.as_deref(),
+        &ctx.config,
     )
     .await?;
     let data = match fetch::fetch_data(ctx, es, &store, freshness).await {
@@ -232,18 +250,29 @@ async fn remote_gone(
     let target = desired::target_name(es);
     let namespace = es.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let what = format!("Secret {namespace}/{target}");
     match (es.spec.target.deletion_policy, existing) {
         (DeletionPolicy::Retain, _) => Err(Error::RemoteMissing { key }),
         (_, None) => Ok(Written::Deleted),
-        (DeletionPolicy::Delete, Some(_)) => {
+        (DeletionPolicy::Delete, Some(secret)) => {
             if es.spec.target.creation_policy == CreationPolicy::Owner {
-                secrets.delete(&target, &DeleteParams::default()).await?;
+                refuse_protected(ctx, &namespace, secret)?;
+                // Exactly the Secret that was checked: not one that replaced it since.
+                let params = DeleteParams {
+                    preconditions: Some(kube::api::Preconditions {
+                        uid: secret.metadata.uid.clone(),
+                        resource_version: secret.metadata.resource_version.clone(),
+                    }),
+                    ..DeleteParams::default()
+                };
+                secrets.delete(&target, &params).await.map_err(kube(what))?;
                 Ok(Written::Deleted)
             } else {
                 Err(Error::RemoteMissing { key })
             }
         }
         (DeletionPolicy::Merge, Some(secret)) => {
+            refuse_protected(ctx, &namespace, secret)?;
             // Remove exactly the keys this field manager wrote. Not by applying an empty object:
             // server-side apply would then drop the whole `data` map when no other manager owns a key
             // in it, e.g. keys that were created through `stringData`.
@@ -251,8 +280,10 @@ async fn remote_gone(
             for key in applied_data_keys(secret, FIELD_MANAGER) {
                 data.insert(key, serde_json::Value::Null);
             }
+            // The resourceVersion makes the patch apply only to the Secret that was checked.
             let patch = serde_json::json!({
                 "metadata": {
+                    "resourceVersion": secret.metadata.resource_version,
                     "labels": {LABEL_MANAGED: null},
                     "annotations": {kseal_api::external_secrets::ANNOTATION_DATA_HASH: null},
                 },
@@ -260,7 +291,8 @@ async fn remote_gone(
             });
             secrets
                 .patch(&target, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+                .await
+                .map_err(kube(what))?;
             Ok(Written::Deleted)
         }
     }
@@ -335,15 +367,59 @@ async fn write(
     if same_data && same_metadata {
         return Ok(Written::Unchanged);
     }
+    // The Secret as it is now (it may have been replaced while the remote data was read), and the
+    // Secret as it would be written: neither may be protected.
+    let what = format!("Secret {namespace}/{}", desired.name);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let current = secrets
+        .get_opt(&desired.name)
+        .await
+        .map_err(kube(what.clone()))?;
+    refuse_protected(ctx, &namespace, &object)?;
+    let mut object = object;
+    match &current {
+        Some(secret) => {
+            refuse_protected(ctx, &namespace, secret)?;
+            if let Some(owner) = desired::owned_by_other(secret, es) {
+                return Err(Error::Conflict {
+                    secret: desired.name.clone(),
+                    owner,
+                });
+            }
+            // Written only over the version just checked (the API server refuses another).
+            object
+                .metadata
+                .resource_version
+                .clone_from(&secret.metadata.resource_version);
+        }
+        None if policy == CreationPolicy::Merge => {
+            return Err(Error::TargetMissing {
+                secret: desired.name.clone(),
+            });
+        }
+        None => {}
+    }
     secrets
         .patch(&desired.name, &apply_params(), &Patch::Apply(&object))
-        .await?;
-    Ok(if existing.is_some() {
+        .await
+        .map_err(kube(what))?;
+    Ok(if current.is_some() {
         Written::Updated
     } else {
         Written::Created
     })
+}
+
+/// Refuses `secret` (the target as it exists, or as the sync would write it) when it is a sealing key
+/// or a SealedSecret's.
+fn refuse_protected(ctx: &Context, namespace: &str, secret: &Secret) -> Result<(), Error> {
+    match crate::protect::check(&ctx.config.sealing_keys, namespace, secret) {
+        Some(why) => Err(Error::Protected {
+            secret: format!("{namespace}/{}", secret.name_any()),
+            why,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn apply_params() -> PatchParams {
@@ -373,7 +449,8 @@ async fn template_sources(
             let origin = format!("configmap/{}", reference.name);
             let map = api
                 .get_opt(&reference.name)
-                .await?
+                .await
+                .map_err(kube(format!("ConfigMap {namespace}/{}", reference.name)))?
                 .ok_or_else(|| Error::Invalid {
                     message: format!(
                         "templateFrom: ConfigMap {namespace}/{} not found",
@@ -393,7 +470,8 @@ async fn template_sources(
             let origin = format!("secret/{}", reference.name);
             let secret = api
                 .get_opt(&reference.name)
-                .await?
+                .await
+                .map_err(kube(format!("Secret {namespace}/{}", reference.name)))?
                 .ok_or_else(|| Error::Invalid {
                     message: format!(
                         "templateFrom: Secret {namespace}/{} not found",
@@ -502,6 +580,7 @@ async fn fail(
     let mut status = es.status.clone().unwrap_or_default();
     let reason = match error {
         Error::TargetMissing { .. } => reasons::SECRET_MISSING,
+        Error::Protected { .. } => reasons::PROTECTED_SECRET,
         _ => reasons::SECRET_SYNCED_ERROR,
     };
     status.conditions = ready_conditions(
@@ -547,7 +626,11 @@ async fn report(
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
-        .await?;
+        .await
+        .map_err(kube(format!(
+            "the status of ExternalSecret {}",
+            name_of(watched)
+        )))?;
     }
     let event = match outcome {
         Ok(Written::Created) => Some((
@@ -587,7 +670,9 @@ async fn report(
             .publish(&event, &watched.object_ref(&()))
             .await
         {
-            tracing::warn!(%error, object = name_of(watched), "cannot publish event");
+            let error =
+                crate::kube_message(&format!("an event about {}", name_of(watched)), &error);
+            tracing::warn!(%error, "cannot publish event");
         }
     }
     Ok(())

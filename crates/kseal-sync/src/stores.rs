@@ -6,9 +6,9 @@ use std::hash::Hasher as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use kseal_api::external_secrets::{
-    AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, FakeProviderData,
+    AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, Condition, FakeProviderData,
     SecretKeySelector, SecretStoreSpec, StoreKind,
 };
 use kube::api::Api;
@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::aws::{self, StoreId};
+use crate::error::kube;
 use crate::watched::{WatchedClusterSecretStore, WatchedSecretStore};
 
 /// Service account annotation holding the IAM role for IRSA (`jwt` auth).
@@ -30,6 +31,44 @@ pub mod reasons {
     pub const INVALID_PROVIDER_CONFIG: &str = "InvalidProviderConfig";
     /// The configuration is complete but what it refers to is missing.
     pub const VALIDATION_FAILED: &str = "ValidationFailed";
+    /// Condition type on a ClusterSecretStore without `conditions` (kseal's own): any namespace may
+    /// read through it.
+    pub const SERVES_ALL_NAMESPACES: &str = "ServesAllNamespaces";
+    /// Reason of [`SERVES_ALL_NAMESPACES`].
+    pub const NO_CONDITIONS: &str = "NoConditions";
+}
+
+/// Message of the [`reasons::SERVES_ALL_NAMESPACES`] condition.
+pub const SERVES_ALL_NAMESPACES_MESSAGE: &str = "spec.conditions is empty: ExternalSecrets in any namespace may read every secret this store can reach; restrict it with spec.conditions (namespaces, namespaceSelector or namespaceRegexes)";
+
+/// Sets (`serves_all`) or removes the [`reasons::SERVES_ALL_NAMESPACES`] condition in `conditions`,
+/// first (before `Ready`), keeping its `lastTransitionTime` while it stays.
+pub fn set_serves_all_namespaces(
+    conditions: &mut Vec<Condition>,
+    serves_all: bool,
+    now: std::time::SystemTime,
+) {
+    let old = conditions
+        .iter()
+        .position(|c| c.type_ == reasons::SERVES_ALL_NAMESPACES)
+        .map(|at| conditions.remove(at));
+    if !serves_all {
+        return;
+    }
+    let last_transition_time = old
+        .filter(|c| c.status == "True")
+        .and_then(|c| c.last_transition_time)
+        .or_else(|| now.try_into().ok().map(Time));
+    conditions.insert(
+        0,
+        Condition {
+            type_: reasons::SERVES_ALL_NAMESPACES.to_owned(),
+            status: "True".to_owned(),
+            reason: Some(reasons::NO_CONDITIONS.to_owned()),
+            message: Some(SERVES_ALL_NAMESPACES_MESSAGE.to_owned()),
+            last_transition_time,
+        },
+    );
 }
 
 /// A store an ExternalSecret reads through.
@@ -103,8 +142,26 @@ impl Providers {
     }
 }
 
+/// What the controller allows a store of some kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// The store's kind.
+    pub kind: StoreKind,
+    /// A namespaced SecretStore may use the controller's own AWS credentials (no `auth`).
+    pub allow_namespaced_default_credentials: bool,
+}
+
+/// What a message says about a refused TokenRequest or service account read: the chart value that
+/// grants them.
+pub fn jwt_rbac_hint() -> String {
+    format!(
+        "jwt auth needs RBAC that the chart grants only with {}=true (get on serviceaccounts, create on serviceaccounts/token)",
+        crate::JWT_AUTH_VALUE
+    )
+}
+
 /// What is wrong with a store's configuration on its own (no API reads), as `(reason, message)`.
-pub fn validate(spec: &SecretStoreSpec) -> Result<(), (&'static str, String)> {
+pub fn validate(spec: &SecretStoreSpec, policy: Policy) -> Result<(), (&'static str, String)> {
     let invalid = |message: String| Err((reasons::INVALID_PROVIDER_CONFIG, message));
     let provider = &spec.provider;
     if let Some(name) = provider.other.keys().next() {
@@ -116,7 +173,9 @@ pub fn validate(spec: &SecretStoreSpec) -> Result<(), (&'static str, String)> {
         (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
         (None, None) => invalid("spec.provider must set one provider (aws or fake)".into()),
         (None, Some(_)) => Ok(()),
-        (Some(aws), None) => validate_aws(aws).map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m)),
+        (Some(aws), None) => {
+            validate_aws(aws, policy).map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m))
+        }
     }?;
     for condition in &spec.conditions {
         for pattern in &condition.namespace_regexes {
@@ -130,7 +189,7 @@ pub fn validate(spec: &SecretStoreSpec) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-fn validate_aws(aws: &AwsProvider) -> Result<(), String> {
+fn validate_aws(aws: &AwsProvider, policy: Policy) -> Result<(), String> {
     if aws.service != AwsServiceType::SecretsManager {
         return Err("service ParameterStore is not served yet (use SecretsManager)".into());
     }
@@ -148,6 +207,20 @@ fn validate_aws(aws: &AwsProvider) -> Result<(), String> {
         && jwt.service_account_ref.is_none()
     {
         return Err("aws.auth.jwt.serviceAccountRef is required".into());
+    }
+    let default_chain = aws
+        .auth
+        .as_ref()
+        .is_none_or(|auth| auth.secret_ref.is_none() && auth.jwt.is_none());
+    if default_chain
+        && policy.kind == StoreKind::SecretStore
+        && !policy.allow_namespaced_default_credentials
+    {
+        return Err(format!(
+            "a SecretStore without spec.provider.aws.auth would read with the controller's own AWS credentials (the SDK default chain), which a namespaced store may not use: set auth.secretRef or auth.jwt, or use a ClusterSecretStore; the controller allows it with {} (chart value {}=true)",
+            crate::ALLOW_DEFAULT_CREDENTIALS_FLAG,
+            crate::ALLOW_DEFAULT_CREDENTIALS_VALUE
+        ));
     }
     Ok(())
 }
@@ -202,28 +275,38 @@ pub async fn resolve(
     kind: StoreKind,
     name: &str,
     es_namespace: &str,
-    controller_class: Option<&str>,
+    config: &crate::Config,
 ) -> Result<ResolvedStore, Error> {
+    let controller_class = config.controller_class.as_deref();
     let display = display(kind, name, es_namespace);
     let (spec, uid, version) = match kind {
         StoreKind::SecretStore => {
             let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
-            let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
-                message: format!("{display} not found"),
-            })?;
+            let store = api
+                .get_opt(name)
+                .await
+                .map_err(kube(display.clone()))?
+                .ok_or_else(|| Error::Store {
+                    message: format!("{display} not found"),
+                })?;
             let spec = store.parse()?;
             (spec, store.uid(), store.resource_version())
         }
         StoreKind::ClusterSecretStore => {
             let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
-            let store = api.get_opt(name).await?.ok_or_else(|| Error::Store {
-                message: format!("{display} not found"),
-            })?;
+            let store = api
+                .get_opt(name)
+                .await
+                .map_err(kube(display.clone()))?
+                .ok_or_else(|| Error::Store {
+                    message: format!("{display} not found"),
+                })?;
             let spec = store.parse()?;
             if !spec.conditions.is_empty() {
                 let namespace = Api::<Namespace>::all(client.clone())
                     .get(es_namespace)
-                    .await?;
+                    .await
+                    .map_err(kube(format!("Namespace {es_namespace}")))?;
                 let labels = namespace.metadata.labels.unwrap_or_default();
                 if !namespace_allowed(&spec.conditions, es_namespace, &labels) {
                     return Err(Error::Store {
@@ -244,7 +327,11 @@ pub async fn resolve(
             ),
         });
     }
-    validate(&spec).map_err(|(_, message)| Error::Store {
+    let policy = Policy {
+        kind,
+        allow_namespaced_default_credentials: config.allow_namespaced_default_credentials,
+    };
+    validate(&spec, policy).map_err(|(_, message)| Error::Store {
         message: format!("{display}: {message}"),
     })?;
     let seed = seed(&display);
@@ -374,9 +461,11 @@ async fn auth_config(
     {
         let namespace = scope.namespace(sa_ref.namespace.as_deref()).to_owned();
         let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+        let what = format!("ServiceAccount {namespace}/{}", sa_ref.name);
         let account = api
             .get_opt(&sa_ref.name)
-            .await?
+            .await
+            .map_err(|error| jwt_refusal(display, &what, error))?
             .ok_or_else(|| Error::Store {
                 message: format!(
                     "{display}: service account {namespace}/{} not found",
@@ -424,7 +513,8 @@ async fn secret_value(
     };
     let secret = api
         .get_opt(&selector.name)
-        .await?
+        .await
+        .map_err(kube(format!("Secret {namespace}/{}", selector.name)))?
         .ok_or_else(|| missing(format!("Secret {namespace}/{} not found", selector.name)))?;
     let version = secret.resource_version().unwrap_or_default();
     let value = secret
@@ -437,6 +527,106 @@ async fn secret_value(
             ))
         })?;
     Ok((Zeroizing::new(value.0), version))
+}
+
+/// How often a store with `jwt` auth is checked again for the controller's access to its service
+/// account (the RBAC may change without the store changing).
+pub const JWT_ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// The service account a store's `jwt` auth uses, as (namespace, name): the namespace is the store's
+/// for a SecretStore, and `None` for a ClusterSecretStore that takes it from each ExternalSecret.
+pub fn jwt_account(
+    spec: &SecretStoreSpec,
+    kind: StoreKind,
+    store_namespace: &str,
+) -> Option<(Option<String>, String)> {
+    let account = spec
+        .provider
+        .aws
+        .as_ref()?
+        .auth
+        .as_ref()?
+        .jwt
+        .as_ref()?
+        .service_account_ref
+        .as_ref()?;
+    let namespace = match kind {
+        StoreKind::SecretStore => Some(store_namespace.to_owned()),
+        StoreKind::ClusterSecretStore => account.namespace.clone(),
+    };
+    Some((namespace, account.name.clone()))
+}
+
+/// Whether the controller may read the service account of a store's `jwt` auth and create tokens for
+/// it (SelfSubjectAccessReviews, no token is minted): a refusal is `ValidationFailed` naming the chart
+/// value that grants both. A review that cannot be made leaves the store valid (its ExternalSecrets
+/// report any refusal).
+pub async fn check_jwt_access(
+    client: &Client,
+    store: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<(), (&'static str, String)> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let account = match namespace {
+        Some(namespace) => format!("ServiceAccount {namespace}/{name}"),
+        None => format!("ServiceAccount {name} (in any namespace)"),
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    for (verb, subresource, action) in [
+        ("get", None, "read"),
+        ("create", Some("token"), "create tokens for"),
+    ] {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: namespace.map(str::to_owned),
+                    verb: Some(verb.to_owned()),
+                    group: Some(String::new()),
+                    resource: Some("serviceaccounts".to_owned()),
+                    subresource: subresource.map(str::to_owned),
+                    name: Some(name.to_owned()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        match api.create(&kube::api::PostParams::default(), &review).await {
+            Ok(answer) if !answer.status.as_ref().is_some_and(|status| status.allowed) => {
+                return Err((
+                    reasons::VALIDATION_FAILED,
+                    format!(
+                        "{store}: the controller may not {action} {account}; {}",
+                        jwt_rbac_hint()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let error = crate::kube_message("a SelfSubjectAccessReview", &error);
+                tracing::debug!(%error, store, "cannot check the access of jwt auth");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A failed read of the service account of `jwt` auth: a refusal (403) names the chart value that
+/// grants it.
+fn jwt_refusal(display: &str, what: &str, error: kube::Error) -> Error {
+    let forbidden = matches!(&error, kube::Error::Api(status) if status.code == 403);
+    let message = crate::kube_message(what, &error);
+    if forbidden {
+        Error::Store {
+            message: format!("{display}: {message}; {}", jwt_rbac_hint()),
+        }
+    } else {
+        kube(what)(error)
+    }
 }
 
 /// The refresh-grid seed of a store, from its display name (`SecretStore ns/name`, `ClusterSecretStore name`).
@@ -503,8 +693,14 @@ mod tests {
         assert!(namespace_allowed(&[], "anything", &labels(&[])));
     }
 
+    const NAMESPACED: Policy = Policy {
+        kind: StoreKind::SecretStore,
+        allow_namespaced_default_credentials: false,
+    };
+
     #[test]
     fn validation_names_what_is_wrong() {
+        let validate = |spec: &SecretStoreSpec| validate(spec, NAMESPACED);
         let mut spec = SecretStoreSpec::default();
         let (reason, message) = validate(&spec).unwrap_err();
         assert_eq!(reason, reasons::INVALID_PROVIDER_CONFIG);
@@ -528,6 +724,97 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(validate(&spec), Ok(()));
+    }
+
+    #[test]
+    fn only_cluster_stores_use_the_default_chain_unless_allowed() {
+        let store = |auth: Option<AwsAuth>| SecretStoreSpec {
+            provider: SecretStoreProvider {
+                aws: Some(AwsProvider {
+                    region: "eu-west-1".into(),
+                    auth,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let cluster = Policy {
+            kind: StoreKind::ClusterSecretStore,
+            ..NAMESPACED
+        };
+        let allowed = Policy {
+            allow_namespaced_default_credentials: true,
+            ..NAMESPACED
+        };
+        // No auth, and an empty auth, both mean the SDK default chain.
+        for spec in [store(None), store(Some(AwsAuth::default()))] {
+            let (reason, message) = validate(&spec, NAMESPACED).unwrap_err();
+            assert_eq!(reason, reasons::INVALID_PROVIDER_CONFIG);
+            assert!(
+                message.contains("--sync-allow-namespaced-default-credentials"),
+                "{message}"
+            );
+            assert!(
+                message.contains("controller.sync.allowNamespacedDefaultCredentials"),
+                "{message}"
+            );
+            assert_eq!(validate(&spec, cluster), Ok(()));
+            assert_eq!(validate(&spec, allowed), Ok(()));
+        }
+        let jwt = store(Some(AwsAuth {
+            jwt: Some(kseal_api::external_secrets::AwsJwtAuth {
+                service_account_ref: Some(Default::default()),
+            }),
+            ..Default::default()
+        }));
+        assert_eq!(validate(&jwt, NAMESPACED), Ok(()));
+    }
+
+    #[test]
+    fn namespace_regexes_match_unanchored_as_in_eso() {
+        // Go's regexp.MatchString, which ESO uses, finds the pattern anywhere in the name.
+        let conditions = vec![ClusterSecretStoreCondition {
+            namespace_regexes: vec!["team".into()],
+            ..Default::default()
+        }];
+        assert!(namespace_allowed(&conditions, "my-team-dev", &labels(&[])));
+        let anchored = vec![ClusterSecretStoreCondition {
+            namespace_regexes: vec!["^team$".into()],
+            ..Default::default()
+        }];
+        assert!(!namespace_allowed(&anchored, "my-team-dev", &labels(&[])));
+        assert!(namespace_allowed(&anchored, "team", &labels(&[])));
+    }
+
+    #[test]
+    fn serves_all_namespaces_comes_and_goes_with_the_conditions() {
+        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let t1 = t0 + std::time::Duration::from_secs(60);
+        let mut conditions =
+            crate::reconcile::ready_conditions(&[], true, reasons::VALID, "store validated", t0);
+        set_serves_all_namespaces(&mut conditions, true, t0);
+        assert_eq!(conditions.len(), 2);
+        let serves = &conditions[0];
+        assert_eq!(serves.type_, "ServesAllNamespaces");
+        assert_eq!(
+            (serves.status.as_str(), serves.reason.as_deref()),
+            ("True", Some("NoConditions"))
+        );
+        assert!(serves.message.as_ref().unwrap().contains("spec.conditions"));
+        // Validating again changes nothing (not even the order), so no status write follows.
+        let mut again = crate::reconcile::ready_conditions(
+            &conditions,
+            true,
+            reasons::VALID,
+            "store validated",
+            t1,
+        );
+        set_serves_all_namespaces(&mut again, true, t1);
+        assert_eq!(again, conditions);
+        set_serves_all_namespaces(&mut again, false, t1);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].type_, "Ready");
     }
 
     #[test]

@@ -148,21 +148,28 @@ impl TokenSource for ServiceAccountTokenSource {
                 },
                 ..TokenRequest::default()
             };
-            let failed = |message: String| {
-                Error::Auth(format!(
-                    "token request for service account {}/{}: {message}",
-                    this.namespace, this.name
-                ))
-            };
+            let what = format!(
+                "TokenRequest for ServiceAccount {}/{}",
+                this.namespace, this.name
+            );
             let response = api
                 .create_token_request(&this.name, &PostParams::default(), &request)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|error| {
+                    // Never the API server's message: only code, reason and fields.
+                    let message = crate::kube_message(&what, &error);
+                    match &error {
+                        kube::Error::Api(status) if status.code == 403 => {
+                            Error::Auth(format!("{message}; {}", crate::stores::jwt_rbac_hint()))
+                        }
+                        _ => Error::Auth(message),
+                    }
+                })?;
             response
                 .status
                 .map(|status| status.token)
                 .filter(|token| !token.is_empty())
-                .ok_or_else(|| failed("the API server returned no token".to_owned()))
+                .ok_or_else(|| Error::Auth(format!("{what}: the API server returned no token")))
         }
         .boxed()
     }
