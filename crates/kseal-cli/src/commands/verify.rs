@@ -16,8 +16,8 @@ use crate::online::{self, ControllerAnswer, ProxyError};
 const UNREACHABLE_HINT: &str = "check --controller-name and --controller-namespace (the controller's Service and its namespace); \
      without the service proxy, check offline with --recovery-unseal and the private key";
 /// Hint for a SealedSecret over the controller's limits.
-const TOO_LARGE_HINT: &str = "the controller reads at most 1 MiB and 256 values per SealedSecret; \
-     check it offline with --recovery-unseal and the private key";
+const TOO_LARGE_HINT: &str = "the controller reads at most 1 MiB and 256 values per SealedSecret and opens it with \
+     at most 512 RSA operations; check it offline with --recovery-unseal and the private key";
 /// Hint for a body the controller did not read as a SealedSecret.
 const NOT_A_SEALED_SECRET_HINT: &str =
     "the input must be SealedSecrets (bitnami.com/v1alpha1), as kseal writes them";
