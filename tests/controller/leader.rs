@@ -28,6 +28,7 @@ impl Replica {
                 ..KeyOptions::default()
             },
             http_addr: None,
+            http_limits: kseal_controller::http::Limits::default(),
             key_renew_period: None,
             key_cutoff_time: None,
             leader_election: Some(short_lease(identity)),

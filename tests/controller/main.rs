@@ -83,6 +83,7 @@ impl Cluster {
                 ..KeyOptions::default()
             },
             http_addr: None,
+            http_limits: kseal_controller::http::Limits::default(),
             key_renew_period: self.key_renew_period,
             key_cutoff_time: None,
             // One identity per namespace: a restarted controller renews its own lease at once.

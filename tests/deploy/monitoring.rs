@@ -185,6 +185,7 @@ spec:
             ..KeyOptions::default()
         },
         http_addr: None,
+        http_limits: kseal_controller::http::Limits::default(),
         key_renew_period: None,
         key_cutoff_time: None,
         leader_election: None,

@@ -407,6 +407,7 @@ async fn run_variant(
             ..KeyOptions::default()
         },
         http_addr: None,
+        http_limits: kseal_controller::http::Limits::default(),
         key_renew_period: None,
         key_cutoff_time: None,
         leader_election: Some(kseal_controller::lease::LeaseConfig {

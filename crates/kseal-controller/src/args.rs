@@ -28,6 +28,16 @@ pub struct Args {
     #[arg(long, env = "KSEAL_LISTEN_ADDR", default_value = crate::http::DEFAULT_LISTEN_ADDR)]
     pub listen_addr: std::net::SocketAddr,
 
+    /// Longest time a client may take to send a request's body to the HTTP API (e.g. `2m`), as
+    /// sealed-secrets; headers must arrive within 10 s, or this if shorter.
+    #[arg(long, env = "KSEAL_READ_TIMEOUT", default_value = "2m", value_parser = parse_timeout)]
+    pub read_timeout: Duration,
+
+    /// Longest time the HTTP API takes to answer a request once its headers are read (e.g. `2m`), as
+    /// sealed-secrets; 503 after that.
+    #[arg(long, env = "KSEAL_WRITE_TIMEOUT", default_value = "2m", value_parser = parse_timeout)]
+    pub write_timeout: Duration,
+
     /// Generate a new sealing key this long after the newest one (e.g. `720h`, `30m`); `0` disables.
     #[arg(long, env = "KSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = kseal_api::duration::parse)]
     pub key_renew_period: Duration,
@@ -90,6 +100,11 @@ impl Args {
             },
             key_cutoff_time: self.key_cutoff_time,
             http_addr: Some(self.listen_addr),
+            http_limits: crate::http::Limits {
+                header_read_timeout: crate::http::HEADER_READ_TIMEOUT.min(self.read_timeout),
+                read_timeout: self.read_timeout,
+                write_timeout: self.write_timeout,
+            },
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
             leader_election: self
                 .leader_elect
@@ -104,6 +119,14 @@ impl Args {
                 sealing_keys: kseal_sync::protect::KeyLocation::default(),
             }),
         }
+    }
+}
+
+/// An HTTP timeout: a Go-style duration, not zero.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match kseal_api::duration::parse(text)? {
+        timeout if timeout.is_zero() => Err("the timeout must be longer than 0".to_owned()),
+        timeout => Ok(timeout),
     }
 }
 
@@ -152,6 +175,20 @@ mod tests {
         assert_eq!(args.config().key_namespace, "sealing");
         let args = Args::try_parse_from(["kseal-controller", "--leader-elect", "false"]).unwrap();
         assert!(args.config().leader_election.is_none());
+        assert_eq!(config.http_limits, crate::http::Limits::default());
+        let args = Args::try_parse_from([
+            "kseal-controller",
+            "--read-timeout",
+            "5s",
+            "--write-timeout",
+            "30s",
+        ])
+        .unwrap();
+        let limits = args.config().http_limits;
+        assert_eq!(limits.read_timeout, Duration::from_secs(5));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(limits.write_timeout, Duration::from_secs(30));
+        assert!(Args::try_parse_from(["kseal-controller", "--read-timeout", "0"]).is_err());
     }
 
     #[test]

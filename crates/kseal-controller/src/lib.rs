@@ -45,6 +45,8 @@ pub struct Config {
     pub key_options: KeyOptions,
     /// Address of the HTTP API; `None` serves none.
     pub http_addr: Option<SocketAddr>,
+    /// Timeouts of the HTTP API.
+    pub http_limits: http::Limits,
     /// Generate a new sealing key this long after the newest one; `None` never renews.
     pub key_renew_period: Option<std::time::Duration>,
     /// Generate a new sealing key at start when the newest one is older than this.
@@ -86,11 +88,14 @@ pub async fn run_with_listener(
     // One registry for every component; each registers its families before the API serves it.
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(metrics::Metrics::new(&mut registry));
+    let api_metrics = http::ApiMetrics::new(&mut registry);
     metrics::CertificateExpiry::register(&mut registry, keys.clone());
     let sync_metrics = config.sync.as_ref().map(|_| {
         kseal_sync::SyncMetrics::register(registry.sub_registry_with_prefix(metrics::PREFIX))
     });
     let registry = Arc::new(registry);
+    // One decrypt pool for the unsealer and the HTTP API.
+    let decrypt_slots = unseal::decrypt_slots();
     let shutdown = {
         let health = health.clone();
         async move {
@@ -105,8 +110,15 @@ pub async fn run_with_listener(
     let api = async {
         match listener {
             Some(listener) => {
-                let router = http::router(keys.clone(), health.clone(), registry);
-                http::serve(listener, router, api_shutdown)
+                let router = http::router(http::Api {
+                    keys: keys.clone(),
+                    health: health.clone(),
+                    registry,
+                    decrypt_slots: decrypt_slots.clone(),
+                    metrics: api_metrics,
+                    limits: config.http_limits,
+                });
+                http::serve(listener, router, config.http_limits, api_shutdown)
                     .await
                     .map_err(Error::Http)
             }
@@ -134,6 +146,7 @@ pub async fn run_with_listener(
         Telemetry {
             unseal: metrics.clone(),
             sync: sync_metrics,
+            decrypt_slots: decrypt_slots.clone(),
         },
         leader,
         shutdown,
@@ -156,6 +169,8 @@ struct Telemetry {
     unseal: Arc<metrics::Metrics>,
     /// Present when the sync runs.
     sync: Option<kseal_sync::SyncMetrics>,
+    /// The decrypt pool the unsealer shares with the HTTP API.
+    decrypt_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Every replica loads and watches the keys (the HTTP API needs them); while `leader` is true, this
@@ -201,6 +216,7 @@ async fn follow_or_lead(
             keys.clone(),
             health.clone(),
             telemetry.unseal.clone(),
+            telemetry.decrypt_slots.clone(),
             shutdown.clone(),
         );
         let sync = async {
@@ -242,6 +258,7 @@ async fn unseal_with_keys(
     keys: Arc<keys::SharedKeys>,
     health: Arc<http::Health>,
     metrics: Arc<metrics::Metrics>,
+    decrypt_slots: Arc<tokio::sync::Semaphore>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<()> {
     let ring = retry_api("load or generate the keys", || {
@@ -256,7 +273,7 @@ async fn unseal_with_keys(
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
     let ctx = Arc::new(
-        unseal::Context::new(client.clone(), keys.clone(), metrics)
+        unseal::Context::new(client.clone(), keys.clone(), metrics, decrypt_slots)
             .with_key_namespace(&config.key_namespace),
     );
 

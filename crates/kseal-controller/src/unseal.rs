@@ -44,6 +44,14 @@ pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 
+/// The decrypt pool: one slot per core. The unsealer and the HTTP API's `/v1/verify` and `/v1/rotate`
+/// hold one for each decryption, so together they never run more RSA work at once than there are cores.
+pub fn decrypt_slots() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    ))
+}
+
 /// Shared state of the unsealer.
 pub struct Context {
     client: Client,
@@ -53,7 +61,7 @@ pub struct Context {
     reporter: Reporter,
     keys: Arc<SharedKeys>,
     /// Bounds concurrent decryptions to the number of cores, so RSA work never queues up behind itself
-    /// on the blocking pool.
+    /// on the blocking pool; shared with the HTTP API.
     decrypt_slots: Arc<tokio::sync::Semaphore>,
     metrics: Arc<Metrics>,
     objects: Mutex<HashMap<(String, String), ObjectState>>,
@@ -88,8 +96,14 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context writing with `client` and unsealing with `keys`.
-    pub fn new(client: Client, keys: Arc<SharedKeys>, metrics: Arc<Metrics>) -> Self {
+    /// A context writing with `client` and unsealing with `keys`, each decryption holding one of
+    /// `decrypt_slots` (shared with the HTTP API; see [`decrypt_slots`]).
+    pub fn new(
+        client: Client,
+        keys: Arc<SharedKeys>,
+        metrics: Arc<Metrics>,
+        decrypt_slots: Arc<tokio::sync::Semaphore>,
+    ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: None,
@@ -98,9 +112,7 @@ impl Context {
             reporter,
             client,
             keys,
-            decrypt_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            decrypt_slots,
             metrics,
             objects: Mutex::default(),
             sealed_store: OnceLock::new(),

@@ -145,3 +145,142 @@ fn owner_reference(sealed: &SealedSecret, metadata: &ObjectMeta) -> Option<Owner
         block_owner_deletion: None,
     })
 }
+
+/// Every sealed value of a SealedSecret, opened but not rendered: what the controller's `/v1/verify`
+/// checks and `/v1/rotate` seals again.
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// The plaintext of each value of `spec.encryptedData`, by key.
+    pub encrypted_data: BTreeMap<String, kseal_crypto::Plaintext>,
+    /// The plaintext of the deprecated `spec.data` (a whole Secret as JSON), when the object has it.
+    pub data: Option<kseal_crypto::Plaintext>,
+    /// Fingerprints of the private keys that opened at least one value.
+    pub keys_used: BTreeSet<String>,
+}
+
+/// Why [`open_all`] did not open a SealedSecret.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A value does not open with the keys, or the object is malformed (names the object and key, never
+    /// a value).
+    #[error(transparent)]
+    Failed(#[from] Error),
+    /// Opening it would take more RSA private-key operations than allowed.
+    #[error("opening it takes more than {0} RSA private-key operations")]
+    TooCostly(u64),
+}
+
+/// What [`open_all`] found, and what it cost.
+#[derive(Debug)]
+pub struct Opening {
+    /// The opened values, or why they did not open.
+    pub result: std::result::Result<Opened, OpenError>,
+    /// RSA private-key operations run: one per key tried on each value, also when it failed.
+    pub rsa_operations: u64,
+}
+
+/// Opens every value of `sealed` (`spec.encryptedData`, or the deprecated `spec.data`, which must hold a
+/// Secret) with `keys`, without rendering `spec.template`: templates are not covered by the encryption,
+/// so whoever posts a SealedSecret chooses them, and a rendered template could show a value in its error.
+///
+/// Keys are tried in the given order (put the likely one first), except that a key that opened a value
+/// is tried first on the following ones. The first value that does not open ends the search: the
+/// answer is the same, and a request made of values no key opens costs one try per key, not per value
+/// and key. At most `max_rsa_operations` RSA operations are run; [`OpenError::TooCostly`] past that.
+pub fn open_all(sealed: &SealedSecret, keys: &[&PrivateKey], max_rsa_operations: u64) -> Opening {
+    let mut operations = 0;
+    let result = open_counted(sealed, keys, max_rsa_operations, &mut operations);
+    Opening {
+        result,
+        rsa_operations: operations,
+    }
+}
+
+fn open_counted(
+    sealed: &SealedSecret,
+    keys: &[&PrivateKey],
+    max_rsa_operations: u64,
+    operations: &mut u64,
+) -> std::result::Result<Opened, OpenError> {
+    use base64::Engine as _;
+
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
+    let name = sealed.metadata.name.as_deref().unwrap_or("");
+    let object = format!("{namespace}/{name}");
+    let label = label(scope_of(&sealed.metadata), namespace, name);
+    if sealed.spec.data.is_some() && !sealed.spec.encrypted_data.is_empty() {
+        return Err(Error::Invalid {
+            document: format!("SealedSecret {object}"),
+            message: "cannot use encryptedData and the deprecated data field together".into(),
+        }
+        .into());
+    }
+
+    // Keys that opened a value come first, in the order they did; `used` of them are at the front.
+    let mut order: Vec<&PrivateKey> = keys.to_vec();
+    let mut used = 0;
+    let mut keys_used = BTreeSet::new();
+    let mut open = |key: &str, ciphertext: &[u8]| {
+        let over_budget = std::cell::Cell::new(false);
+        let counted = order.iter().copied().take_while(|_| {
+            if *operations >= max_rsa_operations {
+                over_budget.set(true);
+                return false;
+            }
+            *operations += 1;
+            true
+        });
+        match open_with_any(counted, &label, ciphertext) {
+            Ok((plain, opener)) => {
+                let fingerprint = opener.fingerprint();
+                if let Some(position) = order.iter().position(|k| k.fingerprint() == fingerprint)
+                    && position >= used
+                {
+                    let opener = order.remove(position);
+                    order.insert(used, opener);
+                    used += 1;
+                }
+                keys_used.insert(fingerprint.to_owned());
+                Ok(plain)
+            }
+            Err(_) if over_budget.get() => Err(OpenError::TooCostly(max_rsa_operations)),
+            Err(source) => Err(OpenError::Failed(Error::Crypto {
+                object: object.clone(),
+                key: key.to_owned(),
+                source,
+            })),
+        }
+    };
+    let decode = |key: &str, value: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .map_err(|e| Error::Crypto {
+                object: object.clone(),
+                key: key.to_owned(),
+                source: kseal_crypto::Error::InvalidBase64(e),
+            })
+    };
+
+    let mut encrypted_data = BTreeMap::new();
+    for (key, value) in &sealed.spec.encrypted_data {
+        let ciphertext = decode(key, value)?;
+        encrypted_data.insert(key.clone(), open(key, &ciphertext)?);
+    }
+    let data = match &sealed.spec.data {
+        Some(blob) => {
+            let plain = open("data", &decode("data", blob)?)?;
+            let value = serde_json::from_slice(&plain).map_err(|_| Error::Invalid {
+                document: format!("SealedSecret {object}"),
+                message: "the deprecated data field does not hold a JSON Secret".into(),
+            })?;
+            PlainSecret::from_document(&Document { position: 1, value })?;
+            Some(plain)
+        }
+        None => None,
+    };
+    Ok(Opened {
+        encrypted_data,
+        data,
+        keys_used,
+    })
+}
