@@ -326,6 +326,39 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_fields_and_places_never_values() {
+        let err = |yaml: &str| {
+            let docs = read_documents(yaml)?;
+            PlainSecret::from_document(&docs[0]).map(drop)
+        };
+        let msg = |yaml: &str| err(yaml).unwrap_err().to_string();
+        assert_eq!(
+            msg("kind: Secret\nmetadata: {name: s, generation: hunter2}\n"),
+            "Secret s: metadata.generation has the wrong type"
+        );
+        assert_eq!(
+            msg("kind: Secret\nmetadata: {name: s, annotations: {a: b, note: [hunter2]}}\n"),
+            "Secret s: metadata.annotations.note must be a string"
+        );
+        assert_eq!(
+            msg("kind: Secret\nstringData:\n  ? hunter2\n  : x\n  ? hunter2\n  : y\n"),
+            "input is not valid YAML or JSON: duplicate mapping key at line 5, column 5"
+        );
+        assert_eq!(
+            msg("kind: Secret\nstringData: {a: @hunter2}\n"),
+            "input is not valid YAML or JSON: unexpected character at line 2, column 17"
+        );
+        assert_eq!(
+            msg("kind: [\n"),
+            "input is not valid YAML or JSON: unclosed bracket '[' at line 1, column 7"
+        );
+        assert_eq!(
+            msg("kind: 'hunter2 is no kind'\nmetadata: {name: c}\n"),
+            "object c: expected kind Secret, found a kind that is not a Kubernetes kind name"
+        );
+    }
+
+    #[test]
     fn wrong_kind_and_bad_shapes_are_named() {
         let docs = read_documents("kind: ConfigMap\nmetadata: {name: c}\n").unwrap();
         let err = PlainSecret::from_document(&docs[0]).unwrap_err();

@@ -1,4 +1,4 @@
-//! The Secret an ExternalSecret describes, computed from the provider data (SPEC §3.2).
+//! The Secret an ExternalSecret describes, computed from the provider data.
 //!
 //! [`desired_secret`] applies `spec.target` (name, type, immutable, template with `mergePolicy` and
 //! `templateFrom`, metadata) to the data read from the provider. The I/O layer reads the provider and
@@ -645,9 +645,12 @@ fn apply_source(
     annotations: &mut BTreeMap<String, String>,
 ) -> Result<(), Error> {
     // Every key and value is checked as it is put, by the template that produced it: a key equal to
-    // the item's own key is manifest text and may be named, any other key was rendered from data.
+    // the item's own key (the end of `origin`) is manifest text and may be named, any other key was
+    // rendered from data.
     let mut put = |target: TemplateTarget, key: String, value: Vec<u8>, origin: &str| {
-        let literal_key = origin.rsplit_once('/').is_some_and(|(_, item)| item == key);
+        let literal_key = origin
+            .strip_suffix(key.as_str())
+            .is_some_and(|rest| rest.ends_with('/'));
         let value = Zeroizing::new(value);
         let invalid = |problem, rendered| Error::InvalidMetadata {
             origin: format!("template {origin}"),
@@ -960,6 +963,152 @@ mod tests {
         assert_ne!(synced_version(&a), synced_version(&b));
         assert_ne!(synced_version(&a), synced_version(&c));
         assert_eq!(synced_version(&a), synced_version(&a.clone()));
+    }
+
+    #[test]
+    fn kubernetes_label_and_annotation_rules() {
+        for ok in ["", "a", "A-b_c.9", &"v".repeat(63)] {
+            assert!(k8s::label_value(ok), "{ok:?}");
+        }
+        for bad in ["-a", "a-", "a b", "a/b", "é", &"v".repeat(64)] {
+            assert!(!k8s::label_value(bad), "{bad:?}");
+        }
+        let prefix = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(prefix.len(), 253);
+        for ok in [
+            "app",
+            "app.kubernetes.io/name",
+            "x-1.y/Z_z",
+            &format!("{prefix}/n"),
+            &"k".repeat(63),
+        ] {
+            assert!(k8s::label_key(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "/x",
+            "x/",
+            "a/b/c",
+            "App.io/x",
+            "a_b.io/x",
+            ".io/x",
+            &format!("{prefix}x/n"),
+            &"k".repeat(64),
+        ] {
+            assert!(!k8s::label_key(bad), "{bad:?}");
+        }
+        assert!(k8s::annotation_key("Example.COM/Note"));
+        assert!(!k8s::annotation_key("a b"));
+    }
+
+    #[test]
+    fn annotations_may_fill_exactly_256_kib() {
+        let with_note = |len: usize| {
+            let template = ExternalSecretTemplate {
+                metadata: Some(TemplateMetadata {
+                    annotations: [("note".to_owned(), "n".repeat(len))].into(),
+                    ..TemplateMetadata::default()
+                }),
+                ..ExternalSecretTemplate::default()
+            };
+            desired_secret(&es(Some(template)), data(&[]), &[])
+        };
+        // The data hash annotation takes its key and 32 hex digits.
+        let hash = ANNOTATION_DATA_HASH.len() + 32;
+        let fits = k8s::MAX_ANNOTATIONS_BYTES - hash - "note".len();
+        assert!(with_note(fits).is_ok());
+        let e = with_note(fits + 1).unwrap_err();
+        assert_eq!(e.reason(), "invalid_metadata");
+        assert_eq!(
+            e.to_string(),
+            "the Secret's annotations exceed Kubernetes' limit of 256 KiB in total (the largest \
+             is annotations.note)"
+        );
+    }
+
+    #[test]
+    fn template_from_items_name_their_own_keys() {
+        let template = ExternalSecretTemplate {
+            template_from: vec![Default::default()],
+            ..ExternalSecretTemplate::default()
+        };
+        let items = |target, key: &str, scope, text: &str| {
+            [TemplateSource::Items {
+                origin: "configmap/tpl".into(),
+                target,
+                items: vec![(key.into(), scope, text.into())],
+            }]
+        };
+        let run = |sources: &[TemplateSource]| {
+            desired_secret(&es(Some(template.clone())), data(&[("a", "x y")]), sources)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Data,
+                "bad/key",
+                TemplateScope::Values,
+                "v"
+            )),
+            format!(
+                "template configmap/tpl/bad/key: key \"bad/key\" is not a valid Secret key \
+                 ({SECRET_KEY_RULE})"
+            )
+        );
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Labels,
+                "tier",
+                TemplateScope::Values,
+                "{{ .a }}"
+            )),
+            format!(
+                "template configmap/tpl/tier: renders a label value that is not valid ({})",
+                MetadataProblem::LabelValue.rule()
+            )
+        );
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Annotations,
+                "Bad Key",
+                TemplateScope::Values,
+                "v"
+            )),
+            format!(
+                "template configmap/tpl/Bad Key: not an annotation key ({})",
+                MetadataProblem::AnnotationKey.rule()
+            )
+        );
+        let rendered = run(&items(
+            TemplateTarget::Labels,
+            "kv",
+            TemplateScope::KeysAndValues,
+            "{{ .a }}: v",
+        ));
+        assert!(
+            rendered
+                .starts_with("template configmap/tpl/kv: renders a label key that is not valid"),
+            "{rendered}"
+        );
+        let binary = desired_secret(
+            &es(Some(template.clone())),
+            [("a".to_owned(), Zeroizing::new(vec![0xff, 0xfe]))].into(),
+            &items(
+                TemplateTarget::Labels,
+                "tier",
+                TemplateScope::Values,
+                "{{ .a }}",
+            ),
+        )
+        .unwrap_err();
+        assert!(matches!(binary, Error::NotText { .. }), "{binary:?}");
     }
 
     #[test]
