@@ -40,10 +40,14 @@ impl Document {
                 .and_then(Value::as_str)
                 .unwrap_or("")
         };
+        let kind = match self.kind() {
+            kind if plausible_kind(kind) => kind,
+            _ => "object",
+        };
         match (field("namespace"), field("name")) {
             (_, "") => format!("document {}", self.position),
-            ("", name) => format!("{} {name}", self.kind()),
-            (ns, name) => format!("{} {ns}/{name}", self.kind()),
+            ("", name) => format!("{kind} {name}"),
+            (ns, name) => format!("{kind} {ns}/{name}"),
         }
     }
 }
@@ -104,14 +108,52 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-/// A YAML error message with its location but without the offending text (it may be a secret).
+/// A YAML error message: what is wrong and where, never the offending text (it may be a secret).
+/// The reason is chosen by the kind of error, not cut out of the library's message, because some of
+/// those quote the input (a duplicate key, an unquoted value, a tag) without marking it.
 fn yaml_error(error: &serde_saphyr::Error) -> String {
-    let text = error.to_string();
-    let first = text.lines().next().unwrap_or("syntax error");
-    // serde-saphyr messages start with the location and reason; drop any quoted snippet.
-    match first.find('`') {
-        Some(i) => first[..i].trim_end().to_owned(),
-        None => first.to_owned(),
+    let reason = yaml_reason(error);
+    match error.location() {
+        Some(at) if at.line() > 0 => {
+            format!("{reason} at line {}, column {}", at.line(), at.column())
+        }
+        _ => reason,
+    }
+}
+
+fn yaml_reason(error: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    let fixed = match error {
+        E::WithSnippet { error, .. } | E::AliasError { error, .. } => return yaml_reason(error),
+        E::DuplicateMappingKey { .. } => "duplicate mapping key",
+        E::QuotingRequired { .. } => "a value must be quoted",
+        E::NonFiniteFloat { .. } => "a number is not finite",
+        E::UnsupportedTag { .. } | E::TaggedStructFieldName { .. } => "unsupported tag",
+        E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } => "a value has the wrong type",
+        E::SerdeUnknownVariant { .. } | E::SerdeUnknownField { .. } => "unexpected field",
+        E::Budget { .. } => "the document is too large or too deeply nested",
+        E::UnknownAnchor { .. } => "alias references unknown anchor",
+        E::Message { msg, .. } | E::ExternalMessage { msg, .. } => return parser_reason(msg),
+        // Messages of the remaining kinds are fixed texts, numbers and names of the library's
+        // options; still, cut them like a parser message.
+        other => return parser_reason(&other.render()),
+    };
+    fixed.to_owned()
+}
+
+/// A parser message without its location and without anything it quotes: the YAML scanner
+/// quotes at most one character (`unexpected character: `x'`) or a bracket.
+fn parser_reason(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    let first = first.split(" at line ").next().unwrap_or_default();
+    let first = first.split(" at char ").next().unwrap_or_default();
+    let cut = first
+        .find(['`', '"'])
+        .map_or(first, |i| &first[..i])
+        .trim_end_matches([' ', ':']);
+    match cut.trim() {
+        "" => "syntax error".to_owned(),
+        reason => reason.to_owned(),
     }
 }
 
@@ -135,7 +177,8 @@ impl PlainSecret {
         if doc.kind() != "Secret" {
             let found = match doc.kind() {
                 "" => "no kind".to_owned(),
-                kind => kind.to_owned(),
+                kind if plausible_kind(kind) => kind.to_owned(),
+                _ => "a kind that is not a Kubernetes kind name".to_owned(),
             };
             return Err(Error::WrongKind {
                 document: described,
@@ -152,8 +195,7 @@ impl PlainSecret {
             .as_object()
             .ok_or_else(|| invalid("not an object".into()))?;
         let metadata: ObjectMeta = match object.get("metadata") {
-            Some(m) => serde_json::from_value(m.clone())
-                .map_err(|e| invalid(format!("invalid metadata: {e}")))?,
+            Some(m) => serde_json::from_value(m.clone()).map_err(|_| invalid(metadata_error(m)))?,
             None => ObjectMeta::default(),
         };
         let object_name = format!(
@@ -193,6 +235,35 @@ impl PlainSecret {
             self.metadata.name.as_deref().unwrap_or("")
         )
     }
+}
+
+/// Which `metadata` field does not have its type, without quoting it (serde's messages do):
+/// `metadata.generation has the wrong type`, `metadata.labels.app must be a string`.
+fn metadata_error(metadata: &Value) -> String {
+    let Value::Object(fields) = metadata else {
+        return "metadata must be a map".to_owned();
+    };
+    for (field, value) in fields {
+        let alone = Value::Object(Map::from_iter([(field.clone(), value.clone())]));
+        if serde_json::from_value::<ObjectMeta>(alone).is_ok() {
+            continue;
+        }
+        if let Value::Object(entries) = value
+            && let Some((key, _)) = entries.iter().find(|(_, v)| !v.is_string())
+        {
+            return format!("metadata.{field}.{key} must be a string");
+        }
+        return format!("metadata.{field} has the wrong type");
+    }
+    "invalid metadata".to_owned()
+}
+
+/// A kind as Kubernetes names them (`ConfigMap`): safe to repeat in a message. Anything else is
+/// not repeated, in case it is not a kind at all.
+fn plausible_kind(kind: &str) -> bool {
+    kind.len() <= 63
+        && kind.starts_with(|c: char| c.is_ascii_alphabetic())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// A map of strings at `field`; non-string values are refused by key, without echoing them.
@@ -252,6 +323,39 @@ mod tests {
                 .unwrap();
         let err = PlainSecret::from_document(&docs[0]).unwrap_err();
         assert_eq!(err.to_string(), "Secret n/s: data.k is not valid base64");
+    }
+
+    #[test]
+    fn errors_name_fields_and_places_never_values() {
+        let err = |yaml: &str| {
+            let docs = read_documents(yaml)?;
+            PlainSecret::from_document(&docs[0]).map(drop)
+        };
+        let msg = |yaml: &str| err(yaml).unwrap_err().to_string();
+        assert_eq!(
+            msg("kind: Secret\nmetadata: {name: s, generation: hunter2}\n"),
+            "Secret s: metadata.generation has the wrong type"
+        );
+        assert_eq!(
+            msg("kind: Secret\nmetadata: {name: s, annotations: {a: b, note: [hunter2]}}\n"),
+            "Secret s: metadata.annotations.note must be a string"
+        );
+        assert_eq!(
+            msg("kind: Secret\nstringData:\n  ? hunter2\n  : x\n  ? hunter2\n  : y\n"),
+            "input is not valid YAML or JSON: duplicate mapping key at line 5, column 5"
+        );
+        assert_eq!(
+            msg("kind: Secret\nstringData: {a: @hunter2}\n"),
+            "input is not valid YAML or JSON: unexpected character at line 2, column 17"
+        );
+        assert_eq!(
+            msg("kind: [\n"),
+            "input is not valid YAML or JSON: unclosed bracket '[' at line 1, column 7"
+        );
+        assert_eq!(
+            msg("kind: 'hunter2 is no kind'\nmetadata: {name: c}\n"),
+            "object c: expected kind Secret, found a kind that is not a Kubernetes kind name"
+        );
     }
 
     #[test]

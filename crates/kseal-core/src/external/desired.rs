@@ -1,4 +1,4 @@
-//! The Secret an ExternalSecret describes, computed from the provider data (SPEC §3.2).
+//! The Secret an ExternalSecret describes, computed from the provider data.
 //!
 //! [`desired_secret`] applies `spec.target` (name, type, immutable, template with `mergePolicy` and
 //! `templateFrom`, metadata) to the data read from the provider. The I/O layer reads the provider and
@@ -16,12 +16,15 @@ use kseal_api::external_secrets::{
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+use crate::external::remote::valid_secret_key;
 use crate::manifest::LAST_APPLIED_ANNOTATIONS;
 
 /// Provider data by Secret key (values zeroized on drop).
 pub type Data = BTreeMap<String, Zeroizing<Vec<u8>>>;
 
-/// Why the desired Secret cannot be computed. Messages name the ExternalSecret and the key.
+/// Why the desired Secret cannot be computed. Messages name the ExternalSecret's manifest paths,
+/// templates and literal keys; never a value, nor a key or label that was computed from data (those
+/// are told by the template or `dataFrom` entry that produced them).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A template failed to parse or render.
@@ -38,11 +41,39 @@ pub enum Error {
         /// Which template.
         key: String,
     },
-    /// A resulting key is not a valid Secret key.
-    #[error("{key:?} is not a valid Secret key (allowed: letters, digits, '-', '_', '.')")]
-    InvalidKey {
-        /// The key.
+    /// A template for a label or annotation rendered bytes that are not UTF-8 text.
+    #[error(
+        "template {key}: the rendered output is not UTF-8 text (labels and annotations are text)"
+    )]
+    NotText {
+        /// Which template.
         key: String,
+    },
+    /// A resulting key is not a valid Secret key.
+    #[error("{origin}")]
+    InvalidKey {
+        /// Where the key came from (names it only when the manifest spells it).
+        origin: KeyOrigin,
+    },
+    /// A label or annotation key, or a label value, is not valid in Kubernetes (checked here so
+    /// that the API server never rejects it with a message quoting it).
+    #[error("{origin}: {}", metadata_message(*.rendered, *.problem))]
+    InvalidMetadata {
+        /// What produced it: `template.metadata.labels.<key>` or `template <name>`.
+        origin: String,
+        /// Whether the bad text was rendered (else it is the manifest's own text, named by `origin`).
+        rendered: bool,
+        /// What is invalid.
+        problem: MetadataProblem,
+    },
+    /// The annotations add up to more than Kubernetes allows.
+    #[error(
+        "the Secret's annotations exceed Kubernetes' limit of 256 KiB in total{}",
+        largest_message(.largest.as_deref())
+    )]
+    AnnotationsTooLarge {
+        /// `annotations.<key>` of the largest annotation, when its key is written in the manifest.
+        largest: Option<String>,
     },
 }
 
@@ -50,9 +81,178 @@ impl Error {
     /// Short stable label for metrics.
     pub fn reason(&self) -> &'static str {
         match self {
-            Error::Template { .. } | Error::NotAMap { .. } => "template",
+            Error::Template { .. } | Error::NotAMap { .. } | Error::NotText { .. } => "template",
             Error::InvalidKey { .. } => "invalid_key",
+            Error::InvalidMetadata { .. } | Error::AnnotationsTooLarge { .. } => "invalid_metadata",
         }
+    }
+}
+
+/// Where an invalid Secret key came from. Only keys the manifest spells out are kept as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// A key written in the manifest (`spec.data[].secretKey`, `template.data`, a `templateFrom`
+    /// item).
+    Literal {
+        /// Where it is written, e.g. `data[1].secretKey` or `template.data key`.
+        path: String,
+        /// The key.
+        key: String,
+    },
+    /// A key a template rendered (`KeysAndValues`, `templateFrom.literal`).
+    Rendered {
+        /// The template's name.
+        template: String,
+    },
+    /// Keys read through `spec.dataFrom` (JSON members, names of found secrets, rewritten keys).
+    DataFrom {
+        /// The `dataFrom` entry, when there is only one.
+        entry: Option<usize>,
+        /// Whether that entry rewrites its keys.
+        rewritten: bool,
+        /// How many such keys are invalid.
+        count: usize,
+    },
+}
+
+const SECRET_KEY_RULE: &str =
+    "letters, digits, '-', '_' and '.', at most 253 characters, not '.' nor starting with '..'";
+
+impl std::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyOrigin::Literal { path, key } => {
+                write!(
+                    f,
+                    "{path} {key:?} is not a valid Secret key ({SECRET_KEY_RULE})"
+                )
+            }
+            KeyOrigin::Rendered { template } => write!(
+                f,
+                "template {template} renders a Secret key that is not valid ({SECRET_KEY_RULE})"
+            ),
+            KeyOrigin::DataFrom {
+                entry,
+                rewritten,
+                count,
+            } => {
+                match entry {
+                    Some(entry) => write!(f, "dataFrom[{entry}]: ")?,
+                    None => write!(f, "dataFrom: ")?,
+                }
+                let kind = if *rewritten { "rewritten key" } else { "key" };
+                if *count == 1 {
+                    write!(f, "a {kind} is not a valid Secret key")?;
+                } else {
+                    write!(f, "{count} {kind}s are not valid Secret keys")?;
+                }
+                write!(
+                    f,
+                    " ({SECRET_KEY_RULE}; a rewrite or conversionStrategy can change them)"
+                )
+            }
+        }
+    }
+}
+
+fn metadata_message(rendered: bool, problem: MetadataProblem) -> String {
+    if rendered {
+        format!(
+            "renders {} that is not valid ({})",
+            problem.what(),
+            problem.rule()
+        )
+    } else {
+        format!("not {} ({})", problem.what(), problem.rule())
+    }
+}
+
+fn largest_message(largest: Option<&str>) -> String {
+    largest.map_or_else(String::new, |k| format!(" (the largest is {k})"))
+}
+
+/// What is invalid about a label or annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataProblem {
+    /// A label key is not a qualified name.
+    LabelKey,
+    /// A label value is too long or has characters labels do not allow.
+    LabelValue,
+    /// An annotation key is not a qualified name.
+    AnnotationKey,
+}
+
+impl MetadataProblem {
+    fn what(self) -> &'static str {
+        match self {
+            MetadataProblem::LabelKey => "a label key",
+            MetadataProblem::LabelValue => "a label value",
+            MetadataProblem::AnnotationKey => "an annotation key",
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            MetadataProblem::LabelKey | MetadataProblem::AnnotationKey => {
+                "an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' \
+                 or '.', starting and ending with a letter or digit"
+            }
+            MetadataProblem::LabelValue => {
+                "empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending with a \
+                 letter or digit"
+            }
+        }
+    }
+}
+
+/// Kubernetes' rules for label and annotation keys and values (apimachinery's validation).
+mod k8s {
+    /// Most bytes all annotations of an object may take, keys and values together.
+    pub(super) const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
+
+    /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, at most 63 characters.
+    fn name_part(s: &str) -> bool {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    }
+
+    /// A DNS-1123 subdomain: lowercase labels of `[a-z0-9-]` joined by dots, at most 253.
+    fn dns_subdomain(s: &str) -> bool {
+        s.len() <= 253
+            && s.split('.').all(|label| {
+                let b = label.as_bytes();
+                !b.is_empty()
+                    && b[0].is_ascii_alphanumeric()
+                    && b[b.len() - 1].is_ascii_alphanumeric()
+                    && b.iter()
+                        .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase() || *c == b'-')
+            })
+    }
+
+    /// `[prefix/]name` (apimachinery `IsQualifiedName`).
+    fn qualified_name(s: &str) -> bool {
+        match s.split_once('/') {
+            Some((prefix, name)) => dns_subdomain(prefix) && name_part(name),
+            None => name_part(s),
+        }
+    }
+
+    pub(super) fn label_key(s: &str) -> bool {
+        qualified_name(s)
+    }
+
+    /// Annotation keys are checked lowercased: `Example.com/Note` is fine.
+    pub(super) fn annotation_key(s: &str) -> bool {
+        qualified_name(&s.to_ascii_lowercase())
+    }
+
+    pub(super) fn label_value(s: &str) -> bool {
+        s.is_empty() || name_part(s)
     }
 }
 
@@ -180,19 +380,17 @@ pub fn desired_secret(
         }
     };
 
-    for key in out.keys() {
-        if !crate::external::remote::valid_secret_key(key) {
-            return Err(Error::InvalidKey { key: key.clone() });
-        }
-    }
+    check_keys(es, &out)?;
     for key in LAST_APPLIED_ANNOTATIONS
         .iter()
         .chain(&[ANNOTATION_FORCE_SYNC])
     {
         annotations.remove(*key);
     }
+    check_metadata(es, &labels, &annotations)?;
     labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
     annotations.insert(ANNOTATION_DATA_HASH.to_owned(), data_hash(&out));
+    check_annotations_size(es, template_sources, &annotations)?;
 
     let merge = target.creation_policy == CreationPolicy::Merge;
     Ok(Desired {
@@ -317,6 +515,123 @@ fn owner_reference(es: &ExternalSecret) -> Option<OwnerReference> {
     })
 }
 
+/// Every key of the Secret is valid; a bad one is named when the manifest spells it, else told by
+/// where it came from. (Keys put by `templateFrom` were checked as they were put.)
+fn check_keys(es: &ExternalSecret, out: &Data) -> Result<(), Error> {
+    let template_data = es.spec.target.template.as_ref().map(|t| &t.data);
+    let mut from_data = 0;
+    for key in out.keys().filter(|k| !valid_secret_key(k)) {
+        let path = if template_data.is_some_and(|t| t.contains_key(key)) {
+            Some("template.data key".to_owned())
+        } else {
+            es.spec
+                .data
+                .iter()
+                .position(|d| d.secret_key == *key)
+                .map(|i| format!("data[{i}].secretKey"))
+        };
+        match path {
+            Some(path) => {
+                return Err(Error::InvalidKey {
+                    origin: KeyOrigin::Literal {
+                        path,
+                        key: key.clone(),
+                    },
+                });
+            }
+            None => from_data += 1,
+        }
+    }
+    if from_data == 0 {
+        return Ok(());
+    }
+    let only = match es.spec.data_from.as_slice() {
+        [only] => Some(only),
+        _ => None,
+    };
+    Err(Error::InvalidKey {
+        origin: KeyOrigin::DataFrom {
+            entry: only.map(|_| 0),
+            rewritten: only.is_some_and(|entry| !entry.rewrite.is_empty()),
+            count: from_data,
+        },
+    })
+}
+
+/// The labels and annotations not put by `templateFrom` (those were checked as they were put) come
+/// from `template.metadata` (or, without a template, the ExternalSecret's own metadata): their keys
+/// are manifest text, their values rendered.
+fn check_metadata(
+    es: &ExternalSecret,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let prefix = if es.spec.target.template.is_some() {
+        "template.metadata"
+    } else {
+        "metadata"
+    };
+    let invalid = |field: &str, key: &str, problem, rendered| Error::InvalidMetadata {
+        origin: format!("{prefix}.{field}.{key}"),
+        rendered,
+        problem,
+    };
+    for (key, value) in labels {
+        if !k8s::label_key(key) {
+            return Err(invalid("labels", key, MetadataProblem::LabelKey, false));
+        }
+        if !k8s::label_value(value) {
+            return Err(invalid("labels", key, MetadataProblem::LabelValue, true));
+        }
+    }
+    for key in annotations.keys() {
+        if !k8s::annotation_key(key) {
+            return Err(invalid(
+                "annotations",
+                key,
+                MetadataProblem::AnnotationKey,
+                false,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// All annotations together fit Kubernetes' limit. The largest is named when its key is manifest
+/// text (a `template.metadata` key or a `templateFrom` item).
+fn check_annotations_size(
+    es: &ExternalSecret,
+    template_sources: &[TemplateSource],
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let size = |(k, v): (&String, &String)| k.len() + v.len();
+    if annotations.iter().map(size).sum::<usize>() <= k8s::MAX_ANNOTATIONS_BYTES {
+        return Ok(());
+    }
+    let literal = |key: &str| {
+        let template = es.spec.target.template.as_ref();
+        template
+            .and_then(|t| t.metadata.as_ref())
+            .is_some_and(|m| m.annotations.contains_key(key))
+            || es
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(key))
+            || template_sources.iter().any(|source| match source {
+                TemplateSource::Items { items, .. } => items.iter().any(|(k, _, _)| k == key),
+                TemplateSource::Literal { .. } => false,
+            })
+    };
+    let largest = annotations
+        .iter()
+        .max_by_key(|&entry| size(entry))
+        .map(|(key, _)| key)
+        .filter(|key| literal(key))
+        .map(|key| format!("annotations.{key}"));
+    Err(Error::AnnotationsTooLarge { largest })
+}
+
 fn render_text(
     renderer: &mut kseal_template::Renderer,
     key: &str,
@@ -340,18 +655,52 @@ fn apply_source(
     labels: &mut BTreeMap<String, String>,
     annotations: &mut BTreeMap<String, String>,
 ) -> Result<(), Error> {
+    // Every key and value is checked as it is put, by the template that produced it: a key equal to
+    // the item's own key (the end of `origin`) is manifest text and may be named, any other key was
+    // rendered from data.
     let mut put = |target: TemplateTarget, key: String, value: Vec<u8>, origin: &str| {
+        let literal_key = origin
+            .strip_suffix(key.as_str())
+            .is_some_and(|rest| rest.ends_with('/'));
+        let value = Zeroizing::new(value);
+        let invalid = |problem, rendered| Error::InvalidMetadata {
+            origin: format!("template {origin}"),
+            rendered,
+            problem,
+        };
         match target {
             TemplateTarget::Data => {
-                data.insert(key, Zeroizing::new(value));
+                if !valid_secret_key(&key) {
+                    let origin = if literal_key {
+                        KeyOrigin::Literal {
+                            path: format!("template {origin}: key"),
+                            key,
+                        }
+                    } else {
+                        KeyOrigin::Rendered {
+                            template: origin.to_owned(),
+                        }
+                    };
+                    return Err(Error::InvalidKey { origin });
+                }
+                data.insert(key, value);
             }
             TemplateTarget::Labels | TemplateTarget::Annotations => {
-                let value = String::from_utf8(value).map_err(|_| Error::NotAMap {
+                let value = String::from_utf8(value.to_vec()).map_err(|_| Error::NotText {
                     key: origin.to_owned(),
                 })?;
                 let map = if target == TemplateTarget::Labels {
+                    if !k8s::label_key(&key) {
+                        return Err(invalid(MetadataProblem::LabelKey, !literal_key));
+                    }
+                    if !k8s::label_value(&value) {
+                        return Err(invalid(MetadataProblem::LabelValue, true));
+                    }
                     &mut *labels
                 } else {
+                    if !k8s::annotation_key(&key) {
+                        return Err(invalid(MetadataProblem::AnnotationKey, !literal_key));
+                    }
                     &mut *annotations
                 };
                 map.insert(key, value);
@@ -625,6 +974,152 @@ mod tests {
         assert_ne!(synced_version(&a), synced_version(&b));
         assert_ne!(synced_version(&a), synced_version(&c));
         assert_eq!(synced_version(&a), synced_version(&a.clone()));
+    }
+
+    #[test]
+    fn kubernetes_label_and_annotation_rules() {
+        for ok in ["", "a", "A-b_c.9", &"v".repeat(63)] {
+            assert!(k8s::label_value(ok), "{ok:?}");
+        }
+        for bad in ["-a", "a-", "a b", "a/b", "é", &"v".repeat(64)] {
+            assert!(!k8s::label_value(bad), "{bad:?}");
+        }
+        let prefix = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(prefix.len(), 253);
+        for ok in [
+            "app",
+            "app.kubernetes.io/name",
+            "x-1.y/Z_z",
+            &format!("{prefix}/n"),
+            &"k".repeat(63),
+        ] {
+            assert!(k8s::label_key(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "/x",
+            "x/",
+            "a/b/c",
+            "App.io/x",
+            "a_b.io/x",
+            ".io/x",
+            &format!("{prefix}x/n"),
+            &"k".repeat(64),
+        ] {
+            assert!(!k8s::label_key(bad), "{bad:?}");
+        }
+        assert!(k8s::annotation_key("Example.COM/Note"));
+        assert!(!k8s::annotation_key("a b"));
+    }
+
+    #[test]
+    fn annotations_may_fill_exactly_256_kib() {
+        let with_note = |len: usize| {
+            let template = ExternalSecretTemplate {
+                metadata: Some(TemplateMetadata {
+                    annotations: [("note".to_owned(), "n".repeat(len))].into(),
+                    ..TemplateMetadata::default()
+                }),
+                ..ExternalSecretTemplate::default()
+            };
+            desired_secret(&es(Some(template)), data(&[]), &[])
+        };
+        // The data hash annotation takes its key and 32 hex digits.
+        let hash = ANNOTATION_DATA_HASH.len() + 32;
+        let fits = k8s::MAX_ANNOTATIONS_BYTES - hash - "note".len();
+        assert!(with_note(fits).is_ok());
+        let e = with_note(fits + 1).unwrap_err();
+        assert_eq!(e.reason(), "invalid_metadata");
+        assert_eq!(
+            e.to_string(),
+            "the Secret's annotations exceed Kubernetes' limit of 256 KiB in total (the largest \
+             is annotations.note)"
+        );
+    }
+
+    #[test]
+    fn template_from_items_name_their_own_keys() {
+        let template = ExternalSecretTemplate {
+            template_from: vec![Default::default()],
+            ..ExternalSecretTemplate::default()
+        };
+        let items = |target, key: &str, scope, text: &str| {
+            [TemplateSource::Items {
+                origin: "configmap/tpl".into(),
+                target,
+                items: vec![(key.into(), scope, text.into())],
+            }]
+        };
+        let run = |sources: &[TemplateSource]| {
+            desired_secret(&es(Some(template.clone())), data(&[("a", "x y")]), sources)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Data,
+                "bad/key",
+                TemplateScope::Values,
+                "v"
+            )),
+            format!(
+                "template configmap/tpl/bad/key: key \"bad/key\" is not a valid Secret key \
+                 ({SECRET_KEY_RULE})"
+            )
+        );
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Labels,
+                "tier",
+                TemplateScope::Values,
+                "{{ .a }}"
+            )),
+            format!(
+                "template configmap/tpl/tier: renders a label value that is not valid ({})",
+                MetadataProblem::LabelValue.rule()
+            )
+        );
+        assert_eq!(
+            run(&items(
+                TemplateTarget::Annotations,
+                "Bad Key",
+                TemplateScope::Values,
+                "v"
+            )),
+            format!(
+                "template configmap/tpl/Bad Key: not an annotation key ({})",
+                MetadataProblem::AnnotationKey.rule()
+            )
+        );
+        let rendered = run(&items(
+            TemplateTarget::Labels,
+            "kv",
+            TemplateScope::KeysAndValues,
+            "{{ .a }}: v",
+        ));
+        assert!(
+            rendered
+                .starts_with("template configmap/tpl/kv: renders a label key that is not valid"),
+            "{rendered}"
+        );
+        let binary = desired_secret(
+            &es(Some(template.clone())),
+            [("a".to_owned(), Zeroizing::new(vec![0xff, 0xfe]))].into(),
+            &items(
+                TemplateTarget::Labels,
+                "tier",
+                TemplateScope::Values,
+                "{{ .a }}",
+            ),
+        )
+        .unwrap_err();
+        assert!(matches!(binary, Error::NotText { .. }), "{binary:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The pure half of the external secret sync (SPEC §3): what a `remoteRef` or `dataFrom` selects from
+//! The pure half of the external secret sync: what a `remoteRef` or `dataFrom` selects from
 //! a remote secret ([`remote`], [`rewrite`]) and the Secret an ExternalSecret describes ([`desired`]).
 
 pub mod desired;

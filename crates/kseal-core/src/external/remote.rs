@@ -8,8 +8,8 @@
 //!   `dataFrom[].find` result gets.
 //! - [`valid_secret_key`] — whether a key can go into a Kubernetes Secret.
 //!
-//! Values are returned in [`Zeroizing`] buffers. Errors name the remote key, the property and the
-//! member keys, never a value.
+//! Values are returned in [`Zeroizing`] buffers. Errors name the remote key and the property, which
+//! are manifest text, never a value nor a member name (data): members are told by position.
 //!
 //! Semantics that are easy to get wrong, each matching ESO:
 //! - With a `property`, the secret is JSON and the property a gjson path. A property with dots is
@@ -100,8 +100,19 @@ pub enum ConversionStrategy {
     Keep,
 }
 
-/// Why a value could not be selected. Messages name the remote key, the property and member keys,
-/// never a value.
+impl ConversionStrategy {
+    fn label(self) -> &'static str {
+        match self {
+            ConversionStrategy::Default => "Default",
+            ConversionStrategy::Unicode => "Unicode",
+            ConversionStrategy::Keep => "none (rewrite)",
+        }
+    }
+}
+
+/// Why a value could not be selected. Messages name the remote key and the property (both written
+/// in the manifest), never a value, a member name or any other text of the secret: a JSON syntax
+/// error gives its line and column, a member its position in the object.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The secret had to be JSON (for a property, or for `extract`) and is not.
@@ -150,29 +161,57 @@ pub enum Error {
         found: &'static str,
     },
     /// The value is not valid for the decoding strategy.
-    #[error("remote secret {key:?}{}: value is not valid for decodingStrategy {strategy}", of_member(.member.as_deref()))]
+    #[error(
+        "remote secret {key:?}{}{}: value is not valid for decodingStrategy {strategy}",
+        of_property(.property.as_deref()),
+        of_member(*.member)
+    )]
     Decode {
         /// The remote key (or what the caller named instead).
         key: String,
-        /// The member key, for `extract`.
-        member: Option<String>,
+        /// The property that selected the value, if any.
+        property: Option<String>,
+        /// For `extract`: which member of the JSON object, as (1-based position as written, number
+        /// of members). Member names are data, never shown.
+        member: Option<(usize, usize)>,
         /// The decoding strategy.
         strategy: &'static str,
     },
     /// Two keys became the same key after key conversion.
     #[error(
-        "remote secret {key:?}: keys {first:?} and {second:?} both become {converted:?} after key conversion"
+        "{context}: {collided} become the same key after key conversion (conversionStrategy {strategy})"
     )]
     KeyCollision {
-        /// The remote key (or what the caller named instead).
-        key: String,
-        /// The key both become.
-        converted: String,
-        /// The first original key.
-        first: String,
-        /// The second original key.
-        second: String,
+        /// What the keys came from: `remote secret "<key>"`, or what the caller named.
+        context: String,
+        /// Which keys collided, by position or count (keys are data, never shown).
+        collided: Collided,
+        /// The conversion strategy.
+        strategy: &'static str,
     },
+}
+
+/// Which keys became one after key conversion, told without the keys (they are data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collided {
+    /// Two members of an extracted JSON object: their 1-based positions as written.
+    Members(usize, usize),
+    /// Keys of a map (e.g. secrets found by `find`): how many collide with another, of how many.
+    Count {
+        /// Keys that share their converted key with another key.
+        colliding: usize,
+        /// All keys.
+        total: usize,
+    },
+}
+
+impl fmt::Display for Collided {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Collided::Members(a, b) => write!(f, "members {a} and {b} of the JSON object"),
+            Collided::Count { colliding, total } => write!(f, "{colliding} of {total} keys"),
+        }
+    }
 }
 
 impl Error {
@@ -197,8 +236,10 @@ fn of_property(property: Option<&str>) -> String {
     property.map_or_else(String::new, |p| format!(" property {p:?}"))
 }
 
-fn of_member(member: Option<&str>) -> String {
-    member.map_or_else(String::new, |m| format!(" key {m:?}"))
+fn of_member(member: Option<(usize, usize)>) -> String {
+    member.map_or_else(String::new, |(position, of)| {
+        format!(", member {position} (of {of}) of the JSON object")
+    })
 }
 
 /// The value `spec.data[].remoteRef` selects: without a `property` the secret's bytes, with one the
@@ -210,14 +251,22 @@ pub fn value(
     property: Option<&str>,
     decoding: DecodingStrategy,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let property = property.filter(|p| !p.is_empty());
     let selected = select(secret, key_for_errors, property)?;
-    decode(&selected, decoding, key_for_errors)
+    decode_bytes(&selected, decoding).ok_or_else(|| Error::Decode {
+        key: key_for_errors.to_owned(),
+        property: property.map(str::to_owned),
+        member: None,
+        strategy: decoding.label(),
+    })
 }
 
 /// The keys `spec.dataFrom[].extract` produces: the (optionally property-selected) value must be a
 /// JSON object, or a string holding one; each member becomes a key whose value is the member's
 /// string content or, for other types, its JSON text as written (`null` → empty). A top-level
 /// `null` gives no keys, as in ESO. Keys are then converted with `conversion` and values decoded.
+///
+/// Member names are data: errors point at a member by its position in the object, never by name.
 pub fn extract(
     secret: RemoteSecret<'_>,
     key_for_errors: &str,
@@ -248,34 +297,49 @@ pub fn extract(
         found,
     };
     let doc = json::trim(&selected);
+    // Member name → (1-based position as written, raw value).
     let mut members = BTreeMap::new();
+    let mut count = 0;
     match doc.first() {
         Some(b'{') => {
-            for (raw_key, raw_value) in
-                json::members(doc).ok_or_else(|| not_an_object("malformed JSON"))?
-            {
+            let raw = json::members(doc).ok_or_else(|| not_an_object("malformed JSON"))?;
+            count = raw.len();
+            for (position, (raw_key, raw_value)) in raw.into_iter().enumerate() {
                 // Later duplicates win, like Go's json.Unmarshal into a map.
-                members.insert(json::key_string(raw_key), json::member_bytes(raw_value));
+                members.insert(
+                    json::key_string(raw_key),
+                    (position + 1, json::member_bytes(raw_value)),
+                );
             }
         }
         Some(b'n') => {}
         other => return Err(not_an_object(json::kind(other.copied()))),
     }
-    convert_keys(members, conversion, key_for_errors)?
+    let context = || format!("remote secret {key_for_errors:?}{}", of_property(property));
+    let members = convert_with(members, conversion, |first, second| Error::KeyCollision {
+        context: context(),
+        collided: Collided::Members(first.0.min(second.0), first.0.max(second.0)),
+        strategy: conversion.label(),
+    })?;
+    members
         .into_iter()
-        .map(|(member, raw)| match decode_bytes(&raw, decoding) {
-            Some(decoded) => Ok((member, decoded)),
-            None => Err(Error::Decode {
-                key: key_for_errors.to_owned(),
-                member: Some(member),
-                strategy: decoding.label(),
-            }),
-        })
+        .map(
+            |(member, (position, raw))| match decode_bytes(&raw, decoding) {
+                Some(decoded) => Ok((member, decoded)),
+                None => Err(Error::Decode {
+                    key: key_for_errors.to_owned(),
+                    property: property.map(str::to_owned),
+                    member: Some((position, count)),
+                    strategy: decoding.label(),
+                }),
+            },
+        )
         .collect()
 }
 
 /// Decodes one value with `decoding` (ESO `utils.Decode`), e.g. for each secret a `dataFrom.find`
-/// returned. The error names `key_for_errors`, never the value.
+/// returned. The error names `key_for_errors`, never the value — so for a `find` result pass the
+/// manifest path (`dataFrom[0].find`), not the found secret's name, which is data.
 pub fn decode(
     value: &[u8],
     decoding: DecodingStrategy,
@@ -283,6 +347,7 @@ pub fn decode(
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
     decode_bytes(value, decoding).ok_or_else(|| Error::Decode {
         key: key_for_errors.to_owned(),
+        property: None,
         member: None,
         strategy: decoding.label(),
     })
@@ -314,30 +379,56 @@ pub fn convert_key(key: &str, conversion: ConversionStrategy) -> String {
     out
 }
 
-/// Every key of `map` converted with `conversion`; two keys becoming one is an error naming
-/// `key_for_errors` and both keys, as in ESO.
+/// Every key of `map` converted with `conversion`, as in ESO. Keys becoming one are an error that
+/// names `context_for_errors` (e.g. `dataFrom[0].find`) and counts the colliding keys; the keys
+/// themselves (names of found secrets, JSON members) are data and never shown.
 pub fn convert_keys<V>(
     map: BTreeMap<String, V>,
     conversion: ConversionStrategy,
-    key_for_errors: &str,
+    context_for_errors: &str,
 ) -> Result<BTreeMap<String, V>, Error> {
     if conversion == ConversionStrategy::Keep {
         return Ok(map);
     }
-    let mut out = BTreeMap::new();
-    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    let total = map.len();
+    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+    for original in map.keys() {
+        *uses.entry(convert_key(original, conversion)).or_default() += 1;
+    }
+    let colliding: usize = uses.values().filter(|&&n| n > 1).sum();
+    if colliding > 0 {
+        return Err(Error::KeyCollision {
+            context: context_for_errors.to_owned(),
+            collided: Collided::Count { colliding, total },
+            strategy: conversion.label(),
+        });
+    }
+    Ok(map
+        .into_iter()
+        .map(|(original, v)| (convert_key(&original, conversion), v))
+        .collect())
+}
+
+/// `map` with its keys converted; `collision(first, second)` builds the error when two keys become
+/// one (it sees the values, never the keys).
+fn convert_with<V>(
+    map: BTreeMap<String, V>,
+    conversion: ConversionStrategy,
+    collision: impl Fn(&V, &V) -> Error,
+) -> Result<BTreeMap<String, V>, Error> {
+    if conversion == ConversionStrategy::Keep {
+        return Ok(map);
+    }
+    let mut out: BTreeMap<String, V> = BTreeMap::new();
     for (original, v) in map {
-        let converted = convert_key(&original, conversion);
-        if let Some(first) = origins.get(&converted) {
-            return Err(Error::KeyCollision {
-                key: key_for_errors.to_owned(),
-                converted,
-                first: first.clone(),
-                second: original,
-            });
+        match out.entry(convert_key(&original, conversion)) {
+            std::collections::btree_map::Entry::Occupied(first) => {
+                return Err(collision(first.get(), &v));
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(v);
+            }
         }
-        origins.insert(converted.clone(), original);
-        out.insert(converted, v);
     }
     Ok(out)
 }
@@ -1111,7 +1202,11 @@ mod tests {
         assert!(!msg.contains("s3cr3t"), "{msg}");
         let doc = r#"{"token": "s3cr3t!!"}"#;
         let e = value(s(doc), "prod/db", Some("token"), DecodingStrategy::Base64).unwrap_err();
-        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "remote secret \"prod/db\" property \"token\": value is not valid for \
+             decodingStrategy Base64"
+        );
         let v = value(
             s(r#"{"t": "aGk="}"#),
             "k",
@@ -1194,10 +1289,25 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.reason(), "key_collision");
-        let msg = e.to_string();
+        // Member names are data: the members are told by position.
+        assert_eq!(
+            e.to_string(),
+            "remote secret \"prod/db\": members 1 and 2 of the JSON object become the same key \
+             after key conversion (conversionStrategy Default)"
+        );
+        let e = extract(
+            s(r#"{"x": 1, "p": {"k y": 1, "z": 2, "k+y": 3}}"#),
+            "prod/db",
+            Some("p"),
+            ConversionStrategy::Default,
+            DecodingStrategy::None,
+        )
+        .unwrap_err();
         assert!(
-            msg.contains("a/b") && msg.contains("a_b") && !msg.contains("s3cr3t"),
-            "{msg}"
+            e.to_string().starts_with(
+                "remote secret \"prod/db\" property \"p\": members 1 and 3 of the JSON object"
+            ),
+            "{e}"
         );
     }
 
@@ -1213,8 +1323,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.reason(), "decode");
-        let msg = e.to_string();
-        assert!(msg.contains("\"b\"") && !msg.contains("s3cr3t"), "{msg}");
+        assert_eq!(
+            e.to_string(),
+            "remote secret \"prod/db\", member 2 (of 2) of the JSON object: value is not valid \
+             for decodingStrategy Base64"
+        );
         let got = extract(
             s(r#"{"a": "aGk="}"#),
             "k",
@@ -1275,7 +1388,14 @@ mod tests {
         let map: BTreeMap<String, u8> = [("a/b".to_owned(), 1), ("a_b".to_owned(), 2)].into();
         assert!(convert_keys(map.clone(), ConversionStrategy::Keep, "find").is_ok());
         let e = convert_keys(map, ConversionStrategy::Default, "dataFrom[0].find").unwrap_err();
-        assert!(e.to_string().contains("dataFrom[0].find"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "dataFrom[0].find: 2 of 2 keys become the same key after key conversion \
+             (conversionStrategy Default)"
+        );
+        let map: BTreeMap<String, u8> = [("a b".to_owned(), 1), ("a-b".to_owned(), 2)].into();
+        let converted = convert_keys(map, ConversionStrategy::Default, "find").unwrap();
+        assert_eq!(converted.into_keys().collect::<Vec<_>>(), ["a-b", "a_b"]);
     }
 
     #[test]

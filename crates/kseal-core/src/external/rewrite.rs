@@ -34,12 +34,16 @@ pub enum Rewrite {
     },
 }
 
-/// Why a rewrite failed. Messages name the rewrite and keys, never a value.
+/// Why a rewrite failed. Messages name the `dataFrom` entry, the rewrite and its regexp (all
+/// manifest text), never a key: the keys are data (members of a fetched JSON secret, names of
+/// secrets found by `find`, or what earlier rewrites made of them), so they are counted instead.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The `source` does not compile.
-    #[error("rewrite[{index}]: invalid regexp {pattern:?}: {message}")]
+    #[error("{}: invalid regexp {pattern:?}: {message}", at(*.entry, *.index))]
     InvalidRegexp {
+        /// Position of the entry in `spec.dataFrom`, when the caller said.
+        entry: Option<usize>,
         /// Position in the `rewrite` list.
         index: usize,
         /// The `source`.
@@ -47,31 +51,40 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
-    /// Two keys became the same key.
+    /// Keys became the same key.
     #[error(
-        "rewrite[{index}] (regexp {pattern:?}): keys {first:?} and {second:?} both become {key:?}"
+        "{} (regexp {pattern:?}): {}",
+        at(*.entry, *.index),
+        collision_message(*.colliding, *.total)
     )]
     Collision {
+        /// Position of the entry in `spec.dataFrom`, when the caller said.
+        entry: Option<usize>,
         /// Position in the `rewrite` list.
         index: usize,
         /// The `source`.
         pattern: String,
-        /// The key both become.
-        key: String,
-        /// The first key before this rewrite.
-        first: String,
-        /// The second key before this rewrite.
-        second: String,
+        /// How many keys share their new name with another key.
+        colliding: usize,
+        /// How many keys the rewrite saw.
+        total: usize,
     },
-    /// A key became empty.
-    #[error("rewrite[{index}] (regexp {pattern:?}): key {original:?} becomes empty")]
+    /// Keys became empty.
+    #[error(
+        "{} (regexp {pattern:?}): {empty} of {total} keys rewrite to an empty name",
+        at(*.entry, *.index)
+    )]
     EmptyKey {
+        /// Position of the entry in `spec.dataFrom`, when the caller said.
+        entry: Option<usize>,
         /// Position in the `rewrite` list.
         index: usize,
         /// The `source`.
         pattern: String,
-        /// The key before this rewrite.
-        original: String,
+        /// How many keys became empty.
+        empty: usize,
+        /// How many keys the rewrite saw.
+        total: usize,
     },
 }
 
@@ -86,8 +99,42 @@ impl Error {
     }
 }
 
-/// Applies `rewrites` in order to every key of `map`; values are moved, never inspected.
+fn collision_message(colliding: usize, total: usize) -> String {
+    if colliding == 2 {
+        format!("two keys rewrite to the same name ({total} keys in all)")
+    } else {
+        format!("{colliding} of {total} keys rewrite to a name that another key also gets")
+    }
+}
+
+/// `dataFrom[2].rewrite[1]`, or `rewrite[1]` when the entry is not known.
+fn at(entry: Option<usize>, index: usize) -> String {
+    match entry {
+        Some(entry) => format!("dataFrom[{entry}].rewrite[{index}]"),
+        None => format!("rewrite[{index}]"),
+    }
+}
+
+/// Applies `rewrites` in order to every key of `map`; values are moved, never inspected. Errors
+/// name the rewrite as `rewrite[i]`; [`apply_entry`] also names the `dataFrom` entry.
 pub fn apply<V>(
+    map: BTreeMap<String, V>,
+    rewrites: &[Rewrite],
+) -> Result<BTreeMap<String, V>, Error> {
+    apply_in(None, map, rewrites)
+}
+
+/// [`apply`] for the rewrites of `spec.dataFrom[entry]`: errors name `dataFrom[entry].rewrite[i]`.
+pub fn apply_entry<V>(
+    entry: usize,
+    map: BTreeMap<String, V>,
+    rewrites: &[Rewrite],
+) -> Result<BTreeMap<String, V>, Error> {
+    apply_in(Some(entry), map, rewrites)
+}
+
+fn apply_in<V>(
+    entry: Option<usize>,
     map: BTreeMap<String, V>,
     rewrites: &[Rewrite],
 ) -> Result<BTreeMap<String, V>, Error> {
@@ -95,43 +142,59 @@ pub fn apply<V>(
         .iter()
         .enumerate()
         .try_fold(map, |map, (index, rewrite)| match rewrite {
-            Rewrite::Regexp { source, target } => regexp(index, source, target, map),
+            Rewrite::Regexp { source, target } => regexp(entry, index, source, target, map),
         })
 }
 
 fn regexp<V>(
+    entry: Option<usize>,
     index: usize,
     pattern: &str,
     target: &str,
     map: BTreeMap<String, V>,
 ) -> Result<BTreeMap<String, V>, Error> {
     let re = Regex::new(pattern).map_err(|e| Error::InvalidRegexp {
+        entry,
         index,
         pattern: pattern.to_owned(),
         message: short_message(&e),
     })?;
+    let total = map.len();
     let mut out = BTreeMap::new();
-    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    let mut empty = 0;
+    // How many keys got each new name (only counted once a name is shared).
+    let mut shared: BTreeMap<String, usize> = BTreeMap::new();
     for (original, value) in map {
         let key = replace_all(&re, &original, target);
         if key.is_empty() {
-            return Err(Error::EmptyKey {
-                index,
-                pattern: pattern.to_owned(),
-                original,
-            });
+            empty += 1;
+            continue;
         }
-        if let Some(first) = origins.get(&key) {
-            return Err(Error::Collision {
-                index,
-                pattern: pattern.to_owned(),
-                first: first.clone(),
-                second: original,
-                key,
-            });
+        if out.contains_key(&key) {
+            let n = shared.entry(key).or_insert(1);
+            *n += 1;
+            continue;
         }
-        origins.insert(key.clone(), original);
         out.insert(key, value);
+    }
+    let colliding: usize = shared.values().sum();
+    if empty > 0 {
+        return Err(Error::EmptyKey {
+            entry,
+            index,
+            pattern: pattern.to_owned(),
+            empty,
+            total,
+        });
+    }
+    if colliding > 0 {
+        return Err(Error::Collision {
+            entry,
+            index,
+            pattern: pattern.to_owned(),
+            colliding,
+            total,
+        });
     }
     Ok(out)
 }
@@ -296,21 +359,51 @@ mod tests {
     }
 
     #[test]
-    fn collisions_are_errors_naming_both_keys() {
-        let e = apply(map(&["a/b", "a_b"]), &[re("/", "_")]).unwrap_err();
+    fn collisions_are_counted_not_named() {
+        let e = apply(map(&["a/b", "a_b", "c"]), &[re("/", "_")]).unwrap_err();
         assert_eq!(e.reason(), "rewrite_collision");
-        let msg = e.to_string();
-        assert!(msg.contains("a/b") && msg.contains("a_b"), "{msg}");
-        assert!(!msg.contains("s3cr3t"), "{msg}");
+        assert_eq!(
+            e.to_string(),
+            "rewrite[0] (regexp \"/\"): two keys rewrite to the same name (3 keys in all)"
+        );
         let e = apply(map(&["x1", "x2"]), &[re("^x", ""), re("\\d", "n")]).unwrap_err();
-        assert!(e.to_string().contains("rewrite[1]"), "{e}");
+        assert!(e.to_string().starts_with("rewrite[1] "), "{e}");
+        let e = apply_entry(
+            2,
+            map(&["a1", "a2", "a3", "b1", "b2", "c"]),
+            &[re("\\d", "")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dataFrom[2].rewrite[0] (regexp \"\\\\d\"): 5 of 6 keys rewrite to a name that \
+             another key also gets"
+        );
     }
 
     #[test]
-    fn empty_keys_are_errors() {
+    fn empty_keys_are_counted_not_named() {
         let e = apply(map(&["drop-me", "keep"]), &[re("^drop-me$", "")]).unwrap_err();
         assert_eq!(e.reason(), "rewrite_empty_key");
+        assert_eq!(
+            e.to_string(),
+            "rewrite[0] (regexp \"^drop-me$\"): 1 of 2 keys rewrite to an empty name"
+        );
+        let e = apply_entry(0, map(&["a", "b"]), &[re("x", "y"), re(".*", "")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("dataFrom[0].rewrite[1] (regexp \".*\"): 2 of 2 keys"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_regexp_names_the_entry_when_known() {
+        let e = apply_entry(3, map(&["a"]), &[re("[z-a]", "y")]).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("drop-me") && !msg.contains("s3cr3t"), "{msg}");
+        assert!(
+            msg.starts_with("dataFrom[3].rewrite[0]: invalid regexp \"[z-a]\": "),
+            "{msg}"
+        );
     }
 }
