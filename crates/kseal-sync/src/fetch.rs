@@ -50,43 +50,50 @@ pub async fn fetch_data(
         )?;
         Ok::<_, Error>((item.secret_key.clone(), value))
     });
-    let from_items = es.spec.data_from.iter().map(|from| async move {
-        let rewrites: Vec<rewrite::Rewrite> = from
-            .rewrite
-            .iter()
-            .filter_map(|r| r.regexp.as_ref())
-            .map(|r| rewrite::Rewrite::Regexp {
-                source: r.source.clone(),
-                target: r.target.clone(),
-            })
-            .collect();
-        // ESO converts keys only when no rewrite follows; rewrites see the keys as they are.
-        let converted = |strategy| {
-            if rewrites.is_empty() {
-                conversion(strategy)
+    let from_items = es
+        .spec
+        .data_from
+        .iter()
+        .enumerate()
+        .map(|(entry, from)| async move {
+            let rewrites: Vec<rewrite::Rewrite> = from
+                .rewrite
+                .iter()
+                .filter_map(|r| r.regexp.as_ref())
+                .map(|r| rewrite::Rewrite::Regexp {
+                    source: r.source.clone(),
+                    target: r.target.clone(),
+                })
+                .collect();
+            // ESO converts keys only when no rewrite follows; rewrites see the keys as they are.
+            let converted = |strategy| {
+                if rewrites.is_empty() {
+                    conversion(strategy)
+                } else {
+                    remote::ConversionStrategy::Keep
+                }
+            };
+            let map = if let Some(extract) = &from.extract {
+                let secret = get(ctx, store, extract, fresh_after).await?;
+                remote::extract(
+                    view(&secret),
+                    &extract.key,
+                    extract.property.as_deref(),
+                    converted(extract.conversion_strategy),
+                    decoding(extract.decoding_strategy),
+                )?
+            } else if let Some(find) = &from.find {
+                // The names `find` returns are data: errors name the entry, not a secret.
+                let context = format!("dataFrom[{entry}].find");
+                let found = find_all(store, find, &context).await?;
+                remote::convert_keys(found, converted(find.conversion_strategy), &context)?
             } else {
-                remote::ConversionStrategy::Keep
-            }
-        };
-        let map = if let Some(extract) = &from.extract {
-            let secret = get(ctx, store, extract, fresh_after).await?;
-            remote::extract(
-                view(&secret),
-                &extract.key,
-                extract.property.as_deref(),
-                converted(extract.conversion_strategy),
-                decoding(extract.decoding_strategy),
-            )?
-        } else if let Some(find) = &from.find {
-            let found = find_all(store, find).await?;
-            remote::convert_keys(found, converted(find.conversion_strategy), "dataFrom.find")?
-        } else {
-            return Err(Error::Invalid {
-                message: "dataFrom entries need extract or find".into(),
-            });
-        };
-        Ok(rewrite::apply(map, &rewrites)?)
-    });
+                return Err(Error::Invalid {
+                    message: "dataFrom entries need extract or find".into(),
+                });
+            };
+            Ok(rewrite::apply_entry(entry, map, &rewrites)?)
+        });
     let (values, maps) = futures::join!(
         futures::future::join_all(data_items),
         futures::future::join_all(from_items)
@@ -162,6 +169,7 @@ async fn get(
 async fn find_all(
     store: &ResolvedStore,
     find: &ExternalSecretFind,
+    context_for_errors: &str,
 ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Error> {
     let name = find
         .name
@@ -198,7 +206,12 @@ async fn find_all(
     };
     let mut map = BTreeMap::new();
     for (name, secret) in found {
-        let value = remote::value(view(&secret), &name, None, decoding(find.decoding_strategy))?;
+        let value = remote::value(
+            view(&secret),
+            context_for_errors,
+            None,
+            decoding(find.decoding_strategy),
+        )?;
         map.insert(name, value);
     }
     Ok(map)
