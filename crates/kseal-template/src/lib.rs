@@ -47,7 +47,7 @@
 //!     cumulative, so it bounds both the total work and the memory live at any moment: rendering a
 //!     hostile object holds about the work budget plus the output at most (the tests measure 1 to 5 MiB
 //!     of peak heap for 200 hostile templates);
-//!   - [`MAX_TEMPLATES`] (1024) templates per object, [`MAX_TEMPLATE_BYTES`] (64 KiB) of text per
+//!   - [`MAX_TEMPLATES`] (1024) templates per object, [`MAX_TEMPLATE_BYTES`] (1 MiB) of text per
 //!     template, [`MAX_VALUE_BYTES`] (1 MiB) per value, 100,000 items and 128 levels of nesting per list
 //!     or map, 100 levels of nested actions and 1000 variables in scope.
 //!
@@ -98,8 +98,12 @@ pub const MAX_OBJECT_WORK_BYTES: usize = 8 * 1024 * 1024;
 /// Most templates one object may have.
 pub const MAX_TEMPLATES: usize = 1024;
 
-/// Largest text of one template, in bytes.
-pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+/// Largest text of one template, in bytes: a Secret value cannot be larger, and a literal annotation may
+/// fill all of the 256 KiB Kubernetes allows.
+pub const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
+
+/// Largest text of all templates of one object together, in bytes.
+pub const MAX_OBJECT_TEMPLATE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Largest single value (a string a function produces), in bytes.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
@@ -116,6 +120,7 @@ pub struct Renderer {
     dot: Value,
     budget: Budget,
     templates: usize,
+    template_bytes: usize,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -135,6 +140,7 @@ impl Renderer {
             dot: data_dot(values),
             budget: Budget::default(),
             templates: 0,
+            template_bytes: 0,
         }
     }
 
@@ -145,6 +151,15 @@ impl Renderer {
             return Err(limit_error(
                 name,
                 format!("the object has more than {MAX_TEMPLATES} templates"),
+            ));
+        }
+        self.template_bytes = self.template_bytes.saturating_add(template.len());
+        if self.template_bytes > MAX_OBJECT_TEMPLATE_BYTES {
+            return Err(limit_error(
+                name,
+                format!(
+                    "the object's templates are longer than {MAX_OBJECT_TEMPLATE_BYTES} bytes in all"
+                ),
             ));
         }
         let nodes = parse_checked(name, template)?;

@@ -651,6 +651,18 @@ fn steps_templates_and_sizes_are_limited_per_object() {
             "{e}"
         );
     }
+
+    // Five templates of almost 1 MiB each (comments: no output): each may be that long, not all together.
+    let big = format!("{{{{/* {} */}}}}", "x".repeat(MAX_TEMPLATE_BYTES - 16));
+    let five: BTreeMap<String, String> = (0..5).map(|i| (format!("k{i}"), big.clone())).collect();
+    let e = render_map(&five, &values()).unwrap_err();
+    assert_eq!(e.reason(), "limit");
+    assert!(
+        e.to_string().contains(&format!(
+            "longer than {MAX_OBJECT_TEMPLATE_BYTES} bytes in all"
+        )),
+        "{e}"
+    );
 }
 
 #[test]
