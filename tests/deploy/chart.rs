@@ -311,6 +311,27 @@ async fn deployment_follows_production_practices() {
         BTreeSet::from([(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP")])
     );
     assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "http");
+    // Ingress names its sources (the API server's addresses, the monitoring namespace), never "any".
+    let sources = policy["spec"]["ingress"][0]["from"]
+        .as_array()
+        .expect("the HTTP API admits named sources only");
+    assert!(
+        sources.iter().any(|peer| {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"
+        }),
+        "{sources:?}"
+    );
+    let narrowed = documents(&render(
+        env,
+        "kube-system",
+        &["--set", "networkPolicy.ingress.podCidrs={10.244.0.0/16}"],
+    ));
+    let narrowed = find(&narrowed, "NetworkPolicy", "kseal-controller");
+    assert_eq!(
+        narrowed["spec"]["ingress"][0]["from"][0]["ipBlock"],
+        serde_json::json!({ "cidr": "0.0.0.0/0", "except": ["10.244.0.0/16"] }),
+        "pods are excluded from the API server's block"
+    );
 
     // An autoscaler owns the count when replicaCount is null: no `replicas` to fight over.
     let scaled = documents(&render(env, "kube-system", &["--set", "replicaCount=null"]));

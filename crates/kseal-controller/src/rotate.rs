@@ -82,7 +82,7 @@ mod tests {
             sealed.spec.encrypted_data["k"]
         );
         let opened = kseal_core::unseal(&rotated, &[new.private_key()]).unwrap();
-        assert_eq!(opened.secret.data.unwrap()["k"].0, b"value");
+        assert_eq!(opened.data["k"].as_slice(), b"value");
         assert!(kseal_core::unseal(&rotated, &[old.private_key()]).is_err());
         // Everything but the values is kept.
         assert_eq!(rotated.metadata, sealed.metadata);

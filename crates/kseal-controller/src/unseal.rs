@@ -5,7 +5,7 @@
 //! [`kseal_core::unseal()`] and server-side applies it under [`FIELD_MANAGER`]. The `Synced` condition
 //! is written only when it changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -382,7 +382,7 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     ctx.update(sealed.as_ref(), |state| state.last_key = used.clone());
     let unsealed = unsealed?;
 
-    let mut desired = unsealed.secret;
+    let mut desired = unsealed;
     let labels = desired.metadata.labels.as_ref();
     if labels.is_some_and(|labels| labels.contains_key(crate::keys::KEY_LABEL)) {
         // The key loader would adopt it: whoever may create a SealedSecret here could plant a sealing key.
@@ -405,21 +405,22 @@ async fn sync(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
         name: name.clone(),
         cause,
     };
-    let applied = secrets
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&desired),
-        )
-        .await
-        .map_err(update_failed)?;
+    // Serialized from the zeroizing values into a body wiped once sent (not kube's plain buffers).
+    let body = desired.body().to_json().map_err(|_| Error::Invalid {
+        object: format!("{namespace}/{name}"),
+        message: "the Secret cannot be serialized".into(),
+    })?;
+    let applied: WatchedSecret =
+        kseal_api::secret_apply::apply(&ctx.client, &namespace, &name, FIELD_MANAGER, body)
+            .await
+            .map_err(update_failed)?;
     let mut changed = existing
         .as_ref()
         .and_then(|s| s.resource_version.as_deref())
         != applied.summary.resource_version.as_deref();
     // Apply leaves the keys another manager wrote; taking over overwrites the whole data.
     if ownership == Ownership::TakeOver
-        && let Some(patch) = remove_stale_keys(existing.as_deref(), &desired)
+        && let Some(patch) = remove_stale_keys(existing.as_deref(), &desired.data)
     {
         secrets
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -505,15 +506,14 @@ pub fn rsa_operations(
 }
 
 /// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
-pub fn remove_stale_keys(
+pub fn remove_stale_keys<V>(
     existing: Option<&SecretSummary>,
-    desired: &Secret,
+    wanted: &BTreeMap<String, V>,
 ) -> Option<serde_json::Value> {
-    let wanted = desired.data.as_ref();
     let stale: serde_json::Map<String, serde_json::Value> = existing?
         .keys
         .iter()
-        .filter(|key| !wanted.is_some_and(|w| w.contains_key(*key)))
+        .filter(|key| !wanted.contains_key(*key))
         .map(|key| (key.to_owned(), serde_json::Value::Null))
         .collect();
     (!stale.is_empty()).then(|| serde_json::json!({ "data": stale }))
@@ -625,7 +625,6 @@ fn now() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
         ManagedFieldsEntry, ObjectMeta, OwnerReference,
@@ -721,23 +720,24 @@ mod tests {
             data: data(&["password"]),
             ..Secret::default()
         };
+        let wanted = desired.data.clone().unwrap_or_default();
         assert_eq!(
-            remove_stale_keys(Some(&SecretSummary::from(&existing)), &desired),
+            remove_stale_keys(Some(&SecretSummary::from(&existing)), &wanted),
             Some(serde_json::json!({ "data": { "old": null } }))
         );
         assert_eq!(
-            remove_stale_keys(Some(&SecretSummary::from(&desired)), &desired),
+            remove_stale_keys(Some(&SecretSummary::from(&desired)), &wanted),
             None
         );
-        assert_eq!(remove_stale_keys(None, &desired), None);
+        assert_eq!(remove_stale_keys(None, &wanted), None);
     }
 
     #[test]
     fn rsa_operations_count_each_key_tried_on_each_value() {
         let unsealed = |used: &[&str]| {
             Ok(kseal_core::Unsealed {
-                secret: Secret::default(),
                 keys_used: used.iter().map(|k| (*k).to_owned()).collect(),
+                ..kseal_core::Unsealed::default()
             })
         };
         let order = ["hint", "b", "c"];

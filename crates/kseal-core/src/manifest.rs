@@ -158,7 +158,7 @@ fn parser_reason(message: &str) -> String {
 }
 
 /// A plain Kubernetes Secret as read from a manifest, with `stringData` folded into `data`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PlainSecret {
     /// The Secret's metadata as written (server-set fields included; [`crate::seal`] drops them).
     pub metadata: ObjectMeta,
@@ -168,6 +168,18 @@ pub struct PlainSecret {
     pub immutable: Option<bool>,
     /// Decoded values; wiped from memory on drop.
     pub data: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for PlainSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values.
+        f.debug_struct("PlainSecret")
+            .field("metadata", &self.metadata)
+            .field("type_", &self.type_)
+            .field("immutable", &self.immutable)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl PlainSecret {

@@ -8,18 +8,67 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::{PrivateKey, label, open_base64, open_with_any};
 use kseal_template::Renderer;
+use zeroize::Zeroizing;
 
 use crate::manifest::{Document, PlainSecret};
 use crate::seal::scope_of;
 use crate::{Error, Result};
 
-/// The Secret a SealedSecret describes, with the keys that opened it.
-#[derive(Debug, Clone)]
+/// The Secret a SealedSecret describes, with the keys that opened it. The values are wiped from memory
+/// when it is dropped, and `Debug` shows their keys only.
+#[derive(Clone, Default)]
 pub struct Unsealed {
-    /// The Secret to write.
-    pub secret: Secret,
+    /// The Secret's metadata (name, namespace, labels, annotations, ownerReference).
+    pub metadata: ObjectMeta,
+    /// `type`.
+    pub type_: Option<String>,
+    /// `immutable`.
+    pub immutable: Option<bool>,
+    /// The values, decrypted and rendered.
+    pub data: BTreeMap<String, Zeroizing<Vec<u8>>>,
     /// Fingerprints of the private keys that opened at least one value.
     pub keys_used: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Unsealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unsealed")
+            .field("metadata", &self.metadata)
+            .field("type_", &self.type_)
+            .field("immutable", &self.immutable)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field("keys_used", &self.keys_used)
+            .finish()
+    }
+}
+
+impl Unsealed {
+    /// The Secret as a Kubernetes object, for printing (`--recovery-unseal`): its values are copied into
+    /// plain buffers that are not wiped.
+    pub fn to_secret(&self) -> Secret {
+        Secret {
+            metadata: self.metadata.clone(),
+            type_: self.type_.clone(),
+            immutable: self.immutable,
+            data: Some(
+                self.data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    /// The body to apply: the values are serialized from their zeroizing buffers.
+    pub fn body(&self) -> kseal_api::secret_apply::SecretBody<'_> {
+        kseal_api::secret_apply::SecretBody {
+            metadata: &self.metadata,
+            type_: self.type_.as_deref(),
+            immutable: self.immutable,
+            data: &self.data,
+        }
+    }
 }
 
 /// Unseals `sealed` with `keys`, tried in the given order for every value (put the likely key first).
@@ -37,7 +86,7 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
     let mut metadata = template.metadata.unwrap_or_default();
     let mut type_ = template.type_;
     let mut immutable = template.immutable;
-    let mut data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut data: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
 
     if let Some(blob) = &sealed.spec.data {
         if !sealed.spec.encrypted_data.is_empty() {
@@ -53,14 +102,14 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
         metadata.annotations = secret.metadata.annotations;
         type_ = secret.type_.or(type_);
         immutable = secret.immutable.or(immutable);
-        data.extend(secret.data.into_iter().map(|(k, v)| (k, v.to_vec())));
+        data.extend(secret.data);
     } else {
         let mut failures = Vec::new();
         for (key, value) in &sealed.spec.encrypted_data {
             match open_base64(keys.iter().copied(), &label, value) {
                 Ok((plain, used)) => {
                     keys_used.insert(used.fingerprint().to_owned());
-                    data.insert(key.clone(), plain.to_vec());
+                    data.insert(key.clone(), plain);
                 }
                 Err(error) => failures.push((key.clone(), error)),
             }
@@ -78,7 +127,7 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
                 object: object.clone(),
                 source,
             })?;
-        data.extend(rendered);
+        data.extend(rendered.into_iter().map(|(k, v)| (k, Zeroizing::new(v))));
     }
 
     metadata.name = Some(name.to_owned());
@@ -90,14 +139,13 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
     metadata.managed_fields = None;
     metadata.creation_timestamp = None;
 
-    let secret = Secret {
+    Ok(Unsealed {
         metadata,
         type_,
         immutable,
-        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
-        ..Secret::default()
-    };
-    Ok(Unsealed { secret, keys_used })
+        data,
+        keys_used,
+    })
 }
 
 /// The deprecated single-blob format: the whole Secret as JSON, sealed as one value.
@@ -148,7 +196,7 @@ fn owner_reference(sealed: &SealedSecret, metadata: &ObjectMeta) -> Option<Owner
 
 /// Every sealed value of a SealedSecret, opened but not rendered: what the controller's `/v1/verify`
 /// checks and `/v1/rotate` seals again.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Opened {
     /// The plaintext of each value of `spec.encryptedData`, by key.
     pub encrypted_data: BTreeMap<String, kseal_crypto::Plaintext>,
@@ -156,6 +204,17 @@ pub struct Opened {
     pub data: Option<kseal_crypto::Plaintext>,
     /// Fingerprints of the private keys that opened at least one value.
     pub keys_used: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the plaintexts.
+        f.debug_struct("Opened")
+            .field("keys", &self.encrypted_data.keys().collect::<Vec<_>>())
+            .field("data", &self.data.as_ref().map(|_| "<opened>"))
+            .field("keys_used", &self.keys_used)
+            .finish()
+    }
 }
 
 /// Why [`open_all`] did not open a SealedSecret.

@@ -76,14 +76,17 @@ fn seed_secret_round_trips_with_kubeseal_metadata() {
     assert_eq!(hint, key().certificate().public_key().fingerprint());
 
     let unsealed = unseal(&sealed, &[key().private_key()]).unwrap();
-    let data = unsealed.secret.data.unwrap();
+    let data = unsealed.to_secret().data.unwrap();
     assert_eq!(
         data["DATABASE_URL"].0,
         b"postgresql://user:pass@db:32432/myapp"
     );
     assert_eq!(data["JWT_SECRET"].0, b"super-secret-key");
     assert_eq!(data["REDIS_PASSWORD"].0, b"redis-password");
-    assert_eq!(unsealed.secret.metadata.labels.unwrap()["app"], "myapp");
+    assert_eq!(
+        unsealed.to_secret().metadata.labels.unwrap()["app"],
+        "myapp"
+    );
     assert_eq!(unsealed.keys_used.len(), 1);
 }
 
@@ -204,7 +207,7 @@ fn template_data_is_rendered_and_overrides() {
     );
     let data = unseal(&sealed, &[key().private_key()])
         .unwrap()
-        .secret
+        .to_secret()
         .data
         .unwrap();
     assert_eq!(
@@ -226,7 +229,7 @@ fn owner_reference_unless_skipped_or_offline() {
     assert!(
         unseal(&sealed, &[key().private_key()])
             .unwrap()
-            .secret
+            .to_secret()
             .metadata
             .owner_references
             .is_none()
@@ -234,7 +237,7 @@ fn owner_reference_unless_skipped_or_offline() {
     sealed.metadata.uid = Some("uid-1".into());
     let refs = unseal(&sealed, &[key().private_key()])
         .unwrap()
-        .secret
+        .to_secret()
         .metadata
         .owner_references
         .unwrap();
@@ -261,7 +264,7 @@ fn owner_reference_unless_skipped_or_offline() {
     assert!(
         unseal(&sealed, &[key().private_key()])
             .unwrap()
-            .secret
+            .to_secret()
             .metadata
             .owner_references
             .is_none()

@@ -399,10 +399,26 @@ async fn write(
         }
         None => {}
     }
-    secrets
-        .patch(&desired.name, &apply_params(), &Patch::Apply(&object))
-        .await
-        .map_err(kube(what))?;
+    // Serialized from the zeroizing values into a body wiped once sent; the answer's values are skipped.
+    let body = kseal_api::secret_apply::SecretBody {
+        metadata: &object.metadata,
+        type_: object.type_.as_deref(),
+        immutable: object.immutable,
+        data: &desired.data,
+    }
+    .to_json()
+    .map_err(|_| Error::Invalid {
+        message: format!("Secret {namespace}/{}: cannot be serialized", desired.name),
+    })?;
+    kseal_api::secret_apply::apply::<serde::de::IgnoredAny>(
+        &ctx.client,
+        &namespace,
+        &desired.name,
+        FIELD_MANAGER,
+        body,
+    )
+    .await
+    .map_err(kube(what))?;
     Ok(if current.is_some() {
         Written::Updated
     } else {
@@ -420,10 +436,6 @@ fn refuse_protected(ctx: &Context, namespace: &str, secret: &Secret) -> Result<(
         }),
         None => Ok(()),
     }
-}
-
-fn apply_params() -> PatchParams {
-    PatchParams::apply(FIELD_MANAGER).force()
 }
 
 /// The `templateFrom` entries with the ConfigMaps and Secrets they name read.

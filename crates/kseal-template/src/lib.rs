@@ -134,8 +134,8 @@ impl std::fmt::Debug for Renderer {
 }
 
 impl Renderer {
-    /// A renderer for one object whose values are `values`.
-    pub fn new(values: &BTreeMap<String, Vec<u8>>) -> Self {
+    /// A renderer for one object whose values are `values` (plain or zeroizing buffers).
+    pub fn new<V: AsRef<[u8]>>(values: &BTreeMap<String, V>) -> Self {
         Renderer {
             dot: data_dot(values),
             budget: Budget::default(),
@@ -253,13 +253,13 @@ fn parse_error(name: &str, (line, message): parse::ParseError) -> Error {
 
 /// The data dot: a map of the secret values, text where UTF-8 and binary otherwise. A binary value is
 /// named `a computed value` until a key written in the template reaches it.
-fn data_dot(values: &BTreeMap<String, Vec<u8>>) -> Value {
+fn data_dot<V: AsRef<[u8]>>(values: &BTreeMap<String, V>) -> Value {
     let map = values
         .iter()
         .map(|(k, v)| {
             (
                 k.clone(),
-                Value::from_bytes(v.clone(), || COMPUTED.to_owned()),
+                Value::from_bytes(v.as_ref().to_vec(), || COMPUTED.to_owned()),
             )
         })
         .collect();

@@ -30,7 +30,7 @@ pub fn run(args: &SealArgs) -> Result<()> {
     let mut secrets = Vec::new();
     for document in &documents {
         let sealed = parse_sealed_secret(document)?;
-        secrets.push(unseal(&sealed, &key_refs)?.secret);
+        secrets.push(unseal(&sealed, &key_refs)?.to_secret());
     }
     let rendered = Zeroizing::new(format.render(&secrets)?);
     io::write_output(args.output.as_deref(), rendered.as_bytes())

@@ -277,8 +277,9 @@ pub enum TemplateSource {
     },
 }
 
-/// The Secret to write: data, metadata, type, and the ExternalSecret that owns it.
-#[derive(Debug, Clone)]
+/// The Secret to write: data, metadata, type, and the ExternalSecret that owns it. `Debug` shows the
+/// data's keys only.
+#[derive(Clone)]
 pub struct Desired {
     /// Target Secret name.
     pub name: String,
@@ -294,6 +295,20 @@ pub struct Desired {
     pub immutable: bool,
     /// The controller ownerReference (creationPolicy Owner).
     pub owner: Option<OwnerReference>,
+}
+
+impl std::fmt::Debug for Desired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desired")
+            .field("name", &self.name)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field("labels", &self.labels)
+            .field("annotations", &self.annotations)
+            .field("type_", &self.type_)
+            .field("immutable", &self.immutable)
+            .field("owner", &self.owner)
+            .finish()
+    }
 }
 
 /// The values handed to templates, zeroized when dropped.
