@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use k8s_openapi::api::core::v1::Secret;
 use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::PrivateKey;
 use kube::api::{GetParams, Patch, PatchParams};
@@ -625,7 +624,7 @@ fn now() -> String {
 
 #[cfg(test)]
 mod tests {
-
+    use k8s_openapi::api::core::v1::Secret;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
         ManagedFieldsEntry, ObjectMeta, OwnerReference,
     };
