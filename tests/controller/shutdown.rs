@@ -2,7 +2,6 @@
 //! pod): it exits 0 at once, stops serving, and releases its Lease so that another replica takes over
 //! without waiting for the lease to expire.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,33 +16,6 @@ use crate::{Cluster, eventually, plain_secret, seal};
 
 /// How long the controller may take to exit after SIGTERM.
 const EXIT_DEADLINE: Duration = Duration::from_secs(5);
-
-/// The `kseal-controller` binary of this workspace, built (or found up to date) by cargo: the test
-/// binary lives in `target/<profile>/deps/`, the controller in `target/<profile>/`.
-fn controller_binary() -> PathBuf {
-    let test_binary = std::env::current_exe().unwrap();
-    let profile_dir = test_binary.parent().unwrap().parent().unwrap();
-    // `cargo test -p kseal-e2e` does not build other packages' binaries; make sure it is current.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "--quiet",
-        "-p",
-        "kseal-controller",
-        "--bin",
-        "kseal-controller",
-    ]);
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        build.arg("--release");
-    }
-    let status = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cannot run cargo");
-    assert!(status.success(), "cargo build -p kseal-controller failed");
-    profile_dir.join("kseal-controller")
-}
 
 /// A free port on loopback (the controller binds it a moment later).
 fn free_port() -> u16 {
@@ -99,7 +71,7 @@ async fn sigterm_stops_serving_releases_the_lease_and_exits_zero() {
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
     cluster.http_addr = Some(addr);
 
-    let binary = tokio::task::spawn_blocking(controller_binary)
+    let binary = tokio::task::spawn_blocking(kseal_testenv::controller_binary)
         .await
         .unwrap();
     let log = tempfile::NamedTempFile::new().unwrap();

@@ -5,8 +5,7 @@
 //! can read it — every log line, every event, every status condition, every HTTP answer of `/v1/verify`
 //! and `/v1/rotate` — is searched for every canary, raw and in base64.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -65,27 +64,6 @@ fn check_no_canary(leaks: &mut Vec<String>, what: &str, text: &str) {
     }
 }
 
-/// The `kseal-controller` binary of this workspace, built (or found up to date) by cargo.
-fn controller_binary() -> PathBuf {
-    let test_binary = std::env::current_exe().unwrap();
-    let profile_dir = test_binary.parent().unwrap().parent().unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kseal-controller",
-            "--bin",
-            "kseal-controller",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cannot run cargo");
-    assert!(status.success(), "cargo build -p kseal-controller failed");
-    profile_dir.join("kseal-controller")
-}
-
 /// The controller process; killed when the test ends.
 struct Controller {
     child: Child,
@@ -108,7 +86,7 @@ impl Drop for Controller {
 
 /// Starts the real binary for `namespace` (keys, watch and sync), logging at debug level.
 async fn start_controller(env: &TestEnv, namespace: &str) -> Controller {
-    let binary = tokio::task::spawn_blocking(controller_binary)
+    let binary = tokio::task::spawn_blocking(kseal_testenv::controller_binary)
         .await
         .unwrap();
     let addr: std::net::SocketAddr = {

@@ -2,47 +2,13 @@
 //! its log captured: for what the in-process sync cannot show (the controller's own AWS identity, its
 //! log, its sealing keys across a restart).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use kseal_testenv::eventually;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::World;
-
-/// The `kseal-controller` binary of this workspace, built once per test process (the test binary
-/// lives in `target/<profile>/deps/`, the controller in `target/<profile>/`).
-fn binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let test_binary = std::env::current_exe().unwrap();
-            let profile_dir = test_binary.parent().unwrap().parent().unwrap();
-            // `cargo test -p kseal-e2e` does not build other packages' binaries; make sure it is current.
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args([
-                "build",
-                "--quiet",
-                "-p",
-                "kseal-controller",
-                "--bin",
-                "kseal-controller",
-            ]);
-            if profile_dir.file_name().is_some_and(|p| p == "release") {
-                build.arg("--release");
-            }
-            let status = build
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cannot run cargo");
-            assert!(status.success(), "cargo build -p kseal-controller failed");
-            profile_dir.join("kseal-controller")
-        })
-        .clone()
-}
 
 /// A running controller: keys, unsealer and sync in the world's namespace, the world's moto account
 /// as its own AWS identity (the SDK default chain), its stderr in a file.
@@ -56,7 +22,9 @@ pub struct Controller {
 impl Controller {
     /// Starts the controller with `args` added, and waits until it serves its certificate.
     pub async fn start(world: &World, args: &[&str]) -> Self {
-        let binary = tokio::task::spawn_blocking(binary).await.unwrap();
+        let binary = tokio::task::spawn_blocking(kseal_testenv::controller_binary)
+            .await
+            .unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

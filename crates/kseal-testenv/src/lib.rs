@@ -227,3 +227,38 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .expect("tokio runtime")
         .block_on(future)
 }
+
+/// The `kseal-controller` binary of this workspace, built (or found up to date) once per test process in
+/// the running test's profile: the test binary lives in `target/<profile>/deps/`, the controller in
+/// `target/<profile>/`. `cargo test -p kseal-e2e` does not build other packages' binaries by itself.
+pub fn controller_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let test_binary = std::env::current_exe().expect("the test binary's path");
+            let profile_dir = test_binary
+                .parent()
+                .and_then(Path::parent)
+                .expect("a test binary in target/<profile>/deps");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = std::process::Command::new(cargo);
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "kseal-controller",
+                "--bin",
+                "kseal-controller",
+            ]);
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status = build
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cannot run cargo");
+            assert!(status.success(), "cargo build -p kseal-controller failed");
+            profile_dir.join("kseal-controller")
+        })
+        .clone()
+}
