@@ -113,3 +113,78 @@ async fn one_of_two_replicas_leads_and_a_stopped_leader_hands_over() {
         replica.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_follower_started_before_the_first_key_becomes_ready_when_it_appears() {
+    // A fresh install: another replica holds the Lease and has not stored its new key yet.
+    let cluster = Cluster::new().await;
+    let leases: Api<Lease> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let held: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": DEFAULT_LEASE_NAME },
+        "spec": {
+            "holderIdentity": "the-other-replica",
+            "leaseDurationSeconds": 3600,
+            "renewTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+        },
+    }))
+    .unwrap();
+    leases.create(&Default::default(), &held).await.unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = cluster.controller_config();
+    config.leader_election = Some(short_lease("late-follower"));
+    let client = cluster.client.clone();
+    let follower = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        kseal_controller::run_with_listener(client, config, Some(listener), std::future::pending())
+            .await
+            .expect("controller failed");
+    });
+    let readyz = || async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        stream
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: kseal\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.ok()?;
+        answer.split(' ').nth(1).map(str::to_owned)
+    };
+    eventually("the follower to answer /readyz", || async {
+        (readyz().await?.as_str() == "503").then_some(())
+    })
+    .await;
+
+    // The leader stores its key; the follower's key watch brings it.
+    let pair = kseal_crypto::KeyPair::generate(&KeyOptions {
+        bits: 2048,
+        ..KeyOptions::default()
+    })
+    .unwrap();
+    let key_pem = pair.private_key_pem().unwrap();
+    let mut key = crate::existing_secret(
+        "sealed-secrets-keyfirst",
+        &[
+            ("tls.key", key_pem.as_bytes()),
+            ("tls.crt", pair.certificate_pem().as_bytes()),
+        ],
+        &[],
+    );
+    key.type_ = Some("kubernetes.io/tls".into());
+    key.metadata.labels = Some(
+        [(
+            kseal_controller::keys::KEY_LABEL.to_owned(),
+            kseal_controller::keys::ACTIVE.to_owned(),
+        )]
+        .into(),
+    );
+    cluster.create_secret(key).await;
+    eventually("the follower to be ready once the key exists", || async {
+        (readyz().await?.as_str() == "200").then_some(())
+    })
+    .await;
+    follower.abort();
+}

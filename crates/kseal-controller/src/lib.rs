@@ -196,12 +196,19 @@ async fn follow_or_lead(
             health.set_ready(true);
         }
         keys.set(ring);
-        let follower_keys = keys.clone();
+        let (follower_keys, follower_health) = (keys.clone(), health.clone());
         let follow = keys::watch(
             client.clone(),
             config.key_namespace.clone(),
             known,
-            move |ring| follower_keys.set(ring),
+            move |ring| {
+                // Started before any key existed (a fresh install: the leader generates it meanwhile),
+                // a follower becomes ready when the watch brings the first key.
+                if !ring.is_empty() {
+                    follower_health.set_ready(true);
+                }
+                follower_keys.set(ring);
+            },
         );
         tokio::select! {
             elected = leader.wait_for(|leader| *leader) => {
