@@ -16,8 +16,8 @@ use kseal_api::external_secrets::ExternalSecret;
 use kseal_core::{PlainSecret, SealOptions, seal_secret};
 use kseal_crypto::Certificate;
 use kseal_testenv::{AwsAccount, TestEnv, eventually};
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt as _};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::{Api, ResourceExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Field manager of what the test applies.
@@ -180,62 +180,9 @@ fn sealed(
     sealed
 }
 
-/// Applies every document of `yaml` in `namespace`.
-async fn apply(client: &Client, namespace: &str, yaml: &str) {
-    for document in yaml.split("\n---").filter(|d| !d.trim().is_empty()) {
-        let object: DynamicObject =
-            serde_saphyr::from_str(document).expect("test manifest is valid YAML");
-        let types = object.types.clone().expect("apiVersion and kind");
-        let (group, version) = types
-            .api_version
-            .rsplit_once('/')
-            .unwrap_or(("", &types.api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let plural = format!("{}s", types.kind.to_lowercase());
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            namespace,
-            &ApiResource::from_gvk_with_plural(&gvk, &plural),
-        );
-        api.patch(
-            &object.name_any(),
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("applying {} {}: {e}", types.kind, object.name_any()));
-    }
-}
-
 /// Hostile ExternalSecrets over a moto secret whose JSON members are canaries, and the store they use.
 fn external_secrets(account: &AwsAccount) -> String {
-    let store = format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata:
-  name: aws-credentials
-stringData:
-  access-key: {access}
-  secret-key: {secret}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: aws
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      auth:
-        secretRef:
-          accessKeyIDSecretRef: {{name: aws-credentials, key: access-key}}
-          secretAccessKeySecretRef: {{name: aws-credentials, key: secret-key}}
-"#,
-        access = account.access_key_id(),
-        secret = account.secret_access_key(),
-    );
+    let store = account.static_key_store("aws");
     let external = |name: &str, body: &str| {
         format!(
             r#"
@@ -397,7 +344,13 @@ async fn no_canary_leaves_through_logs_events_statuses_or_http() {
             .await
             .unwrap();
     }
-    apply(&client, &namespace, &external_secrets(&account)).await;
+    kseal_testenv::apply_yaml(
+        &client,
+        &namespace,
+        TEST_MANAGER,
+        &external_secrets(&account),
+    )
+    .await;
 
     // Each hostile object settles on a failure (or, for the ESO cases kseal can serve, success).
     for (name, _) in &hostile {

@@ -19,8 +19,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kseal_api::external_secrets::{Condition, ExternalSecretStatus};
 use kseal_testenv::AwsAccount;
 use kseal_testenv::{TestEnv, eventually};
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt as _};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::{Api, Client};
 
 /// Field manager of what tests apply.
 const TEST_MANAGER: &str = "kseal-sync-test";
@@ -91,39 +91,7 @@ impl World {
 
     /// Applies every document of `yaml` (namespaced objects without a namespace land in the test's).
     async fn apply(&self, yaml: &str) {
-        for document in yaml.split("\n---").filter(|d| !d.trim().is_empty()) {
-            let mut object: DynamicObject =
-                serde_saphyr::from_str(document).expect("test manifest is valid YAML");
-            let types = object
-                .types
-                .clone()
-                .expect("manifest has apiVersion and kind");
-            let (group, version) = types
-                .api_version
-                .rsplit_once('/')
-                .unwrap_or(("", &types.api_version));
-            let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-            let plural = format!("{}s", types.kind.to_lowercase());
-            let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-            let api: Api<DynamicObject> = if types.kind == "ClusterSecretStore" {
-                Api::all_with(self.client.clone(), &resource)
-            } else {
-                let namespace = object
-                    .metadata
-                    .namespace
-                    .get_or_insert_with(|| self.namespace.clone())
-                    .clone();
-                Api::namespaced_with(self.client.clone(), &namespace, &resource)
-            };
-            let name = object.name_any();
-            api.patch(
-                &name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&object),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("applying {} {name}: {e}", types.kind));
-        }
+        kseal_testenv::apply_yaml(&self.client, &self.namespace, TEST_MANAGER, yaml).await;
     }
 
     fn secrets(&self) -> Api<Secret> {
@@ -215,33 +183,7 @@ impl World {
 
     /// A SecretStore `name` reading this test's moto account with static keys from a Secret.
     fn aws_store(&self, name: &str) -> String {
-        format!(
-            r#"
-apiVersion: v1
-kind: Secret
-metadata:
-  name: {name}-credentials
-stringData:
-  access-key: {access}
-  secret-key: {secret}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      auth:
-        secretRef:
-          accessKeyIDSecretRef: {{name: {name}-credentials, key: access-key}}
-          secretAccessKeySecretRef: {{name: {name}-credentials, key: secret-key}}
-"#,
-            access = self.account.access_key_id(),
-            secret = self.account.secret_access_key(),
-        )
+        self.account.static_key_store(name)
     }
 
     /// Creates (or overwrites) a string secret in this test's moto account, in `region`.

@@ -1,6 +1,6 @@
 //! Errors of the controller library. Messages name objects and keys, never a secret value.
 
-use kseal_api::api_error::Redacted;
+use kseal_api::api_error::describe;
 
 /// Result alias with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -9,7 +9,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A call to the API server failed. Shown without the API server's message, which can quote values.
-    #[error("Kubernetes API: {}", Redacted(.0))]
+    #[error("{}", describe("a request", .0))]
     Kube(kube::Error),
     /// The client configuration (kubeconfig or in-cluster) could not be loaded.
     #[error("cannot configure the Kubernetes client: {0}")]
@@ -56,7 +56,7 @@ pub enum Error {
         why: &'static str,
     },
     /// Writing the Secret failed. Shown without the API server's message, which can quote values.
-    #[error("cannot write Secret {name}: {}", Redacted(.cause))]
+    #[error("{}", describe(&format!("Secret {name}"), .cause))]
     Update {
         /// Name of the Secret.
         name: String,

@@ -94,60 +94,10 @@ pub fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
     move |error| Error::Kube { what, error }
 }
 
-/// Most cause field paths a message lists.
-const MAX_FIELDS: usize = 5;
-/// Longest field path a message carries.
-const MAX_FIELD_LEN: usize = 120;
-
-/// Describes a failed request about `what` without the API server's message: `the API server refused
-/// Secret ns/name: Invalid (422) at metadata.labels`; a request that got no answer names only the kind
-/// of failure.
+/// Describes a failed request about `what` without the API server's message (see
+/// [`kseal_api::api_error::describe`], shared with the unsealer).
 pub fn kube_message(what: &str, error: &kube::Error) -> String {
-    let status = match error {
-        kube::Error::Api(status) => status,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            return format!(
-                "the request for {what} did not reach the API server (connection error)"
-            );
-        }
-        kube::Error::SerdeError(_) | kube::Error::FromUtf8(_) => {
-            return format!("the API server's answer about {what} could not be read");
-        }
-        _ => return format!("the request for {what} failed in the Kubernetes client"),
-    };
-    let mut message = format!("the API server refused {what}: ");
-    if status.reason.is_empty() {
-        message.push_str(&format!("HTTP {}", status.code));
-    } else {
-        message.push_str(&format!("{} ({})", status.reason, status.code));
-    }
-    let mut fields: Vec<&str> = Vec::new();
-    for cause in status.details.iter().flat_map(|d| &d.causes) {
-        let field = cause.field.as_str();
-        if !field.is_empty() && !fields.contains(&field) {
-            fields.push(field);
-        }
-    }
-    if !fields.is_empty() {
-        let shown: Vec<String> = fields
-            .iter()
-            .take(MAX_FIELDS)
-            .map(|f| truncate(f, MAX_FIELD_LEN))
-            .collect();
-        message.push_str(" at ");
-        message.push_str(&shown.join(", "));
-        if fields.len() > MAX_FIELDS {
-            message.push_str(&format!(" and {} more", fields.len() - MAX_FIELDS));
-        }
-    }
-    message
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
+    kseal_api::api_error::describe(what, error)
 }
 
 impl Error {
@@ -173,57 +123,19 @@ impl Error {
 mod tests {
     use super::*;
 
-    fn api_error(status: serde_json::Value) -> kube::Error {
-        kube::Error::Api(Box::new(serde_json::from_value(status).unwrap()))
-    }
-
     #[test]
-    fn refusals_name_code_reason_and_fields_but_not_the_servers_message() {
+    fn a_refused_request_names_its_object_but_not_the_servers_message() {
         let canary = "CANARY-value quoted by the API server";
-        let error = api_error(serde_json::json!({
-            "kind": "Status", "status": "Failure", "code": 422, "reason": "Invalid",
-            "message": format!("Secret \"app\" is invalid: metadata.labels: Invalid value: \"{canary}\""),
-            "details": {"name": "app", "kind": "Secret", "causes": [
-                {"reason": "FieldValueInvalid", "message": format!("Invalid value: \"{canary}\""), "field": "metadata.labels"},
-                {"reason": "FieldValueInvalid", "message": canary, "field": "metadata.labels"},
-                {"reason": "FieldValueInvalid", "message": canary, "field": "type"},
-            ]},
-        }));
-        let message = kube("Secret apps/app")(error).to_string();
+        let error = kube::Error::Api(Box::new(
+            serde_json::from_value(serde_json::json!({
+                "code": 422, "reason": "Invalid", "message": canary,
+                "details": {"causes": [{"field": "metadata.labels", "message": canary}]},
+            }))
+            .unwrap(),
+        ));
         assert_eq!(
-            message,
-            "the API server refused Secret apps/app: Invalid (422) at metadata.labels, type"
+            kube("Secret apps/app")(error).to_string(),
+            "the API server refused Secret apps/app: Invalid (422) at metadata.labels"
         );
-
-        let forbidden = api_error(serde_json::json!({
-            "code": 403, "reason": "Forbidden", "message": canary,
-        }));
-        assert_eq!(
-            kube_message("ServiceAccount apps/reader", &forbidden),
-            "the API server refused ServiceAccount apps/reader: Forbidden (403)"
-        );
-        let bare = api_error(serde_json::json!({"code": 500, "message": canary}));
-        assert_eq!(
-            kube_message("Secret apps/app", &bare),
-            "the API server refused Secret apps/app: HTTP 500"
-        );
-        let unreadable = kube::Error::SerdeError(
-            serde_json::from_str::<u8>(&format!("\"{canary}\"")).unwrap_err(),
-        );
-        let message = kube_message("Secret apps/app", &unreadable);
-        assert!(!message.contains("CANARY"), "{message}");
-    }
-
-    #[test]
-    fn many_fields_are_bounded() {
-        let causes: Vec<serde_json::Value> = (0..40)
-            .map(|i| serde_json::json!({"field": format!("data[k{i}]{}", "x".repeat(300))}))
-            .collect();
-        let error = api_error(serde_json::json!({
-            "code": 422, "reason": "Invalid", "details": {"causes": causes},
-        }));
-        let message = kube_message("Secret apps/app", &error);
-        assert!(message.ends_with(" and 35 more"), "{message}");
-        assert!(message.len() < 1000, "{}", message.len());
     }
 }

@@ -85,6 +85,38 @@ impl AwsAccount {
         &self.account_id
     }
 
+    /// A Secret `{name}-credentials` with this account's static keys and a SecretStore `name` (AWS
+    /// Secrets Manager, us-east-1) reading with them, as YAML documents for [`crate::apply_yaml`].
+    pub fn static_key_store(&self, name: &str) -> String {
+        format!(
+            r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-credentials
+stringData:
+  access-key: {access}
+  secret-key: {secret}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {name}
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      auth:
+        secretRef:
+          accessKeyIDSecretRef: {{name: {name}-credentials, key: access-key}}
+          secretAccessKeySecretRef: {{name: {name}-credentials, key: secret-key}}
+"#,
+            access = self.access_key_id,
+            secret = SECRET_ACCESS_KEY,
+        )
+    }
+
     /// Environment variables that point an AWS SDK in a child process
     /// (e.g. the controller) at this account.
     pub fn vars(&self) -> [(&'static str, String); 4] {

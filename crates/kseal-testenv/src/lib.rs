@@ -262,3 +262,44 @@ pub fn controller_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// Server-side applies every document of `yaml` as `field_manager` (forced). Namespaced objects without a
+/// namespace land in `namespace`; ClusterSecretStores are cluster-wide. Panics naming the object that
+/// fails.
+pub async fn apply_yaml(client: &kube::Client, namespace: &str, field_manager: &str, yaml: &str) {
+    use kube::ResourceExt as _;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    for document in yaml.split("\n---").filter(|d| !d.trim().is_empty()) {
+        let mut object: DynamicObject =
+            serde_saphyr::from_str(document).expect("test manifest is valid YAML");
+        let types = object
+            .types
+            .clone()
+            .expect("manifest has apiVersion and kind");
+        let (group, version) = types
+            .api_version
+            .rsplit_once('/')
+            .unwrap_or(("", &types.api_version));
+        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
+        let plural = format!("{}s", types.kind.to_lowercase());
+        let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+        let api: kube::Api<DynamicObject> = if types.kind == "ClusterSecretStore" {
+            kube::Api::all_with(client.clone(), &resource)
+        } else {
+            let namespace = object
+                .metadata
+                .namespace
+                .get_or_insert_with(|| namespace.to_owned())
+                .clone();
+            kube::Api::namespaced_with(client.clone(), &namespace, &resource)
+        };
+        let name = object.name_any();
+        api.patch(
+            &name,
+            &PatchParams::apply(field_manager).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {} {name}: {e}", types.kind));
+    }
+}
