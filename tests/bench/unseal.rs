@@ -537,7 +537,7 @@ async fn generate_keys(count: usize) -> Vec<KeyPair> {
 async fn store_keys(client: &Client, namespace: &str, pairs: &[KeyPair]) {
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
     for pair in pairs {
-        let secret = kseal_controller::keys::key_secret(namespace, pair).unwrap();
+        let secret = kseal_sealedsecrets::keys::key_secret(namespace, pair).unwrap();
         api.create(&PostParams::default(), &secret).await.unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kseal_api::SealedSecret;
-use kseal_controller::certmap::{CERT_CONFIG_MAP, CERT_KEY};
+use kseal_api::names::{CERT_CONFIG_MAP, CERT_KEY};
 use kseal_crypto::Certificate;
 use kseal_testenv::TestEnv;
 use kube::Api;

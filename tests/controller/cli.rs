@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
 
-use kseal_controller::keys::key_secret;
 use kseal_crypto::{KeyOptions, KeyPair};
+use kseal_sealedsecrets::keys::key_secret;
 use kseal_testenv::TestEnv;
 
 use crate::{Cluster, certificate_of, eventually, plain_secret, seal};

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use kseal_controller::keys::key_secret;
 use kseal_crypto::{KeyOptions, KeyPair};
+use kseal_sealedsecrets::keys::key_secret;
 
 use crate::http::get;
 use crate::{Cluster, certificate_of, eventually, plain_secret, seal};

@@ -1,7 +1,7 @@
 //! Key Secrets: generated with sealed-secrets' layout, or adopted as they are.
 
-use kseal_controller::keys::key_secret;
 use kseal_crypto::{KeyOptions, KeyPair};
+use kseal_sealedsecrets::keys::key_secret;
 use kube::api::{ListParams, ObjectMeta};
 
 use std::time::Duration;

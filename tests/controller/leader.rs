@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kseal_controller::lease::DEFAULT_LEASE_NAME;
 use kseal_crypto::KeyOptions;
+use kseal_runtime::lease::DEFAULT_LEASE_NAME;
 use kube::Api;
 use tokio::sync::oneshot;
 
@@ -176,8 +176,8 @@ async fn a_follower_started_before_the_first_key_becomes_ready_when_it_appears()
     key.type_ = Some("kubernetes.io/tls".into());
     key.metadata.labels = Some(
         [(
-            kseal_controller::keys::KEY_LABEL.to_owned(),
-            kseal_controller::keys::ACTIVE.to_owned(),
+            kseal_api::names::KEY_LABEL.to_owned(),
+            kseal_api::names::ACTIVE.to_owned(),
         )]
         .into(),
     );

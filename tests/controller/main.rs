@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
+use kseal_api::names::{ACTIVE, KEY_LABEL};
 use kseal_api::{SealedSecret, SealedSecretStatus};
-use kseal_controller::keys::{ACTIVE, KEY_LABEL};
 use kseal_core::{PlainSecret, SealOptions, seal_secret};
 use kseal_crypto::{Certificate, KeyOptions, PublicKey};
 use kseal_testenv::TestEnv;
@@ -231,12 +231,12 @@ impl Drop for Cluster {
 }
 
 /// Lease settings with short timings, so that a take-over happens within a test's deadline.
-fn short_lease(identity: &str) -> kseal_controller::lease::LeaseConfig {
-    kseal_controller::lease::LeaseConfig {
+fn short_lease(identity: &str) -> kseal_runtime::lease::LeaseConfig {
+    kseal_runtime::lease::LeaseConfig {
         identity: identity.to_owned(),
         duration: Duration::from_secs(3),
         renew_interval: Duration::from_millis(300),
-        ..kseal_controller::lease::LeaseConfig::new(kseal_controller::lease::DEFAULT_LEASE_NAME)
+        ..kseal_runtime::lease::LeaseConfig::new(kseal_runtime::lease::DEFAULT_LEASE_NAME)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kseal_controller::lease::{DEFAULT_LEASE_NAME, expired};
+use kseal_runtime::lease::{DEFAULT_LEASE_NAME, expired};
 use kseal_testenv::TestEnv;
 use kube::Api;
 

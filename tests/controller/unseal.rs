@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use kseal_api::names::{ACTIVE, KEY_LABEL};
 use kseal_api::{SealedSecret, annotations};
-use kseal_controller::keys::{ACTIVE, KEY_LABEL};
 use kseal_crypto::KeyOptions;
 use kube::Api;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};

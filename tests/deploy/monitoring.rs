@@ -189,11 +189,11 @@ spec:
         key_renew_period: None,
         key_cutoff_time: None,
         leader_election: None,
-        sync: Some(kseal_sync::Config {
+        sync: Some(kseal_externalsecrets::Config {
             watch_namespace: Some(namespace.clone()),
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
-            ..kseal_sync::Config::default()
+            ..kseal_externalsecrets::Config::default()
         }),
     };
     let controller = tokio::spawn(async move {

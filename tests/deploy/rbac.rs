@@ -39,7 +39,7 @@ const STEP_DEADLINE: Duration = Duration::from_secs(25);
 /// Pause between two polls.
 const POLL: Duration = Duration::from_millis(200);
 /// The certificate ConfigMap (the controller's `certmap::CERT_CONFIG_MAP`).
-const CERT_CONFIG_MAP: &str = kseal_controller::certmap::CERT_CONFIG_MAP;
+const CERT_CONFIG_MAP: &str = kseal_api::names::CERT_CONFIG_MAP;
 
 // The flows, in order; a variant stops at the first that fails.
 const KEY: &str = "generate a key and serve its certificate";
@@ -410,18 +410,18 @@ async fn run_variant(
         http_limits: kseal_controller::http::Limits::default(),
         key_renew_period: None,
         key_cutoff_time: None,
-        leader_election: Some(kseal_controller::lease::LeaseConfig {
+        leader_election: Some(kseal_runtime::lease::LeaseConfig {
             name: rbac.lease_name.clone(),
             identity: replica.clone(),
             duration: Duration::from_secs(5),
             renew_interval: Duration::from_secs(1),
         }),
-        sync: Some(kseal_sync::Config {
+        sync: Some(kseal_externalsecrets::Config {
             watch_namespace: Some(namespace.clone()),
             // Stores of other variants (ClusterSecretStores are cluster-wide) are left alone.
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
-            ..kseal_sync::Config::default()
+            ..kseal_externalsecrets::Config::default()
         }),
     };
     let controller = tokio::spawn(async move {
@@ -496,8 +496,8 @@ impl Flow {
         let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
         let selector = format!(
             "{}={}",
-            kseal_controller::keys::KEY_LABEL,
-            kseal_controller::keys::ACTIVE
+            kseal_api::names::KEY_LABEL,
+            kseal_api::names::ACTIVE
         );
         let key = poll("an active key Secret", || async {
             let list = secrets
@@ -546,7 +546,7 @@ impl Flow {
             &format!("ConfigMap {CERT_CONFIG_MAP} with the sealing certificate"),
             || async {
                 let map = maps.get_opt(CERT_CONFIG_MAP).await.ok()??;
-                let pem = map.data?.remove(kseal_controller::certmap::CERT_KEY)?;
+                let pem = map.data?.remove(kseal_api::names::CERT_KEY)?;
                 let published = Certificate::from_pem(pem.as_bytes()).ok()?;
                 (published.public_key().fingerprint() == certificate.public_key().fingerprint())
                     .then_some(())

@@ -41,7 +41,10 @@ impl Controller {
             .args(["--listen-addr", &addr.to_string()])
             .args(["--key-size", "2048", "--leader-elect", "false"])
             .args(args)
-            .env("RUST_LOG", "info,kseal_sync=debug,kseal_controller=debug")
+            .env(
+                "RUST_LOG",
+                "info,kseal_externalsecrets=debug,kseal_controller=debug",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap());

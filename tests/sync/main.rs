@@ -1,6 +1,6 @@
 //! Sync suite: the external secret sync against the real API server and moto (tests/env).
 //!
-//! Each test owns a namespace, a moto account and a sync (`kseal_sync::run`) watching only that
+//! Each test owns a namespace, a moto account and a sync (`kseal_externalsecrets::run`) watching only that
 //! namespace, so tests run in parallel without seeing each other.
 
 mod aws;
@@ -66,22 +66,22 @@ impl World {
     }
 
     fn start_sync(&mut self) {
-        let config = kseal_sync::Config {
+        let config = kseal_externalsecrets::Config {
             watch_namespace: Some(self.namespace.clone()),
             controller_class: None,
             aws_endpoint_url: Some(self.env.moto_endpoint().to_owned()),
             allow_namespaced_default_credentials: false,
             // As the controller runs it with its keys in this namespace.
-            sealing_keys: kseal_sync::protect::KeyLocation {
+            sealing_keys: kseal_externalsecrets::protect::KeyLocation {
                 namespace: Some(self.namespace.clone()),
-                prefix: Some(kseal_controller::keys::KEY_SECRET_PREFIX.to_owned()),
+                prefix: Some(kseal_api::names::KEY_SECRET_PREFIX.to_owned()),
             },
         };
-        let metrics = kseal_sync::SyncMetrics::register(
+        let metrics = kseal_externalsecrets::SyncMetrics::register(
             &mut prometheus_client::registry::Registry::default(),
         );
         let client = self.client.clone();
-        self.sync = Some(tokio::spawn(kseal_sync::run(
+        self.sync = Some(tokio::spawn(kseal_externalsecrets::run(
             client,
             config,
             metrics,

@@ -12,7 +12,7 @@ use crate::controller::Controller;
 use crate::{World, text_data};
 
 /// Label of the sealing-key Secrets.
-const KEY_LABEL: &str = kseal_controller::keys::KEY_LABEL;
+const KEY_LABEL: &str = kseal_api::names::KEY_LABEL;
 
 /// A SealedSecret `name` in the world's namespace holding `value` under `key`, sealed with `pem`.
 fn sealed(world: &World, pem: &str, name: &str, key: &str, value: &str) -> SealedSecret {

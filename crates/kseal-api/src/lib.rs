@@ -6,6 +6,8 @@
 pub mod api_error;
 pub mod duration;
 pub mod external_secrets;
+pub mod fields;
+pub mod names;
 pub mod sealed_secret;
 pub mod secret_apply;
 
@@ -13,12 +15,9 @@ pub use sealed_secret::{
     SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
 };
 
-/// Annotations and labels shared with sealed-secrets.
+/// Annotations shared with sealed-secrets. The scope annotations (namespace-wide, cluster-wide) belong to
+/// the sealing format: `kseal_crypto::Scope` reads and writes them.
 pub mod annotations {
-    /// Marks a SealedSecret as namespace-wide (value `"true"`).
-    pub const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
-    /// Marks a SealedSecret as cluster-wide (value `"true"`).
-    pub const CLUSTER_WIDE: &str = "sealedsecrets.bitnami.com/cluster-wide";
     /// On an existing Secret: kseal may take it over and overwrite it.
     pub const MANAGED: &str = "sealedsecrets.bitnami.com/managed";
     /// On an existing Secret: kseal merges the unsealed keys into it without owning it.

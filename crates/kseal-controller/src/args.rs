@@ -61,7 +61,7 @@ pub struct Args {
     pub leader_elect: bool,
 
     /// Name of the Lease used for leader election, in the controller namespace.
-    #[arg(long, env = "KSEAL_LEASE_NAME", default_value = crate::lease::DEFAULT_LEASE_NAME)]
+    #[arg(long, env = "KSEAL_LEASE_NAME", default_value = kseal_runtime::lease::DEFAULT_LEASE_NAME)]
     pub lease_name: String,
 
     /// Run the external secret sync: ExternalSecrets, SecretStores and ClusterSecretStores
@@ -108,15 +108,15 @@ impl Args {
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
             leader_election: self
                 .leader_elect
-                .then(|| crate::lease::LeaseConfig::new(&self.lease_name)),
-            sync: self.sync.then(|| kseal_sync::Config {
+                .then(|| kseal_runtime::lease::LeaseConfig::new(&self.lease_name)),
+            sync: self.sync.then(|| kseal_externalsecrets::Config {
                 watch_namespace: self.watch_namespace.clone(),
                 controller_class: self.sync_controller_class.clone(),
                 aws_endpoint_url: None,
                 allow_namespaced_default_credentials: self
                     .sync_allow_namespaced_default_credentials,
                 // Set from the key namespace where the sync starts (`crate::run`).
-                sealing_keys: kseal_sync::protect::KeyLocation::default(),
+                sealing_keys: kseal_externalsecrets::protect::KeyLocation::default(),
             }),
         }
     }
@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(config.http_addr, Some(([0, 0, 0, 0], 8080).into()));
         assert_eq!(
             config.key_renew_period,
-            Some(crate::keys::DEFAULT_RENEW_PERIOD)
+            Some(kseal_sealedsecrets::keys::DEFAULT_RENEW_PERIOD)
         );
         let args = Args::try_parse_from(["kseal-controller", "--key-renew-period", "0"]).unwrap();
         assert_eq!(args.config().key_renew_period, None);
@@ -203,7 +203,7 @@ mod tests {
         assert!(!allowed(&["kseal-controller"]));
         assert!(allowed(&[
             "kseal-controller",
-            kseal_sync::ALLOW_DEFAULT_CREDENTIALS_FLAG
+            kseal_externalsecrets::ALLOW_DEFAULT_CREDENTIALS_FLAG
         ]));
         assert!(allowed(&[
             "kseal-controller",
@@ -214,27 +214,6 @@ mod tests {
             "kseal-controller",
             "--sync-allow-namespaced-default-credentials=false"
         ]));
-    }
-
-    #[test]
-    fn the_sync_protects_the_unsealers_secrets_by_the_same_names() {
-        // kseal-sync cannot depend on this crate: its copies of the names must agree.
-        assert_eq!(
-            kseal_sync::protect::SEALING_KEY_LABEL,
-            crate::keys::KEY_LABEL
-        );
-        assert_eq!(
-            kseal_sync::protect::LEGACY_KEY_NAME,
-            crate::keys::KEY_SECRET_PREFIX
-        );
-        assert_eq!(
-            kseal_sync::protect::UNSEALER_LABEL,
-            crate::digest::MANAGED_LABEL
-        );
-        assert_eq!(
-            kseal_sync::protect::UNSEALER_ANNOTATIONS,
-            [crate::digest::SEALED_DIGEST, crate::digest::UNSEALED_WITH]
-        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
-use crate::keys::{KeyRing, SharedKeys};
+use kseal_sealedsecrets::keys::{KeyRing, SharedKeys};
 
 /// Default listen address, as sealed-secrets (`:8080`).
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
@@ -207,16 +207,14 @@ pub struct ApiMetrics {
 }
 
 impl ApiMetrics {
-    /// Registers the API's families in `registry`, under [`crate::metrics::PREFIX`].
-    pub fn new(registry: &mut Registry) -> Self {
+    /// Registers the API's families in `registry`, the `kseal` component registry.
+    pub fn register(registry: &mut Registry) -> Self {
         let metrics = ApiMetrics::default();
-        registry
-            .sub_registry_with_prefix(crate::metrics::PREFIX)
-            .register(
-                "http_rsa_operations",
-                "RSA private-key operations of /v1/verify and /v1/rotate: one per key tried on each value",
-                metrics.rsa_operations.clone(),
-            );
+        registry.sub_registry_with_prefix("http").register(
+            "rsa_operations",
+            "RSA private-key operations of /v1/verify and /v1/rotate: one per key tried on each value",
+            metrics.rsa_operations.clone(),
+        );
         metrics
     }
 }
@@ -410,8 +408,12 @@ async fn rotate(
 ) -> Response {
     let rotated = decrypt_posted(&state, client.ip(), body, |sealed, opened, ring| {
         let newest = ring.sealing_key().ok_or(Refusal::NoKey)?;
-        let rotated = crate::rotate::reencrypt(&sealed, &opened, newest.certificate.public_key())
-            .map_err(|_| Refusal::Internal)?;
+        let rotated = kseal_sealedsecrets::rotate::reencrypt(
+            &sealed,
+            &opened,
+            newest.certificate.public_key(),
+        )
+        .map_err(|_| Refusal::Internal)?;
         serde_json::to_string(&rotated).map_err(|_| Refusal::Internal)
     })
     .await;
@@ -504,8 +506,8 @@ fn parse_sealed_secret(body: &[u8]) -> Option<SealedSecret> {
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        crate::metrics::render(&state.registry),
+        [(header::CONTENT_TYPE, kseal_runtime::metrics::CONTENT_TYPE)],
+        kseal_runtime::metrics::render(&state.registry),
     )
         .into_response()
 }

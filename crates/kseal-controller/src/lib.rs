@@ -1,25 +1,17 @@
-//! kseal-controller: holds the sealing keys and unseals SealedSecrets into Secrets (SPEC §2.3–2.5).
+//! kseal-controller: the binary that holds the sealing keys, unseals SealedSecrets into Secrets and runs
+//! the external secret sync, with leader election so only one replica writes.
 //!
-//! Modules: [`keys`] (key Secrets: adopt, generate, renew, watch), [`unseal`] (the reconciler),
-//! [`digest`] (skip decrypting up-to-date Secrets), [`cache`] (what the unsealer keeps of watched objects), [`conditions`] (the `Synced` status), [`http`]
-//! (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`), [`rotate`] (re-encryption), [`crd`] (the generated CRD files),
-//! [`certmap`] (the certificate published in a ConfigMap), [`lease`] (leader election: only the leader writes).
+//! This crate is only the wiring: [`args`] (flags), [`run`] (which component runs when: every replica
+//! loads the keys and serves [`http`]; the leader also runs the reconcilers of `kseal-sealedsecrets` and
+//! `kseal-externalsecrets`), [`http`] (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, health, `/metrics`)
+//! and [`crd`] (the generated CRD files). See `docs/architecture.md` for the data flow.
 //!
 //! [`run`] is the whole controller against a given client, so tests start it in-process;
 //! [`run_from_args`] adds what the binary needs (client configuration, signals).
 
 pub mod args;
-pub mod cache;
-pub mod certmap;
-pub mod conditions;
 pub mod crd;
-pub mod digest;
 pub mod http;
-pub mod keys;
-pub mod lease;
-pub mod metrics;
-pub mod rotate;
-pub mod unseal;
 
 mod error;
 
@@ -28,6 +20,8 @@ use std::sync::Arc;
 
 use futures::FutureExt as _;
 use kseal_crypto::KeyOptions;
+use kseal_runtime::{Backoff, lease};
+use kseal_sealedsecrets::{certmap, keys, metrics, unseal};
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -54,7 +48,7 @@ pub struct Config {
     /// Elect a leader on this Lease (in `key_namespace`); `None` makes this replica the leader at once.
     pub leader_election: Option<lease::LeaseConfig>,
     /// The external secret sync (ExternalSecrets from AWS Secrets Manager); `None` turns it off.
-    pub sync: Option<kseal_sync::Config>,
+    pub sync: Option<kseal_externalsecrets::Config>,
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -87,12 +81,14 @@ pub async fn run_with_listener(
     let health = Arc::new(http::Health::default());
     // One registry for every component; each registers its families before the API serves it.
     let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = Arc::new(metrics::Metrics::new(&mut registry));
-    let api_metrics = http::ApiMetrics::new(&mut registry);
-    metrics::CertificateExpiry::register(&mut registry, keys.clone());
-    let sync_metrics = config.sync.as_ref().map(|_| {
-        kseal_sync::SyncMetrics::register(registry.sub_registry_with_prefix(metrics::PREFIX))
-    });
+    let kseal = kseal_runtime::metrics::kseal(&mut registry);
+    let metrics = Arc::new(metrics::Metrics::register(kseal));
+    let api_metrics = http::ApiMetrics::register(kseal);
+    metrics::CertificateExpiry::register(kseal, keys.clone());
+    let sync_metrics = config
+        .sync
+        .as_ref()
+        .map(|_| kseal_externalsecrets::SyncMetrics::register(kseal));
     let registry = Arc::new(registry);
     // One decrypt pool for the unsealer and the HTTP API.
     let decrypt_slots = unseal::decrypt_slots();
@@ -168,7 +164,7 @@ pub async fn run_with_listener(
 struct Telemetry {
     unseal: Arc<metrics::Metrics>,
     /// Present when the sync runs.
-    sync: Option<kseal_sync::SyncMetrics>,
+    sync: Option<kseal_externalsecrets::SyncMetrics>,
     /// The decrypt pool the unsealer shares with the HTTP API.
     decrypt_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -212,7 +208,7 @@ async fn follow_or_lead(
         );
         tokio::select! {
             elected = leader.wait_for(|leader| *leader) => {
-                elected.map_err(|_| Error::Task("leader election stopped".to_owned()))?;
+                elected.map_err(|_| Error::Stopped("leader election"))?;
             }
             () = follow => continue,
             () = shutdown.clone() => return Ok(()),
@@ -230,13 +226,13 @@ async fn follow_or_lead(
             match (&config.sync, &telemetry.sync) {
                 (Some(sync), Some(metrics)) => {
                     // The sync never writes the Secrets of this key namespace named like keys.
-                    let sealing_keys = kseal_sync::protect::KeyLocation {
+                    let sealing_keys = kseal_externalsecrets::protect::KeyLocation {
                         namespace: Some(config.key_namespace.clone()),
-                        prefix: Some(keys::KEY_SECRET_PREFIX.to_owned()),
+                        prefix: Some(kseal_api::names::KEY_SECRET_PREFIX.to_owned()),
                     };
-                    kseal_sync::run(
+                    kseal_externalsecrets::run(
                         client.clone(),
-                        kseal_sync::Config {
+                        kseal_externalsecrets::Config {
                             sealing_keys,
                             ..sync.clone()
                         },
@@ -327,30 +323,24 @@ async fn unseal_with_keys(
     Ok(())
 }
 
-/// First delay before retrying an API call that failed; doubled per failure up to [`API_RETRY_MAX`].
-pub const API_RETRY_BASE: std::time::Duration = std::time::Duration::from_millis(500);
-/// Longest delay between two retries of a failed API call.
-pub const API_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// API calls the controller cannot go on without (loading the keys) are retried after 500 ms, doubled
+/// per failure up to 30 s: the API server may be away for a while (an upgrade, a restart), and the
+/// controller waits for it instead of exiting, carrying on where it was (e.g. after losing and
+/// regaining leadership during the outage).
+pub const API_RETRY: Backoff = Backoff::new(
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(30),
+);
 
-/// Runs `call` until it succeeds or fails with something other than an API error. The API server may be
-/// away for a while (an upgrade, a restart): the controller waits for it instead of exiting, and
-/// carries on where it was, e.g. after losing and regaining leadership during the outage.
-async fn retry_api<T, F, Fut>(what: &str, mut call: F) -> Result<T>
+/// Runs `call` until it succeeds or fails with something other than an API error ([`API_RETRY`]).
+async fn retry_api<T, F, Fut>(what: &str, call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
+    Fut: Future<Output = kseal_sealedsecrets::Result<T>>,
 {
-    let mut delay = API_RETRY_BASE;
-    loop {
-        match call().await {
-            Err(Error::Kube(error)) => {
-                tracing::warn!(%error, retry_in = ?delay, "cannot {what}; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(API_RETRY_MAX);
-            }
-            result => return result,
-        }
-    }
+    let transient =
+        |error: &kseal_sealedsecrets::Error| matches!(error, kseal_sealedsecrets::Error::Kube(_));
+    Ok(API_RETRY.retry(what, transient, call).await?)
 }
 
 /// Runs the controller as the binary does: client from `--kubeconfig` or the environment, stopped by

@@ -6,6 +6,7 @@
 
 pub mod external;
 pub mod manifest;
+pub mod plan;
 pub mod seal;
 pub mod unseal;
 

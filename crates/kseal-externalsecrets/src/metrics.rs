@@ -1,4 +1,4 @@
-//! Metrics of the sync, registered into the controller's prometheus-client registry under `kseal_sync`.
+//! Metrics of the sync, registered into the controller's prometheus-client registry under `kseal_externalsecrets`.
 
 use std::time::Duration;
 

@@ -9,14 +9,13 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt as _;
 
-/// Label of the sealing-key Secrets (sealed-secrets' layout); any value marks a key Secret.
-pub const SEALING_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-/// Name of sealed-secrets' legacy (unlabelled) key Secret, loaded by name in the key namespace.
-pub const LEGACY_KEY_NAME: &str = "sealed-secrets-key";
-/// Label the unsealer puts on every Secret it writes.
-pub const UNSEALER_LABEL: &str = "kseal.io/managed";
+use kseal_api::names::{
+    KEY_LABEL as SEALING_KEY_LABEL, KEY_SECRET_PREFIX as LEGACY_KEY_NAME,
+    MANAGED_LABEL as UNSEALER_LABEL, SEALED_DIGEST, UNSEALED_WITH,
+};
+
 /// Annotations the unsealer puts on every Secret it writes.
-pub const UNSEALER_ANNOTATIONS: [&str; 2] = ["kseal.io/sealed-digest", "kseal.io/unsealed-with"];
+const UNSEALER_ANNOTATIONS: [&str; 2] = [SEALED_DIGEST, UNSEALED_WITH];
 /// Kind of the owner that makes a Secret a SealedSecret's.
 pub const SEALED_SECRET_KIND: &str = "SealedSecret";
 /// API group of SealedSecrets (`bitnami.com/v1alpha1`).

@@ -38,13 +38,11 @@ use kube::{Client, ResourceExt as _};
 pub use error::{Error, Result, kube_message};
 pub use metrics::SyncMetrics;
 
+pub use kseal_api::names::field_managers::SYNC as FIELD_MANAGER;
 use watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
 
 /// ExternalSecrets reconciled at once; bounds the memory of a burst (a restart, a cycle of 10 000).
 pub const MAX_CONCURRENT_RECONCILES: u16 = 32;
-
-/// Field manager of the Secrets and statuses the sync writes.
-pub const FIELD_MANAGER: &str = "kseal-sync";
 
 /// What the sync watches and which stores it serves.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,5 @@
-//! The unsealer's metrics, registered in a caller's [`prometheus_client`] registry under [`PREFIX`], so
-//! other components register their own families beside them and `/metrics` renders the whole registry.
+//! The unsealer's metrics, registered in the component registry the binary hands out (prefix `kseal`,
+//! see `kseal_runtime::metrics`), beside every other component's families.
 //!
 //! | metric | type | meaning |
 //! |---|---|---|
@@ -9,91 +9,67 @@
 //! | `kseal_unseal_rsa_operations_total` | counter | RSA private-key operations: one per key tried per value |
 //! | `kseal_unseal_duration_seconds` | histogram | time of one reconcile |
 //! | `kseal_sealedsecrets_per_key{fingerprint}` | gauge | SealedSecrets each key last decrypted |
+//! | `kseal_sealing_certificate_expiry_timestamp_seconds` | gauge | when the sealing certificate expires |
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use kseal_runtime::metrics::{ReconcileMetrics, ReconcileNames};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Prefix of every metric of the unsealer.
-pub const PREFIX: &str = "kseal";
-/// Content type of [`render`]'s output (OpenMetrics text, which Prometheus scrapes).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// Name of the per-key gauge, after [`PREFIX`].
+/// Name of the per-key gauge, inside the `kseal` prefix.
 const PER_KEY_GAUGE: &str = "sealedsecrets_per_key";
 
-/// Label set of `kseal_unseal_errors_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ErrorLabels {
-    reason: &'static str,
-}
+/// The unsealer's reconcile families, inside `kseal_unseal`.
+const NAMES: ReconcileNames = ReconcileNames {
+    runs: ("runs", "SealedSecret reconciles run"),
+    errors: ("errors", "SealedSecret reconciles that failed, by reason"),
+    duration: ("duration_seconds", "Duration of one SealedSecret reconcile"),
+    // 5 ms to ~20 s.
+    buckets: 13,
+};
 
 /// The unsealer's metric families. Cheap to share: every family is reference-counted inside.
 #[derive(Debug)]
 pub struct Metrics {
-    runs: Counter,
-    errors: Family<ErrorLabels, Counter>,
+    reconciles: ReconcileMetrics,
     decryptions: Counter,
     rsa_operations: Counter,
-    duration: Histogram,
     key_usage: Arc<KeyUsage>,
 }
 
 impl Metrics {
-    /// Registers the unsealer's families in `registry`, under [`PREFIX`].
-    pub fn new(registry: &mut Registry) -> Self {
-        let registry = registry.sub_registry_with_prefix(PREFIX);
+    /// Registers the unsealer's families in `registry`, the `kseal` component registry.
+    pub fn register(registry: &mut Registry) -> Self {
+        let key_usage = Arc::<KeyUsage>::default();
+        registry.register_collector(Box::new(key_usage.clone()));
+        let unseal = registry.sub_registry_with_prefix("unseal");
         let metrics = Metrics {
-            runs: Counter::default(),
-            errors: Family::default(),
+            reconciles: ReconcileMetrics::register(unseal, &NAMES),
             decryptions: Counter::default(),
             rsa_operations: Counter::default(),
-            // 5 ms to ~20 s.
-            duration: Histogram::new(exponential_buckets(0.005, 2.0, 13)),
-            key_usage: Arc::default(),
+            key_usage,
         };
-        registry.register(
-            "unseal_runs",
-            "SealedSecret reconciles run",
-            metrics.runs.clone(),
-        );
-        registry.register(
-            "unseal_errors",
-            "SealedSecret reconciles that failed, by reason",
-            metrics.errors.clone(),
-        );
-        registry.register(
-            "unseal_decryptions",
+        unseal.register(
+            "decryptions",
             "SealedSecrets decrypted; an up-to-date Secret is not decrypted again",
             metrics.decryptions.clone(),
         );
-        registry.register(
-            "unseal_rsa_operations",
+        unseal.register(
+            "rsa_operations",
             "RSA private-key operations of the unsealer: one per key tried on each value",
             metrics.rsa_operations.clone(),
         );
-        registry.register(
-            "unseal_duration_seconds",
-            "Duration of one SealedSecret reconcile",
-            metrics.duration.clone(),
-        );
-        registry.register_collector(Box::new(metrics.key_usage.clone()));
         metrics
     }
 
     /// One reconcile finished after `duration`; `error` is the label of its failure, if it failed.
     pub fn reconciled(&self, duration: Duration, error: Option<&'static str>) {
-        self.runs.inc();
-        self.duration.observe(duration.as_secs_f64());
-        if let Some(reason) = error {
-            self.errors.get_or_create(&ErrorLabels { reason }).inc();
-        }
+        self.reconciles.reconciled(duration, error);
     }
 
     /// One SealedSecret was decrypted (or decryption was attempted) with `rsa_operations` private-key
@@ -107,16 +83,6 @@ impl Metrics {
     pub fn key_usage(&self) -> &KeyUsage {
         &self.key_usage
     }
-}
-
-/// Renders `registry` (the whole of it: every component's families) in the format of [`CONTENT_TYPE`].
-pub fn render(registry: &Registry) -> String {
-    let mut out = String::new();
-    // Writing to a String cannot fail; a collector's error would only truncate the output.
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut out, registry) {
-        tracing::warn!(%error, "cannot render metrics");
-    }
-    out
 }
 
 /// What the per-key gauge reports: implemented by the unsealer, which knows the keys and which key last
@@ -176,7 +142,7 @@ impl prometheus_client::collector::Collector for KeyUsage {
     }
 }
 
-/// Name of the sealing certificate's expiry gauge, after [`PREFIX`].
+/// Name of the sealing certificate's expiry gauge, inside the `kseal` prefix.
 pub const CERTIFICATE_EXPIRY_GAUGE: &str = "sealing_certificate_expiry_timestamp_seconds";
 
 /// `kseal_sealing_certificate_expiry_timestamp_seconds`: when the certificate of the key that seals now
@@ -188,11 +154,9 @@ pub struct CertificateExpiry {
 }
 
 impl CertificateExpiry {
-    /// Registers the gauge for `keys` in `registry` (under [`PREFIX`]).
+    /// Registers the gauge for `keys` in `registry`, the `kseal` component registry.
     pub fn register(registry: &mut Registry, keys: Arc<crate::keys::SharedKeys>) {
-        registry
-            .sub_registry_with_prefix(PREFIX)
-            .register_collector(Box::new(CertificateExpiry { keys }));
+        registry.register_collector(Box::new(CertificateExpiry { keys }));
     }
 }
 
@@ -247,14 +211,12 @@ mod tests {
     #[test]
     fn renders_every_family_in_the_shared_registry() {
         let mut registry = Registry::default();
-        let metrics = Metrics::new(&mut registry);
+        let metrics = Metrics::register(kseal_runtime::metrics::kseal(&mut registry));
         // Another component registers beside the unsealer.
         let other = Counter::<u64>::default();
-        registry.sub_registry_with_prefix("kseal_sync").register(
-            "refreshes",
-            "refreshes",
-            other.clone(),
-        );
+        kseal_runtime::metrics::kseal(&mut registry)
+            .sub_registry_with_prefix("sync")
+            .register("refreshes", "refreshes", other.clone());
         other.inc();
 
         metrics.reconciled(Duration::from_millis(20), None);
@@ -263,7 +225,7 @@ mod tests {
         let source: Arc<dyn KeyUsageSource> = Arc::new(Fixed);
         metrics.key_usage().attach(Arc::downgrade(&source));
 
-        let text = render(&registry);
+        let text = kseal_runtime::metrics::render(&registry);
         for line in [
             "# TYPE kseal_unseal_runs counter",
             "kseal_unseal_runs_total 2",
@@ -281,7 +243,7 @@ mod tests {
 
         // The unsealer is gone (leadership lost): no stale per-key figures.
         drop(source);
-        assert!(!render(&registry).contains("sealedsecrets_per_key"));
+        assert!(!kseal_runtime::metrics::render(&registry).contains("sealedsecrets_per_key"));
     }
 
     #[test]

@@ -18,19 +18,8 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
 
 use crate::{Error, Result};
+use kseal_api::names::{ACTIVE, KEY_LABEL, KEY_SECRET_PREFIX, TLS_CERT, TLS_KEY, TLS_SECRET_TYPE};
 
-/// Label selecting the key Secrets; value [`ACTIVE`].
-pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-/// Value of [`KEY_LABEL`] on keys in use.
-pub const ACTIVE: &str = "active";
-/// Name of the legacy unlabelled key Secret, and the prefix of generated ones.
-pub const KEY_SECRET_PREFIX: &str = "sealed-secrets-key";
-/// Secret type of the key Secrets.
-pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
-/// Data key of the PKCS#1 private key.
-pub const TLS_KEY: &str = "tls.key";
-/// Data key of the certificate.
-pub const TLS_CERT: &str = "tls.crt";
 /// Default key renewal period, as sealed-secrets (30 days).
 pub const DEFAULT_RENEW_PERIOD: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Retry delay after a failed renewal.

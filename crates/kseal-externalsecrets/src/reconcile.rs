@@ -19,8 +19,9 @@ use kube::{Resource as _, ResourceExt as _};
 use crate::error::kube;
 use crate::schedule::{self, Decision};
 use crate::stores;
-use crate::watched::{WatchedExternalSecret, name_of};
+use crate::watched::WatchedExternalSecret;
 use crate::{Context, Error, FIELD_MANAGER, fetch};
+use kseal_runtime::meta::name_of;
 
 /// Condition type, reasons and event reasons (ESO's).
 pub mod reasons {

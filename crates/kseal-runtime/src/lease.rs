@@ -13,7 +13,7 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use tokio::sync::watch;
 
-use crate::Result;
+use kube::Result;
 
 /// Name of the Lease when `--lease-name` is not given.
 pub const DEFAULT_LEASE_NAME: &str = "kseal-controller";
@@ -222,7 +222,7 @@ fn conflict_is_false(result: kube::Result<Lease>) -> Result<bool> {
     match result {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error),
     }
 }
 

@@ -1,5 +1,5 @@
 //! What the unsealer keeps of the objects it watches: enough to decide whether a SealedSecret's Secret is
-//! up to date and whose it is, and nothing more (SPEC §7: the controller's memory at 10 000 SealedSecrets).
+//! up to date and whose it is, and nothing more: at 10 000 SealedSecrets the controller's memory is mostly these.
 //!
 //! - A [`WatchedSealedSecret`] keeps its identity, its status and what its Secret must carry
 //!   ([`Expected`]), not its ciphertexts: the unsealer reads the whole object ([`SealedSecretObject`])
@@ -17,12 +17,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kseal_api::{SealedSecret, SealedSecretStatus, annotations};
+use kseal_api::{SealedSecret, SealedSecretStatus};
+use kseal_core::plan::{Expected, SecretSummary};
+use kseal_runtime::meta::{identity, name_in};
 use kube::runtime::watcher;
 use serde::Deserialize;
 
-use crate::digest::{self, Expected};
-use crate::unseal::FIELD_MANAGER;
 use crate::{Error, Result};
 
 /// A SealedSecret as watched, without its ciphertexts.
@@ -42,7 +42,7 @@ impl WatchedSealedSecret {
     /// What its Secret must carry, or [`Error::Invalid`] naming the object and what is wrong.
     pub fn expected(&self) -> Result<&Expected> {
         self.expected.as_ref().map_err(|message| Error::Invalid {
-            object: object_name(&self.metadata),
+            object: name_in(&self.metadata),
             message: message.clone(),
         })
     }
@@ -80,7 +80,7 @@ impl<'de> Deserialize<'de> for WatchedSealedSecret {
 #[resource(inherit = SealedSecret)]
 pub struct SealedSecretObject {
     /// The object's metadata (without `managedFields`, which the unsealer never reads).
-    #[serde(deserialize_with = "kseal_sync::watched::without_managed_fields")]
+    #[serde(deserialize_with = "kseal_runtime::meta::without_managed_fields")]
     pub metadata: ObjectMeta,
     /// `spec`, not yet checked.
     #[serde(default)]
@@ -94,7 +94,7 @@ impl SealedSecretObject {
     /// The typed SealedSecret, or why the spec does not fit the schema kseal reads.
     pub fn parse(self) -> Result<SealedSecret> {
         let spec = serde_json::from_value(self.spec).map_err(|error| Error::Invalid {
-            object: object_name(&self.metadata),
+            object: name_in(&self.metadata),
             message: invalid_spec(&error),
         })?;
         Ok(SealedSecret {
@@ -126,43 +126,6 @@ pub struct WatchedSecret {
     pub summary: SecretSummary,
 }
 
-/// What the unsealer reads of a Secret: never a value.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SecretSummary {
-    /// Its resourceVersion (a write that changed nothing keeps it).
-    pub resource_version: Option<Box<str>>,
-    /// Annotation [`digest::SEALED_DIGEST`].
-    pub sealed_digest: Option<Box<str>>,
-    /// Annotation [`digest::UNSEALED_WITH`].
-    pub unsealed_with: Option<Box<str>>,
-    /// Labelled [`digest::MANAGED_LABEL`] `= "true"`.
-    pub labelled: bool,
-    /// Annotated [`annotations::MANAGED`] `= "true"`: kseal may take it over.
-    pub managed: bool,
-    /// Annotated [`annotations::PATCH`] `= "true"`: kseal merges its keys in.
-    pub patch: bool,
-    /// UID of its controller (the ownerReference with `controller: true`).
-    pub controller: Option<Box<str>>,
-    /// Names of its data keys.
-    pub keys: Keys,
-    /// Data keys a field manager other than kseal has written (a hand edit, or another controller).
-    pub foreign_keys: Keys,
-    /// Whether kseal's field manager has written it.
-    pub written_by_kseal: bool,
-    /// Labelled as a sealing key ([`crate::keys::KEY_LABEL`], any value): never written by the unsealer.
-    pub sealing_key: bool,
-}
-
-impl From<&Secret> for SecretSummary {
-    fn from(secret: &Secret) -> Self {
-        summarize(
-            secret.metadata.clone(),
-            secret.data.iter().flatten().map(|(k, _)| k.clone()),
-        )
-        .summary
-    }
-}
-
 impl<'de> Deserialize<'de> for WatchedSecret {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -183,58 +146,7 @@ impl<'de> Deserialize<'de> for WatchedSecret {
 }
 
 fn summarize(metadata: ObjectMeta, keys: impl Iterator<Item = String>) -> WatchedSecret {
-    let mut foreign_keys = Vec::new();
-    let mut written_by_kseal = false;
-    for entry in metadata.managed_fields.iter().flatten() {
-        if entry.manager.as_deref() == Some(FIELD_MANAGER) {
-            written_by_kseal = true;
-            continue;
-        }
-        let data = entry
-            .fields_v1
-            .as_ref()
-            .and_then(|fields| fields.0.get("f:data"))
-            .and_then(serde_json::Value::as_object);
-        foreign_keys.extend(
-            data.into_iter()
-                .flat_map(|d| d.keys())
-                .filter_map(|k| k.strip_prefix("f:"))
-                .map(str::to_owned),
-        );
-    }
-    let annotation = |name: &str| {
-        metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(name))
-            .map(String::as_str)
-    };
-    let label = |name: &str| {
-        metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(name))
-            .map(String::as_str)
-    };
-    let controller = metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
-        .map(|r| r.uid.as_str().into());
-    let summary = SecretSummary {
-        resource_version: metadata.resource_version.as_deref().map(Into::into),
-        sealed_digest: annotation(digest::SEALED_DIGEST).map(Into::into),
-        unsealed_with: annotation(digest::UNSEALED_WITH).map(Into::into),
-        labelled: label(digest::MANAGED_LABEL) == Some("true"),
-        managed: annotation(annotations::MANAGED) == Some("true"),
-        patch: annotation(annotations::PATCH) == Some("true"),
-        controller,
-        keys: keys.collect(),
-        foreign_keys: foreign_keys.into_iter().collect(),
-        written_by_kseal,
-        sealing_key: label(crate::keys::KEY_LABEL).is_some(),
-    };
+    let summary = SecretSummary::read(&metadata, keys);
     let mut metadata = metadata;
     WatchedSecret {
         metadata: ObjectMeta {
@@ -303,64 +215,11 @@ impl SecretCache {
     }
 }
 
-/// A sorted set of key names, as small as a set can be.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Keys(Box<[Box<str>]>);
-
-impl Keys {
-    /// Whether `key` is one of them.
-    pub fn contains(&self, key: &str) -> bool {
-        self.0.binary_search_by(|k| k.as_ref().cmp(key)).is_ok()
-    }
-
-    /// The names, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(AsRef::as_ref)
-    }
-
-    /// Whether every key of `self` is in `other`.
-    pub fn is_subset(&self, other: &Keys) -> bool {
-        self.iter().all(|k| other.contains(k))
-    }
-
-    /// Whether no key of `self` is in `other`.
-    pub fn is_disjoint(&self, other: &Keys) -> bool {
-        !self.iter().any(|k| other.contains(k))
-    }
-}
-
-impl<S: Into<Box<str>>> FromIterator<S> for Keys {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        let mut keys: Vec<Box<str>> = iter.into_iter().map(Into::into).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        Keys(keys.into_boxed_slice())
-    }
-}
-
-/// Only the identity of `metadata`: name, namespace, UID, resourceVersion and generation.
-fn identity(metadata: ObjectMeta) -> ObjectMeta {
-    ObjectMeta {
-        name: metadata.name,
-        namespace: metadata.namespace,
-        uid: metadata.uid,
-        resource_version: metadata.resource_version,
-        generation: metadata.generation,
-        ..ObjectMeta::default()
-    }
-}
-
-/// `namespace/name`, as errors name objects.
-fn object_name(metadata: &ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        metadata.namespace.as_deref().unwrap_or_default(),
-        metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use kseal_api::annotations;
+    use kseal_api::names::{self, field_managers::UNSEALER as FIELD_MANAGER};
+
     use super::*;
 
     #[test]
@@ -453,17 +312,6 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_a_sorted_set() {
-        let keys: Keys = ["b", "a", "b"].into_iter().collect();
-        assert_eq!(keys.iter().collect::<Vec<_>>(), ["a", "b"]);
-        assert!(keys.contains("a") && !keys.contains("c"));
-        let a: Keys = ["a"].into_iter().collect();
-        let c: Keys = ["c"].into_iter().collect();
-        assert!(a.is_subset(&keys) && !keys.is_subset(&a));
-        assert!(c.is_disjoint(&keys) && !a.is_disjoint(&keys));
-    }
-
-    #[test]
     fn watched_secrets_keep_key_names_and_who_wrote_them_never_values() {
         let secret: WatchedSecret = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1",
@@ -471,8 +319,8 @@ mod tests {
             "metadata": {
                 "name": "s",
                 "namespace": "ns",
-                "labels": { digest::MANAGED_LABEL: "true", "app": "x" },
-                "annotations": { digest::SEALED_DIGEST: "d", "note": "n" },
+                "labels": { names::MANAGED_LABEL: "true", "app": "x" },
+                "annotations": { names::SEALED_DIGEST: "d", "note": "n" },
                 "managedFields": [
                     { "manager": FIELD_MANAGER, "fieldsV1": { "f:data": { "f:a": {}, "f:b": {} } } },
                     { "manager": "kubectl-edit", "fieldsV1": { "f:data": { "f:b": {} } } },

@@ -15,13 +15,8 @@ use kube::{Api, Client};
 
 use crate::Result;
 use crate::keys::SharedKeys;
+use kseal_api::names::{CERT_CONFIG_MAP, CERT_KEY, field_managers::CERTIFICATE as FIELD_MANAGER};
 
-/// Name of the ConfigMap holding the certificate, in the controller's key namespace.
-pub const CERT_CONFIG_MAP: &str = "kseal-cert";
-/// Data key of the certificate PEM in [`CERT_CONFIG_MAP`].
-pub const CERT_KEY: &str = "cert.pem";
-/// Field manager of the server-side apply.
-pub const FIELD_MANAGER: &str = "kseal-controller/cert";
 /// Retry delay after a failed apply.
 pub const PUBLISH_RETRY: Duration = Duration::from_secs(10);
 

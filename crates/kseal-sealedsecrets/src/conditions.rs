@@ -2,6 +2,8 @@
 
 use kseal_api::{SealedSecretCondition, SealedSecretStatus};
 
+use kseal_runtime::report::Notice;
+
 use crate::Error;
 
 /// Condition type kseal sets on every SealedSecret (as sealed-secrets).
@@ -39,6 +41,16 @@ impl Outcome {
             synced: true,
             reason: reasons::UNSEALED,
             message: "SealedSecret unsealed successfully".into(),
+        }
+    }
+
+    /// The event that reports this outcome.
+    pub fn notice(&self) -> Notice {
+        Notice {
+            warning: !self.synced,
+            reason: self.reason.into(),
+            note: self.message.clone(),
+            action: "Unseal",
         }
     }
 
@@ -108,6 +120,14 @@ pub fn synced_status(
         observed_generation: generation,
         conditions,
     })
+}
+
+/// The current time as RFC 3339 with whole seconds, as Kubernetes writes condition times.
+pub fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use kseal_api::external_secrets::{
     ClusterSecretStore, ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, SecretStore,
     SecretStoreSpec,
 };
-use kube::ResourceExt as _;
+use kseal_runtime::meta::{name_in, without_managed_fields};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -84,16 +84,6 @@ watched!(
     WatchedClusterSecretStore inherits ClusterSecretStore
 );
 
-/// Object metadata without `managedFields`: the watch caches keep every object, and the field
-/// managers' trees are the largest part of most objects' metadata.
-pub fn without_managed_fields<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<ObjectMeta, D::Error> {
-    let mut metadata = <ObjectMeta as serde::Deserialize>::deserialize(deserializer)?;
-    metadata.managed_fields = None;
-    Ok(metadata)
-}
-
 impl WatchedExternalSecret {
     /// The typed ExternalSecret, or why its spec does not fit ESO's schema.
     pub fn parse(&self) -> Result<ExternalSecret, Error> {
@@ -118,27 +108,8 @@ fn parse_spec<T: DeserializeOwned>(
     metadata: &ObjectMeta,
 ) -> Result<T, Error> {
     serde_json::from_value(spec.clone()).map_err(|error| Error::Invalid {
-        message: format!(
-            "{}: invalid spec: {error}",
-            object_name(
-                metadata.namespace.as_deref(),
-                metadata.name.as_deref().unwrap_or_default()
-            )
-        ),
+        message: format!("{}: invalid spec: {error}", name_in(metadata)),
     })
-}
-
-/// `namespace/name`, or `name` for cluster-scoped objects.
-pub fn object_name(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
-        _ => name.to_owned(),
-    }
-}
-
-/// `namespace/name` of a watched object.
-pub fn name_of(object: &impl kube::Resource) -> String {
-    object_name(object.namespace().as_deref(), &object.name_any())
 }
 
 #[cfg(test)]
