@@ -1,4 +1,4 @@
-//! Unseal benchmark (issue 4, SPEC §7): the real `kseal-controller` process (release build) against the
+//! Unseal benchmark (issue 4): the real `kseal-controller` process (release build) against the
 //! real API server, with RSA-4096 keys, the default. Prints from one run, each figure beside its target:
 //!
 //! 1. `KSEAL_BENCH_N` SealedSecrets × 5 values (default 1000) from no Secrets to all `Synced`, in values/s,

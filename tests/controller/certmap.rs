@@ -1,4 +1,4 @@
-//! The certificate ConfigMap (SPEC §4 item 5) and `kseal` fetching the certificate from the cluster.
+//! The certificate ConfigMap and `kseal` fetching the certificate from the cluster.
 //!
 //! Only the ConfigMap fallback is tested end to end: the service-proxy path needs a Service whose
 //! Endpoints lead to the in-process controller, and the API server refuses Endpoints on loopback addresses,

@@ -1,4 +1,4 @@
-//! Coalescing (SPEC §4.6): ExternalSecrets that read the same remote secrets in one refresh cycle share
+//! Coalescing: ExternalSecrets that read the same remote secrets in one refresh cycle share
 //! one fetch, batched with BatchGetSecretValue. Counted at moto.
 
 use std::time::{Duration, SystemTime};

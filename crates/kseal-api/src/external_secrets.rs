@@ -1,4 +1,4 @@
-//! The External Secrets Operator resources kseal serves (`external-secrets.io`, SPEC §3):
+//! The External Secrets Operator resources kseal serves (`external-secrets.io`):
 //! [`ExternalSecret`], [`SecretStore`] and [`ClusterSecretStore`].
 //!
 //! Field names, enum values and defaults are ESO's, so existing manifests apply unchanged. The types

@@ -1,5 +1,5 @@
 //! One whole `kseal` seal process: a 5-key Secret sealed with a `--cert` file, from exec to exit.
-//! Target: < 10 ms (SPEC §7).
+//! Target: < 10 ms.
 //!
 //! Run: `cargo bench -p kseal-cli --bench seal_process`
 

@@ -1,6 +1,6 @@
 //! Talking to the cluster: the controller's certificate when `--cert` is not given (through the API
-//! server's service proxy as kubeseal does, SPEC §2.5, else from the ConfigMap the controller publishes,
-//! SPEC §4 item 5), and `/v1/verify` and `/v1/rotate` through the same proxy.
+//! server's service proxy as kubeseal does, else from the ConfigMap the controller publishes for
+//! clusters whose service proxy is blocked), and `/v1/verify` and `/v1/rotate` through the same proxy.
 //!
 //! The CLI is synchronous; only this module starts a (small, current-thread) tokio runtime, and only when
 //! it is needed, so sealing with `--cert` stays free of any cluster work.

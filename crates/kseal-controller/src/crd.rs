@@ -53,7 +53,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 }
 
 /// The ESO types are `v1`; the same schema is also served as `v1beta1` (not stored), so manifests
-/// of both versions apply (SPEC §3). The API server converts between them by changing only
+/// of both versions apply. The API server converts between them by changing only
 /// `apiVersion`, which is exact because the schemas are the same.
 fn serve_eso_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     let stored = crd.spec.versions[0].clone();

@@ -4,7 +4,8 @@
 //!
 //! No I/O, no Kubernetes client, no async.
 
-pub mod external;
+pub mod conditions;
+pub mod external_secrets;
 pub mod manifest;
 pub mod plan;
 pub mod seal;

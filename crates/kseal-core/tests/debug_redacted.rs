@@ -1,7 +1,7 @@
 //! Types that hold decrypted or fetched values never print them through `Debug` (a stray `{:?}` in a log
 //! line must not leak): they show key names only.
 
-use kseal_core::external::desired::{Data, desired_secret};
+use kseal_core::external_secrets::desired::{Data, desired_secret};
 use kseal_core::unseal::open_all;
 use kseal_core::{PlainSecret, SealOptions, seal_secret, unseal};
 use kseal_crypto::{KeyOptions, KeyPair};

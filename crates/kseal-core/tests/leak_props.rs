@@ -3,15 +3,17 @@
 //! metadata and the final Secret keys) never shows a fetched value, a JSON member name or value, or a
 //! decoded text — in `Display` or `Debug` — unless that text is also written literally in the spec.
 //!
-//! The pipeline is the one `kseal-sync` runs between reading AWS and applying the Secret.
+//! The pipeline is the one `kseal-externalsecrets` runs between reading AWS and applying the Secret.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use kseal_api::external_secrets::{ExternalSecret, TemplateTarget};
-use kseal_core::external::desired::{Data, TemplateSource, desired_secret};
-use kseal_core::external::remote::{self, ConversionStrategy, DecodingStrategy, RemoteSecret};
-use kseal_core::external::rewrite::{self, Rewrite};
+use kseal_core::external_secrets::desired::{Data, TemplateSource, desired_secret};
+use kseal_core::external_secrets::remote::{
+    self, DecodingStrategy, KeyConversion, Payload as RemotePayload,
+};
+use kseal_core::external_secrets::rewrite::{self, Rewrite};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::json;
@@ -321,11 +323,11 @@ fn decoding(n: u8) -> (DecodingStrategy, &'static str) {
     }
 }
 
-fn conversion(n: u8) -> (ConversionStrategy, Option<&'static str>) {
+fn conversion(n: u8) -> (KeyConversion, Option<&'static str>) {
     match n {
-        0 => (ConversionStrategy::Default, None),
-        1 => (ConversionStrategy::Default, Some("Default")),
-        _ => (ConversionStrategy::Unicode, Some("Unicode")),
+        0 => (KeyConversion::Default, None),
+        1 => (KeyConversion::Default, Some("Default")),
+        _ => (KeyConversion::Unicode, Some("Unicode")),
     }
 }
 
@@ -459,14 +461,14 @@ fn spec(case: &Case, world: &World) -> (ExternalSecret, Vec<TemplateSource>) {
     (es, sources)
 }
 
-/// What `kseal-sync` does with the fetched payloads; an error as its `Display` and `Debug`.
+/// What `kseal-externalsecrets` does with the fetched payloads; an error as its `Display` and `Debug`.
 fn run(es: &ExternalSecret, world: &World, sources: &[TemplateSource]) -> Result<(), String> {
     fn shown<E: std::fmt::Display + std::fmt::Debug>(e: E) -> String {
         format!("{e}\n{e:?}")
     }
     let secret = |key: &str| {
         let i: usize = key.trim_start_matches("app/r").parse().unwrap();
-        RemoteSecret::String(&world.payloads[i])
+        RemotePayload::String(&world.payloads[i])
     };
     let decoding = |d: Option<kseal_api::external_secrets::DecodingStrategy>| {
         use kseal_api::external_secrets::DecodingStrategy as D;
@@ -490,13 +492,13 @@ fn run(es: &ExternalSecret, world: &World, sources: &[TemplateSource]) -> Result
             })
             .collect();
         let conversion = if !rewrites.is_empty() {
-            ConversionStrategy::Keep
+            KeyConversion::Keep
         } else if extract.conversion_strategy
             == Some(kseal_api::external_secrets::ConversionStrategy::Unicode)
         {
-            ConversionStrategy::Unicode
+            KeyConversion::Unicode
         } else {
-            ConversionStrategy::Default
+            KeyConversion::Default
         };
         let map = remote::extract(
             secret(&extract.key),

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use kseal_api::external_secrets::{ExternalSecret, TemplateScope, TemplateTarget};
 use kseal_core::PlainSecret;
-use kseal_core::external::desired::{Data, TemplateSource, desired_secret};
-use kseal_core::external::remote::{
-    self, ConversionStrategy, DecodingStrategy, RemoteSecret, convert_keys, extract, value,
+use kseal_core::external_secrets::desired::{Data, TemplateSource, desired_secret};
+use kseal_core::external_secrets::remote::{
+    self, DecodingStrategy, KeyConversion, Payload, convert_keys, extract, value,
 };
-use kseal_core::external::rewrite::{self, Rewrite};
+use kseal_core::external_secrets::rewrite::{self, Rewrite};
 use kseal_core::manifest::read_documents;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -60,7 +60,7 @@ fn a_missing_property_names_the_property_not_the_document() {
     let doc = format!(r#"{{"{CANARY}": {{"inner": "{CANARY}"}}, "user": "{CANARY}"}}"#);
     for property in ["absent", "user.deeper", "CANARY-7f3a9c.missing"] {
         let e = value(
-            RemoteSecret::String(&doc),
+            Payload::String(&doc),
             "prod/db",
             Some(property),
             DecodingStrategy::None,
@@ -85,7 +85,7 @@ fn a_fetched_value_that_is_not_json_is_not_quoted() {
         format!("[\"{CANARY}\n"),
     ] {
         let e = value(
-            RemoteSecret::String(&doc),
+            Payload::String(&doc),
             "prod/db",
             Some("a"),
             DecodingStrategy::None,
@@ -93,10 +93,10 @@ fn a_fetched_value_that_is_not_json_is_not_quoted() {
         .unwrap_err();
         check(&e, &["prod/db", "line", "column"]);
         let e = extract(
-            RemoteSecret::Binary(doc.as_bytes()),
+            Payload::Binary(doc.as_bytes()),
             "prod/db",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::None,
         )
         .unwrap_err();
@@ -113,10 +113,10 @@ fn extract_of_a_non_object_names_the_remote_secret_only() {
         (format!(r#"{{"p": "{{\"{CANARY}\": 1"}}"#), Some("p")),
     ] {
         let e = extract(
-            RemoteSecret::String(&doc),
+            Payload::String(&doc),
             "prod/db",
             property,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::None,
         )
         .unwrap_err();
@@ -130,16 +130,10 @@ fn extract_of_a_non_object_names_the_remote_secret_only() {
 fn decoding_errors_never_show_the_value() {
     let bad = format!("{CANARY}!!");
     for strategy in [DecodingStrategy::Base64, DecodingStrategy::Base64Url] {
-        let e = value(RemoteSecret::String(&bad), "prod/db", None, strategy).unwrap_err();
+        let e = value(Payload::String(&bad), "prod/db", None, strategy).unwrap_err();
         check(&e, &["prod/db", "decodingStrategy"]);
         let doc = format!(r#"{{"token": "{bad}"}}"#);
-        let e = value(
-            RemoteSecret::String(&doc),
-            "prod/db",
-            Some("token"),
-            strategy,
-        )
-        .unwrap_err();
+        let e = value(Payload::String(&doc), "prod/db", Some("token"), strategy).unwrap_err();
         check(&e, &["prod/db", "decodingStrategy"]);
         let e = remote::decode(bad.as_bytes(), strategy, "dataFrom[0].find").unwrap_err();
         check(&e, &["dataFrom[0].find"]);
@@ -152,10 +146,10 @@ fn a_member_that_does_not_decode_is_named_by_position_not_by_name() {
     let doc = format!(r#"{{"ok": "{}", "{CANARY}": "{CANARY}!!"}}"#, b64("fine"));
     for strategy in [DecodingStrategy::Base64, DecodingStrategy::Base64Url] {
         let e = extract(
-            RemoteSecret::String(&doc),
+            Payload::String(&doc),
             "prod/db",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             strategy,
         )
         .unwrap_err();
@@ -170,10 +164,10 @@ fn a_member_that_does_not_decode_is_named_by_position_not_by_name() {
 fn key_conversion_collisions_do_not_name_member_keys() {
     let doc = format!(r#"{{"{CANARY}/x": "1", "{CANARY}_x": "2", "other": "3"}}"#);
     let e = extract(
-        RemoteSecret::String(&doc),
+        Payload::String(&doc),
         "prod/db",
         None,
-        ConversionStrategy::Default,
+        KeyConversion::Default,
         DecodingStrategy::None,
     )
     .unwrap_err();
@@ -187,7 +181,7 @@ fn key_conversion_collisions_do_not_name_member_keys() {
         ("b".to_owned(), 3),
     ]
     .into();
-    let e = convert_keys(found, ConversionStrategy::Unicode, "dataFrom[1].find");
+    let e = convert_keys(found, KeyConversion::Unicode, "dataFrom[1].find");
     assert!(e.is_ok(), "Unicode keeps them apart");
     let found: BTreeMap<String, u8> = [
         (format!("{CANARY}/a"), 1),
@@ -195,7 +189,7 @@ fn key_conversion_collisions_do_not_name_member_keys() {
         ("b".to_owned(), 3),
     ]
     .into();
-    let e = convert_keys(found, ConversionStrategy::Default, "dataFrom[1].find").unwrap_err();
+    let e = convert_keys(found, KeyConversion::Default, "dataFrom[1].find").unwrap_err();
     check(&e, &["dataFrom[1].find", "2 of 3 keys"]);
 }
 

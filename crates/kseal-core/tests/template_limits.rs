@@ -9,7 +9,7 @@ use kseal_api::external_secrets::{
     ExternalSecret, ExternalSecretSpec, ExternalSecretTarget, ExternalSecretTemplate,
     TemplateMetadata, TemplateTarget,
 };
-use kseal_core::external::desired::{self, Data, TemplateSource, desired_secret};
+use kseal_core::external_secrets::desired::{self, Data, TemplateSource, desired_secret};
 use kseal_core::manifest::read_documents;
 use kseal_core::{Error, PlainSecret, SealOptions, seal_secret, unseal};
 use kseal_crypto::{KeyOptions, KeyPair};

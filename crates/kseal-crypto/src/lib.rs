@@ -1,10 +1,11 @@
 //! The sealed-secrets ciphertext format and key handling, compatible with Bitnami's `kubeseal`.
 //!
-//! Every value is sealed separately with a hybrid scheme (SPEC §2.1): a fresh 32-byte session key is
-//! encrypted with RSA-OAEP(SHA-256) under a *scope label* (SPEC §2.2), the value with AES-256-GCM under the
+//! Every value is sealed separately with a hybrid scheme: a fresh 32-byte session key is
+//! encrypted with RSA-OAEP(SHA-256) under a *scope label*, the value with AES-256-GCM under the
 //! session key and an all-zero nonce. Output: `u16 BE len(rsa) ‖ rsa ‖ aes-gcm ciphertext+tag`.
 //!
-//! All RSA and AES work is done by aws-lc-rs (constant-time RSA). The crate does no I/O.
+//! Sealing (public-key work only) is pure Rust (`rsa`, `aes-gcm`); opening, the private-key work, uses
+//! aws-lc-rs (constant-time RSA). The crate does no I/O.
 
 mod envelope;
 mod error;

@@ -25,7 +25,7 @@ pub enum Error {
         /// The remote key (empty when the failure is not about one key).
         key: String,
         /// The provider's error.
-        source: crate::aws::Error,
+        source: crate::provider::aws::Error,
     },
     /// The remote secret does not exist.
     #[error("remote key {key:?} does not exist")]
@@ -35,13 +35,13 @@ pub enum Error {
     },
     /// A property, decoding or rewrite failed.
     #[error(transparent)]
-    Remote(#[from] kseal_core::external::remote::Error),
+    Remote(#[from] kseal_core::external_secrets::remote::Error),
     /// A rewrite failed.
     #[error(transparent)]
-    Rewrite(#[from] kseal_core::external::rewrite::Error),
+    Rewrite(#[from] kseal_core::external_secrets::rewrite::Error),
     /// The template or the resulting keys are invalid.
     #[error(transparent)]
-    Desired(#[from] kseal_core::external::desired::Error),
+    Desired(#[from] kseal_core::external_secrets::desired::Error),
     /// The target Secret is controlled by another ExternalSecret.
     #[error("Secret {secret} is owned by ExternalSecret {owner}; it is not taken over")]
     Conflict {

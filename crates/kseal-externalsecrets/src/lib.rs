@@ -1,23 +1,25 @@
-//! External secret sync (SPEC §3): ExternalSecrets, SecretStores and ClusterSecretStores of
+//! External secret sync: ExternalSecrets, SecretStores and ClusterSecretStores of
 //! `external-secrets.io`, synced from AWS Secrets Manager (or the `fake` provider) into Secrets.
 //!
-//! Modules: [`aws`] (credentials, Secrets Manager calls, coalesced and batched fetches), [`stores`]
-//! (store validation, `conditions`, the provider of a store), [`schedule`] (when a refresh is due),
-//! [`fetch`] (what `data`/`dataFrom` select), [`reconcile`] (the ExternalSecret reconciler),
+//! Modules: [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
+//! `fake`), [`stores`] (store validation, `conditions`, the provider of a store), [`schedule`] (when a
+//! refresh is due), [`select`] (what `data`/`dataFrom` read), [`reconcile`] (the ExternalSecret reconciler),
 //! [`watched`] (loosely typed watches), [`protect`] (Secrets the sync never writes: sealing keys and
 //! the Secrets of SealedSecrets), [`metrics`]. The pure parts (what a `remoteRef` selects, the
-//! desired Secret) live in `kseal_core::external`.
+//! desired Secret) live in `kseal_core::external_secrets`.
 //!
 //! [`run`] runs inside `kseal-controller`, under its leader election.
 
-pub mod aws;
-pub mod fetch;
 pub mod metrics;
 pub mod protect;
+pub mod provider;
 pub mod reconcile;
 pub mod schedule;
+pub mod select;
 pub mod stores;
 pub mod watched;
+
+use provider::aws;
 
 mod error;
 
@@ -28,9 +30,10 @@ use std::time::SystemTime;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
 use kseal_api::external_secrets::{LABEL_MANAGED, StoreKind};
-use kube::api::{Api, Patch, PatchParams};
+use kseal_runtime::ObjectTable;
+use kseal_runtime::report::Reporter;
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
@@ -75,14 +78,13 @@ pub const JWT_AUTH_VALUE: &str = "controller.sync.jwtAuth";
 pub struct Context {
     client: Client,
     config: Config,
-    /// Who publishes the events. The sync publishes an event only when something changed, so it keeps
-    /// no series cache: kube's `Recorder` holds every event it sent for six minutes, which after a
-    /// burst of 10 000 new ExternalSecrets is most of the sync's memory.
+    /// Writes statuses and publishes events (only when something changed).
     reporter: Reporter,
     fetcher: aws::Fetcher,
     providers: stores::Providers,
     metrics: SyncMetrics,
-    objects: Mutex<HashMap<(String, String), ObjectState>>,
+    /// Per ExternalSecret, pruned when it is deleted.
+    objects: ObjectTable<ObjectState>,
     /// Targets of ExternalSecrets without an ownerReference on their Secret: (namespace, Secret) → name.
     targets: Mutex<HashMap<(String, String), String>>,
     externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
@@ -92,7 +94,6 @@ pub struct Context {
 
 #[derive(Debug, Default)]
 struct ObjectState {
-    failures: u32,
     /// `syncedResourceVersion` and time of the last successful refresh (the watch may lag behind).
     synced: Option<(String, SystemTime)>,
 }
@@ -108,61 +109,54 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// A context writing with `client`, counting into `metrics`.
     pub fn new(client: Client, config: Config, metrics: SyncMetrics) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: None,
-        };
         let observer: Arc<dyn aws::CallObserver> = Arc::new(metrics.clone());
         let options = aws::ProviderOptions {
             endpoint_url: config.aws_endpoint_url.clone(),
             observer: Some(observer),
         };
         Context {
-            reporter,
+            reporter: Reporter::new(client.clone(), FIELD_MANAGER),
             client,
             config,
             fetcher: aws::Fetcher::new(),
             providers: stores::Providers::new(options),
             metrics,
-            objects: Mutex::default(),
+            objects: ObjectTable::default(),
             targets: Mutex::default(),
             externals: std::sync::OnceLock::new(),
             cycles: Mutex::default(),
         }
     }
 
-    /// A recorder for one event (see [`Context::reporter`]).
-    fn recorder(&self) -> Recorder {
-        Recorder::new(self.client.clone(), self.reporter.clone())
-    }
-
-    fn with_state<T>(
-        &self,
-        object: &impl kube::Resource,
-        f: impl FnOnce(&mut ObjectState) -> T,
-    ) -> T {
-        let key = (object.namespace().unwrap_or_default(), object.name_any());
-        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
-        f(objects.entry(key).or_default())
-    }
-
-    fn count_failure(&self, object: &impl kube::Resource) -> u32 {
-        self.with_state(object, |state| {
-            state.failures = state.failures.saturating_add(1);
-            state.failures
-        })
-    }
-
-    fn reset_failures(&self, object: &impl kube::Resource) {
-        self.with_state(object, |state| state.failures = 0);
-    }
-
     fn remember(&self, object: &impl kube::Resource, version: String, at: SystemTime) {
-        self.with_state(object, |state| state.synced = Some((version, at)));
+        self.objects
+            .with(object, |state| state.synced = Some((version, at)));
     }
 
     fn remembered(&self, object: &impl kube::Resource) -> Option<(String, SystemTime)> {
-        self.with_state(object, |state| state.synced.clone())
+        self.objects.with(object, |state| state.synced.clone())
+    }
+
+    /// Prunes the per-object state and the target index on one event of the ExternalSecret watch.
+    fn observe(
+        &self,
+        event: &watcher::Event<WatchedExternalSecret>,
+        store: &Store<WatchedExternalSecret>,
+    ) {
+        self.objects.observe(event, store);
+        let mut targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Delete(es) => {
+                let (namespace, name) = (es.namespace().unwrap_or_default(), es.name_any());
+                targets.retain(|(ns, _), owner| *ns != namespace || *owner != name);
+            }
+            watcher::Event::InitDone => targets.retain(|(namespace, _), owner| {
+                store
+                    .get(&ObjectRef::new(owner).within(namespace))
+                    .is_some()
+            }),
+            _ => {}
+        }
     }
 
     fn index_target(&self, namespace: &str, secret: &str, external: &str) {
@@ -302,7 +296,12 @@ pub async fn run(
     };
     let cluster_stores: Api<WatchedClusterSecretStore> = Api::all(client.clone());
 
-    let controller = Controller::new(externals, watcher::Config::default());
+    let pruned = ctx.clone();
+    let controller = kseal_runtime::objects::controller(
+        externals,
+        watcher::Config::default(),
+        move |event, store| pruned.observe(event, store),
+    );
     let _ = ctx.externals.set(controller.store());
     let (secret_ctx, store_ctx, cluster_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
@@ -383,7 +382,8 @@ where
                     .config
                     .allow_namespaced_default_credentials,
             },
-        ),
+        )
+        .map(drop),
         Err(error) => Err((stores::reasons::INVALID_PROVIDER_CONFIG, error.to_string())),
     };
     // jwt auth: whether the RBAC lets the controller use the service account (checked again now
@@ -422,16 +422,8 @@ where
         capabilities: Some("ReadOnly".to_owned()),
     };
     let unchanged = previous.capabilities == status.capabilities
-        && previous
-            .conditions
-            .iter()
-            .map(|c| (&c.status, &c.reason, &c.message))
-            .eq(status
-                .conditions
-                .iter()
-                .map(|c| (&c.status, &c.reason, &c.message)));
+        && kseal_core::conditions::same(&previous.conditions, &status.conditions);
     if !unchanged {
-        let patch = serde_json::json!({ "status": status });
         let what = format!(
             "the status of {}",
             stores::display(
@@ -440,13 +432,10 @@ where
                 &store.namespace().unwrap_or_default()
             )
         );
-        api.patch_status(
-            &store.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(error::kube(what))?;
+        ctx.reporter
+            .patch_status(api, &store.name_any(), &status)
+            .await
+            .map_err(error::kube(what))?;
     }
     Ok(match jwt {
         Some(_) => Action::requeue(stores::JWT_ACCESS_RECHECK),

@@ -2,18 +2,11 @@
 
 use std::time::Duration;
 
+use kseal_runtime::metrics::{ReconcileMetrics, ReconcileNames};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-/// Label set of errors.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
-    /// Short error label ([`crate::Error::reason`]).
-    pub reason: String,
-}
 
 /// Label set of provider calls.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -24,68 +17,49 @@ pub struct CallLabels {
     pub result: String,
 }
 
+/// The sync's reconcile families, inside `kseal_sync`.
+const NAMES: ReconcileNames = ReconcileNames {
+    runs: ("runs", "ExternalSecret refreshes that read remote data"),
+    errors: ("errors", "ExternalSecret reconciles that failed, by reason"),
+    duration: (
+        "reconcile_duration_seconds",
+        "Duration of ExternalSecret reconciles that refreshed",
+    ),
+    // 5 ms to ~40 s.
+    buckets: 14,
+};
+
 /// The sync's metrics.
 #[derive(Clone, Debug)]
 pub struct SyncMetrics {
-    syncs: Counter,
-    errors: Family<ReasonLabels, Counter>,
+    reconciles: ReconcileMetrics,
     provider_calls: Family<CallLabels, Counter>,
-    duration: Histogram,
 }
 
 impl SyncMetrics {
-    /// Registers the sync's metrics in `registry` (prefix `sync`, inside the caller's prefix).
+    /// Registers the sync's metrics in `registry`, the `kseal` component registry (prefix `sync`).
     pub fn register(registry: &mut Registry) -> SyncMetrics {
-        let metrics = SyncMetrics {
-            syncs: Counter::default(),
-            errors: Family::default(),
-            provider_calls: Family::default(),
-            duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
-        };
         let registry = registry.sub_registry_with_prefix("sync");
-        registry.register(
-            "runs",
-            "ExternalSecret refreshes that read remote data",
-            metrics.syncs.clone(),
-        );
-        registry.register(
-            "errors",
-            "ExternalSecret reconciles that failed, by reason",
-            metrics.errors.clone(),
-        );
+        let metrics = SyncMetrics {
+            reconciles: ReconcileMetrics::register(registry, &NAMES),
+            provider_calls: Family::default(),
+        };
         registry.register(
             "provider_calls",
             "Calls to the secret provider, by operation and result",
             metrics.provider_calls.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Duration of ExternalSecret reconciles that refreshed",
-            metrics.duration.clone(),
         );
         metrics
     }
 
     /// A refresh finished after `elapsed`, failed with `error` when set.
     pub fn synced(&self, elapsed: Duration, error: Option<&'static str>) {
-        self.syncs.inc();
-        self.duration.observe(elapsed.as_secs_f64());
-        if let Some(reason) = error {
-            self.errors
-                .get_or_create(&ReasonLabels {
-                    reason: reason.to_owned(),
-                })
-                .inc();
-        }
+        self.reconciles.reconciled(elapsed, error);
     }
 
     /// A reconcile failed before reading remote data.
     pub fn failed(&self, reason: &'static str) {
-        self.errors
-            .get_or_create(&ReasonLabels {
-                reason: reason.to_owned(),
-            })
-            .inc();
+        self.reconciles.failed(reason);
     }
 
     /// One provider call.
@@ -99,7 +73,7 @@ impl SyncMetrics {
     }
 }
 
-impl crate::aws::CallObserver for SyncMetrics {
+impl crate::provider::aws::CallObserver for SyncMetrics {
     fn call(&self, operation: &'static str, result: &'static str) {
         self.provider_call(operation, result);
     }

@@ -1,5 +1,5 @@
 //! The ExternalSecret reconciler: decide whether a refresh is due, read the remote data, write the
-//! Secret, report `Ready` (SPEC §3.2).
+//! Secret, report `Ready`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,18 +10,19 @@ use kseal_api::external_secrets::{
     Binding, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
     LABEL_MANAGED, RefreshPolicy, StoreKind, TemplateTarget,
 };
-use kseal_core::external::desired::{self, Desired, TemplateSource};
+use kseal_core::external_secrets::desired::{self, Desired, TemplateSource};
+use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource as _, ResourceExt as _};
 
 use crate::error::kube;
 use crate::schedule::{self, Decision};
 use crate::stores;
 use crate::watched::WatchedExternalSecret;
-use crate::{Context, Error, FIELD_MANAGER, fetch};
+use crate::{Context, Error, FIELD_MANAGER, select};
+use kseal_core::conditions::{self, Position, Verdict};
 use kseal_runtime::meta::name_of;
+use kseal_runtime::report::Notice;
 
 /// Condition type, reasons and event reasons (ESO's).
 pub mod reasons {
@@ -168,13 +169,13 @@ pub async fn reconcile(
     let (fresh_after, cycle) = match schedule::decide(&inputs, now) {
         Decision::Due { fresh_after, cycle } => (fresh_after, cycle),
         Decision::Wait { until } => {
-            ctx.reset_failures(watched.as_ref());
+            ctx.objects.succeeded(watched.as_ref());
             return Ok(wait(until, now));
         }
     };
 
     let started = Instant::now();
-    let freshness = fetch::Freshness { fresh_after, cycle };
+    let freshness = select::Freshness { fresh_after, cycle };
     let result = refresh(
         &ctx,
         &es,
@@ -191,7 +192,7 @@ pub async fn reconcile(
         Err(error) => return fail(&ctx, &watched, &es, error).await,
     };
     ctx.remember(watched.as_ref(), version.clone(), now);
-    ctx.reset_failures(watched.as_ref());
+    ctx.objects.succeeded(watched.as_ref());
     let status = synced_status(&es, &target, &version, written, now);
     report(&ctx, &watched, Some(status), Ok(written)).await?;
     let next = schedule::decide(
@@ -216,7 +217,7 @@ async fn refresh(
     store_name: &str,
     kind: StoreKind,
     existing: Option<&Secret>,
-    freshness: fetch::Freshness,
+    freshness: select::Freshness,
 ) -> Result<Written, Error> {
     let namespace = es.namespace().unwrap_or_default();
     let store = stores::resolve(
@@ -228,7 +229,7 @@ async fn refresh(
         &ctx.config,
     )
     .await?;
-    let data = match fetch::fetch_data(ctx, es, &store, freshness).await {
+    let data = match select::fetch_data(ctx, es, &store, freshness).await {
         Ok(data) => data,
         Err(Error::RemoteMissing { key }) => {
             return remote_gone(ctx, es, existing, key).await;
@@ -553,7 +554,7 @@ fn synced_status(
     }
 }
 
-/// `conditions` with `Ready` set; `lastTransitionTime` is kept while the status does not change.
+/// `conditions` with `Ready` set (last); `lastTransitionTime` is kept while the status does not change.
 pub fn ready_conditions(
     previous: &[Condition],
     ready: bool,
@@ -561,25 +562,18 @@ pub fn ready_conditions(
     message: &str,
     now: SystemTime,
 ) -> Vec<Condition> {
-    let status = if ready { "True" } else { "False" };
-    let old = previous.iter().find(|c| c.type_ == reasons::READY);
-    let last_transition_time = match old {
-        Some(old) if old.status == status => old.last_transition_time.clone(),
-        _ => Some(Time(now.try_into().unwrap_or_default())),
+    let verdict = Verdict {
+        type_: reasons::READY,
+        ok: ready,
+        reason,
+        message,
     };
-    let mut conditions: Vec<Condition> = previous
-        .iter()
-        .filter(|c| c.type_ != reasons::READY)
-        .cloned()
-        .collect();
-    conditions.push(Condition {
-        type_: reasons::READY.to_owned(),
-        status: status.to_owned(),
-        reason: Some(reason.to_owned()),
-        message: Some(message.to_owned()),
-        last_transition_time,
-    });
-    conditions
+    conditions::set(
+        previous,
+        &verdict,
+        &conditions::eso_time(now),
+        Position::Last,
+    )
 }
 
 /// Reports a failure (status and, on a new failure, an event); the error goes to the backoff.
@@ -633,60 +627,35 @@ async fn report(
     if changed {
         let api: Api<WatchedExternalSecret> =
             Api::namespaced(ctx.client.clone(), &watched.namespace().unwrap_or_default());
-        let patch = serde_json::json!({ "status": status });
-        api.patch_status(
-            &watched.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(kube(format!(
-            "the status of ExternalSecret {}",
-            name_of(watched)
-        )))?;
+        ctx.reporter
+            .patch_status(&api, &watched.name_any(), &status)
+            .await
+            .map_err(kube(format!(
+                "the status of ExternalSecret {}",
+                name_of(watched)
+            )))?;
     }
     let event = match outcome {
-        Ok(Written::Created) => Some((
-            EventType::Normal,
-            reasons::CREATED,
-            "Secret created".to_owned(),
-        )),
-        Ok(Written::Updated) => Some((
-            EventType::Normal,
-            reasons::UPDATED,
-            "Secret updated".to_owned(),
-        )),
+        Ok(Written::Created) => Some((false, reasons::CREATED, "Secret created".to_owned())),
+        Ok(Written::Updated) => Some((false, reasons::UPDATED, "Secret updated".to_owned())),
         Ok(Written::Deleted) => Some((
-            EventType::Normal,
+            false,
             reasons::DELETED,
             "remote secret gone: Secret data removed (deletionPolicy)".to_owned(),
         )),
         Ok(Written::Unchanged) => None,
         // One event per new failure, not per retry.
-        Err(error) if changed => Some((
-            EventType::Warning,
-            reasons::UPDATE_FAILED,
-            error.to_string(),
-        )),
+        Err(error) if changed => Some((true, reasons::UPDATE_FAILED, error.to_string())),
         Err(_) => None,
     };
-    if let Some((type_, reason, note)) = event {
-        let event = Event {
-            type_,
+    if let Some((warning, reason, note)) = event {
+        let notice = Notice {
+            warning,
             reason: reason.to_owned(),
-            note: Some(note),
-            action: "Sync".to_owned(),
-            secondary: None,
+            note,
+            action: "Sync",
         };
-        if let Err(error) = ctx
-            .recorder()
-            .publish(&event, &watched.object_ref(&()))
-            .await
-        {
-            let error =
-                crate::kube_message(&format!("an event about {}", name_of(watched)), &error);
-            tracing::warn!(%error, "cannot publish event");
-        }
+        ctx.reporter.publish(watched, notice).await;
     }
     Ok(())
 }
@@ -719,7 +688,7 @@ pub fn error_policy(
     _error: &Error,
     ctx: Arc<Context>,
 ) -> Action {
-    Action::requeue(schedule::backoff(ctx.count_failure(watched.as_ref())))
+    Action::requeue(schedule::BACKOFF.delay(ctx.objects.failed(watched.as_ref())))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! When an ExternalSecret reads its remote data again (SPEC §3.2, §4.6). Pure; time is a parameter.
+//! When an ExternalSecret reads its remote data again. Pure; time is a parameter.
 //!
 //! Periodic refreshes follow a grid per (store, interval): the grid's points are `offset + k·interval`,
 //! with the offset derived from the store's identity. Every ExternalSecret of a store with the same
@@ -10,11 +10,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kseal_api::external_secrets::RefreshPolicy;
+use kseal_runtime::Backoff;
 
-/// First retry delay after a failure; doubled per consecutive failure of the same object.
-pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// Longest retry delay (about 7 minutes, as ESO's default rate limiter).
-pub const BACKOFF_MAX: Duration = Duration::from_secs(7 * 60);
+/// Retries of a failed ExternalSecret: after 1 s, doubled per consecutive failure, at most 7 minutes.
+pub const BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(7 * 60));
 
 /// What the reconciler knows about one ExternalSecret.
 #[derive(Debug, Clone)]
@@ -91,12 +90,6 @@ pub fn decide(inputs: &Inputs, now: SystemTime) -> Decision {
             }
         }
     }
-}
-
-/// Delay before retry number `failures` (1-based): [`BACKOFF_BASE`] doubled, at most [`BACKOFF_MAX`].
-pub fn backoff(failures: u32) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX)
 }
 
 /// Refresh points of one (store, interval): `offset + k·interval` seconds since the epoch.
@@ -235,11 +228,9 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_about_seven_minutes() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(9), Duration::from_secs(256));
-        assert_eq!(backoff(10), BACKOFF_MAX);
-        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    fn failed_objects_back_off_up_to_about_seven_minutes() {
+        assert_eq!(BACKOFF.delay(1), Duration::from_secs(1));
+        assert_eq!(BACKOFF.delay(9), Duration::from_secs(256));
+        assert_eq!(BACKOFF.delay(10), Duration::from_secs(7 * 60));
     }
 }

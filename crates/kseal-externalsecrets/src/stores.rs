@@ -6,18 +6,19 @@ use std::hash::Hasher as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kseal_api::external_secrets::{
-    AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, Condition, FakeProviderData,
-    SecretKeySelector, SecretStoreSpec, StoreKind,
+    AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, Condition, FakeProvider,
+    FakeProviderData, SecretKeySelector, SecretStoreSpec, StoreKind,
 };
+use kseal_core::conditions::{self as kseal_conditions, Position, Verdict};
 use kube::api::Api;
 use kube::{Client, ResourceExt as _};
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::aws::{self, StoreId};
 use crate::error::kube;
+use crate::provider::aws::{self, StoreId};
 use crate::watched::{WatchedClusterSecretStore, WatchedSecretStore};
 
 /// Service account annotation holding the IAM role for IRSA (`jwt` auth).
@@ -48,27 +49,22 @@ pub fn set_serves_all_namespaces(
     serves_all: bool,
     now: std::time::SystemTime,
 ) {
-    let old = conditions
-        .iter()
-        .position(|c| c.type_ == reasons::SERVES_ALL_NAMESPACES)
-        .map(|at| conditions.remove(at));
-    if !serves_all {
-        return;
-    }
-    let last_transition_time = old
-        .filter(|c| c.status == "True")
-        .and_then(|c| c.last_transition_time)
-        .or_else(|| now.try_into().ok().map(Time));
-    conditions.insert(
-        0,
-        Condition {
-            type_: reasons::SERVES_ALL_NAMESPACES.to_owned(),
-            status: "True".to_owned(),
-            reason: Some(reasons::NO_CONDITIONS.to_owned()),
-            message: Some(SERVES_ALL_NAMESPACES_MESSAGE.to_owned()),
-            last_transition_time,
-        },
-    );
+    *conditions = if serves_all {
+        let verdict = Verdict {
+            type_: reasons::SERVES_ALL_NAMESPACES,
+            ok: true,
+            reason: reasons::NO_CONDITIONS,
+            message: SERVES_ALL_NAMESPACES_MESSAGE,
+        };
+        kseal_conditions::set(
+            conditions,
+            &verdict,
+            &kseal_conditions::eso_time(now),
+            Position::First,
+        )
+    } else {
+        kseal_conditions::remove(conditions, reasons::SERVES_ALL_NAMESPACES)
+    };
 }
 
 /// A store an ExternalSecret reads through.
@@ -160,8 +156,21 @@ pub fn jwt_rbac_hint() -> String {
     )
 }
 
-/// What is wrong with a store's configuration on its own (no API reads), as `(reason, message)`.
-pub fn validate(spec: &SecretStoreSpec, policy: Policy) -> Result<(), (&'static str, String)> {
+/// The provider of a valid store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Provider<'a> {
+    /// AWS Secrets Manager.
+    Aws(&'a AwsProvider),
+    /// ESO's `fake` provider: the store's own data.
+    Fake(&'a FakeProvider),
+}
+
+/// The provider of a store, or what is wrong with its configuration on its own (no API reads), as
+/// `(reason, message)`.
+pub fn validate(
+    spec: &SecretStoreSpec,
+    policy: Policy,
+) -> Result<Provider<'_>, (&'static str, String)> {
     let invalid = |message: String| Err((reasons::INVALID_PROVIDER_CONFIG, message));
     let provider = &spec.provider;
     if let Some(name) = provider.other.keys().next() {
@@ -169,13 +178,13 @@ pub fn validate(spec: &SecretStoreSpec, policy: Policy) -> Result<(), (&'static 
             "provider {name:?} is not served by kseal (served: aws, fake)"
         ));
     }
-    match (&provider.aws, &provider.fake) {
+    let valid = match (&provider.aws, &provider.fake) {
         (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
         (None, None) => invalid("spec.provider must set one provider (aws or fake)".into()),
-        (None, Some(_)) => Ok(()),
-        (Some(aws), None) => {
-            validate_aws(aws, policy).map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m))
-        }
+        (None, Some(fake)) => Ok(Provider::Fake(fake)),
+        (Some(aws), None) => validate_aws(aws, policy)
+            .map(|()| Provider::Aws(aws))
+            .map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m)),
     }?;
     for condition in &spec.conditions {
         for pattern in &condition.namespace_regexes {
@@ -186,7 +195,7 @@ pub fn validate(spec: &SecretStoreSpec, policy: Policy) -> Result<(), (&'static 
             }
         }
     }
-    Ok(())
+    Ok(valid)
 }
 
 fn validate_aws(aws: &AwsProvider, policy: Policy) -> Result<(), String> {
@@ -331,19 +340,19 @@ pub async fn resolve(
         kind,
         allow_namespaced_default_credentials: config.allow_namespaced_default_credentials,
     };
-    validate(&spec, policy).map_err(|(_, message)| Error::Store {
+    let provider = validate(&spec, policy).map_err(|(_, message)| Error::Store {
         message: format!("{display}: {message}"),
     })?;
     let seed = seed(&display);
-    if let Some(fake) = spec.provider.fake {
-        return Ok(ResolvedStore {
-            display,
-            handle: StoreHandle::Fake(Arc::new(fake.data)),
-            seed,
-        });
-    }
-    let Some(aws) = spec.provider.aws else {
-        unreachable!("validate() accepts only aws or fake providers");
+    let aws = match provider {
+        Provider::Fake(fake) => {
+            return Ok(ResolvedStore {
+                display,
+                handle: StoreHandle::Fake(Arc::new(fake.data.clone())),
+                seed,
+            });
+        }
+        Provider::Aws(aws) => aws.clone(),
     };
     let scope = match kind {
         // A namespaced store reads its references in its own namespace only.
@@ -643,7 +652,7 @@ fn hash_of(value: &impl std::hash::Hash) -> u64 {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
-    use kseal_api::external_secrets::{FakeProvider, SecretStoreProvider};
+    use kseal_api::external_secrets::SecretStoreProvider;
 
     use super::*;
 
@@ -700,16 +709,16 @@ mod tests {
 
     #[test]
     fn validation_names_what_is_wrong() {
-        let validate = |spec: &SecretStoreSpec| validate(spec, NAMESPACED);
+        let check = |spec: &SecretStoreSpec| validate(spec, NAMESPACED).map(drop);
         let mut spec = SecretStoreSpec::default();
-        let (reason, message) = validate(&spec).unwrap_err();
+        let (reason, message) = check(&spec).unwrap_err();
         assert_eq!(reason, reasons::INVALID_PROVIDER_CONFIG);
         assert!(message.contains("one provider"), "{message}");
         spec.provider = SecretStoreProvider {
             other: [("vault".to_owned(), serde_json::json!({}))].into(),
             ..Default::default()
         };
-        assert!(validate(&spec).unwrap_err().1.contains("\"vault\""));
+        assert!(check(&spec).unwrap_err().1.contains("\"vault\""));
         spec.provider = SecretStoreProvider {
             aws: Some(AwsProvider {
                 service: AwsServiceType::ParameterStore,
@@ -718,12 +727,12 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert!(validate(&spec).unwrap_err().1.contains("ParameterStore"));
+        assert!(check(&spec).unwrap_err().1.contains("ParameterStore"));
         spec.provider = SecretStoreProvider {
             fake: Some(FakeProvider::default()),
             ..Default::default()
         };
-        assert_eq!(validate(&spec), Ok(()));
+        assert!(matches!(validate(&spec, NAMESPACED), Ok(Provider::Fake(_))));
     }
 
     #[test]
@@ -759,8 +768,8 @@ mod tests {
                 message.contains("controller.sync.allowNamespacedDefaultCredentials"),
                 "{message}"
             );
-            assert_eq!(validate(&spec, cluster), Ok(()));
-            assert_eq!(validate(&spec, allowed), Ok(()));
+            assert!(validate(&spec, cluster).is_ok());
+            assert!(validate(&spec, allowed).is_ok());
         }
         let jwt = store(Some(AwsAuth {
             jwt: Some(kseal_api::external_secrets::AwsJwtAuth {
@@ -768,7 +777,7 @@ mod tests {
             }),
             ..Default::default()
         }));
-        assert_eq!(validate(&jwt, NAMESPACED), Ok(()));
+        assert!(matches!(validate(&jwt, NAMESPACED), Ok(Provider::Aws(_))));
     }
 
     #[test]

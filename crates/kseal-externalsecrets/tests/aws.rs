@@ -8,7 +8,7 @@ use std::time::Instant;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::Tag;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kseal_externalsecrets::aws::{
+use kseal_externalsecrets::provider::aws::{
     Auth, CallObserver, Error, Fetcher, Provider, ProviderOptions, RemoteSecret,
     ServiceAccountTokenSource, StoreConfig, StoreId,
 };

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use futures::TryStreamExt as _;
 use kube::ResourceExt as _;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
 
 /// `(namespace, name)` of an object (the namespace is empty for cluster-scoped objects).
 pub type ObjectKey = (String, String);
@@ -114,6 +116,32 @@ impl<S> ObjectTable<S> {
             _ => {}
         }
     }
+}
+
+/// A controller of the objects of `api`, as `Controller::new` builds it, that also hands every event of
+/// its watch to `observe` once the store has applied it: where a reconciler prunes its per-object state
+/// ([`ObjectTable::observe`]) and any index of its own.
+pub fn controller<K>(
+    api: kube::Api<K>,
+    config: watcher::Config,
+    observe: impl Fn(&watcher::Event<K>, &Store<K>) + Send + 'static,
+) -> Controller<K>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync + Unpin,
+{
+    let (store, writer) = reflector::store();
+    let observed = store.clone();
+    let changes = reflector::reflector(writer, watcher(api, config))
+        .inspect_ok(move |event| observe(event, &observed))
+        .applied_objects();
+    Controller::for_stream(changes, store)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Publishes the sealing certificate in a ConfigMap, so `kseal` can fetch it where the API server's service
-//! proxy is blocked (SPEC §4 item 5).
+//! proxy is blocked.
 //!
 //! [`desired`] is the pure part; [`publish`] applies it whenever the sealing key changes.
 

@@ -1,6 +1,7 @@
 //! The `Synced` status condition of a SealedSecret, computed without a client.
 
-use kseal_api::{SealedSecretCondition, SealedSecretStatus};
+use kseal_api::SealedSecretStatus;
+use kseal_core::conditions::{self, Position, Verdict};
 
 use kseal_runtime::report::Notice;
 
@@ -44,6 +45,16 @@ impl Outcome {
         }
     }
 
+    /// The `Synced` condition this outcome sets.
+    pub fn verdict(&self) -> Verdict<'_> {
+        Verdict {
+            type_: SYNCED,
+            ok: self.synced,
+            reason: self.reason,
+            message: &self.message,
+        }
+    }
+
     /// The event that reports this outcome.
     pub fn notice(&self) -> Notice {
         Notice {
@@ -82,43 +93,17 @@ pub fn synced_status(
     outcome: &Outcome,
     now: &str,
 ) -> Option<SealedSecretStatus> {
-    let status = if outcome.synced { "True" } else { "False" };
-    let previous = current.and_then(|s| s.conditions.iter().find(|c| c.type_ == SYNCED));
-    let unchanged = previous.is_some_and(|c| {
-        c.status == status
-            && c.reason.as_deref() == Some(outcome.reason)
-            && c.message.as_deref() == Some(outcome.message.as_str())
-    }) && current.and_then(|s| s.observed_generation) == generation;
+    let verdict = outcome.verdict();
+    let conditions = current.map_or(&[][..], |s| s.conditions.as_slice());
+    let unchanged = conditions::says(conditions, &verdict)
+        && current.and_then(|s| s.observed_generation) == generation;
     if unchanged {
         return None;
     }
-    let last_transition_time = match previous {
-        Some(c) if c.status == status => c.last_transition_time.clone(),
-        _ => None,
-    }
-    .or_else(|| Some(now.to_owned()));
-    let condition = SealedSecretCondition {
-        type_: SYNCED.into(),
-        status: status.into(),
-        reason: Some(outcome.reason.into()),
-        message: Some(outcome.message.clone()),
-        last_update_time: Some(now.to_owned()),
-        last_transition_time,
-    };
-    let mut conditions: Vec<SealedSecretCondition> = current
-        .map(|s| {
-            s.conditions
-                .iter()
-                .filter(|c| c.type_ != SYNCED)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    // Synced first: the CRD's printer columns read conditions[0].
-    conditions.insert(0, condition);
     Some(SealedSecretStatus {
         observed_generation: generation,
-        conditions,
+        // Synced first: the CRD's printer columns read conditions[0].
+        conditions: conditions::set(conditions, &verdict, &now.to_owned(), Position::First),
     })
 }
 

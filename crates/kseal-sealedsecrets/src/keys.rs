@@ -1,5 +1,5 @@
 //! The sealing keys: `kubernetes.io/tls` Secrets in the controller's namespace, with the labels and layout of
-//! sealed-secrets so a cluster's existing keys are adopted as they are (SPEC §2.4).
+//! sealed-secrets so a cluster's existing keys are adopted as they are.
 //!
 //! [`KeyRing`] is the pure part (which key seals, which order to try); [`load`] and [`ensure`] read and
 //! create the Secrets.

@@ -16,8 +16,8 @@ use kseal_crypto::PrivateKey;
 use kseal_runtime::report::Reporter;
 use kseal_runtime::{Backoff, ObjectTable};
 use kube::api::{GetParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::{WatchStreamExt as _, reflector, watcher};
+use kube::runtime::controller::Action;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, ResourceExt as _};
 
 use crate::conditions::{Outcome, now, synced_status};
@@ -163,13 +163,13 @@ pub async fn run(
         ),
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
-    // The SealedSecret watch, as `Controller::new` builds it, plus pruning of per-object state.
-    let (store, writer) = reflector::store();
-    let (pruned, table_store) = (ctx.clone(), store.clone());
-    let sealed_changes = reflector(writer, watcher(sealed, watcher::Config::default()))
-        .inspect_ok(move |event| pruned.objects.observe(event, &table_store))
-        .applied_objects();
-    let controller = Controller::for_stream(sealed_changes, store.clone());
+    let pruned = ctx.clone();
+    let controller = kseal_runtime::objects::controller(
+        sealed,
+        watcher::Config::default(),
+        move |event, store| pruned.objects.observe(event, store),
+    );
+    let store = controller.store();
     let usage: Weak<dyn KeyUsageSource> = Arc::downgrade(&ctx) as Weak<Context>;
     ctx.metrics.key_usage().attach(usage);
     let ready = async move {

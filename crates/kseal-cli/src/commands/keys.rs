@@ -1,7 +1,7 @@
 //! `kseal keys`: the controller's sealing keys, which one seals, and how many SealedSecrets each still
-//! decrypts (SPEC §4 item 9), so that old keys can be retired safely.
+//! decrypts, so that old keys can be retired safely.
 //!
-//! The keys are the controller's key Secrets (SPEC §2.4); the counts come from the
+//! The keys are the controller's key Secrets; the counts come from the
 //! `kseal.io/unsealed-with` annotation kseal-controller writes on each Secret it unseals. SealedSecrets and
 //! Secrets are listed as metadata only: one malformed object cannot break the listing.
 

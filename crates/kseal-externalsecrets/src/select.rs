@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use kseal_api::external_secrets::{
-    ConversionStrategy, DecodingStrategy, ExternalSecret, ExternalSecretFind, FakeProviderData,
-    RemoteRef,
+    ConversionStrategy, ExternalSecret, ExternalSecretFind, RemoteRef,
 };
-use kseal_core::external::desired::Data;
-use kseal_core::external::{remote, rewrite};
+use kseal_core::external_secrets::desired::Data;
+use kseal_core::external_secrets::{remote, rewrite};
 use zeroize::Zeroizing;
 
-use crate::aws::{self, RemoteSecret};
+use crate::provider::aws::{self, RemoteSecret};
+use crate::provider::fake;
 use crate::stores::{ResolvedStore, StoreHandle};
 use crate::{Context, Error};
 
@@ -46,7 +46,7 @@ pub async fn fetch_data(
             view(&secret),
             &item.remote_ref.key,
             item.remote_ref.property.as_deref(),
-            decoding(item.remote_ref.decoding_strategy),
+            item.remote_ref.decoding_strategy.unwrap_or_default(),
         )?;
         Ok::<_, Error>((item.secret_key.clone(), value))
     });
@@ -70,7 +70,7 @@ pub async fn fetch_data(
                 if rewrites.is_empty() {
                     conversion(strategy)
                 } else {
-                    remote::ConversionStrategy::Keep
+                    remote::KeyConversion::Keep
                 }
             };
             let map = if let Some(extract) = &from.extract {
@@ -80,7 +80,7 @@ pub async fn fetch_data(
                     &extract.key,
                     extract.property.as_deref(),
                     converted(extract.conversion_strategy),
-                    decoding(extract.decoding_strategy),
+                    extract.decoding_strategy.unwrap_or_default(),
                 )?
             } else if let Some(find) = &from.find {
                 // The names `find` returns are data: errors name the entry, not a secret.
@@ -157,7 +157,7 @@ async fn get(
             )
             .await
             .map_err(|source| provider_error(key, source)),
-        StoreHandle::Fake(data) => fake_get(data, key, reference.version.as_deref())
+        StoreHandle::Fake(data) => fake::get(data, key, reference.version.as_deref())
             .map(Arc::new)
             .ok_or_else(|| Error::RemoteMissing {
                 key: key.to_owned(),
@@ -198,7 +198,7 @@ async fn find_all(
                 .filter_map(|d| {
                     Some((
                         d.key.clone(),
-                        fake_get(std::slice::from_ref(d), &d.key, None)?,
+                        fake::get(std::slice::from_ref(d), &d.key, None)?,
                     ))
                 })
                 .collect()
@@ -210,30 +210,18 @@ async fn find_all(
             view(&secret),
             context_for_errors,
             None,
-            decoding(find.decoding_strategy),
+            find.decoding_strategy.unwrap_or_default(),
         )?;
         map.insert(name, value);
     }
     Ok(map)
 }
 
-fn fake_get(data: &[FakeProviderData], key: &str, version: Option<&str>) -> Option<RemoteSecret> {
-    let version = version.unwrap_or_default();
-    let entry = data
-        .iter()
-        .find(|d| d.key == key && d.version.as_deref().unwrap_or_default() == version)?;
-    let value = match &entry.value_map {
-        Some(map) if entry.value.is_empty() => serde_json::to_string(map).unwrap_or_default(),
-        _ => entry.value.clone(),
-    };
-    Some(RemoteSecret::String(Zeroizing::new(value)))
-}
-
 /// The provider's value as the pure selectors take it.
-fn view(secret: &RemoteSecret) -> remote::RemoteSecret<'_> {
+fn view(secret: &RemoteSecret) -> remote::Payload<'_> {
     match secret {
-        RemoteSecret::String(text) => remote::RemoteSecret::String(text),
-        RemoteSecret::Binary(bytes) => remote::RemoteSecret::Binary(bytes),
+        RemoteSecret::String(text) => remote::Payload::String(text),
+        RemoteSecret::Binary(bytes) => remote::Payload::Binary(bytes),
     }
 }
 
@@ -249,19 +237,10 @@ fn provider_error(key: &str, source: aws::Error) -> Error {
     }
 }
 
-fn decoding(strategy: Option<DecodingStrategy>) -> remote::DecodingStrategy {
+fn conversion(strategy: Option<ConversionStrategy>) -> remote::KeyConversion {
     match strategy.unwrap_or_default() {
-        DecodingStrategy::None => remote::DecodingStrategy::None,
-        DecodingStrategy::Base64 => remote::DecodingStrategy::Base64,
-        DecodingStrategy::Base64Url => remote::DecodingStrategy::Base64Url,
-        DecodingStrategy::Auto => remote::DecodingStrategy::Auto,
-    }
-}
-
-fn conversion(strategy: Option<ConversionStrategy>) -> remote::ConversionStrategy {
-    match strategy.unwrap_or_default() {
-        ConversionStrategy::Default => remote::ConversionStrategy::Default,
-        ConversionStrategy::Unicode => remote::ConversionStrategy::Unicode,
+        ConversionStrategy::Default => remote::KeyConversion::Default,
+        ConversionStrategy::Unicode => remote::KeyConversion::Unicode,
     }
 }
 

@@ -16,7 +16,7 @@ use kseal_api::external_secrets::{
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::external::remote::valid_secret_key;
+use crate::external_secrets::remote::valid_secret_key;
 use crate::manifest::LAST_APPLIED_ANNOTATIONS;
 
 /// Provider data by Secret key (values zeroized on drop).

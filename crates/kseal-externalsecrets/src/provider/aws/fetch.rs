@@ -1,5 +1,4 @@
-//! [`Fetcher`]: coalesced and batched reads shared by all reconciles
-//! (SPEC §4.6). Requests for the same (store, key, version) share one fetch;
+//! [`Fetcher`]: coalesced and batched reads shared by all reconciles. Requests for the same (store, key, version) share one fetch;
 //! requests for current versions that arrive within [`BATCH_WINDOW`] go out
 //! together as BatchGetSecretValue calls of up to 20 ids.
 

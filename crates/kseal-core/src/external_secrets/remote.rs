@@ -27,69 +27,58 @@ use std::fmt;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+pub use kseal_api::external_secrets::DecodingStrategy;
 use zeroize::Zeroizing;
 
 /// A remote secret's payload as the provider returned it, borrowed from the caller (who owns and
 /// zeroizes it). AWS Secrets Manager sets exactly one of `SecretString` and `SecretBinary`.
 #[derive(Clone, Copy)]
-pub enum RemoteSecret<'a> {
+pub enum Payload<'a> {
     /// `SecretString`.
     String(&'a str),
     /// `SecretBinary`; with a `property` it is read as JSON text, like ESO does.
     Binary(&'a [u8]),
 }
 
-impl RemoteSecret<'_> {
+impl Payload<'_> {
     fn bytes(&self) -> &[u8] {
         match self {
-            RemoteSecret::String(s) => s.as_bytes(),
-            RemoteSecret::Binary(b) => b,
+            Payload::String(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
         }
     }
 }
 
 /// Shows the kind and length only, never the payload.
-impl fmt::Debug for RemoteSecret<'_> {
+impl fmt::Debug for Payload<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RemoteSecret::String(s) => write!(f, "RemoteSecret::String(<{} bytes>)", s.len()),
-            RemoteSecret::Binary(b) => write!(f, "RemoteSecret::Binary(<{} bytes>)", b.len()),
+            Payload::String(s) => write!(f, "Payload::String(<{} bytes>)", s.len()),
+            Payload::Binary(b) => write!(f, "Payload::Binary(<{} bytes>)", b.len()),
         }
     }
 }
 
-/// ESO `decodingStrategy`: how a selected value is decoded before it is stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DecodingStrategy {
-    /// Stored as is (the default).
-    #[default]
-    None,
-    /// Standard base64 with padding (Go `base64.StdEncoding`); `\r` and `\n` are ignored.
-    Base64,
-    /// URL-safe base64 with padding (Go `base64.URLEncoding`); `\r` and `\n` are ignored.
-    Base64Url,
-    /// Standard base64 if that decodes, else URL-safe base64, else the value as is. A plain value
-    /// that happens to be valid base64 (`password`) is decoded too — as in ESO.
-    Auto,
-}
-
-impl DecodingStrategy {
-    fn label(self) -> &'static str {
-        match self {
-            DecodingStrategy::None => "None",
-            DecodingStrategy::Base64 => "Base64",
-            DecodingStrategy::Base64Url => "Base64URL",
-            DecodingStrategy::Auto => "Auto",
-        }
+/// The name of a `decodingStrategy` (ESO's [`DecodingStrategy`]: how a selected value is decoded
+/// before it is stored), as messages show it. `Base64` and `Base64URL` are Go's padded
+/// `base64.StdEncoding` and `base64.URLEncoding`, ignoring `\r` and `\n`; `Auto` tries standard, then
+/// URL-safe base64, else keeps the value (a plain value that happens to be valid base64, `password`,
+/// is decoded too, as in ESO).
+fn decoding_label(strategy: DecodingStrategy) -> &'static str {
+    match strategy {
+        DecodingStrategy::None => "None",
+        DecodingStrategy::Base64 => "Base64",
+        DecodingStrategy::Base64Url => "Base64URL",
+        DecodingStrategy::Auto => "Auto",
     }
 }
 
 /// ESO `conversionStrategy`: how `dataFrom` keys are made valid Secret keys.
 ///
-/// ESO converts only when the `dataFrom` entry has no `rewrite`; pass [`ConversionStrategy::Keep`]
+/// ESO converts only when the `dataFrom` entry has no `rewrite`; pass [`KeyConversion::Keep`]
 /// when it has one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ConversionStrategy {
+pub enum KeyConversion {
     /// Every character other than a letter, a digit, `-`, `.` and `_` becomes `_` (`a/b` → `a_b`).
     #[default]
     Default,
@@ -100,12 +89,12 @@ pub enum ConversionStrategy {
     Keep,
 }
 
-impl ConversionStrategy {
+impl KeyConversion {
     fn label(self) -> &'static str {
         match self {
-            ConversionStrategy::Default => "Default",
-            ConversionStrategy::Unicode => "Unicode",
-            ConversionStrategy::Keep => "none (rewrite)",
+            KeyConversion::Default => "Default",
+            KeyConversion::Unicode => "Unicode",
+            KeyConversion::Keep => "none (rewrite)",
         }
     }
 }
@@ -246,7 +235,7 @@ fn of_member(member: Option<(usize, usize)>) -> String {
 /// JSON value at that gjson path (see the module docs for how each JSON type renders), then decoded.
 /// An empty property counts as none, as in ESO.
 pub fn value(
-    secret: RemoteSecret<'_>,
+    secret: Payload<'_>,
     key_for_errors: &str,
     property: Option<&str>,
     decoding: DecodingStrategy,
@@ -257,7 +246,7 @@ pub fn value(
         key: key_for_errors.to_owned(),
         property: property.map(str::to_owned),
         member: None,
-        strategy: decoding.label(),
+        strategy: decoding_label(decoding),
     })
 }
 
@@ -268,10 +257,10 @@ pub fn value(
 ///
 /// Member names are data: errors point at a member by its position in the object, never by name.
 pub fn extract(
-    secret: RemoteSecret<'_>,
+    secret: Payload<'_>,
     key_for_errors: &str,
     property: Option<&str>,
-    conversion: ConversionStrategy,
+    conversion: KeyConversion,
     decoding: DecodingStrategy,
 ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Error> {
     let property = property.filter(|p| !p.is_empty());
@@ -330,7 +319,7 @@ pub fn extract(
                     key: key_for_errors.to_owned(),
                     property: property.map(str::to_owned),
                     member: Some((position, count)),
-                    strategy: decoding.label(),
+                    strategy: decoding_label(decoding),
                 }),
             },
         )
@@ -349,7 +338,7 @@ pub fn decode(
         key: key_for_errors.to_owned(),
         property: None,
         member: None,
-        strategy: decoding.label(),
+        strategy: decoding_label(decoding),
     })
 }
 
@@ -357,20 +346,20 @@ pub fn decode(
 /// its name with every character other than a letter, a digit, `-`, `.` and `_` replaced by `_`
 /// (`team/db-password` → `team_db-password`). ESO's `ConvertKeys` with the `Default` strategy.
 pub fn find_key(secret_name: &str) -> String {
-    convert_key(secret_name, ConversionStrategy::Default)
+    convert_key(secret_name, KeyConversion::Default)
 }
 
 /// One key converted with `conversion` (ESO `utils.ConvertKeys`, one key). Letters and digits are
 /// Unicode letters and digits, as in ESO; [`valid_secret_key`] then rejects non-ASCII ones.
-pub fn convert_key(key: &str, conversion: ConversionStrategy) -> String {
-    if conversion == ConversionStrategy::Keep {
+pub fn convert_key(key: &str, conversion: KeyConversion) -> String {
+    if conversion == KeyConversion::Keep {
         return key.to_owned();
     }
     let mut out = String::with_capacity(key.len());
     for c in key.chars() {
         if c.is_alphanumeric() || matches!(c, '-' | '.' | '_') {
             out.push(c);
-        } else if conversion == ConversionStrategy::Unicode {
+        } else if conversion == KeyConversion::Unicode {
             out.push_str(&format!("_U{:04x}_", u32::from(c)));
         } else {
             out.push('_');
@@ -384,10 +373,10 @@ pub fn convert_key(key: &str, conversion: ConversionStrategy) -> String {
 /// themselves (names of found secrets, JSON members) are data and never shown.
 pub fn convert_keys<V>(
     map: BTreeMap<String, V>,
-    conversion: ConversionStrategy,
+    conversion: KeyConversion,
     context_for_errors: &str,
 ) -> Result<BTreeMap<String, V>, Error> {
-    if conversion == ConversionStrategy::Keep {
+    if conversion == KeyConversion::Keep {
         return Ok(map);
     }
     let total = map.len();
@@ -413,10 +402,10 @@ pub fn convert_keys<V>(
 /// one (it sees the values, never the keys).
 fn convert_with<V>(
     map: BTreeMap<String, V>,
-    conversion: ConversionStrategy,
+    conversion: KeyConversion,
     collision: impl Fn(&V, &V) -> Error,
 ) -> Result<BTreeMap<String, V>, Error> {
-    if conversion == ConversionStrategy::Keep {
+    if conversion == KeyConversion::Keep {
         return Ok(map);
     }
     let mut out: BTreeMap<String, V> = BTreeMap::new();
@@ -447,7 +436,7 @@ pub fn valid_secret_key(key: &str) -> bool {
 
 /// The undecoded value a `remoteRef` selects (ESO `GetSecret`).
 fn select(
-    secret: RemoteSecret<'_>,
+    secret: Payload<'_>,
     key: &str,
     property: Option<&str>,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
@@ -981,8 +970,8 @@ mod tests {
         "pretty": { "k" : [1, 2] }
     }"#;
 
-    fn s(secret: &str) -> RemoteSecret<'_> {
-        RemoteSecret::String(secret)
+    fn s(secret: &str) -> Payload<'_> {
+        Payload::String(secret)
     }
 
     fn get(property: &str) -> String {
@@ -1001,13 +990,7 @@ mod tests {
         let v = value(s("plain text"), "k", Some(""), DecodingStrategy::None).unwrap();
         assert_eq!(&v[..], b"plain text");
         let bin = [0u8, 159, 146, 150, 255];
-        let v = value(
-            RemoteSecret::Binary(&bin),
-            "k",
-            None,
-            DecodingStrategy::None,
-        )
-        .unwrap();
+        let v = value(Payload::Binary(&bin), "k", None, DecodingStrategy::None).unwrap();
         assert_eq!(&v[..], &bin);
     }
 
@@ -1083,7 +1066,7 @@ mod tests {
     #[test]
     fn binary_secrets_are_read_as_json_with_a_property() {
         let v = value(
-            RemoteSecret::Binary(br#"{"token": "abc"}"#),
+            Payload::Binary(br#"{"token": "abc"}"#),
             "k",
             Some("token"),
             DecodingStrategy::None,
@@ -1220,7 +1203,7 @@ mod tests {
     fn extract_str(
         doc: &str,
         property: Option<&str>,
-        conversion: ConversionStrategy,
+        conversion: KeyConversion,
     ) -> BTreeMap<String, String> {
         extract(
             s(doc),
@@ -1239,7 +1222,7 @@ mod tests {
     fn extract_members_like_go_encoding_json() {
         let doc = r#"{"user": "admin", "port": 5432, "ratio": 1.50, "on": true, "none": null,
             "obj": {"a" : [1, 2]}, "arr": [1,"x"], "dup": 1, "dup": "last", "e\u0301": "accent"}"#;
-        let got = extract_str(doc, None, ConversionStrategy::Keep);
+        let got = extract_str(doc, None, KeyConversion::Keep);
         let want: BTreeMap<String, String> = [
             ("user", "admin"),
             ("port", "5432"),
@@ -1255,36 +1238,36 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(got, want);
-        assert!(extract_str("null", None, ConversionStrategy::Default).is_empty());
-        assert!(extract_str(" {} ", None, ConversionStrategy::Default).is_empty());
+        assert!(extract_str("null", None, KeyConversion::Default).is_empty());
+        assert!(extract_str(" {} ", None, KeyConversion::Default).is_empty());
     }
 
     #[test]
     fn extract_with_property_and_from_a_string_holding_json() {
-        let got = extract_str(DB, Some("nested"), ConversionStrategy::Default);
+        let got = extract_str(DB, Some("nested"), KeyConversion::Default);
         assert_eq!(got["host"], "db.internal");
         assert_eq!(got["ids"], r#"[7, {"name": "x"}]"#);
         let doc = r#"{"cfg": "{\"a\": \"1\", \"b\": 2}"}"#;
-        let got = extract_str(doc, Some("cfg"), ConversionStrategy::Default);
+        let got = extract_str(doc, Some("cfg"), KeyConversion::Default);
         assert_eq!(got["a"], "1");
         assert_eq!(got["b"], "2");
-        let got = extract_str(DB, Some("nested.ids.1"), ConversionStrategy::Default);
+        let got = extract_str(DB, Some("nested.ids.1"), KeyConversion::Default);
         assert_eq!(got["name"], "x");
     }
 
     #[test]
     fn extract_converts_keys() {
         let doc = r#"{"a/b": "1", "c d": "2", "ok-._9": "3", "é": "4"}"#;
-        let got = extract_str(doc, None, ConversionStrategy::Default);
+        let got = extract_str(doc, None, KeyConversion::Default);
         let keys: Vec<_> = got.keys().map(String::as_str).collect();
         assert_eq!(keys, ["a_b", "c_d", "ok-._9", "é"]);
-        let got = extract_str(doc, None, ConversionStrategy::Unicode);
+        let got = extract_str(doc, None, KeyConversion::Unicode);
         assert!(got.contains_key("a_U002f_b") && got.contains_key("c_U0020_d"));
         let e = extract(
             s(r#"{"a/b": "s3cr3t", "a_b": "s3cr3t"}"#),
             "prod/db",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::None,
         )
         .unwrap_err();
@@ -1299,7 +1282,7 @@ mod tests {
             s(r#"{"x": 1, "p": {"k y": 1, "z": 2, "k+y": 3}}"#),
             "prod/db",
             Some("p"),
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::None,
         )
         .unwrap_err();
@@ -1318,7 +1301,7 @@ mod tests {
             s(doc),
             "prod/db",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::Base64,
         )
         .unwrap_err();
@@ -1332,7 +1315,7 @@ mod tests {
             s(r#"{"a": "aGk="}"#),
             "k",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::Base64,
         )
         .unwrap();
@@ -1341,7 +1324,7 @@ mod tests {
             s(doc),
             "k",
             None,
-            ConversionStrategy::Default,
+            KeyConversion::Default,
             DecodingStrategy::Auto,
         )
         .unwrap();
@@ -1365,7 +1348,7 @@ mod tests {
                 s(doc),
                 "prod/db",
                 property,
-                ConversionStrategy::Default,
+                KeyConversion::Default,
                 DecodingStrategy::None,
             )
             .unwrap_err();
@@ -1380,21 +1363,21 @@ mod tests {
         assert_eq!(find_key("team/db-password"), "team_db-password");
         assert_eq!(find_key("a b+c=d@e:f"), "a_b_c_d_e_f");
         assert_eq!(find_key("ok.name_1"), "ok.name_1");
-        assert_eq!(convert_key("a/b", ConversionStrategy::Unicode), "a_U002f_b");
-        assert_eq!(convert_key("x😀", ConversionStrategy::Unicode), "x_U1f600_");
-        assert_eq!(convert_key("é1", ConversionStrategy::Unicode), "é1");
-        assert_eq!(convert_key("x✓", ConversionStrategy::Unicode), "x_U2713_");
-        assert_eq!(convert_key("a/b", ConversionStrategy::Keep), "a/b");
+        assert_eq!(convert_key("a/b", KeyConversion::Unicode), "a_U002f_b");
+        assert_eq!(convert_key("x😀", KeyConversion::Unicode), "x_U1f600_");
+        assert_eq!(convert_key("é1", KeyConversion::Unicode), "é1");
+        assert_eq!(convert_key("x✓", KeyConversion::Unicode), "x_U2713_");
+        assert_eq!(convert_key("a/b", KeyConversion::Keep), "a/b");
         let map: BTreeMap<String, u8> = [("a/b".to_owned(), 1), ("a_b".to_owned(), 2)].into();
-        assert!(convert_keys(map.clone(), ConversionStrategy::Keep, "find").is_ok());
-        let e = convert_keys(map, ConversionStrategy::Default, "dataFrom[0].find").unwrap_err();
+        assert!(convert_keys(map.clone(), KeyConversion::Keep, "find").is_ok());
+        let e = convert_keys(map, KeyConversion::Default, "dataFrom[0].find").unwrap_err();
         assert_eq!(
             e.to_string(),
             "dataFrom[0].find: 2 of 2 keys become the same key after key conversion \
              (conversionStrategy Default)"
         );
         let map: BTreeMap<String, u8> = [("a b".to_owned(), 1), ("a-b".to_owned(), 2)].into();
-        let converted = convert_keys(map, ConversionStrategy::Default, "find").unwrap();
+        let converted = convert_keys(map, KeyConversion::Default, "find").unwrap();
         assert_eq!(converted.into_keys().collect::<Vec<_>>(), ["a-b", "a_b"]);
     }
 
@@ -1410,7 +1393,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_payload() {
-        let dbg = format!("{:?}", RemoteSecret::String("s3cr3t"));
+        let dbg = format!("{:?}", Payload::String("s3cr3t"));
         assert!(!dbg.contains("s3cr3t") && dbg.contains("6 bytes"), "{dbg}");
     }
 
