@@ -17,10 +17,7 @@ use kube::{Api, Client, Config};
 
 use crate::args::SealArgs;
 
-/// Name of the ConfigMap holding the certificate (the controller's `certmap::CERT_CONFIG_MAP`).
-pub const CERT_CONFIG_MAP: &str = "kseal-cert";
-/// Data key of the certificate in [`CERT_CONFIG_MAP`].
-pub const CERT_KEY: &str = "cert.pem";
+pub use kseal_api::names::{CERT_CONFIG_MAP, CERT_KEY};
 /// Name of the controller Service's HTTP port.
 const SERVICE_PORT_NAME: &str = "http";
 /// Time to connect to the API server.

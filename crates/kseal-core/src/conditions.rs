@@ -107,25 +107,32 @@ pub fn same<C: Condition>(a: &[C], b: &[C]) -> bool {
     a.iter().map(key).eq(b.iter().map(key))
 }
 
+/// The getters every condition type has under the same field names.
+macro_rules! common_fields {
+    () => {
+        fn type_(&self) -> &str {
+            &self.type_
+        }
+        fn status(&self) -> &str {
+            &self.status
+        }
+        fn reason(&self) -> Option<&str> {
+            self.reason.as_deref()
+        }
+        fn message(&self) -> Option<&str> {
+            self.message.as_deref()
+        }
+        fn last_transition_time(&self) -> Option<&Self::Time> {
+            self.last_transition_time.as_ref()
+        }
+    };
+}
+
 impl Condition for SealedSecretCondition {
     /// RFC 3339, as sealed-secrets writes them.
     type Time = String;
 
-    fn type_(&self) -> &str {
-        &self.type_
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-    fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
-    }
-    fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-    fn last_transition_time(&self) -> Option<&String> {
-        self.last_transition_time.as_ref()
-    }
+    common_fields!();
     fn build(verdict: &Verdict<'_>, transition: String, now: &String) -> Self {
         SealedSecretCondition {
             type_: verdict.type_.into(),
@@ -141,21 +148,7 @@ impl Condition for SealedSecretCondition {
 impl Condition for EsoCondition {
     type Time = Time;
 
-    fn type_(&self) -> &str {
-        &self.type_
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-    fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
-    }
-    fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-    fn last_transition_time(&self) -> Option<&Time> {
-        self.last_transition_time.as_ref()
-    }
+    common_fields!();
     fn build(verdict: &Verdict<'_>, transition: Time, _now: &Time) -> Self {
         EsoCondition {
             type_: verdict.type_.into(),
@@ -210,7 +203,12 @@ mod tests {
             message: None,
             last_transition_time: None,
         };
-        let last = set(&[other.clone()], &verdict(true, "ok"), &now, Position::Last);
+        let last = set(
+            std::slice::from_ref(&other),
+            &verdict(true, "ok"),
+            &now,
+            Position::Last,
+        );
         assert_eq!(
             last.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
             ["Other", "Ready"]

@@ -42,6 +42,9 @@ pub use error::{Error, Result, kube_message};
 pub use metrics::SyncMetrics;
 
 pub use kseal_api::names::field_managers::SYNC as FIELD_MANAGER;
+
+/// How long the refresh cycle of a store is remembered after it started.
+const CYCLE_MEMORY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 use watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
 
 /// ExternalSecrets reconciled at once; bounds the memory of a burst (a restart, a cycle of 10 000).
@@ -193,6 +196,11 @@ impl Context {
         match cycles.get(&store) {
             Some(last) if *last >= cycle => false,
             _ => {
+                // A store whose configuration changed has a new id; its old entries go once they are
+                // a day old (a store refreshed less often than daily may read itself whole once more).
+                if let Some(horizon) = cycle.checked_sub(CYCLE_MEMORY) {
+                    cycles.retain(|_, last| *last >= horizon);
+                }
                 cycles.insert(store, cycle);
                 true
             }

@@ -310,9 +310,7 @@ pub fn applied_data_keys(secret: &Secret, manager: &str) -> Vec<String> {
         .filter(|entry| {
             entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some("Apply")
         })
-        .filter_map(|entry| entry.fields_v1.as_ref()?.0.get("f:data")?.as_object())
-        .flat_map(|fields| fields.keys())
-        .filter_map(|field| field.strip_prefix("f:"))
+        .flat_map(kseal_api::fields::data_fields)
         .map(str::to_owned)
         .collect()
 }

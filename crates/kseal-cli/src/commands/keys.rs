@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use k8s_openapi::api::core::v1::Secret;
+use kseal_api::names::{ACTIVE, KEY_LABEL, KEY_SECRET_PREFIX as LEGACY_KEY_SECRET, UNSEALED_WITH};
 use kseal_crypto::Certificate;
 use kube::api::{ApiResource, DynamicObject, ListParams, ObjectList, PartialObjectMeta};
 use kube::{Api, Client};
@@ -20,14 +21,6 @@ use crate::args::KeysArgs;
 use crate::io::Format;
 use crate::online;
 
-/// Label of the key Secrets (sealed-secrets' own), value [`ACTIVE`].
-const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-/// Value of [`KEY_LABEL`] on the keys the controller uses.
-const ACTIVE: &str = "active";
-/// Name of the legacy unlabelled key Secret.
-const LEGACY_KEY_SECRET: &str = "sealed-secrets-key";
-/// Annotation kseal-controller writes on each unsealed Secret: the fingerprint of the key that opened it.
-const UNSEALED_WITH: &str = "kseal.io/unsealed-with";
 /// Objects per list request.
 const PAGE_SIZE: u32 = 500;
 
