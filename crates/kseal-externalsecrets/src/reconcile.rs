@@ -21,6 +21,7 @@ use crate::stores;
 use crate::watched::WatchedExternalSecret;
 use crate::{Context, Error, FIELD_MANAGER, select};
 use kseal_core::conditions::{self, Position, Verdict};
+use kseal_core::external_secrets::write::{WritePlan, write_plan};
 use kseal_runtime::meta::name_of;
 use kseal_runtime::report::Notice;
 
@@ -324,48 +325,13 @@ async fn write(
 ) -> Result<Written, Error> {
     let namespace = es.namespace().unwrap_or_default();
     let policy = es.spec.target.creation_policy;
-    match (policy, existing) {
-        (CreationPolicy::None, _) => return Ok(Written::Unchanged),
-        (CreationPolicy::Merge, None) => {
-            return Err(Error::TargetMissing {
-                secret: desired.name.clone(),
-            });
-        }
-        _ => {}
-    }
     let object = desired::secret_object(desired, &namespace);
-    let same_data = existing.is_some_and(|secret| {
-        secret.data.clone().unwrap_or_default() == object.data.clone().unwrap_or_default()
-            || (policy == CreationPolicy::Merge
-                && object
-                    .data
-                    .iter()
-                    .flatten()
-                    .all(|(k, v)| secret.data.as_ref().and_then(|d| d.get(k)) == Some(v)))
-    });
-    let same_metadata = existing.is_some_and(|secret| {
-        let labels = secret.labels();
-        let annotations = secret.annotations();
-        desired.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            && desired
-                .annotations
-                .iter()
-                .all(|(k, v)| annotations.get(k) == Some(v))
-            && (desired.type_.is_none() || secret.type_ == desired.type_)
-    });
-    if let Some(secret) = existing
-        && secret.immutable == Some(true)
-    {
-        return if same_data {
-            Ok(Written::Unchanged)
-        } else {
-            Err(Error::Immutable {
-                secret: desired.name.clone(),
-            })
-        };
-    }
-    if same_data && same_metadata {
-        return Ok(Written::Unchanged);
+    let secret = desired.name.clone();
+    match write_plan(policy, existing, desired, &object) {
+        WritePlan::Unchanged => return Ok(Written::Unchanged),
+        WritePlan::TargetMissing => return Err(Error::TargetMissing { secret }),
+        WritePlan::Immutable => return Err(Error::Immutable { secret }),
+        WritePlan::Write => {}
     }
     // The Secret as it is now (it may have been replaced while the remote data was read), and the
     // Secret as it would be written: neither may be protected.

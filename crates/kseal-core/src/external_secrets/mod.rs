@@ -1,6 +1,8 @@
 //! The pure half of the external secret sync: what a `remoteRef` or `dataFrom` selects from
-//! a remote secret ([`remote`], [`rewrite`]) and the Secret an ExternalSecret describes ([`desired`]).
+//! a remote secret ([`remote`], [`rewrite`]), the Secret an ExternalSecret describes ([`desired`]) and
+//! whether to write it ([`write`]).
 
 pub mod desired;
 pub mod remote;
 pub mod rewrite;
+pub mod write;

@@ -1,0 +1,155 @@
+//! Whether the sync writes an ExternalSecret's target Secret, decided without a client from the
+//! `creationPolicy`, the Secret as the watch shows it and the Secret the ExternalSecret describes.
+
+use k8s_openapi::api::core::v1::Secret;
+use kseal_api::external_secrets::CreationPolicy;
+
+use super::desired::Desired;
+
+/// What to do with the target Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePlan {
+    /// Nothing to write: `creationPolicy: None`, or the Secret already holds what would be written.
+    Unchanged,
+    /// `creationPolicy: Merge` and there is no Secret to merge into.
+    TargetMissing,
+    /// The Secret is immutable and its data would change.
+    Immutable,
+    /// Write it (the caller reads the Secret again first and checks it may).
+    Write,
+}
+
+/// The plan for `object` (the Secret `desired` describes, as [`super::desired::secret_object`] builds
+/// it) over `existing`, under `policy`. Under `Merge`, the data is unchanged when every written key
+/// already has its value; otherwise the whole data must be equal. Labels and annotations are unchanged
+/// when every desired one is present with its value, and the type when it is not set or equal.
+pub fn write_plan(
+    policy: CreationPolicy,
+    existing: Option<&Secret>,
+    desired: &Desired,
+    object: &Secret,
+) -> WritePlan {
+    let existing = match (policy, existing) {
+        (CreationPolicy::None, _) => return WritePlan::Unchanged,
+        (CreationPolicy::Merge, None) => return WritePlan::TargetMissing,
+        (_, None) => return WritePlan::Write,
+        (_, Some(existing)) => existing,
+    };
+    let empty = Default::default();
+    let current = existing.data.as_ref().unwrap_or(&empty);
+    let written = object.data.as_ref().unwrap_or(&empty);
+    let same_data = current == written
+        || (policy == CreationPolicy::Merge
+            && written.iter().all(|(k, v)| current.get(k) == Some(v)));
+    if existing.immutable == Some(true) {
+        return if same_data {
+            WritePlan::Unchanged
+        } else {
+            WritePlan::Immutable
+        };
+    }
+    let labels = existing.metadata.labels.as_ref();
+    let annotations = existing.metadata.annotations.as_ref();
+    let same_metadata = desired
+        .labels
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        && desired
+            .annotations
+            .iter()
+            .all(|(k, v)| annotations.and_then(|a| a.get(k)) == Some(v))
+        && (desired.type_.is_none() || existing.type_ == desired.type_);
+    if same_data && same_metadata {
+        WritePlan::Unchanged
+    } else {
+        WritePlan::Write
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::external_secrets::desired::secret_object;
+
+    fn desired(data: &[(&str, &str)]) -> Desired {
+        Desired {
+            name: "app".into(),
+            data: data
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Zeroizing::new(v.as_bytes().to_vec())))
+                .collect(),
+            labels: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+            annotations: BTreeMap::new(),
+            type_: None,
+            immutable: false,
+            owner: None,
+        }
+    }
+
+    fn existing(data: &[(&str, &str)], immutable: bool) -> Secret {
+        let mut secret = secret_object(&desired(&[]), "ns");
+        secret.data = Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        secret.immutable = Some(immutable);
+        secret
+    }
+
+    #[test]
+    fn each_policy_writes_only_what_changed() {
+        let want = desired(&[("user", "u")]);
+        let object = secret_object(&want, "ns");
+        let plan = |policy, current: Option<&Secret>| write_plan(policy, current, &want, &object);
+        let same = existing(&[("user", "u")], false);
+        let more = existing(&[("user", "u"), ("extra", "x")], false);
+        let changed = existing(&[("user", "old")], false);
+        assert_eq!(plan(CreationPolicy::None, None), WritePlan::Unchanged);
+        assert_eq!(plan(CreationPolicy::Owner, None), WritePlan::Write);
+        assert_eq!(plan(CreationPolicy::Merge, None), WritePlan::TargetMissing);
+        assert_eq!(
+            plan(CreationPolicy::Owner, Some(&same)),
+            WritePlan::Unchanged
+        );
+        assert_eq!(
+            plan(CreationPolicy::Owner, Some(&changed)),
+            WritePlan::Write
+        );
+        // Owner writes the whole data; Merge only its keys.
+        assert_eq!(plan(CreationPolicy::Owner, Some(&more)), WritePlan::Write);
+        assert_eq!(
+            plan(CreationPolicy::Merge, Some(&more)),
+            WritePlan::Unchanged
+        );
+        let mut unlabelled = same.clone();
+        unlabelled.metadata.labels = None;
+        assert_eq!(
+            plan(CreationPolicy::Owner, Some(&unlabelled)),
+            WritePlan::Write
+        );
+    }
+
+    #[test]
+    fn an_immutable_secret_is_never_rewritten() {
+        let want = desired(&[("user", "u")]);
+        let object = secret_object(&want, "ns");
+        let frozen = existing(&[("user", "u")], true);
+        let mut relabelled = frozen.clone();
+        relabelled.metadata.labels = None;
+        assert_eq!(
+            write_plan(CreationPolicy::Owner, Some(&relabelled), &want, &object),
+            WritePlan::Unchanged
+        );
+        let stale = existing(&[("user", "old")], true);
+        assert_eq!(
+            write_plan(CreationPolicy::Owner, Some(&stale), &want, &object),
+            WritePlan::Immutable
+        );
+    }
+}
