@@ -51,14 +51,20 @@ node_prepare() {
   [[ $(id -u) == 0 ]] || die "a node needs root (containerd, kubelet, bridge, nftables)"
   node_packages
   mkdir -p "$dir/node"
-  if ! mkdir "$NODE_LOCK" 2>/dev/null; then
-    local owner
+  # One node per host (kube-proxy's table names are fixed): wait for another one to stop.
+  local owner waited=0
+  until mkdir "$NODE_LOCK" 2>/dev/null; do
     owner=$(cat "$NODE_LOCK/owner" 2>/dev/null || true)
-    if [[ -n $owner && -d $owner ]]; then die "another node runs on this host ($owner); tests/env/down --dir $owner"; fi
-    log "taking over the stale node lock of $owner"
-    rm -rf "$NODE_LOCK"
-    mkdir "$NODE_LOCK"
-  fi
+    if [[ -n $owner && ! -d $owner ]]; then
+      log "taking over the stale node lock of $owner (its state directory is gone)"
+      rm -rf "$NODE_LOCK"
+      continue
+    fi
+    ((waited % 30 == 0)) && log "waiting for the node of ${owner:-another environment} to stop (one node per host)"
+    ((waited < ${KSEAL_NODE_LOCK_TIMEOUT:-1800})) || die "another node runs on this host ($owner); tests/env/down --dir $owner"
+    sleep 1
+    waited=$((waited + 1))
+  done
   echo "$dir" >"$NODE_LOCK/owner"
   echo "$NODE_LOCK" >"$dir/node/lock"
   if nft list table ip kube-proxy >/dev/null 2>&1 || nft list table ip6 kube-proxy >/dev/null 2>&1; then
