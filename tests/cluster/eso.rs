@@ -1,0 +1,92 @@
+//! The seed ExternalSecret synced inside the cluster: the controller pod authenticates with the seed
+//! ClusterSecretStore's IRSA-style `jwt` auth (a TokenRequest for the store's ServiceAccount, then STS
+//! AssumeRoleWithWebIdentity) and reads AWS Secrets Manager, both at moto, which the pod reaches on the
+//! node's bridge (`AWS_ENDPOINT_URL` in `controller.extraEnv`).
+
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kseal_testenv::{TestEnv, apply_yaml};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt as _};
+
+use crate::{INSTALL_TIMEOUT, Release, SETTLE_TIMEOUT, within};
+
+const FIELD_MANAGER: &str = "kseal-cluster-test";
+const STORE: &str = include_str!("../../examples/eso/cluster-secret-store.yaml");
+const EXTERNAL_SECRET: &str = include_str!("../../examples/eso/external-secret.yaml");
+
+#[tokio::test]
+async fn the_seed_external_secret_is_synced_from_moto_inside_the_cluster() {
+    let env = TestEnv::node().await;
+    let moto = &env.vars()["AWS_ENDPOINT_URL"];
+    let values = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        values.path(),
+        format!(
+            "controller:\n  sync:\n    jwtAuth: true\n  extraEnv:\n    - name: AWS_ENDPOINT_URL\n      value: {moto}\n"
+        ),
+    )
+    .unwrap();
+    let release = Release::install("eso", &["-f", values.path().to_str().unwrap()]).await;
+
+    // What the seed store expects: its ServiceAccount, annotated with the role to assume.
+    let client = release.client.clone();
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "external-secrets"}}))
+            .unwrap();
+    Api::<Namespace>::all(client.clone())
+        .patch("external-secrets", &apply, &Patch::Apply(&namespace))
+        .await
+        .unwrap();
+    let account = env.aws_account();
+    let role = format!("arn:aws:iam::{}:role/myapp-reader", account.account_id());
+    let service_account: ServiceAccount = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "external-secrets-sa", "annotations": {"eks.amazonaws.com/role-arn": role}}
+    }))
+    .unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), "external-secrets")
+        .patch(
+            "external-secrets-sa",
+            &apply,
+            &Patch::Apply(&service_account),
+        )
+        .await
+        .unwrap();
+    // The remote secret, in the store's region, in the role's account.
+    let config = account.config().await;
+    let tokyo = aws_sdk_secretsmanager::config::Builder::from(&config)
+        .region(aws_sdk_secretsmanager::config::Region::new(
+            "ap-northeast-1",
+        ))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(tokyo)
+        .create_secret()
+        .name("myapp/production")
+        .secret_string(r#"{"database_url":"postgres://app@db:5432/app","jwt_secret":"s3cr3t-jwt"}"#)
+        .send()
+        .await
+        .expect("creating the remote secret at moto");
+
+    release.ready_pods(2, INSTALL_TIMEOUT).await;
+    apply_yaml(&client, &release.namespace, FIELD_MANAGER, STORE).await;
+    apply_yaml(&client, &release.namespace, FIELD_MANAGER, EXTERNAL_SECRET).await;
+    let secrets = release.secrets();
+    let secret = within(
+        SETTLE_TIMEOUT,
+        "the ExternalSecret's Secret synced in the cluster",
+        || async { secrets.get_opt("myapp-secret").await.unwrap() },
+    )
+    .await;
+    let data = kseal_testenv::secret_text(&secret);
+    assert!(
+        data.get("DATABASE_URL").map(String::as_str) == Some("postgres://app@db:5432/app"),
+        "DATABASE_URL rendered from the remote secret's property"
+    );
+    assert!(
+        data.get("JWT_SECRET").map(String::as_str) == Some("s3cr3t-jwt"),
+        "JWT_SECRET rendered from the remote secret's property"
+    );
+    assert_eq!(data.len(), 2);
+    assert_eq!(secret.owner_references()[0].name, "myapp-secret");
+}
