@@ -1,7 +1,8 @@
 //! The seed ExternalSecret synced inside the cluster: the controller pod authenticates with the seed
 //! ClusterSecretStore's IRSA-style `jwt` auth (a TokenRequest for the store's ServiceAccount, then STS
 //! AssumeRoleWithWebIdentity) and reads AWS Secrets Manager, both at moto, which the pod reaches on the
-//! node's bridge (`AWS_ENDPOINT_URL` in `controller.extraEnv`).
+//! node's bridge (`AWS_ENDPOINT_URL` in `controller.extraEnv`). Deleting the ExternalSecret then
+//! garbage-collects its Secret (`creationPolicy: Owner`).
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kseal_testenv::{TestEnv, apply_yaml};
@@ -89,4 +90,29 @@ async fn the_seed_external_secret_is_synced_from_moto_inside_the_cluster() {
     );
     assert_eq!(data.len(), 2);
     assert_eq!(secret.owner_references()[0].name, "myapp-secret");
+
+    // creationPolicy: Owner — deleting the ExternalSecret lets the garbage collector delete its Secret.
+    let resource = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("external-secrets.io", "v1beta1", "ExternalSecret"),
+        "externalsecrets",
+    );
+    let external_secrets: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), &release.namespace, &resource);
+    external_secrets
+        .delete("myapp-secret", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    within(
+        SETTLE_TIMEOUT,
+        "the garbage collector to delete the ExternalSecret's Secret",
+        || async {
+            secrets
+                .get_opt("myapp-secret")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
 }
