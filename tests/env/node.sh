@@ -70,11 +70,14 @@ node_prepare() {
   if nft list table ip kube-proxy >/dev/null 2>&1 || nft list table ip6 kube-proxy >/dev/null 2>&1; then
     die "nftables table kube-proxy exists already (another kube-proxy?): not touching it"
   fi
+  # From here on kube-proxy's tables are this node's: down deletes them.
+  touch "$dir/node/nft"
 
   id=$(openssl rand -hex 3)
   for third in $(shuf -i 0-255 -n 32); do
     subnet=10.123.$third.0/24
-    if [[ -z $(ip -4 route show to match "10.123.$third.1") || $(ip -4 route show to match "10.123.$third.1") == default* ]] &&
+    # Free: no route but the default one leads there, and no address of the host is in it.
+    if [[ -z $(ip -4 route show to match "10.123.$third.1" | grep -v '^default') ]] &&
       ! ip -4 addr | grep -q "inet 10\.123\.$third\."; then
       break
     fi
@@ -364,7 +367,7 @@ node_cgroup_pids() {
 }
 
 # node_stop DIR: undoes everything node_prepare and node_start did. Safe to run twice, and after a
-# failed start.
+# failed start. Called as `node_stop DIR || ...`: every step runs even when one fails.
 node_stop() {
   local dir=$1 n=$1/node pid i
   [[ -d $n ]] || return 0
@@ -387,7 +390,7 @@ node_stop() {
   fi
   # Mounts under the state directory (container rootfs, network namespaces, volumes), deepest first.
   local m
-  awk '{print $5}' /proc/self/mountinfo | grep -F "$n/" | sort -r | while read -r m; do
+  { awk '{print $5}' /proc/self/mountinfo | grep -F "$n/" || true; } | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   if [[ -n ${NODE_CGROUP:-} ]]; then
@@ -397,7 +400,7 @@ node_stop() {
       [[ -d $h$NODE_CGROUP ]] && log "warning: cgroup $h$NODE_CGROUP could not be removed"
     done
   fi
-  if [[ -f $n/lock ]]; then
+  if [[ -f $n/nft ]]; then
     # Ours (node_prepare checked that they did not exist before).
     nft delete table ip kube-proxy 2>/dev/null || true
     nft delete table ip6 kube-proxy 2>/dev/null || true
@@ -430,5 +433,5 @@ node_stop() {
   if [[ -f $n/lock && $(cat "$NODE_LOCK/owner" 2>/dev/null) == "$dir" ]]; then
     rm -rf "$NODE_LOCK"
   fi
-  rm -f "$n/lock" "$n/bridge" "$n/sysctls"
+  rm -f "$n/lock" "$n/nft" "$n/bridge" "$n/sysctls"
 }
