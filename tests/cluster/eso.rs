@@ -2,7 +2,8 @@
 //! ClusterSecretStore's IRSA-style `jwt` auth (a TokenRequest for the store's ServiceAccount, then STS
 //! AssumeRoleWithWebIdentity) and reads AWS Secrets Manager, both at moto, which the pod reaches on the
 //! node's bridge (`AWS_ENDPOINT_URL` in `controller.extraEnv`). Deleting the ExternalSecret then
-//! garbage-collects its Secret (`creationPolicy: Owner`).
+//! garbage-collects its Secret (`creationPolicy: Owner`), and an ExternalSecret with `deletionPolicy: Delete`
+//! loses its Secret once the remote secret is deleted.
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kseal_testenv::{TestEnv, apply_yaml};
@@ -90,6 +91,48 @@ async fn the_seed_external_secret_is_synced_from_moto_inside_the_cluster() {
     );
     assert_eq!(data.len(), 2);
     assert_eq!(secret.owner_references()[0].name, "myapp-secret");
+
+    // deletionPolicy: Delete — the remote secret deleted at moto, the controller deletes the Secret.
+    let tokyo_client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&config)
+            .region(aws_sdk_secretsmanager::config::Region::new(
+                "ap-northeast-1",
+            ))
+            .build(),
+    );
+    tokyo_client
+        .create_secret()
+        .name("myapp/ephemeral")
+        .secret_string("short-lived")
+        .send()
+        .await
+        .expect("creating the remote secret at moto");
+    let ephemeral = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: ephemeral\nspec:\n  refreshInterval: 1s\n  secretStoreRef: {name: aws-secretsmanager, kind: ClusterSecretStore}\n  target: {name: ephemeral, deletionPolicy: Delete}\n  data:\n    - secretKey: value\n      remoteRef: {key: myapp/ephemeral}\n";
+    apply_yaml(&client, &release.namespace, FIELD_MANAGER, ephemeral).await;
+    within(SETTLE_TIMEOUT, "the ephemeral Secret synced", || async {
+        secrets.get_opt("ephemeral").await.unwrap()
+    })
+    .await;
+    tokyo_client
+        .delete_secret()
+        .secret_id("myapp/ephemeral")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("deleting the remote secret at moto");
+    within(
+        SETTLE_TIMEOUT,
+        "deletionPolicy Delete to remove the Secret of a deleted remote secret",
+        || async {
+            secrets
+                .get_opt("ephemeral")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
 
     // creationPolicy: Owner — deleting the ExternalSecret lets the garbage collector delete its Secret.
     let resource = kube::api::ApiResource::from_gvk_with_plural(
