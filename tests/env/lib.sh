@@ -14,6 +14,12 @@ HELM="$BIN/helm-$HELM_VERSION"
 KUBECONFORM="$BIN/kubeconform-$KUBECONFORM_VERSION"
 KUBESEAL="$BIN/kubeseal-$KUBESEAL_VERSION"
 MOTO_VENV="$CACHE/moto-$MOTO_VERSION"
+# Node components (tests/env/node), from tests/go/node.
+KUBELET="$BIN/kubelet-$KUBERNETES_VERSION"
+KUBE_CONTROLLER_MANAGER="$BIN/kube-controller-manager-$KUBERNETES_VERSION"
+KUBE_SCHEDULER="$BIN/kube-scheduler-$KUBERNETES_VERSION"
+KUBE_PROXY="$BIN/kube-proxy-$KUBERNETES_VERSION"
+PAUSE="$BIN/pause-$KUBERNETES_VERSION"
 
 log() { printf '[kseal-env] %s\n' "$*" >&2; }
 die() { printf '[kseal-env] error: %s\n' "$*" >&2; exit 1; }

@@ -13,7 +13,7 @@ middleware that:
   ``GET /_kseal/calls?key=ID`` (``{operation: n}``) and ``POST
   /_kseal/calls/reset``.
 
-Usage: python moto_server.py --port PORT [--port-file FILE]   (port 0: any free)
+Usage: python moto_server.py --port PORT [--port-file FILE] [--host ADDRESS]   (port 0: any free)
 """
 
 import argparse
@@ -102,11 +102,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
+    parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
 
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
-        "127.0.0.1",
+        args.host,
         args.port,
         CountingMiddleware(app),
         threaded=True,

@@ -66,6 +66,7 @@ pub struct TestEnv {
 }
 
 static SHARED: OnceLock<TestEnv> = OnceLock::new();
+static SHARED_NODE: OnceLock<TestEnv> = OnceLock::new();
 
 impl TestEnv {
     /// The environment shared by all tests of this process: the one named by
@@ -82,12 +83,32 @@ impl TestEnv {
             .expect("test environment start panicked")
     }
 
+    /// The environment with a node (`tests/env/up --node`: containerd, kubelet, controller-manager,
+    /// scheduler, kube-proxy) shared by the tests of this process: the one named by
+    /// `KSEAL_TESTENV_DIR` if it has a node, or one started on first use. One node runs per host.
+    pub async fn node() -> &'static TestEnv {
+        install_crypto_provider();
+        if let Some(env) = SHARED_NODE.get() {
+            return env;
+        }
+        tokio::task::spawn_blocking(|| {
+            SHARED_NODE.get_or_init(|| {
+                let reused = std::env::var_os("KSEAL_TESTENV_DIR")
+                    .map(|dir| scripts::read_exports(&PathBuf::from(dir).join("env")))
+                    .filter(|vars| vars.contains_key("KSEAL_NODE_NAME"));
+                Self::from_vars(reused.unwrap_or_else(|| scripts::up(&["--node"])), false)
+            })
+        })
+        .await
+        .expect("test environment start panicked")
+    }
+
     /// A private environment for tests that stop or restart components;
     /// it is stopped when dropped.
     pub async fn isolated() -> TestEnv {
         install_crypto_provider();
         tokio::task::spawn_blocking(|| {
-            let vars = scripts::up();
+            let vars = scripts::up(&[]);
             Self::from_vars(vars, true)
         })
         .await
@@ -103,7 +124,7 @@ impl TestEnv {
             }
             // Not owned: the watchdog stops it when this process exits, since
             // statics are never dropped.
-            None => Self::from_vars(scripts::up(), false),
+            None => Self::from_vars(scripts::up(&[]), false),
         }
     }
 

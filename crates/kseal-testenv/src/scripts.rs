@@ -30,9 +30,10 @@ pub(crate) fn env_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/env")
 }
 
-/// Runs `tests/env/up`, stopped by its watchdog when this process exits.
-pub(crate) fn up() -> BTreeMap<String, String> {
+/// Runs `tests/env/up` with `args`, stopped by its watchdog when this process exits.
+pub(crate) fn up(args: &[&str]) -> BTreeMap<String, String> {
     let output = Command::new(env_dir().join("up"))
+        .args(args)
         .arg("--watch-pid")
         .arg(std::process::id().to_string())
         .stdin(Stdio::null())
