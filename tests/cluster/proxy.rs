@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::Secret;
 use kseal_api::SealedSecret;
-use kseal_controller::keys::{ACTIVE, KEY_LABEL};
+use kseal_api::names::{ACTIVE, KEY_LABEL};
 use kseal_testenv::apply_yaml;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
