@@ -71,7 +71,7 @@ fn a_sealed_secret_s_templates_share_one_budget() {
 #[test]
 fn a_sealed_secret_s_template_error_never_quotes_a_value() {
     let sealed =
-        sealed_with_templates([("x".to_owned(), "{{ index . .password }}".to_owned())].into());
+        sealed_with_templates([("x".to_owned(), "{{ fail .password }}".to_owned())].into());
     let error = unseal(&sealed, &[key().private_key()]).unwrap_err();
     for text in [error.to_string(), format!("{error:?}")] {
         assert!(!text.contains("hunter22"), "{text}");
@@ -79,7 +79,7 @@ fn a_sealed_secret_s_template_error_never_quotes_a_value() {
     assert!(
         error
             .to_string()
-            .contains("missing key (computed from data)"),
+            .contains("the template called fail"),
         "{error}"
     );
 }
@@ -188,7 +188,7 @@ fn an_external_secret_s_templates_share_one_budget() {
 fn an_external_secret_s_template_error_never_quotes_a_value() {
     let es = external_secret(ExternalSecretTemplate {
         metadata: Some(TemplateMetadata {
-            labels: [("tier".to_owned(), "{{ index . .password }}".to_owned())].into(),
+            labels: [("tier".to_owned(), "{{ fail .password }}".to_owned())].into(),
             ..TemplateMetadata::default()
         }),
         ..ExternalSecretTemplate::default()
@@ -200,7 +200,7 @@ fn an_external_secret_s_template_error_never_quotes_a_value() {
     assert!(
         error
             .to_string()
-            .contains("missing key (computed from data)"),
+            .contains("the template called fail"),
         "{error}"
     );
 }

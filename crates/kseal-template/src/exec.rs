@@ -5,27 +5,36 @@
 
 use zeroize::Zeroizing;
 
+use crate::Flavour;
 use crate::budget::{Budget, Limit};
 use crate::error::{Error, Result};
-use crate::funcs::{self, FuncError};
-use crate::parse::{Branch, Command, Node, Operand, Pipeline, Term};
-use crate::value::{Value, ValueError, push_capped};
+use crate::funcs;
+use crate::parse::{Branch, Command, Node, Operand, Parsed, Pipeline, Term};
+use crate::value::{FuncError, Value, ValueError, push_capped};
 
-/// Renders `nodes` with `root` as both `.` and `$`, counting against `budget`.
+/// Deepest nesting of `{{template}}` calls (Go allows 100,000; a template calling itself stops here).
+const MAX_TEMPLATE_DEPTH: usize = 100;
+
+/// Renders `parsed` with `root` as both `.` and `$`, counting against `budget`.
 pub(crate) fn execute(
     template: &str,
-    nodes: &[Node],
+    parsed: &Parsed,
     root: &Value,
+    flavour: Flavour,
     budget: &mut Budget,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let mut exec = Exec {
         template,
+        flavour,
+        parsed,
+        root: root.clone(),
+        template_depth: 0,
         // `$` is variable 0 of every template.
         vars: vec![(0, root.clone())],
         budget,
         out: Zeroizing::new(Vec::new()),
     };
-    exec.walk(root, nodes)?;
+    exec.walk(root, &parsed.nodes)?;
     Ok(exec.out)
 }
 
@@ -39,6 +48,12 @@ enum Flow {
 
 struct Exec<'t, 'b> {
     template: &'t str,
+    flavour: Flavour,
+    parsed: &'t Parsed,
+    /// The data dot: `index` gives the empty string for a key it lacks (Go's zero value of its
+    /// `map[string]string`), other maps give nil.
+    root: Value,
+    template_depth: usize,
     /// Variables in scope (by id), innermost last.
     vars: Vec<(usize, Value)>,
     budget: &'b mut Budget,
@@ -65,11 +80,6 @@ impl Exec<'_, '_> {
     fn func_error(&self, line: usize, function: &str, e: FuncError) -> Error {
         let template = self.template.to_owned();
         match e {
-            FuncError::MissingKey(key) => Error::MissingKey {
-                template,
-                line,
-                key,
-            },
             FuncError::NonUtf8(origin) => Error::NonUtf8 {
                 template,
                 line,
@@ -145,7 +155,12 @@ impl Exec<'_, '_> {
             Node::Action(pipe) => {
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.vars.is_empty() {
-                    self.write(pipe.line, &value)?;
+                    if matches!(value, Value::Nil) {
+                        // Go prints a nil or missing action value so (inside a list it is `<nil>`).
+                        self.write_text(pipe.line, "<no value>")?;
+                    } else {
+                        self.write(pipe.line, &value)?;
+                    }
                 } else {
                     self.declare(pipe, value);
                 }
@@ -166,6 +181,33 @@ impl Exec<'_, '_> {
             Node::Range(branch) => return self.range(dot, branch),
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Template { name, pipe, line } => {
+                let Some(body) = self.parsed.defines.get(name).cloned() else {
+                    return Err(self.exec_error(*line, format!("no such template {name:?}")));
+                };
+                let value = match pipe {
+                    Some(pipe) => {
+                        let mark = self.vars.len();
+                        let v = self.pipeline(dot, pipe)?;
+                        self.vars.truncate(mark);
+                        v
+                    }
+                    None => Value::Nil,
+                };
+                if self.template_depth >= MAX_TEMPLATE_DEPTH {
+                    return Err(self.exec_error(
+                        *line,
+                        format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
+                    ));
+                }
+                self.template_depth += 1;
+                // A template sees only its own variables, `$` being its dot.
+                let outer = std::mem::replace(&mut self.vars, vec![(0, value.clone())]);
+                let flow = self.walk(&value, &body);
+                self.vars = outer;
+                self.template_depth -= 1;
+                flow?;
+            }
         }
         Ok(Flow::Normal)
     }
@@ -315,8 +357,14 @@ impl Exec<'_, '_> {
                 .work(read)
                 .map_err(|l| self.limit_error(line, l))?;
         }
-        let result = funcs::call(name, values, &literal, self.budget)
+        let on_data = name == "index"
+            && values.len() == 2
+            && matches!((&values[0], &self.root), (Value::Map(a), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b));
+        let mut result = funcs::call(name, values, &literal, self.budget)
             .map_err(|e| self.func_error(line, name, e))?;
+        if on_data && matches!(result, Value::Nil) {
+            result = Value::str("");
+        }
         if matches!(name, "list" | "dict") {
             result
                 .check_size(self.budget)
@@ -381,6 +429,7 @@ impl Exec<'_, '_> {
                 Value::Map(map) => match map.get(field) {
                     // A field name is template text: a binary value reached through it is named by it.
                     Some(found) => found.clone().labelled(|| format!("key {field:?}")),
+                    None if self.flavour == Flavour::SealedSecrets => Value::Nil,
                     None => {
                         return Err(Error::MissingKey {
                             template: self.template.to_owned(),

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
 use crate::convert::{ParseError, from_json, from_yaml, to_json, to_yaml};
 use crate::printf::{go_quote, printf, sprint};
-use crate::value::{Value, ValueError, push_capped};
+use crate::value::{FuncError, Value, push_capped};
 
 /// Every function name a template may use (`and`/`or` are evaluated lazily by the executor).
 pub(crate) const FUNCTIONS: &[&str] = &[
@@ -78,7 +78,7 @@ pub(crate) const FUNCTIONS: &[&str] = &[
 
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
-    FUNCTIONS.contains(&name)
+    FUNCTIONS.contains(&name) || crate::sprig::FUNCTIONS.contains(&name)
 }
 
 /// Whether the function reads the text of its arguments (the executor counts that as work). The others
@@ -88,39 +88,6 @@ pub(crate) fn reads_text(name: &str) -> bool {
         name,
         "len" | "default" | "coalesce" | "ternary" | "list" | "dict" | "empty" | "not"
     )
-}
-
-/// Why a function call failed. No variant holds text taken from data.
-#[derive(Debug)]
-pub(crate) enum FuncError {
-    /// A map lookup by `index` found no such key: the key when it is a literal of the template, `None`
-    /// when it was computed.
-    MissingKey(Option<String>),
-    /// Binary data used as text; holds the origin.
-    NonUtf8(String),
-    /// Bad arguments or input; the message never contains the input.
-    Invalid(String),
-    /// A limit of the budget was reached.
-    Limit(Limit),
-    /// A result would pass the size cap the call was given.
-    TooLarge,
-}
-
-impl From<ValueError> for FuncError {
-    fn from(e: ValueError) -> Self {
-        match e {
-            ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
-            ValueError::Invalid(msg) => FuncError::Invalid(msg),
-            ValueError::TooLarge => FuncError::TooLarge,
-            ValueError::Limit(limit) => FuncError::Limit(limit),
-        }
-    }
-}
-
-impl From<Limit> for FuncError {
-    fn from(limit: Limit) -> Self {
-        FuncError::Limit(limit)
-    }
 }
 
 type FResult = Result<Value, FuncError>;
@@ -338,8 +305,8 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
             secret_text(b, Zeroizing::new(out))
         }
-        "upper" => one_str(b, a, |s| s.to_uppercase()),
-        "lower" => one_str(b, a, |s| s.to_lowercase()),
+        "upper" => one_str(b, a, |s| s.chars().map(go_upper_char).collect()),
+        "lower" => one_str(b, a, |s| s.chars().map(go_lower_char).collect()),
         "title" => one_str(b, a, title),
         "trim" => one_str(b, a, |s| s.trim().to_owned()),
         "nospace" => one_str(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
@@ -442,18 +409,26 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "trunc" => {
             arity(a, 2)?;
-            let c = a[0].as_int()?;
-            let s = a[1].as_str()?;
-            let chars = s.chars().count();
-            let limit = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX);
-            text(
-                b,
-                if c >= 0 {
-                    s.chars().take(limit).collect()
-                } else {
-                    s.chars().skip(chars.saturating_sub(limit)).collect()
-                },
-            )
+            let Value::Int(c) = a[0] else {
+                return invalid(format!(
+                    "wrong type for value; expected int; got {}",
+                    a[0].kind()
+                ));
+            };
+            // sprig cuts bytes, not characters (a cut character stays cut, as in Go).
+            let s = a[1].as_bytes()?;
+            let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+            let out = if c < 0 && len + c > 0 {
+                &s[usize::try_from(len + c).unwrap_or(0)..]
+            } else if c >= 0 && len > c {
+                &s[..usize::try_from(c).unwrap_or(0)]
+            } else {
+                s
+            };
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out.to_vec(), || {
+                "the result of trunc".to_owned()
+            }))
         }
         "repeat" => {
             arity(a, 2)?;
@@ -493,7 +468,28 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 }
             })
         }
-        _ => invalid("unknown function"),
+        _ => crate::sprig::call(name, a, b).unwrap_or_else(|| invalid("unknown function")),
+    }
+}
+
+/// Go's `unicode.ToUpper`: the simple (one character) upper case mapping.
+pub(crate) fn go_upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower`: the simple (one character) lower case mapping.
+pub(crate) fn go_lower_char(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut low = c.to_lowercase();
+    match (low.next(), low.next()) {
+        (Some(l), None) => l,
+        _ => c,
     }
 }
 
@@ -542,9 +538,11 @@ fn index(item: &Value, key: &Value, literal: bool) -> FResult {
             match map.get(k) {
                 Some(found) if literal => Ok(found.clone().labelled(|| format!("key {k:?}"))),
                 Some(found) => Ok(found.clone()),
-                None => Err(FuncError::MissingKey(literal.then(|| k.to_owned()))),
+                // Go's `index` gives the zero value for a missing key, whatever `missingkey` says.
+                None => Ok(Value::Nil),
             }
         }
+        Value::Nil => invalid("index of untyped nil"),
         Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
             let i = key.as_int()?;
             let len = match item {

@@ -72,6 +72,7 @@ mod funcs;
 mod lex;
 mod parse;
 mod printf;
+mod sprig;
 mod value;
 
 use std::collections::BTreeMap;
@@ -111,12 +112,27 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// Names of the functions templates may call.
 pub const FUNCTIONS: &[&str] = funcs::FUNCTIONS;
 
+/// Which Go engine a template comes from: the two differ in what a missing key gives and in the
+/// functions they offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavour {
+    /// External Secrets Operator, `engineVersion: v2`: a missing key is an error (Go's
+    /// `missingkey=error`), except through `index`, which gives the empty string as in Go; sprig's
+    /// functions plus ESO's own (`toYaml`, `fromYaml`, ...).
+    #[default]
+    Eso,
+    /// sealed-secrets' `spec.template.data`: a missing key prints `<no value>` (Go's default); sprig's
+    /// functions, without ESO's (`toYaml`, `fromYaml`, ...).
+    SealedSecrets,
+}
+
 /// Renders the templates of one object against its values, under one budget for the whole object.
 ///
 /// The data dot is built once; every [`Renderer::render`] call counts against the same limits
 /// ([`MAX_OBJECT_OUTPUT_BYTES`], [`MAX_OBJECT_STEPS`], [`MAX_OBJECT_WORK_BYTES`], [`MAX_TEMPLATES`]), so
 /// use one renderer per object and a new one for the next object. Not `Send`: render where it was made.
 pub struct Renderer {
+    flavour: Flavour,
     dot: Value,
     budget: Budget,
     templates: usize,
@@ -134,9 +150,16 @@ impl std::fmt::Debug for Renderer {
 }
 
 impl Renderer {
-    /// A renderer for one object whose values are `values` (plain or zeroizing buffers).
+    /// A renderer for one ExternalSecret ([`Flavour::Eso`]) whose values are `values` (plain or
+    /// zeroizing buffers).
     pub fn new<V: AsRef<[u8]>>(values: &BTreeMap<String, V>) -> Self {
+        Self::with_flavour(values, Flavour::Eso)
+    }
+
+    /// A renderer for one object of the given flavour whose values are `values`.
+    pub fn with_flavour<V: AsRef<[u8]>>(values: &BTreeMap<String, V>, flavour: Flavour) -> Self {
         Renderer {
+            flavour,
             dot: data_dot(values),
             budget: Budget::default(),
             templates: 0,
@@ -162,8 +185,8 @@ impl Renderer {
                 ),
             ));
         }
-        let nodes = parse_checked(name, template)?;
-        let mut out = exec::execute(name, &nodes, &self.dot, &mut self.budget)?;
+        let parsed = parse_checked(name, template)?;
+        let mut out = exec::execute(name, &parsed, &self.dot, self.flavour, &mut self.budget)?;
         Ok(std::mem::take(&mut *out))
     }
 
@@ -225,14 +248,14 @@ pub fn validate(name: &str, template: &str) -> Result<(), Error> {
     parse_checked(name, template).map(drop)
 }
 
-fn parse_checked(name: &str, template: &str) -> Result<Vec<parse::Node>, Error> {
+fn parse_checked(name: &str, template: &str) -> Result<parse::Parsed, Error> {
     if template.len() > MAX_TEMPLATE_BYTES {
         return Err(limit_error(
             name,
             format!("the template is longer than {MAX_TEMPLATE_BYTES} bytes"),
         ));
     }
-    parse::parse(template).map_err(|e| parse_error(name, e))
+    parse::parse_all(template).map_err(|e| parse_error(name, e))
 }
 
 fn limit_error(name: &str, message: String) -> Error {

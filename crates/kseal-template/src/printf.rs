@@ -7,8 +7,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::funcs::FuncError;
-use crate::value::{Value, format_float, push_capped};
+use crate::value::{FuncError, Value, format_float, push_capped};
 
 /// Go's `fmt.Sprint` (`newline = false`: spaces only between two non-string operands) or `fmt.Sprintln`,
 /// at most `cap` bytes.
@@ -306,7 +305,7 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
 }
 
 /// Approximates Go's `unicode.IsPrint`: graphic characters and the ASCII space.
-fn is_go_printable(c: char) -> bool {
+pub(crate) fn is_go_printable(c: char) -> bool {
     if c == ' ' {
         return true;
     }

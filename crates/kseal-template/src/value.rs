@@ -56,6 +56,36 @@ impl From<Limit> for ValueError {
     }
 }
 
+/// Why a function call failed. No variant holds text taken from data.
+#[derive(Debug)]
+pub(crate) enum FuncError {
+    /// Binary data used as text; holds the origin.
+    NonUtf8(String),
+    /// Bad arguments or input; the message never contains the input.
+    Invalid(String),
+    /// A limit of the budget was reached.
+    Limit(Limit),
+    /// A result would pass the size cap the call was given.
+    TooLarge,
+}
+
+impl From<ValueError> for FuncError {
+    fn from(e: ValueError) -> Self {
+        match e {
+            ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
+            ValueError::Invalid(msg) => FuncError::Invalid(msg),
+            ValueError::TooLarge => FuncError::TooLarge,
+            ValueError::Limit(limit) => FuncError::Limit(limit),
+        }
+    }
+}
+
+impl From<Limit> for FuncError {
+    fn from(limit: Limit) -> Self {
+        FuncError::Limit(limit)
+    }
+}
+
 /// Appends `bytes` unless that would make `out` longer than `cap`.
 pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result<(), ValueError> {
     if out.len().saturating_add(bytes.len()) > cap {
