@@ -77,9 +77,7 @@ fn a_sealed_secret_s_template_error_never_quotes_a_value() {
         assert!(!text.contains("hunter22"), "{text}");
     }
     assert!(
-        error
-            .to_string()
-            .contains("the template called fail"),
+        error.to_string().contains("the template called fail"),
         "{error}"
     );
 }
@@ -198,9 +196,7 @@ fn an_external_secret_s_template_error_never_quotes_a_value() {
         assert!(!text.contains("hunter22"), "{text}");
     }
     assert!(
-        error
-            .to_string()
-            .contains("the template called fail"),
+        error.to_string().contains("the template called fail"),
         "{error}"
     );
 }
