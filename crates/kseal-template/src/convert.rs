@@ -25,16 +25,140 @@ pub(crate) enum ParseError {
     Limit(Limit),
 }
 
-/// `toJson` before Go's HTML escaping: compact JSON of at most `cap` bytes.
-pub(crate) fn to_json(value: &Value, cap: usize) -> Result<Zeroizing<String>, ValueError> {
-    let why = Cell::new(None);
-    let mut out = Capped {
-        out: Zeroizing::new(Vec::new()),
-        cap,
-        over: false,
-    };
-    let result = serde_json::to_writer(&mut out, &Ser { value, why: &why });
-    finish(result.is_ok(), out, &why)
+/// Go's `encoding/json` output of a value, at most `cap` bytes: map keys sorted, floats as Go writes
+/// them (`1`, `1e+21`, `1e-7`), `<`, `>`, `&` escaped as `\u003c`... when `escape_html` (sprig's
+/// `toJson`; `toRawJson` does not), U+2028 and U+2029 always escaped; `indent` two spaces per level
+/// for `toPrettyJson`. Binary values and non-finite floats are refused.
+pub(crate) fn go_json(
+    value: &Value,
+    escape_html: bool,
+    pretty: bool,
+    cap: usize,
+) -> Result<Zeroizing<String>, ValueError> {
+    let mut out = Zeroizing::new(String::new());
+    write_json(value, escape_html, pretty, 0, &mut out, cap)?;
+    Ok(out)
+}
+
+fn push_str(out: &mut String, s: &str, cap: usize) -> Result<(), ValueError> {
+    if out.len().saturating_add(s.len()) > cap {
+        return Err(ValueError::TooLarge);
+    }
+    out.push_str(s);
+    Ok(())
+}
+
+fn newline(out: &mut String, level: usize, cap: usize) -> Result<(), ValueError> {
+    push_str(out, "\n", cap)?;
+    for _ in 0..level {
+        push_str(out, "  ", cap)?;
+    }
+    Ok(())
+}
+
+/// Go's `encoding/json` float formatting.
+pub(crate) fn go_json_float(f: f64) -> String {
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = crate::printf::format_go_float(f, 'e', None);
+        // Go shortens a two-digit negative exponent: 1e-07 becomes 1e-7.
+        match s.split_once("e-0") {
+            Some((m, e)) if e.len() == 1 => format!("{m}e-{e}"),
+            _ => s,
+        }
+    } else {
+        crate::printf::format_go_float(f, 'f', None)
+    }
+}
+
+fn write_json(
+    value: &Value,
+    escape_html: bool,
+    pretty: bool,
+    level: usize,
+    out: &mut String,
+    cap: usize,
+) -> Result<(), ValueError> {
+    match value {
+        Value::Nil => push_str(out, "null", cap),
+        Value::Bool(b) => push_str(out, if *b { "true" } else { "false" }, cap),
+        Value::Int(i) => push_str(out, &i.to_string(), cap),
+        Value::Float(f) if f.is_finite() => push_str(out, &go_json_float(*f), cap),
+        Value::Float(_) => Err(ValueError::Invalid("cannot encode NaN or infinity".into())),
+        Value::Str(s) => write_json_str(s, escape_html, out, cap),
+        Value::Bytes(b) => Err(ValueError::NonUtf8(b.origin.clone())),
+        Value::List(items) => {
+            push_str(out, "[", cap)?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    push_str(out, ",", cap)?;
+                }
+                if pretty {
+                    newline(out, level + 1, cap)?;
+                }
+                write_json(item, escape_html, pretty, level + 1, out, cap)?;
+            }
+            if pretty && !items.is_empty() {
+                newline(out, level, cap)?;
+            }
+            push_str(out, "]", cap)
+        }
+        Value::Map(map) => {
+            push_str(out, "{", cap)?;
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    push_str(out, ",", cap)?;
+                }
+                if pretty {
+                    newline(out, level + 1, cap)?;
+                }
+                write_json_str(k, escape_html, out, cap)?;
+                push_str(out, if pretty { ": " } else { ":" }, cap)?;
+                write_json(v, escape_html, pretty, level + 1, out, cap)?;
+            }
+            if pretty && !map.is_empty() {
+                newline(out, level, cap)?;
+            }
+            push_str(out, "}", cap)
+        }
+    }
+}
+
+fn write_json_str(
+    s: &str,
+    escape_html: bool,
+    out: &mut String,
+    cap: usize,
+) -> Result<(), ValueError> {
+    push_str(out, "\"", cap)?;
+    for c in s.chars() {
+        let escaped;
+        let piece: &str = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '<' | '>' | '&' if escape_html => {
+                escaped = format!("\\u{:04x}", c as u32);
+                &escaped
+            }
+            '\u{2028}' | '\u{2029}' => {
+                escaped = format!("\\u{:04x}", c as u32);
+                &escaped
+            }
+            c if (c as u32) < 0x20 => {
+                escaped = format!("\\u{:04x}", c as u32);
+                &escaped
+            }
+            c => {
+                escaped = c.to_string();
+                &escaped
+            }
+        };
+        push_str(out, piece, cap)?;
+    }
+    push_str(out, "\"", cap)
 }
 
 /// `toYaml` before trimming: YAML of at most `cap` bytes.
@@ -162,6 +286,14 @@ impl ser::Serialize for Ser<'_> {
             Value::Nil => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
+            // sigs.k8s.io/yaml goes through JSON: a float with an integral JSON form is an integer.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e21 => {
+                if *f >= 0.0 && *f <= u64::MAX as f64 && *f > i64::MAX as f64 {
+                    s.serialize_u64(*f as u64)
+                } else {
+                    s.serialize_i64(*f as i64)
+                }
+            }
             Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Float(_) => Err(refuse(ValueError::Invalid(
                 "cannot encode NaN or infinity".into(),
@@ -278,14 +410,16 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         Ok(Value::Bool(v))
     }
 
+    // Numbers are float64, as Go's encoding/json gives them to sprig's fromJson (and
+    // sigs.k8s.io/yaml, through JSON, to ESO's fromYaml).
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         self.b.charge(0)?;
-        Ok(Value::Int(v))
+        Ok(Value::Float(v as f64))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         self.b.charge(0)?;
-        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+        Ok(Value::Float(v as f64))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {

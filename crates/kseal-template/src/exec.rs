@@ -338,6 +338,13 @@ impl Exec<'_, '_> {
         if name == "and" || name == "or" {
             return self.and_or(dot, line, name == "and", args, piped);
         }
+        // sealed-secrets offers sprig's functions only: ESO's own are not defined there.
+        if self.flavour == Flavour::SealedSecrets && funcs::ESO_ONLY.contains(&name) {
+            return Err(self.exec_error(
+                line,
+                format!("function {name:?} not defined (it is External Secrets Operator's, not sealed-secrets')"),
+            ));
+        }
         let mut values = Vec::with_capacity(args.len() + 1);
         // Which arguments are literals of the template: only their text may be quoted in messages.
         let mut literal = Vec::with_capacity(args.len() + 1);
@@ -364,6 +371,21 @@ impl Exec<'_, '_> {
             .map_err(|e| self.func_error(line, name, e))?;
         if on_data && matches!(result, Value::Nil) {
             result = Value::str("");
+        }
+        // Go's maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change the map they
+        // are given. Maps here are values, so the changed map is written back to the variable (or the
+        // variable's field) it was read from, which covers `$_ := set $d "k" v` and `set $d.sub ...`.
+        if matches!(
+            name,
+            "set" | "unset" | "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite"
+        ) && matches!(result, Value::Map(_))
+            && let Some(Operand {
+                term: Term::Var(var),
+                fields,
+            }) = args.first()
+            && let Some(slot) = self.vars.iter_mut().rev().find(|(id, _)| *id == var.id)
+        {
+            slot.1 = replace_at(&slot.1, fields, result.clone());
         }
         if matches!(name, "list" | "dict") {
             result
@@ -438,6 +460,8 @@ impl Exec<'_, '_> {
                         });
                     }
                 },
+                // sealed-secrets: a field of a missing value is missing too.
+                Value::Nil if self.flavour == Flavour::SealedSecrets => Value::Nil,
                 other => {
                     return Err(self.exec_error(
                         line,
@@ -447,6 +471,25 @@ impl Exec<'_, '_> {
             };
         }
         Ok(value)
+    }
+}
+
+/// `value` with the map at the field path `fields` replaced by `new` (unchanged if the path does not
+/// lead through maps).
+fn replace_at(value: &Value, fields: &[String], new: Value) -> Value {
+    let Some((first, rest)) = fields.split_first() else {
+        return new;
+    };
+    match value {
+        Value::Map(map) => match map.get(first) {
+            Some(inner) => {
+                let mut copy = (**map).clone();
+                copy.insert(first.clone(), replace_at(inner, rest, new));
+                Value::Map(std::rc::Rc::new(copy))
+            }
+            None => value.clone(),
+        },
+        _ => value.clone(),
     }
 }
 

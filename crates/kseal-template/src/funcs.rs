@@ -14,7 +14,7 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
-use crate::convert::{ParseError, from_json, from_yaml, to_json, to_yaml};
+use crate::convert::{ParseError, from_json, from_yaml, go_json, to_yaml};
 use crate::printf::{go_quote, printf, sprint};
 use crate::value::{FuncError, Value, push_capped};
 
@@ -39,6 +39,11 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "b64enc",
     "b64dec",
     "toJson",
+    "mustToJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
     "fromJson",
     "toYaml",
     "fromYaml",
@@ -75,6 +80,9 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "get",
     "hasKey",
 ];
+
+/// The functions External Secrets Operator adds to sprig's (not offered to sealed-secrets templates).
+pub(crate) const ESO_ONLY: &[&str] = &["toYaml", "fromYaml", "hexdec"];
 
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
@@ -219,10 +227,13 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 "the result of b64dec".to_owned()
             }))
         }
-        "toJson" => {
+        "toJson" | "mustToJson" | "toRawJson" | "mustToRawJson" | "toPrettyJson"
+        | "mustToPrettyJson" => {
             arity(a, 1)?;
-            let json = to_json(&a[0], b.cap())?;
-            secret_text(b, go_json_escape(&json))
+            let raw = name.ends_with("RawJson");
+            let pretty = name.ends_with("PrettyJson");
+            let json = go_json(&a[0], !raw, pretty, b.cap())?;
+            secret_text(b, json)
         }
         "fromJson" => {
             arity(a, 1)?;
@@ -240,6 +251,10 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "fromYaml" => {
             arity(a, 1)?;
+            // ESO's fromYaml gives a map: an empty document is an empty map.
+            if a[0].as_str()?.trim().is_empty() {
+                return Ok(Value::Map(Rc::new(BTreeMap::new())));
+            }
             from_yaml(a[0].as_str()?, b).or_else(|e| match e {
                 ParseError::Syntax => invalid("input is not valid YAML"),
                 ParseError::Limit(limit) => Err(FuncError::Limit(limit)),
@@ -575,6 +590,10 @@ fn compare(a: &Value, b: &Value, equality: bool) -> Result<Ordering, FuncError> 
     };
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        // Go compares an int and a float64 only when both are the same kind.
+        (Value::Int(_), Value::Float(_)) | (Value::Float(_), Value::Int(_)) => {
+            invalid("incompatible types for comparison: int and float64")
+        }
         (Value::Str(_) | Value::Bytes(_), Value::Str(_) | Value::Bytes(_)) => {
             Ok(a.as_bytes()?.cmp(b.as_bytes()?))
         }
@@ -620,7 +639,7 @@ fn title(s: &str) -> String {
                 c.is_whitespace()
             };
             let out: Vec<char> = if prev_sep && !is_sep {
-                c.to_uppercase().collect()
+                vec![crate::sprig::go_to_title(c)]
             } else {
                 vec![c]
             };
@@ -640,22 +659,6 @@ fn query_escape(bytes: &[u8]) -> String {
             }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Applies Go's `encoding/json` HTML-safe escaping so `toJson` output matches sprig's byte for byte.
-fn go_json_escape(json: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(json.len()));
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
         }
     }
     out
@@ -683,10 +686,7 @@ mod tests {
     fn helpers_match_go() {
         assert_eq!(title("hello wORLD-foo_bar"), "Hello WORLD-Foo_bar");
         assert_eq!(query_escape(b"a b&c=d/\xff"), "a+b%26c%3Dd%2F%FF");
-        assert_eq!(
-            go_json_escape(r#"{"a":"<&>"}"#).as_str(),
-            r#"{"a":"\u003c\u0026\u003e"}"#
-        );
+
         assert_eq!(go_split("abc", ""), vec!["a", "b", "c"]);
         assert_eq!(go_split("", ","), vec![""]);
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use base64::Engine as _;
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -144,7 +145,101 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "html",
     "js",
     "hexdec",
+    "randAlphaNum",
+    "randAlpha",
+    "randNumeric",
+    "randAscii",
+    "randBytes",
+    "randInt",
+    "uuidv4",
+    "urlParse",
+    "urlJoin",
 ];
+
+/// Go's `url.Parse` for the URLs templates build (scheme, `//userinfo@host`, path, query, fragment);
+/// the map sprig's `urlParse` returns.
+fn url_parse(raw: &str) -> Result<BTreeMap<String, Value>, FuncError> {
+    let (rest, fragment) = raw.split_once('#').unwrap_or((raw, ""));
+    let mut scheme = "";
+    let mut rest = rest;
+    if let Some(colon) = rest.find(':') {
+        let candidate = &rest[..colon];
+        if !candidate.is_empty()
+            && candidate.starts_with(|c: char| c.is_ascii_alphabetic())
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            scheme = candidate;
+            rest = &rest[colon + 1..];
+        } else if colon == 0 {
+            return invalid("unable to parse url: missing protocol scheme");
+        }
+    }
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (mut userinfo, mut host, mut opaque, mut path) = ("", "", "", rest);
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find('/').unwrap_or(after.len());
+        let authority = &after[..end];
+        path = &after[end..];
+        match authority.rsplit_once('@') {
+            Some((u, h)) => {
+                userinfo = u;
+                host = h;
+            }
+            None => host = authority,
+        }
+    } else if !scheme.is_empty() && !rest.starts_with('/') {
+        opaque = rest;
+        path = "";
+    }
+    let hostname = if host.starts_with('[') {
+        host.split_once(']').map_or(host, |(h, _)| &h[1..])
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let v = |s: &str| Value::str(s);
+    Ok(BTreeMap::from([
+        ("scheme".to_owned(), v(&scheme.to_ascii_lowercase())),
+        ("host".to_owned(), v(host)),
+        ("hostname".to_owned(), v(hostname)),
+        ("path".to_owned(), v(path)),
+        ("query".to_owned(), v(query)),
+        ("opaque".to_owned(), v(opaque)),
+        ("fragment".to_owned(), v(fragment)),
+        ("userinfo".to_owned(), v(userinfo)),
+    ]))
+}
+
+/// `n` random bytes from the operating system.
+fn random_bytes(n: usize) -> Result<Vec<u8>, FuncError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).or_else(|_| invalid("no randomness available"))?;
+    Ok(buf)
+}
+
+/// A uniformly random number below `n` (rejection sampling).
+fn random_below(n: u64) -> Result<u64, FuncError> {
+    let zone = u64::MAX - u64::MAX % n;
+    loop {
+        let b = random_bytes(8)?;
+        let v = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        if v < zone {
+            return Ok(v % n);
+        }
+    }
+}
+
+/// `count` characters drawn uniformly from `set` (goutils' crypto random strings).
+fn random_string(count: i64, set: &[u8], b: &mut Budget) -> FResult {
+    let count = usize::try_from(count).or_else(|_| invalid("negative count"))?;
+    b.can_produce(count)?;
+    let mut out = String::with_capacity(count);
+    for _ in 0..count {
+        out.push(char::from(set[random_below(set.len() as u64)? as usize]));
+    }
+    text(b, out)
+}
 
 fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Invalid(msg.into()))
@@ -226,6 +321,17 @@ pub(crate) fn cast_int(v: &Value) -> i64 {
 }
 
 fn parse_go_int(s: &str) -> Option<i64> {
+    parse_go_int_literal(s).or_else(|| {
+        // cast v1.10 then reads the text as a float and truncates it ("3.9" is 3).
+        let f: f64 = s
+            .parse()
+            .ok()
+            .filter(|_| !s.contains(['i', 'n', 'N', 'I']))?;
+        (f.abs() < 9.2e18).then_some(f as i64)
+    })
+}
+
+fn parse_go_int_literal(s: &str) -> Option<i64> {
     let s = match s.find('.') {
         Some(dot) if s[dot + 1..].bytes().all(|b| b == b'0') => &s[..dot],
         _ => s,
@@ -638,7 +744,7 @@ fn camel(s: &str) -> String {
     out
 }
 
-fn go_to_title(c: char) -> char {
+pub(crate) fn go_to_title(c: char) -> char {
     // Go's unicode.ToTitle: the title case of the digraphs, else upper case of one character.
     match c {
         'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
@@ -1263,7 +1369,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             arity(a, 1)?;
             let l = items(&a[0], name)?;
             if l.is_empty() {
-                return Ok(Value::Nil);
+                return list(b, Vec::new());
             }
             let out = if name.ends_with("est") || name == "rest" {
                 l[1..].to_vec()
@@ -1571,6 +1677,109 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             arity(a, 1)?;
             Ok(Value::Bool(str_param(&a[0])?.starts_with('/')))
         }
+        "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" => {
+            arity(a, 1)?;
+            let set: Vec<u8> = match name {
+                "randAlphaNum" => (b'A'..=b'Z')
+                    .chain(b'a'..=b'z')
+                    .chain(b'0'..=b'9')
+                    .collect(),
+                "randAlpha" => (b'A'..=b'Z').chain(b'a'..=b'z').collect(),
+                "randNumeric" => (b'0'..=b'9').collect(),
+                _ => (b' '..=b'~').collect(),
+            };
+            random_string(int_param(&a[0])?, &set, b)
+        }
+        "randBytes" => {
+            arity(a, 1)?;
+            let n = usize::try_from(int_param(&a[0])?).or_else(|_| invalid("negative count"))?;
+            b.can_produce(n.saturating_mul(2))?;
+            let bytes = random_bytes(n)?;
+            text(b, base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        "randInt" => {
+            arity(a, 2)?;
+            let (lo, hi) = (cast_int(&a[0]), cast_int(&a[1]));
+            if hi <= lo {
+                return invalid("randInt: the maximum must be above the minimum");
+            }
+            let span = hi.wrapping_sub(lo) as u64;
+            Ok(Value::Int(lo.wrapping_add(random_below(span)? as i64)))
+        }
+        "uuidv4" => {
+            arity(a, 0)?;
+            let mut u = random_bytes(16)?;
+            u[6] = (u[6] & 0x0f) | 0x40;
+            u[8] = (u[8] & 0x3f) | 0x80;
+            let h = hex::encode(&u);
+            text(
+                b,
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                ),
+            )
+        }
+        "urlParse" => {
+            arity(a, 1)?;
+            let m = url_parse(str_param(&a[0])?)?;
+            map(b, m)
+        }
+        "urlJoin" => {
+            arity(a, 1)?;
+            let d = dict_param(&a[0], name)?;
+            let part = |k: &str| -> Result<String, FuncError> {
+                match d.get(k) {
+                    None => Ok(String::new()),
+                    Some(v) => Ok(str_param(v)?.to_owned()),
+                }
+            };
+            let (scheme, host, path, query, opaque, fragment, userinfo) = (
+                part("scheme")?,
+                part("host")?,
+                part("path")?,
+                part("query")?,
+                part("opaque")?,
+                part("fragment")?,
+                part("userinfo")?,
+            );
+            let mut out = String::new();
+            if !scheme.is_empty() {
+                out.push_str(&scheme);
+                out.push(':');
+            }
+            if !opaque.is_empty() {
+                out.push_str(&opaque);
+            } else {
+                if !scheme.is_empty() || !host.is_empty() || !userinfo.is_empty() {
+                    if !host.is_empty() || !path.is_empty() || !userinfo.is_empty() {
+                        out.push_str("//");
+                    }
+                    if !userinfo.is_empty() {
+                        out.push_str(&userinfo);
+                        out.push('@');
+                    }
+                    out.push_str(&host);
+                }
+                if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(&path);
+            }
+            if !query.is_empty() {
+                out.push('?');
+                out.push_str(&query);
+            }
+            if !fragment.is_empty() {
+                out.push('#');
+                out.push_str(&fragment);
+            }
+            text(b, out)
+        }
         "html" | "js" => {
             let joined: Zeroizing<Vec<u8>> = match a {
                 [Value::Str(_) | Value::Bytes(_)] => Zeroizing::new(a[0].as_bytes()?.to_vec()),
@@ -1623,7 +1832,8 @@ mod tests {
         assert_eq!(parse_go_int("0x1F"), Some(31));
         assert_eq!(parse_go_int("010"), Some(8));
         assert_eq!(parse_go_int("3.0"), Some(3));
-        assert_eq!(parse_go_int("3.9"), None);
+        assert_eq!(parse_go_int("3.9"), Some(3));
+        assert_eq!(parse_go_int("12abc"), None);
         assert_eq!(decimal_op(1.1, 3.0, '*'), 3.3);
         assert_eq!(clean("/a/../b//c/"), "/b/c");
         assert_eq!(dir("/a/b/c.txt"), "/a/b");

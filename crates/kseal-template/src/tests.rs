@@ -754,7 +754,7 @@ fn an_ordinary_object_is_far_from_the_limits() {
         );
         templates.insert(
             format!("t{i}"),
-            format!(r#"{{{{ $c := fromJson .v{i} }}}}{{{{ printf "%s:%d" $c.user $c.port | b64enc | b64dec | upper }}}}"#),
+            format!(r#"{{{{ $c := fromJson .v{i} }}}}{{{{ printf "%s:%v" $c.user $c.port | b64enc | b64dec | upper }}}}"#),
         );
     }
     let mut renderer = Renderer::new(&vals);
