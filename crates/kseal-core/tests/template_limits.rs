@@ -200,3 +200,25 @@ fn an_external_secret_s_template_error_never_quotes_a_value() {
         "{error}"
     );
 }
+
+#[test]
+fn an_external_secret_with_engine_v1_is_refused_with_a_clear_message() {
+    let es = external_secret(ExternalSecretTemplate {
+        engine_version: Some("v1".to_owned()),
+        data: [("x".to_owned(), "{{ .password }}".to_owned())].into(),
+        ..ExternalSecretTemplate::default()
+    });
+    let error = desired_secret(&es, provider_data(), &[]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("engineVersion \"v1\" is not supported"),
+        "{error}"
+    );
+    let es = external_secret(ExternalSecretTemplate {
+        engine_version: Some("v2".to_owned()),
+        data: [("x".to_owned(), "{{ .password | len }}".to_owned())].into(),
+        ..ExternalSecretTemplate::default()
+    });
+    assert!(desired_secret(&es, provider_data(), &[]).is_ok());
+}
