@@ -82,11 +82,20 @@ pub(crate) const FUNCTIONS: &[&str] = &[
 ];
 
 /// The functions External Secrets Operator adds to sprig's (not offered to sealed-secrets templates).
-pub(crate) const ESO_ONLY: &[&str] = &["toYaml", "fromYaml", "hexdec"];
+pub(crate) const ESO_ONLY: &[&str] = &[
+    "toYaml",
+    "fromYaml",
+    "hexdec",
+    "filterPEM",
+    "filterCertChain",
+    "certSANs",
+];
 
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
-    FUNCTIONS.contains(&name) || crate::sprig::FUNCTIONS.contains(&name)
+    FUNCTIONS.contains(&name)
+        || crate::sprig::FUNCTIONS.contains(&name)
+        || crate::eso::FUNCTIONS.contains(&name)
 }
 
 /// Whether the function reads the text of its arguments (the executor counts that as work). The others
@@ -483,7 +492,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 }
             })
         }
-        _ => crate::sprig::call(name, a, b).unwrap_or_else(|| invalid("unknown function")),
+        _ => crate::sprig::call(name, a, b)
+            .or_else(|| crate::eso::call(name, a, b))
+            .unwrap_or_else(|| invalid("unknown function")),
     }
 }
 

@@ -6,7 +6,7 @@
 //!   and sprig v3.3.0's functions without `env`, `expandenv` and `getHostByName`;
 //! - [`Flavour::Eso`] (`engineVersion: v2`): a missing key is an error (Go's `missingkey=error`), but
 //!   `index . "absent"` gives the empty string as in Go; sprig's functions plus ESO's `toYaml`,
-//!   `fromYaml` and `hexdec`.
+//!   `fromYaml`, `hexdec`, `filterPEM`, `filterCertChain` and `certSANs`.
 //!
 //! Each template value is rendered with the secret's values as the data dot: `{{ .database_url }}`,
 //! `{{ index . "my-key" }}`, pipelines (`{{ .x | b64enc | quote }}`), `if`/`else if`/`else`, `with`/`else
@@ -72,7 +72,7 @@
 //! - Secret text and bytes live in zeroizing buffers while rendering; the returned output is the caller's
 //!   to protect.
 //!
-//! Not there yet: ESO's PKCS#12, PEM, JWK and RSA functions, sprig's date, semver, `bcrypt`/`htpasswd`,
+//! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver, `bcrypt`/`htpasswd`,
 //! AES, `derivePassword` and certificate-generating functions, `printf "%x"` of a float, YAML 1.1
 //! readings in `fromYaml` and yaml.v2's quoting style in `toYaml`. The environment, file and network
 //! functions of sprig are never offered.
@@ -80,6 +80,7 @@
 mod budget;
 mod convert;
 mod error;
+mod eso;
 mod exec;
 mod funcs;
 mod lex;
