@@ -364,6 +364,10 @@ impl Exec<'_, '_> {
                 .work(read)
                 .map_err(|l| self.limit_error(line, l))?;
         }
+        let is_root = matches!(
+            (values.first(), &self.root),
+            (Some(Value::Map(a)), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b)
+        );
         let on_data = name == "index"
             && values.len() == 2
             && matches!((&values[0], &self.root), (Value::Map(a), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b));
@@ -371,6 +375,10 @@ impl Exec<'_, '_> {
             .map_err(|e| self.func_error(line, name, e))?;
         if on_data && matches!(result, Value::Nil) {
             result = Value::str("");
+        }
+        if name == "typeOf" && is_root {
+            // The data dot is Go's map[string]string in both engines.
+            result = Value::str("map[string]string");
         }
         // Go's maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change the map they
         // are given. Maps here are values, so the changed map is written back to the variable (or the

@@ -14,7 +14,7 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
-use crate::convert::{ParseError, from_json, from_yaml, go_json, to_yaml};
+use crate::convert::{ParseError, from_json, from_yaml, go_json, go_yaml};
 use crate::printf::{go_quote, printf, sprint};
 use crate::value::{FuncError, Value, push_capped};
 
@@ -253,7 +253,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "toYaml" => {
             arity(a, 1)?;
-            let mut yaml = to_yaml(&a[0], b.cap())?;
+            let mut yaml = go_yaml(&a[0], b.cap())?;
             let kept = yaml.trim_end_matches('\n').len();
             yaml.truncate(kept);
             secret_text(b, yaml)

@@ -73,9 +73,8 @@
 //!   to protect.
 //!
 //! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver, `bcrypt`/`htpasswd`,
-//! AES, `derivePassword` and certificate-generating functions, `printf "%x"` of a float, YAML 1.1
-//! readings in `fromYaml` and yaml.v2's quoting style in `toYaml`. The environment, file and network
-//! functions of sprig are never offered.
+//! AES, `derivePassword` and certificate-generating functions, hexadecimal float literals. The
+//! environment, file and network functions of sprig are never offered.
 
 mod budget;
 mod convert;

@@ -47,7 +47,7 @@ struct Flags {
 /// bools, lists and maps, argument indexes (`%[2]s`), `*` widths and precisions, and Go's in-band
 /// reports written into the output like Go does (`%!d(string=…)`, `%!s(MISSING)`, `%!(EXTRA …)`,
 /// `%!(NOVERB)`, `%!(BADINDEX)`): those show what the template asked to print, which is output, never
-/// an error message. Only `%x` of a float and `%p` are refused (with an error naming the verb when the
+/// an error message. Only `%p` (a memory address in Go) is refused (with an error naming the verb when the
 /// format is a literal of the template).
 pub(crate) fn printf(
     format: &str,
@@ -203,9 +203,7 @@ pub(crate) fn printf(
                 p.f.sharp = false;
                 p.f.plus = false;
             }
-            if matches!(verb, 'p')
-                || (matches!(verb, 'x' | 'X') && matches!(args[arg_num], Value::Float(_)))
-            {
+            if verb == 'p' {
                 return Err(FuncError::Invalid(format!(
                     "{} is not supported for this value",
                     verb_name(verb)
@@ -628,6 +626,7 @@ impl Printer {
     fn float(&mut self, x: f64, verb: char, arg: &Value, depth: usize) -> Result<(), FuncError> {
         let (verb, default_prec) = match verb {
             'v' => ('g', None),
+            'x' | 'X' => (verb, None),
             'g' | 'G' => (verb, None),
             'f' | 'F' | 'e' | 'E' => (verb, Some(6)),
             _ => return self.bad_verb(verb, arg, depth),
@@ -683,6 +682,11 @@ pub(crate) fn format_go_float(x: f64, verb: char, prec: Option<usize>) -> String
     let a = x.abs();
     let sign = if neg { "-" } else { "" };
     match verb {
+        'x' | 'X' if prec.is_none() => {
+            let s = hex_float(a);
+            let s = if verb == 'X' { s.to_uppercase() } else { s };
+            format!("{sign}{s}")
+        }
         'f' | 'F' => match prec {
             Some(p) => format!("{sign}{a:.p$}"),
             None => format!("{sign}{a}"),
@@ -727,6 +731,32 @@ pub(crate) fn format_go_float(x: f64, verb: char, prec: Option<usize>) -> String
             format!("{sign}{s}")
         }
     }
+}
+
+/// Go's shortest `%x` of a non-negative float: `0x1.8p+00`.
+fn hex_float(a: f64) -> String {
+    if a == 0.0 {
+        return "0x0p+00".into();
+    }
+    let bits = a.to_bits();
+    let mut mant = bits & ((1u64 << 52) - 1);
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    if exp == 0 {
+        // A subnormal: shift until the leading 1 reaches the implicit bit.
+        exp = -1022;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    } else {
+        exp -= 1023;
+    }
+    let frac = format!("{mant:013x}");
+    let frac = frac.trim_end_matches('0');
+    let dot = if frac.is_empty() { "" } else { "." };
+    let (sign, e) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
+    format!("0x1{dot}{frac}p{sign}{e:02}")
 }
 
 /// The decimal digits of `a` (no trailing zeros; `"0"` gives no digits) and the decimal point

@@ -514,7 +514,7 @@ fn define_template_and_block() {
 fn values_from_data_are_never_quoted_in_function_errors() {
     let vals = BTreeMap::from([
         ("n".to_string(), b"9876543".to_vec()),
-        ("fmt".to_string(), b"%xsecretverb".to_vec()),
+        ("fmt".to_string(), b"%psecretverb".to_vec()),
         ("bin".to_string(), vec![0xff, 0x01]),
         ("bad_json".to_string(), b"{\"a\": 1, SECRETTAIL".to_vec()),
         ("keystore".to_string(), b"bin".to_vec()),
@@ -523,7 +523,7 @@ fn values_from_data_are_never_quoted_in_function_errors() {
         // an index computed from data, and the length of data
         ("{{ index (list 1 2) (fromJson .n) }}", "function"),
         ("{{ index .n (fromJson .n) }}", "function"),
-        // a format computed from data: a verb it cannot print is not quoted (`%x` of a float)
+        // a format computed from data: a verb kseal refuses (`%p`) is not quoted
         ("{{ printf .fmt 1.5 }}", "function"),
         // the parser's position in the input is not reported
         ("{{ fromJson .bad_json }}", "function"),
@@ -537,7 +537,7 @@ fn values_from_data_are_never_quoted_in_function_errors() {
             for secret in [
                 "9876543",
                 "secretverb",
-                "%x",
+                "%p",
                 "SECRETTAIL",
                 "column",
                 "length",
@@ -565,9 +565,9 @@ fn values_from_data_are_never_quoted_in_function_errors() {
     }
     // Literal verbs and indexes are template text and may be quoted.
     assert!(
-        err(r#"{{ printf "%x" 1.5 }}"#)
+        err(r#"{{ printf "%p" 1.5 }}"#)
             .to_string()
-            .contains("verb %x is not supported")
+            .contains("verb %p is not supported")
     );
     assert!(
         err("{{ index (list 1) 3 }}")
@@ -761,4 +761,18 @@ fn an_ordinary_object_is_far_from_the_limits() {
     let out = renderer.render_map(&templates).unwrap();
     assert_eq!(out["t7"], b"U7:7");
     assert!(renderer.budget.work_used() < MAX_OBJECT_WORK_BYTES / 10);
+}
+
+#[test]
+fn to_yaml_writes_what_sigs_k8s_io_yaml_writes() {
+    // Go JSON first, then yaml.v2: strings that would read back as another type are double-quoted,
+    // strings that cannot be plain are single-quoted, whole floats are integers (`n` is a YAML 1.1
+    // bool, so even the key is quoted).
+    assert_eq!(
+        ok(
+            r#"{{ dict "k" "a: b" "n" "010" "p" "plain" "f" 1.0 "g" 0.5 "l" (list "x" "yes") | toYaml }}"#
+        ),
+        "f: 1\ng: 0.5\nk: 'a: b'\nl:\n- x\n- \"yes\"\n\"n\": \"010\"\np: plain"
+    );
+    assert_eq!(ok(r#"{{ dict "m" "a\nb\n" | toYaml }}"#), "m: |\n  a\n  b");
 }

@@ -12,8 +12,12 @@
 //! are manifest text, never a value nor a member name (data): members are told by position.
 //!
 //! Semantics that are easy to get wrong, each matching ESO:
-//! - With a `property`, the secret is JSON and the property a gjson path. A property with dots is
-//!   first tried as one literal key (ESO escapes every dot and tries that first), then as a path.
+//! - With a `property`, the secret is read as JSON and the property is a gjson path, evaluated by the
+//!   `gjson` crate (a port of tidwall/gjson by its author): queries, `#` projections, pipes,
+//!   multipaths, modifiers and escapes; malformed JSON is read leniently, as gjson does. A property
+//!   with dots is first tried as one literal key (ESO escapes every dot and tries that first), then
+//!   as a path. The crate lacks some modifiers Go's gjson has (`@keys`, `@values`, `@tostr`,
+//!   `@fromstr`, `@dig`, `!` literals): those properties are not found.
 //! - A selected string gives its content; `true`/`false` their text; `null` nothing (empty);
 //!   objects and arrays their JSON text exactly as written in the secret; integers as written and
 //!   other numbers in Go's shortest decimal form (`1.50` → `1.5`, `1e3` → `1000`), like gjson's
@@ -138,18 +142,6 @@ pub enum Error {
         /// The property.
         property: String,
     },
-    /// The property uses gjson syntax beyond keys, indexes, `#`, wildcards and `\` escapes.
-    #[error(
-        "property {property:?} of remote secret {key:?} uses gjson {syntax}, which kseal does not support"
-    )]
-    UnsupportedProperty {
-        /// The remote key.
-        key: String,
-        /// The property.
-        property: String,
-        /// Which syntax, e.g. `modifiers (@...)`.
-        syntax: &'static str,
-    },
     /// `extract` found something other than a JSON object.
     #[error("cannot extract remote secret {key:?}{}: expected a JSON object, found {found}", of_property(.property.as_deref()))]
     NotAnObject {
@@ -220,7 +212,6 @@ impl Error {
         match self {
             Error::NotJson { .. } => "not_json",
             Error::MissingProperty { .. } => "missing_property",
-            Error::UnsupportedProperty { .. } => "unsupported_property",
             Error::NotAnObject { .. } => "not_an_object",
             Error::Decode { .. } => "decode",
             Error::KeyCollision { .. } => "key_collision",
