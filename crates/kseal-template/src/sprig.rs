@@ -154,7 +154,21 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "uuidv4",
     "urlParse",
     "urlJoin",
+    "bcrypt",
+    "htpasswd",
 ];
+
+/// sprig's `bcrypt`: Go's `bcrypt.GenerateFromPassword` at the default cost 10, `$2a$` form; a password
+/// longer than 72 bytes gives sprig's failure text, as Go refuses it.
+fn bcrypt_text(password: &[u8]) -> Result<String, FuncError> {
+    match bcrypt::non_truncating_hash_with_result(password, 10) {
+        Ok(parts) => Ok(parts.format_for_version(bcrypt::Version::TwoA)),
+        Err(bcrypt::BcryptError::Truncation(_)) => Ok(
+            "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes".into(),
+        ),
+        Err(_) => invalid("bcrypt failed"),
+    }
+}
 
 /// Go's `url.Parse` for the URLs templates build (scheme, `//userinfo@host`, path, query, fragment);
 /// the map sprig's `urlParse` returns.
@@ -1779,6 +1793,22 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 out.push_str(&fragment);
             }
             text(b, out)
+        }
+        "bcrypt" => {
+            arity(a, 1)?;
+            let out = bcrypt_text(a[0].as_bytes()?)?;
+            text(b, out)
+        }
+        "htpasswd" => {
+            arity(a, 2)?;
+            let user = str_param(&a[0])?;
+            let pass = a[1].as_bytes()?;
+            // sprig writes this text (with the name) instead of failing.
+            if user.contains(':') {
+                return text(b, format!("invalid username: {user}"));
+            }
+            let hash = bcrypt_text(pass)?;
+            text(b, format!("{user}:{hash}"))
         }
         "html" | "js" => {
             let joined: Zeroizing<Vec<u8>> = match a {

@@ -2,8 +2,8 @@ package main
 
 // External Secrets Operator's own template functions (engine v2), written for this oracle from
 // what ESO's template package does, with the libraries ESO uses (go-pkcs12, jwx, sigs.k8s.io/yaml).
-// certSANs, rsaDecrypt, pemTruststoreToPKCS12*, hexdec and the three-argument htpasswd follow ESO's
-// documentation (their source was not available to read).
+// certSANs, rsaDecrypt, pemTruststoreToPKCS12* and hexdec follow ESO's documentation (their source
+// was not available to read). htpasswd is sprig's two-argument one, as ESO's documentation uses it.
 
 import (
 	"bytes"
@@ -23,9 +23,8 @@ import (
 	"text/template"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"golang.org/x/crypto/bcrypt"
-	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 	"sigs.k8s.io/yaml"
+	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 func esoOwnFuncs() template.FuncMap {
@@ -49,7 +48,6 @@ func esoOwnFuncs() template.FuncMap {
 		"fromYaml":                  fromYAML,
 		"rsaDecrypt":                rsaDecrypt,
 		"hexdec":                    hexdec,
-		"htpasswd":                  htpasswd,
 	}
 }
 
@@ -389,25 +387,4 @@ func rsaDecrypt(scheme, hashName string, ciphertext any, keyPEM string) (string,
 func hexdec(in string) (string, error) {
 	b, err := hex.DecodeString(in)
 	return string(b), err
-}
-
-// htpasswd is ESO's three-argument form: user, password and hash type (bcrypt or sha, the
-// htpasswd tool's -B and -s).
-func htpasswd(user, pass, kind string) (string, error) {
-	if strings.Contains(user, ":") {
-		return "", fmt.Errorf("invalid username")
-	}
-	switch strings.ToLower(kind) {
-	case "bcrypt":
-		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
-		if err != nil {
-			return "", err
-		}
-		return user + ":" + string(h), nil
-	case "sha", "sha1":
-		sum := sha1.Sum([]byte(pass))
-		return user + ":{SHA}" + base64.StdEncoding.EncodeToString(sum[:]), nil
-	default:
-		return "", fmt.Errorf("unsupported hash type")
-	}
 }
