@@ -1425,8 +1425,11 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "uniq" | "mustUniq" => {
             arity(a, 1)?;
+            let l = items(&a[0], name)?;
+            // Each item is compared with the ones kept: quadratic, so counted as work.
+            b.work(l.len().saturating_mul(l.len()))?;
             let mut out: Vec<Value> = Vec::new();
-            for v in items(&a[0], name)?.iter() {
+            for v in l.iter() {
                 if !out.iter().any(|o| deep_equal(o, v)) {
                     out.push(v.clone());
                 }
@@ -1444,7 +1447,9 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "without" | "mustWithout" => {
             at_least(a, 1)?;
-            let out = items(&a[0], name)?
+            let l = items(&a[0], name)?;
+            b.work(l.len().saturating_mul(a.len()))?;
+            let out = l
                 .iter()
                 .filter(|v| !a[1..].iter().any(|o| deep_equal(o, v)))
                 .cloned()

@@ -776,3 +776,11 @@ fn to_yaml_writes_what_sigs_k8s_io_yaml_writes() {
     );
     assert_eq!(ok(r#"{{ dict "m" "a\nb\n" | toYaml }}"#), "m: |\n  a\n  b");
 }
+
+#[test]
+fn quadratic_list_functions_count_as_work() {
+    // `uniq` compares every item with the ones kept: 100,000 items would be 10^10 comparisons.
+    let e = err("{{ until 100000 | uniq | len }}");
+    assert_eq!(e.reason(), "limit", "{e}");
+    assert_eq!(ok("{{ list 1 2 1 3 | uniq }}"), "[1 2 3]");
+}
