@@ -84,7 +84,13 @@ fn write_json(
         Value::Float(f) if f.is_finite() => push_str(out, &go_json_float(*f), cap),
         Value::Float(_) => Err(ValueError::Invalid("cannot encode NaN or infinity".into())),
         Value::Str(s) => write_json_str(s, escape_html, out, cap),
-        Value::Bytes(b) => Err(ValueError::NonUtf8(b.origin.clone())),
+        // Go's encoding/json writes each invalid byte as \ufffd.
+        Value::Bytes(_) => {
+            let text = value.go_runes()?;
+            let mut escaped = String::new();
+            write_json_str(&text, escape_html, &mut escaped, cap)?;
+            push_str(out, &escaped.replace('\u{FFFD}', "\\ufffd"), cap)
+        }
         Value::List(items) => {
             push_str(out, "[", cap)?;
             for (i, item) in items.iter().enumerate() {

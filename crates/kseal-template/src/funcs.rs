@@ -329,11 +329,11 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
             secret_text(b, Zeroizing::new(out))
         }
-        "upper" => one_str(b, a, |s| s.chars().map(go_upper_char).collect()),
-        "lower" => one_str(b, a, |s| s.chars().map(go_lower_char).collect()),
-        "title" => one_str(b, a, title),
+        "upper" => one_runes(b, a, |s| s.chars().map(go_upper_char).collect()),
+        "lower" => one_runes(b, a, |s| s.chars().map(go_lower_char).collect()),
+        "title" => one_runes(b, a, title),
         "trim" => one_str(b, a, |s| s.trim().to_owned()),
-        "nospace" => one_str(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
+        "nospace" => one_runes(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
         "trimAll" => two_str(b, a, |cut, s| {
             s.trim_matches(|c| cut.contains(c)).to_owned()
         }),
@@ -517,6 +517,14 @@ pub(crate) fn go_lower_char(c: char) -> char {
         (Some(l), None) => l,
         _ => c,
     }
+}
+
+/// A function Go writes rune by rune: a value that is not UTF-8 is read with U+FFFD for each invalid
+/// byte, as Go does.
+fn one_runes(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
+    arity(a, 1)?;
+    let out = f(&a[0].go_runes()?);
+    text(b, out)
 }
 
 fn one_str(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {

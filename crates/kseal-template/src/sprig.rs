@@ -1066,23 +1066,23 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "untitle" => {
             arity(a, 1)?;
-            text(b, untitle(str_param(&a[0])?))
+            text(b, untitle(&a[0].go_runes()?))
         }
         "swapcase" => {
             arity(a, 1)?;
-            text(b, swapcase(str_param(&a[0])?))
+            text(b, swapcase(&a[0].go_runes()?))
         }
         "snakecase" => {
             arity(a, 1)?;
-            text(b, delimited(str_param(&a[0])?, '_'))
+            text(b, delimited(&a[0].go_runes()?, '_'))
         }
         "kebabcase" => {
             arity(a, 1)?;
-            text(b, delimited(str_param(&a[0])?, '-'))
+            text(b, delimited(&a[0].go_runes()?, '-'))
         }
         "camelcase" => {
             arity(a, 1)?;
-            text(b, camel(str_param(&a[0])?))
+            text(b, camel(&a[0].go_runes()?))
         }
         "wrap" => {
             arity(a, 2)?;

@@ -172,6 +172,29 @@ impl Value {
         }
     }
 
+    /// The value as text the way Go's rune-by-rune functions (`strings.ToUpper`, `[]rune(s)`,
+    /// `encoding/json`) see it: each byte that is not part of valid UTF-8 becomes U+FFFD.
+    pub(crate) fn go_runes(&self) -> Result<std::borrow::Cow<'_, str>, ValueError> {
+        match self {
+            Value::Str(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
+            Value::Bytes(b) => {
+                let bytes: &[u8] = &b.bytes;
+                let mut out = String::with_capacity(bytes.len() + 8);
+                for chunk in bytes.utf8_chunks() {
+                    out.push_str(chunk.valid());
+                    for _ in chunk.invalid() {
+                        out.push('\u{FFFD}');
+                    }
+                }
+                Ok(std::borrow::Cow::Owned(out))
+            }
+            other => Err(ValueError::Invalid(format!(
+                "expected a string, got {}",
+                other.kind()
+            ))),
+        }
+    }
+
     /// The raw bytes of a string or binary value (for byte-oriented functions like `b64enc`).
     pub(crate) fn as_bytes(&self) -> Result<&[u8], ValueError> {
         match self {
