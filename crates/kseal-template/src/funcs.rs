@@ -299,22 +299,36 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "quote" | "squote" => {
             let cap = b.cap();
-            let mut out = Zeroizing::new(String::new());
+            let mut out = Zeroizing::new(Vec::new());
             for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
-                let part = match (name, v) {
-                    ("quote", Value::Bytes(bin)) => Zeroizing::new(go_quote(&bin.bytes)),
-                    ("quote", v) => Zeroizing::new(go_quote(v.to_text(cap)?.as_bytes())),
-                    (_, v) => Zeroizing::new(format!("'{}'", v.to_text(cap)?.as_str())),
+                let part: Zeroizing<Vec<u8>> = match (name, v) {
+                    ("quote", Value::Bytes(bin)) => {
+                        Zeroizing::new(go_quote(&bin.bytes).into_bytes())
+                    }
+                    ("quote", v) => {
+                        Zeroizing::new(go_quote(v.to_text(cap)?.as_bytes()).into_bytes())
+                    }
+                    // sprig's squote puts the bytes between quotes as they are.
+                    (_, Value::Bytes(bin)) => {
+                        let mut q = Zeroizing::new(Vec::with_capacity(bin.bytes.len() + 2));
+                        q.push(b'\'');
+                        q.extend_from_slice(&bin.bytes);
+                        q.push(b'\'');
+                        q
+                    }
+                    (_, v) => {
+                        Zeroizing::new(format!("'{}'", v.to_text(cap)?.as_str()).into_bytes())
+                    }
                 };
                 if out.len() + part.len() + 1 > cap {
                     return Err(FuncError::TooLarge);
                 }
                 if i > 0 {
-                    out.push(' ');
+                    out.push(b' ');
                 }
-                out.push_str(&part);
+                out.extend_from_slice(&part);
             }
-            secret_text(b, out)
+            bytes_value(b, out, a, name)
         }
         "cat" => {
             let cap = b.cap();
@@ -332,16 +346,49 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         "upper" => one_runes(b, a, |s| s.chars().map(go_upper_char).collect()),
         "lower" => one_runes(b, a, |s| s.chars().map(go_lower_char).collect()),
         "title" => one_runes(b, a, title),
-        "trim" => one_str(b, a, |s| s.trim().to_owned()),
+        "trim" => {
+            arity(a, 1)?;
+            // Go's TrimSpace works on the bytes: invalid bytes are kept (they are not space).
+            let bytes = a[0].as_bytes()?;
+            let out = trim_space(bytes).to_vec();
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out, || "the result of trim".to_owned()))
+        }
         "nospace" => one_runes(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
         "trimAll" => two_str(b, a, |cut, s| {
             s.trim_matches(|c| cut.contains(c)).to_owned()
         }),
         "trimPrefix" => two_str(b, a, |p, s| s.strip_prefix(p).unwrap_or(s).to_owned()),
         "trimSuffix" => two_str(b, a, |p, s| s.strip_suffix(p).unwrap_or(s).to_owned()),
-        "contains" => bool_str(a, |sub, s| s.contains(sub)),
-        "hasPrefix" => bool_str(a, |p, s| s.starts_with(p)),
-        "hasSuffix" => bool_str(a, |p, s| s.ends_with(p)),
+        "contains" => bool_bytes(a, |sub, s| {
+            sub.is_empty() || s.windows(sub.len()).any(|w| w == sub)
+        }),
+        "hasPrefix" => bool_bytes(a, |p, s| s.starts_with(p)),
+        "hasSuffix" => bool_bytes(a, |p, s| s.ends_with(p)),
+        "replace" if a.len() == 3 && a.iter().any(|v| matches!(v, Value::Bytes(_))) => {
+            // Go's strings.Replace works on the bytes.
+            let (old, new, src) = (a[0].as_bytes()?, a[1].as_bytes()?, a[2].as_bytes()?);
+            if old.is_empty() {
+                return invalid("replacing the empty string in a binary value is not supported");
+            }
+            let hits = src.windows(old.len()).filter(|w| *w == old).count();
+            b.can_produce(src.len().saturating_add(hits.saturating_mul(new.len())))?;
+            let mut out = Vec::with_capacity(src.len());
+            let mut i = 0;
+            while i < src.len() {
+                if src[i..].starts_with(old) {
+                    out.extend_from_slice(new);
+                    i += old.len();
+                } else {
+                    out.push(src[i]);
+                    i += 1;
+                }
+            }
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out, || {
+                "the result of replace".to_owned()
+            }))
+        }
         "replace" => {
             arity(a, 3)?;
             let (old, new, src) = (a[0].as_str()?, a[1].as_str()?, a[2].as_str()?);
@@ -428,6 +475,10 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "toString" => {
             arity(a, 1)?;
+            // sprig's strval gives a string's bytes as they are.
+            if let Value::Bytes(_) = a[0] {
+                return Ok(a[0].clone());
+            }
             let s = a[0].to_text(b.cap())?;
             secret_text(b, s)
         }
@@ -527,21 +578,36 @@ fn one_runes(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult
     text(b, out)
 }
 
-fn one_str(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
-    arity(a, 1)?;
-    let out = f(a[0].as_str()?);
-    text(b, out)
-}
-
 fn two_str(b: &mut Budget, a: &[Value], f: impl Fn(&str, &str) -> String) -> FResult {
     arity(a, 2)?;
     let out = f(a[0].as_str()?, a[1].as_str()?);
     text(b, out)
 }
 
-fn bool_str(a: &[Value], f: impl Fn(&str, &str) -> bool) -> FResult {
+fn bool_bytes(a: &[Value], f: impl Fn(&[u8], &[u8]) -> bool) -> FResult {
     arity(a, 2)?;
-    Ok(Value::Bool(f(a[0].as_str()?, a[1].as_str()?)))
+    Ok(Value::Bool(f(a[0].as_bytes()?, a[1].as_bytes()?)))
+}
+
+/// Go's `strings.TrimSpace` on bytes: Unicode white space off both ends, other bytes kept.
+fn trim_space(s: &[u8]) -> &[u8] {
+    let mut start = 0;
+    let mut end = 0;
+    let mut i = 0;
+    let mut seen = false;
+    while i < s.len() {
+        let (c, size) = crate::sprig::decode_rune(&s[i..]);
+        let space = c.is_some_and(char::is_whitespace);
+        if !space {
+            if !seen {
+                start = i;
+                seen = true;
+            }
+            end = i + size;
+        }
+        i += size;
+    }
+    if seen { &s[start..end] } else { &s[..0] }
 }
 
 /// A non-negative count argument (Go's `strings.Repeat` panics on negative counts).

@@ -33,9 +33,10 @@
 //!   copies it exactly, as Go does) or given to `b64enc`, `sha256sum`, `quote` (Go `\x` escapes), `len`,
 //!   `eq`/`ne` and the value-passing helpers (`default`, `coalesce`, `ternary`, `list`, `dict`). The
 //!   functions Go runs rune by rune (`upper`, `lower`, `title`, `swapcase`, `toJson`, ...) read each
-//!   invalid byte as U+FFFD, as Go does. The other text functions (`trim`, `replace`, ...) fail on it
-//!   with an error naming the key written in the template that reached it (Go would keep the bytes; not
-//!   there yet). The output is therefore bytes, UTF-8 unless binary data was output.
+//!   invalid byte as U+FFFD, as Go does; `squote`, `toString`, `trim`, `replace`, `contains`,
+//!   `hasPrefix` and `hasSuffix` keep the bytes, as Go does. The other text functions (`indent`,
+//!   `splitList`, ...) fail on it with an error naming the key written in the template that reached it
+//!   (Go would keep the bytes; not there yet). The output is therefore bytes, UTF-8 unless binary data was output.
 //! - Error messages name the template (the target key), the line, the missing key or failing function, and
 //!   never contain a secret value nor text derived from one: they quote only text written in the template
 //!   (`fail .password` says only that `fail` was called). Functions that parse their input (`b64dec`,

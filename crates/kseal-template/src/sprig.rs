@@ -808,11 +808,11 @@ fn untitle(s: &str) -> String {
     out
 }
 
-fn initials(s: &str) -> String {
+fn initials(s: &[u8]) -> String {
     // goutils reads the string byte by byte: a byte of a multi-byte character becomes a Latin-1 char.
     let mut out = String::new();
     let mut gap = true;
-    for &b in s.as_bytes() {
+    for &b in s {
         let ch = char::from(b);
         if ch.is_whitespace() && (b < 0x80 || b == 0x85 || b == 0xA0) {
             gap = true;
@@ -1062,7 +1062,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "initials" => {
             arity(a, 1)?;
-            text(b, initials(str_param(&a[0])?))
+            text(b, initials(a[0].as_bytes()?))
         }
         "untitle" => {
             arity(a, 1)?;

@@ -353,14 +353,22 @@ fn non_utf8_values_pass_through_but_are_not_text() {
     // Functions Go writes rune by rune read each invalid byte as U+FFFD, as Go does.
     assert_eq!(ok("{{ .bin | upper }}"), "\u{FFFD}\0\u{FFFD}");
     assert_eq!(ok("{{ .bin | toJson }}"), r#""\ufffd\u0000\ufffd""#);
+    // Those Go runs on the bytes keep them, as Go does.
+    assert_eq!(
+        render("T", "{{ .bin | toString | trim }}", &values()).unwrap(),
+        b"\xff\x00\xfe"
+    );
     // The others refuse binary data rather than guess.
-    for template in ["{{ .bin | toString }}", r#"{{ "/wD+" | b64dec | trim }}"#] {
+    for template in [
+        "{{ .bin | indent 2 }}",
+        r#"{{ "/wD+" | b64dec | splitList "," }}"#,
+    ] {
         let e = err(template);
         assert_eq!(e.reason(), "non_utf8", "{template}");
         assert!(e.to_string().contains("binary value, not text"), "{e}");
     }
     assert!(
-        err("{{ .bin | trim }}")
+        err("{{ .bin | indent 2 }}")
             .to_string()
             .contains(r#"key "bin""#)
     );
@@ -527,8 +535,8 @@ fn values_from_data_are_never_quoted_in_function_errors() {
         // the parser's position in the input is not reported
         ("{{ fromJson .bad_json }}", "function"),
         // a binary value reached through a key computed from data is not named by that key
-        ("{{ index . .keystore | trim }}", "non_utf8"),
-        ("{{ range . }}{{ trim . }}{{ end }}", "non_utf8"),
+        ("{{ index . .keystore | indent 2 }}", "non_utf8"),
+        ("{{ range . }}{{ indent 2 . }}{{ end }}", "non_utf8"),
     ] {
         let e = render("T", template, &vals).expect_err(template);
         assert_eq!(e.reason(), reason, "{template}: {e}");
@@ -545,16 +553,16 @@ fn values_from_data_are_never_quoted_in_function_errors() {
             }
         }
     }
-    let e = render("T", "{{ index . .keystore | trim }}", &vals).unwrap_err();
+    let e = render("T", "{{ index . .keystore | indent 2 }}", &vals).unwrap_err();
     assert!(
         e.to_string().contains("a computed value is a binary value"),
         "{e}"
     );
     // Reached through a key written in the template, the binary value is named by it.
     for template in [
-        "{{ .bin | trim }}",
-        r#"{{ index . "bin" | trim }}"#,
-        r#"{{ get . "bin" | trim }}"#,
+        "{{ .bin | indent 2 }}",
+        r#"{{ index . "bin" | indent 2 }}"#,
+        r#"{{ get . "bin" | indent 2 }}"#,
     ] {
         let e = render("T", template, &vals).unwrap_err();
         assert!(
