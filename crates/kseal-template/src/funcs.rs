@@ -343,8 +343,12 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
             secret_text(b, Zeroizing::new(out))
         }
-        "upper" => one_runes(b, a, |s| s.chars().map(go_upper_char).collect()),
-        "lower" => one_runes(b, a, |s| s.chars().map(go_lower_char).collect()),
+        "upper" => one_runes(b, a, |s| {
+            s.chars().map(crate::text::go_upper_char).collect()
+        }),
+        "lower" => one_runes(b, a, |s| {
+            s.chars().map(crate::text::go_lower_char).collect()
+        }),
         "title" => one_runes(b, a, title),
         "trim" => {
             arity(a, 1)?;
@@ -549,27 +553,6 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
     }
 }
 
-/// Go's `unicode.ToUpper`: the simple (one character) upper case mapping.
-pub(crate) fn go_upper_char(c: char) -> char {
-    let mut up = c.to_uppercase();
-    match (up.next(), up.next()) {
-        (Some(u), None) => u,
-        _ => c,
-    }
-}
-
-/// Go's `unicode.ToLower`: the simple (one character) lower case mapping.
-pub(crate) fn go_lower_char(c: char) -> char {
-    if c == '\u{130}' {
-        return 'i';
-    }
-    let mut low = c.to_lowercase();
-    match (low.next(), low.next()) {
-        (Some(l), None) => l,
-        _ => c,
-    }
-}
-
 /// A function Go writes rune by rune: a value that is not UTF-8 is read with U+FFFD for each invalid
 /// byte, as Go does.
 fn one_runes(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
@@ -596,7 +579,7 @@ fn trim_space(s: &[u8]) -> &[u8] {
     let mut i = 0;
     let mut seen = false;
     while i < s.len() {
-        let (c, size) = crate::sprig::decode_rune(&s[i..]);
+        let (c, size) = crate::text::decode_rune(&s[i..]);
         let space = c.is_some_and(char::is_whitespace);
         if !space {
             if !seen {
@@ -724,7 +707,7 @@ fn title(s: &str) -> String {
                 c.is_whitespace()
             };
             let out: Vec<char> = if prev_sep && !is_sep {
-                vec![crate::sprig::go_to_title(c)]
+                vec![crate::text::go_to_title(c)]
             } else {
                 vec![c]
             };

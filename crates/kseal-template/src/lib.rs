@@ -88,6 +88,7 @@ mod lex;
 mod parse;
 mod printf;
 mod sprig;
+mod text;
 mod value;
 
 use std::collections::BTreeMap;

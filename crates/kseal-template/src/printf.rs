@@ -223,7 +223,7 @@ pub(crate) fn printf(
             if matches!(arg, Value::Nil) {
                 p.write(b"<nil>")?;
             } else {
-                p.write(crate::sprig::go_type(arg).as_bytes())?;
+                p.write(crate::value::go_type(arg).as_bytes())?;
                 p.write(b"=")?;
                 p.arg(arg, 'v', 0)?;
             }
@@ -345,7 +345,7 @@ impl Printer {
         if matches!(arg, Value::Nil) {
             self.write(b"<nil>")?;
         } else {
-            self.write(crate::sprig::go_type(arg).as_bytes())?;
+            self.write(crate::value::go_type(arg).as_bytes())?;
             self.write(b"=")?;
             self.arg(arg, 'v', depth)?;
         }
@@ -354,7 +354,7 @@ impl Printer {
 
     fn arg(&mut self, arg: &Value, verb: char, depth: usize) -> Result<(), FuncError> {
         if verb == 'T' {
-            let t = crate::sprig::go_type(arg);
+            let t = crate::value::go_type(arg);
             return self.string(t.as_bytes(), 's');
         }
         match arg {
@@ -612,7 +612,7 @@ impl Printer {
         let mut out = format!("U+{s}");
         if self.f.sharp
             && let Some(c) = u32::try_from(u).ok().and_then(char::from_u32)
-            && is_go_printable(c)
+            && crate::text::is_go_printable(c)
         {
             out.push_str(&format!(" '{c}'"));
         }
@@ -825,7 +825,7 @@ fn rune_count(b: &[u8]) -> usize {
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
-        let (_, size) = crate::sprig::decode_rune(&b[i..]);
+        let (_, size) = crate::text::decode_rune(&b[i..]);
         i += size;
         n += 1;
     }
@@ -840,7 +840,7 @@ fn truncate_runes(s: &[u8], precision: Option<usize>) -> &[u8] {
         if i >= s.len() {
             break;
         }
-        i += crate::sprig::decode_rune(&s[i..]).1;
+        i += crate::text::decode_rune(&s[i..]).1;
     }
     &s[..i]
 }
@@ -863,7 +863,7 @@ fn quote_rune(c: char, ascii: bool) -> String {
         '\r' => "\\r".into(),
         '\t' => "\\t".into(),
         '\u{b}' => "\\v".into(),
-        c if (!ascii || c.is_ascii()) && is_go_printable(c) => c.to_string(),
+        c if (!ascii || c.is_ascii()) && crate::text::is_go_printable(c) => c.to_string(),
         c if (c as u32) < 0x20 || c == '\u{7f}' => format!("\\x{:02x}", c as u32),
         c if (c as u32) < 0x10000 => format!("\\u{:04x}", c as u32),
         c => format!("\\U{:08x}", c as u32),
@@ -901,7 +901,7 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 '\u{b}' => out.push_str("\\v"),
-                c if is_go_printable(c) => out.push(c),
+                c if crate::text::is_go_printable(c) => out.push(c),
                 c if (c as u32) < 0x20 || c == '\u{7f}' => {
                     out.push_str(&format!("\\x{:02x}", c as u32))
                 }
@@ -915,17 +915,6 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
     }
     out.push('"');
     out
-}
-
-/// Approximates Go's `unicode.IsPrint`: graphic characters and the ASCII space.
-pub(crate) fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let format_or_private = matches!(c as u32,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-        | 0x2060..=0x206F | 0xE000..=0xF8FF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF | 0xF0000..);
-    !c.is_control() && !c.is_whitespace() && !format_or_private
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The sprig v3.3.0 functions beyond the core set of [`crate::funcs`], with sprig's semantics: byte-wise
+//! The sprig v3.3.0 functions beyond the core set (in `funcs`), with sprig's semantics: byte-wise
 //! string slicing, `spf13/cast` conversions (`int "0x1F"` is 31, a bad number 0), `int64` arithmetic,
 //! decimal arithmetic for the `...f` functions, reflection-style list and dict helpers, Go RE2 regular
 //! expressions and Go's `path` helpers. Errors never quote a value: only what went wrong.
@@ -463,7 +463,7 @@ fn items(v: &Value, func: &str) -> Result<Rc<Vec<Value>>, FuncError> {
         Value::List(l) => Ok(Rc::clone(l)),
         other => invalid(format!(
             "{func}: cannot use type {} as a list",
-            go_kind(other)
+            crate::value::go_kind(other)
         )),
     }
 }
@@ -473,34 +473,8 @@ fn dict_param<'a>(v: &'a Value, func: &str) -> Result<&'a Rc<BTreeMap<String, Va
         Value::Map(m) => Ok(m),
         other => invalid(format!(
             "{func}: wrong type for value; expected map[string]interface {{}}; got {}",
-            go_type(other)
+            crate::value::go_type(other)
         )),
-    }
-}
-
-/// Go's `reflect.Kind` name of a value.
-pub(crate) fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float64",
-        Value::Str(_) | Value::Bytes(_) => "string",
-        Value::List(_) => "slice",
-        Value::Map(_) => "map",
-    }
-}
-
-/// Go's `%T` of a value.
-pub(crate) fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float64",
-        Value::Str(_) | Value::Bytes(_) => "string",
-        Value::List(_) => "[]interface {}",
-        Value::Map(_) => "map[string]interface {}",
     }
 }
 
@@ -667,8 +641,8 @@ pub(crate) fn js_escape(s: &[u8]) -> Vec<u8> {
             i += 1;
             continue;
         }
-        let (ch, size) = decode_rune(&s[i..]);
-        if ch.is_none_or(crate::printf::is_go_printable) {
+        let (ch, size) = crate::text::decode_rune(&s[i..]);
+        if ch.is_none_or(crate::text::is_go_printable) {
             out.extend_from_slice(&s[i..i + size]);
         } else if let Some(ch) = ch {
             out.extend_from_slice(format!("\\u{:04X}", ch as u32).as_bytes());
@@ -676,16 +650,6 @@ pub(crate) fn js_escape(s: &[u8]) -> Vec<u8> {
         i += size;
     }
     out
-}
-
-/// The character at the start of `s` and its length; `None` (length 1) for an invalid byte.
-pub(crate) fn decode_rune(s: &[u8]) -> (Option<char>, usize) {
-    for len in 1..=4.min(s.len()) {
-        if let Ok(t) = std::str::from_utf8(&s[..len]) {
-            return (t.chars().next(), len);
-        }
-    }
-    (None, 1)
 }
 
 /// Go's `strings.SplitN`.
@@ -758,29 +722,18 @@ fn camel(s: &str) -> String {
     out
 }
 
-pub(crate) fn go_to_title(c: char) -> char {
-    // Go's unicode.ToTitle: the title case of the digraphs, else upper case of one character.
-    match c {
-        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
-        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
-        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
-        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
-        c => crate::funcs::go_upper_char(c),
-    }
-}
-
 fn swapcase(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut whitespace = true;
     for c in s.chars() {
         if matches!(c, 'ǅ' | 'ǈ' | 'ǋ' | 'ǲ') || c.is_uppercase() {
-            out.push(crate::funcs::go_lower_char(c));
+            out.push(crate::text::go_lower_char(c));
             whitespace = false;
         } else if c.is_lowercase() {
             out.push(if whitespace {
-                go_to_title(c)
+                crate::text::go_to_title(c)
             } else {
-                crate::funcs::go_upper_char(c)
+                crate::text::go_upper_char(c)
             });
             whitespace = false;
         } else {
@@ -799,7 +752,7 @@ fn untitle(s: &str) -> String {
             next = true;
             out.push(c);
         } else if next {
-            out.push(crate::funcs::go_lower_char(c));
+            out.push(crate::text::go_lower_char(c));
             next = false;
         } else {
             out.push(c);
@@ -1588,23 +1541,25 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "typeOf" => {
             arity(a, 1)?;
-            text(b, go_type(&a[0]).into())
+            text(b, crate::value::go_type(&a[0]).into())
         }
         "kindOf" => {
             arity(a, 1)?;
-            text(b, go_kind(&a[0]).into())
+            text(b, crate::value::go_kind(&a[0]).into())
         }
         "typeIs" | "typeIsLike" => {
             arity(a, 2)?;
             let want = str_param(&a[0])?;
-            let t = go_type(&a[1]);
+            let t = crate::value::go_type(&a[1]);
             Ok(Value::Bool(
                 want == t || name == "typeIsLike" && format!("*{want}") == t,
             ))
         }
         "kindIs" => {
             arity(a, 2)?;
-            Ok(Value::Bool(str_param(&a[0])? == go_kind(&a[1])))
+            Ok(Value::Bool(
+                str_param(&a[0])? == crate::value::go_kind(&a[1]),
+            ))
         }
         "deepEqual" => {
             arity(a, 2)?;
