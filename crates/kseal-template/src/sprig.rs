@@ -156,7 +156,90 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "urlJoin",
     "bcrypt",
     "htpasswd",
+    "duration",
+    "durationRound",
 ];
+
+/// Go's `time.Duration.String` of `d` nanoseconds.
+fn go_duration(d: i64) -> String {
+    if d == 0 {
+        return "0s".into();
+    }
+    let mut u = d.unsigned_abs();
+    let sign = if d < 0 { "-" } else { "" };
+    // The digits of `v` / 10^prec with the trailing zeros of the fraction dropped.
+    let frac = |v: u64, prec: u32| -> String {
+        let p = 10u64.pow(prec);
+        let (whole, f) = (v / p, v % p);
+        if f == 0 {
+            return whole.to_string();
+        }
+        let digits = format!("{f:0width$}", width = prec as usize);
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    if u < 1_000_000_000 {
+        let (unit, prec) = if u < 1_000 {
+            ("ns", 0)
+        } else if u < 1_000_000 {
+            ("\u{b5}s", 3)
+        } else {
+            ("ms", 6)
+        };
+        return format!("{sign}{}{unit}", frac(u, prec));
+    }
+    let secs_ns = u % 60_000_000_000;
+    u /= 60_000_000_000;
+    let mut out = format!("{}s", frac(secs_ns, 9));
+    if u > 0 {
+        out = format!("{}m{out}", u % 60);
+        u /= 60;
+        if u > 0 {
+            out = format!("{u}h{out}");
+        }
+    }
+    format!("{sign}{out}")
+}
+
+/// Go's `time.ParseDuration` (`1h30m`, `1.5h`, `300ms`, `-2m`), `None` when invalid.
+fn parse_go_duration(s: &str) -> Option<i64> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += num * scale;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    Some(if neg { -(total as i64) } else { total as i64 })
+}
 
 /// sprig's `bcrypt`: Go's `bcrypt.GenerateFromPassword` at the default cost 10, `$2a$` form; a password
 /// longer than 72 bytes gives sprig's failure text, as Go refuses it.
@@ -1752,6 +1835,44 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 out.push('#');
                 out.push_str(&fragment);
             }
+            text(b, out)
+        }
+        "duration" => {
+            arity(a, 1)?;
+            // sprig reads a string of seconds (or an int64); Go's untyped int literal counts as 0.
+            let secs = match &a[0] {
+                Value::Str(s) => s.parse::<i64>().unwrap_or(0),
+                _ => 0,
+            };
+            text(b, go_duration(secs.saturating_mul(1_000_000_000)))
+        }
+        "durationRound" => {
+            arity(a, 1)?;
+            let d = match &a[0] {
+                Value::Str(s) => parse_go_duration(s).unwrap_or(0),
+                _ => 0,
+            };
+            let u = d.unsigned_abs();
+            const SECOND: u64 = 1_000_000_000;
+            const MINUTE: u64 = 60 * SECOND;
+            const HOUR: u64 = 60 * MINUTE;
+            const DAY: u64 = 24 * HOUR;
+            const MONTH: u64 = 30 * DAY;
+            const YEAR: u64 = 365 * DAY;
+            let out = [
+                (YEAR, "y"),
+                (MONTH, "mo"),
+                (DAY, "d"),
+                (HOUR, "h"),
+                (MINUTE, "m"),
+                (SECOND, "s"),
+            ]
+            .iter()
+            .find(|(unit, _)| u > *unit)
+            .map_or_else(
+                || "0s".to_owned(),
+                |(unit, name)| format!("{}{name}", u / unit),
+            );
             text(b, out)
         }
         "bcrypt" => {
