@@ -158,7 +158,71 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "htpasswd",
     "duration",
     "durationRound",
+    "encryptAES",
+    "decryptAES",
 ];
+
+/// sprig's AES key: the password's bytes in 32 zeroed bytes (a longer password is cut).
+fn aes_cipher(password: &[u8]) -> aes::Aes256 {
+    use aes::cipher::KeyInit as _;
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    let n = password.len().min(32);
+    key[..n].copy_from_slice(&password[..n]);
+    aes::Aes256::new(&aes::cipher::Array::from(*key))
+}
+
+/// sprig's `encryptAES`: AES-256-CBC with PKCS#7 padding and a random IV, base64 of IV and ciphertext.
+fn encrypt_aes(password: &[u8], plain: &[u8]) -> Result<String, FuncError> {
+    use aes::cipher::BlockCipherEncrypt as _;
+    if plain.is_empty() {
+        return Ok(String::new());
+    }
+    let cipher = aes_cipher(password);
+    let pad = 16 - plain.len() % 16;
+    let mut data = zeroize::Zeroizing::new(plain.to_vec());
+    data.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut out = random_bytes(16)?;
+    let mut prev: [u8; 16] = out[..16].try_into().unwrap_or([0; 16]);
+    for chunk in data.chunks(16) {
+        let mut block = [0u8; 16];
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = chunk[i] ^ prev[i];
+        }
+        let mut arr = aes::cipher::Array::from(block);
+        cipher.encrypt_block(&mut arr);
+        prev = arr.into();
+        out.extend_from_slice(&prev);
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// sprig's `decryptAES` (where Go panics on a short or unpadded input, an error).
+fn decrypt_aes(password: &[u8], crypt64: &str) -> Result<Vec<u8>, FuncError> {
+    use aes::cipher::BlockCipherDecrypt as _;
+    let crypt = base64::engine::general_purpose::STANDARD
+        .decode(crypt64)
+        .or_else(|_| invalid("input is not valid base64"))?;
+    if crypt.len() < 16 || crypt.len() % 16 != 0 {
+        return invalid("input is not a whole number of AES blocks");
+    }
+    let cipher = aes_cipher(password);
+    let mut prev: [u8; 16] = crypt[..16].try_into().unwrap_or([0; 16]);
+    let mut out = Vec::with_capacity(crypt.len() - 16);
+    for chunk in crypt[16..].chunks(16) {
+        let this: [u8; 16] = chunk.try_into().unwrap_or([0; 16]);
+        let mut arr = aes::cipher::Array::from(this);
+        cipher.decrypt_block(&mut arr);
+        let block: [u8; 16] = arr.into();
+        out.extend(block.iter().zip(prev.iter()).map(|(a, b)| a ^ b));
+        prev = this;
+    }
+    let pad = usize::from(*out.last().unwrap_or(&0));
+    if pad > out.len() {
+        return invalid("bad padding");
+    }
+    out.truncate(out.len() - pad);
+    Ok(out)
+}
 
 /// Go's `time.Duration.String` of `d` nanoseconds.
 fn go_duration(d: i64) -> String {
@@ -1836,6 +1900,20 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 out.push_str(&fragment);
             }
             text(b, out)
+        }
+        "encryptAES" => {
+            arity(a, 2)?;
+            let (password, plain) = (a[0].as_bytes()?, a[1].as_bytes()?);
+            b.can_produce(plain.len().saturating_mul(2).saturating_add(64))?;
+            text(b, encrypt_aes(password, plain)?)
+        }
+        "decryptAES" => {
+            arity(a, 2)?;
+            let out = decrypt_aes(a[0].as_bytes()?, str_param(&a[1])?)?;
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out, || {
+                "the result of decryptAES".to_owned()
+            }))
         }
         "duration" => {
             arity(a, 1)?;
