@@ -74,7 +74,7 @@
 //! - Secret text and bytes live in zeroizing buffers while rendering; the returned output is the caller's
 //!   to protect.
 //!
-//! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver, `derivePassword` and
+//! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver and
 //! certificate-generating functions. The environment, file and network functions of sprig are never
 //! offered.
 

@@ -160,7 +160,101 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "durationRound",
     "encryptAES",
     "decryptAES",
+    "derivePassword",
 ];
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&sha2::Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = sha2::Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = sha2::Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// sprig's `derivePassword` (Master Password v3): scrypt of the password with the user as salt,
+/// HMAC-SHA256 of the site and counter, characters picked from the template of `kind`.
+fn derive_password(
+    counter: u32,
+    kind: &str,
+    password: &[u8],
+    user: &[u8],
+    site: &[u8],
+) -> Result<String, FuncError> {
+    const SEED: &[u8] = b"com.lyndir.masterpassword";
+    let templates: &[&str] = match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        _ => return Ok(format!("cannot find password template {kind}")),
+    };
+    let mut salt = SEED.to_vec();
+    salt.extend_from_slice(&(user.len() as u32).to_be_bytes());
+    salt.extend_from_slice(user);
+    let params = scrypt::Params::new(15, 8, 2, 64).or_else(|_| invalid("scrypt parameters"))?;
+    let mut key = zeroize::Zeroizing::new([0u8; 64]);
+    scrypt::scrypt(password, &salt, &params, &mut *key).or_else(|_| invalid("scrypt failed"))?;
+    let mut msg = SEED.to_vec();
+    msg.extend_from_slice(&(site.len() as u32).to_be_bytes());
+    msg.extend_from_slice(site);
+    msg.extend_from_slice(&counter.to_be_bytes());
+    let seed = hmac_sha256(&*key, &msg);
+    let template = templates[usize::from(seed[0]) % templates.len()];
+    let chars = |c: u8| -> &'static [u8] {
+        match c {
+            b'V' => b"AEIOU",
+            b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+            b'v' => b"aeiou",
+            b'c' => b"bcdfghjklmnpqrstvwxyz",
+            b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+            b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+            b'n' => b"0123456789",
+            b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+            _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+        }
+    };
+    Ok(template
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| {
+            let set = chars(c);
+            char::from(set[usize::from(seed[i + 1]) % set.len()])
+        })
+        .collect())
+}
 
 /// sprig's AES key: the password's bytes in 32 zeroed bytes (a longer password is cut).
 fn aes_cipher(password: &[u8]) -> aes::Aes256 {
@@ -1899,6 +1993,22 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 out.push('#');
                 out.push_str(&fragment);
             }
+            text(b, out)
+        }
+        "derivePassword" => {
+            arity(a, 5)?;
+            let counter = u32::try_from(int_param(&a[0])?)
+                .or_else(|_| invalid("the counter must fit a uint32"))?;
+            // scrypt with N = 32768 and r = 8 takes 32 MiB and tens of milliseconds: a call counts
+            // as 1 MiB of work, so an object can make a few of them, not thousands.
+            b.work(1024 * 1024)?;
+            let out = derive_password(
+                counter,
+                str_param(&a[1])?,
+                a[2].as_bytes()?,
+                a[3].as_bytes()?,
+                a[4].as_bytes()?,
+            )?;
             text(b, out)
         }
         "encryptAES" => {
