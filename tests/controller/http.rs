@@ -217,7 +217,7 @@ async fn verify_renders_no_template_and_failures_are_fixed_texts() {
         plain_secret(&cluster.namespace, "t", &[("password", VALUE.as_bytes())]),
         &key,
     );
-    // A template computing a key from the value: rendered, its error would name the value.
+    // A template computing a key from the value (it would render the empty string, as in Go).
     sealed.spec.template.get_or_insert_default().data =
         Some([("leak".to_owned(), "{{ index . .password }}".to_owned())].into());
     let body = serde_json::to_string(&sealed).unwrap();

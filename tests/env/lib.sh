@@ -20,6 +20,10 @@ KUBE_CONTROLLER_MANAGER="$BIN/kube-controller-manager-$KUBERNETES_VERSION"
 KUBE_SCHEDULER="$BIN/kube-scheduler-$KUBERNETES_VERSION"
 KUBE_PROXY="$BIN/kube-proxy-$KUBERNETES_VERSION"
 PAUSE="$BIN/pause-$KUBERNETES_VERSION"
+# The template oracle has no release version: its binary is keyed by a hash of its module's files,
+# so any change to tests/go/tmpl-oracle rebuilds it.
+TMPL_ORACLE="$BIN/tmpl-oracle-$(cat "$REPO_DIR"/tests/go/tmpl-oracle/go.mod "$REPO_DIR"/tests/go/tmpl-oracle/go.sum \
+  "$REPO_DIR"/tests/go/tmpl-oracle/*.go | sha256sum | cut -c1-12)"
 
 log() { printf '[kseal-env] %s\n' "$*" >&2; }
 die() { printf '[kseal-env] error: %s\n' "$*" >&2; exit 1; }

@@ -48,7 +48,8 @@ pub struct SecretTemplateSpec {
     /// Whether the Secret is immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    /// Go templates rendered with the decrypted values; a result overrides a decrypted key.
+    /// Go templates rendered as sealed-secrets renders them: with the decrypted values and, for other
+    /// keys, the templates' own text as the data; a decrypted value wins over a template of its key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<BTreeMap<String, String>>,
 }

@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kseal_api::{SealedSecret, annotations};
 use kseal_crypto::{PrivateKey, label, open_base64, open_with_any};
-use kseal_template::Renderer;
-use zeroize::Zeroizing;
+use kseal_template::{Flavour, Renderer};
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::manifest::{Document, PlainSecret};
 use crate::seal::scope_of;
@@ -120,14 +120,31 @@ pub fn unseal(sealed: &SealedSecret, keys: &[&PrivateKey]) -> Result<Unsealed> {
     }
 
     if let Some(templates) = template.data.as_ref().filter(|t| !t.is_empty()) {
-        // One renderer for the whole object: its templates share one budget.
-        let rendered = Renderer::new(&data)
+        // As sealed-secrets (v0.37 and later) does it: the templates see the decrypted values and, for
+        // keys that have none, the other templates' own text; a decrypted value wins over a template
+        // of the same key. One renderer for the whole object: its templates share one budget.
+        let mut context: BTreeMap<String, &[u8]> = data
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_slice()))
+            .collect();
+        for (key, text) in templates {
+            context.entry(key.clone()).or_insert(text.as_bytes());
+        }
+        let rendered = Renderer::with_flavour(&context, Flavour::SealedSecrets)
             .render_map(templates)
             .map_err(|source| Error::Template {
                 object: object.clone(),
                 source,
             })?;
-        data.extend(rendered.into_iter().map(|(k, v)| (k, Zeroizing::new(v))));
+        drop(context);
+        for (key, mut value) in rendered {
+            match data.entry(key) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(Zeroizing::new(value));
+                }
+                std::collections::btree_map::Entry::Occupied(_) => value.zeroize(),
+            }
+        }
     }
 
     metadata.name = Some(name.to_owned());

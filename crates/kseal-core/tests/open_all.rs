@@ -46,9 +46,9 @@ fn sealed_with(key: &PublicKey, data: &[(&str, &[u8])]) -> SealedSecret {
 #[test]
 fn opens_every_value_and_never_renders_the_template() {
     let mut sealed = sealed_with(public(0), &[("password", b"hunter2"), ("user", b"admin")]);
-    // A template that would put the password into its error if it were rendered.
+    // A template that fails when rendered (Go's `fail` would put the password into its error).
     sealed.spec.template.get_or_insert_default().data =
-        Some([("leak".to_owned(), "{{ index . .password }}".to_owned())].into());
+        Some([("leak".to_owned(), "{{ fail .password }}".to_owned())].into());
     assert!(kseal_core::unseal(&sealed, &[keys()[0].private_key()]).is_err());
 
     let opening = open_all(&sealed, &[keys()[0].private_key()], 100);

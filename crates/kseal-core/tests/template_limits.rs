@@ -71,15 +71,13 @@ fn a_sealed_secret_s_templates_share_one_budget() {
 #[test]
 fn a_sealed_secret_s_template_error_never_quotes_a_value() {
     let sealed =
-        sealed_with_templates([("x".to_owned(), "{{ index . .password }}".to_owned())].into());
+        sealed_with_templates([("x".to_owned(), "{{ fail .password }}".to_owned())].into());
     let error = unseal(&sealed, &[key().private_key()]).unwrap_err();
     for text in [error.to_string(), format!("{error:?}")] {
         assert!(!text.contains("hunter22"), "{text}");
     }
     assert!(
-        error
-            .to_string()
-            .contains("missing key (computed from data)"),
+        error.to_string().contains("the template called fail"),
         "{error}"
     );
 }
@@ -188,7 +186,7 @@ fn an_external_secret_s_templates_share_one_budget() {
 fn an_external_secret_s_template_error_never_quotes_a_value() {
     let es = external_secret(ExternalSecretTemplate {
         metadata: Some(TemplateMetadata {
-            labels: [("tier".to_owned(), "{{ index . .password }}".to_owned())].into(),
+            labels: [("tier".to_owned(), "{{ fail .password }}".to_owned())].into(),
             ..TemplateMetadata::default()
         }),
         ..ExternalSecretTemplate::default()
@@ -198,9 +196,29 @@ fn an_external_secret_s_template_error_never_quotes_a_value() {
         assert!(!text.contains("hunter22"), "{text}");
     }
     assert!(
-        error
-            .to_string()
-            .contains("missing key (computed from data)"),
+        error.to_string().contains("the template called fail"),
         "{error}"
     );
+}
+
+#[test]
+fn an_external_secret_with_engine_v1_is_refused_with_a_clear_message() {
+    let es = external_secret(ExternalSecretTemplate {
+        engine_version: Some("v1".to_owned()),
+        data: [("x".to_owned(), "{{ .password }}".to_owned())].into(),
+        ..ExternalSecretTemplate::default()
+    });
+    let error = desired_secret(&es, provider_data(), &[]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("engineVersion \"v1\" is not supported"),
+        "{error}"
+    );
+    let es = external_secret(ExternalSecretTemplate {
+        engine_version: Some("v2".to_owned()),
+        data: [("x".to_owned(), "{{ .password | len }}".to_owned())].into(),
+        ..ExternalSecretTemplate::default()
+    });
+    assert!(desired_secret(&es, provider_data(), &[]).is_ok());
 }

@@ -5,27 +5,36 @@
 
 use zeroize::Zeroizing;
 
+use crate::Flavour;
 use crate::budget::{Budget, Limit};
 use crate::error::{Error, Result};
-use crate::funcs::{self, FuncError};
-use crate::parse::{Branch, Command, Node, Operand, Pipeline, Term};
-use crate::value::{Value, ValueError, push_capped};
+use crate::funcs;
+use crate::parse::{Branch, Command, Node, Operand, Parsed, Pipeline, Term};
+use crate::value::{FuncError, Value, ValueError, push_capped};
 
-/// Renders `nodes` with `root` as both `.` and `$`, counting against `budget`.
+/// Deepest nesting of `{{template}}` calls (Go allows 100,000; a template calling itself stops here).
+const MAX_TEMPLATE_DEPTH: usize = 100;
+
+/// Renders `parsed` with `root` as both `.` and `$`, counting against `budget`.
 pub(crate) fn execute(
     template: &str,
-    nodes: &[Node],
+    parsed: &Parsed,
     root: &Value,
+    flavour: Flavour,
     budget: &mut Budget,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let mut exec = Exec {
         template,
+        flavour,
+        parsed,
+        root: root.clone(),
+        template_depth: 0,
         // `$` is variable 0 of every template.
         vars: vec![(0, root.clone())],
         budget,
         out: Zeroizing::new(Vec::new()),
     };
-    exec.walk(root, nodes)?;
+    exec.walk(root, &parsed.nodes)?;
     Ok(exec.out)
 }
 
@@ -39,6 +48,12 @@ enum Flow {
 
 struct Exec<'t, 'b> {
     template: &'t str,
+    flavour: Flavour,
+    parsed: &'t Parsed,
+    /// The data dot: `index` gives the empty string for a key it lacks (Go's zero value of its
+    /// `map[string]string`), other maps give nil.
+    root: Value,
+    template_depth: usize,
     /// Variables in scope (by id), innermost last.
     vars: Vec<(usize, Value)>,
     budget: &'b mut Budget,
@@ -65,11 +80,6 @@ impl Exec<'_, '_> {
     fn func_error(&self, line: usize, function: &str, e: FuncError) -> Error {
         let template = self.template.to_owned();
         match e {
-            FuncError::MissingKey(key) => Error::MissingKey {
-                template,
-                line,
-                key,
-            },
             FuncError::NonUtf8(origin) => Error::NonUtf8 {
                 template,
                 line,
@@ -145,7 +155,12 @@ impl Exec<'_, '_> {
             Node::Action(pipe) => {
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.vars.is_empty() {
-                    self.write(pipe.line, &value)?;
+                    if matches!(value, Value::Nil) {
+                        // Go prints a nil or missing action value so (inside a list it is `<nil>`).
+                        self.write_text(pipe.line, "<no value>")?;
+                    } else {
+                        self.write(pipe.line, &value)?;
+                    }
                 } else {
                     self.declare(pipe, value);
                 }
@@ -166,6 +181,33 @@ impl Exec<'_, '_> {
             Node::Range(branch) => return self.range(dot, branch),
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Template { name, pipe, line } => {
+                let Some(body) = self.parsed.defines.get(name).cloned() else {
+                    return Err(self.exec_error(*line, format!("no such template {name:?}")));
+                };
+                let value = match pipe {
+                    Some(pipe) => {
+                        let mark = self.vars.len();
+                        let v = self.pipeline(dot, pipe)?;
+                        self.vars.truncate(mark);
+                        v
+                    }
+                    None => Value::Nil,
+                };
+                if self.template_depth >= MAX_TEMPLATE_DEPTH {
+                    return Err(self.exec_error(
+                        *line,
+                        format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
+                    ));
+                }
+                self.template_depth += 1;
+                // A template sees only its own variables, `$` being its dot.
+                let outer = std::mem::replace(&mut self.vars, vec![(0, value.clone())]);
+                let flow = self.walk(&value, &body);
+                self.vars = outer;
+                self.template_depth -= 1;
+                flow?;
+            }
         }
         Ok(Flow::Normal)
     }
@@ -296,6 +338,13 @@ impl Exec<'_, '_> {
         if name == "and" || name == "or" {
             return self.and_or(dot, line, name == "and", args, piped);
         }
+        // sealed-secrets offers sprig's functions only: ESO's own are not defined there.
+        if self.flavour == Flavour::SealedSecrets && funcs::ESO_ONLY.contains(&name) {
+            return Err(self.exec_error(
+                line,
+                format!("function {name:?} not defined (it is External Secrets Operator's, not sealed-secrets')"),
+            ));
+        }
         let mut values = Vec::with_capacity(args.len() + 1);
         // Which arguments are literals of the template: only their text may be quoted in messages.
         let mut literal = Vec::with_capacity(args.len() + 1);
@@ -315,8 +364,37 @@ impl Exec<'_, '_> {
                 .work(read)
                 .map_err(|l| self.limit_error(line, l))?;
         }
-        let result = funcs::call(name, values, &literal, self.budget)
+        let is_root = matches!(
+            (values.first(), &self.root),
+            (Some(Value::Map(a)), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b)
+        );
+        let on_data = name == "index"
+            && values.len() == 2
+            && matches!((&values[0], &self.root), (Value::Map(a), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b));
+        let mut result = funcs::call(name, values, &literal, self.budget)
             .map_err(|e| self.func_error(line, name, e))?;
+        if on_data && matches!(result, Value::Nil) {
+            result = Value::str("");
+        }
+        if name == "typeOf" && is_root {
+            // The data dot is Go's map[string]string in both engines.
+            result = Value::str("map[string]string");
+        }
+        // Go's maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change the map they
+        // are given. Maps here are values, so the changed map is written back to the variable (or the
+        // variable's field) it was read from, which covers `$_ := set $d "k" v` and `set $d.sub ...`.
+        if matches!(
+            name,
+            "set" | "unset" | "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite"
+        ) && matches!(result, Value::Map(_))
+            && let Some(Operand {
+                term: Term::Var(var),
+                fields,
+            }) = args.first()
+            && let Some(slot) = self.vars.iter_mut().rev().find(|(id, _)| *id == var.id)
+        {
+            slot.1 = replace_at(&slot.1, fields, result.clone());
+        }
         if matches!(name, "list" | "dict") {
             result
                 .check_size(self.budget)
@@ -381,6 +459,7 @@ impl Exec<'_, '_> {
                 Value::Map(map) => match map.get(field) {
                     // A field name is template text: a binary value reached through it is named by it.
                     Some(found) => found.clone().labelled(|| format!("key {field:?}")),
+                    None if self.flavour == Flavour::SealedSecrets => Value::Nil,
                     None => {
                         return Err(Error::MissingKey {
                             template: self.template.to_owned(),
@@ -389,6 +468,8 @@ impl Exec<'_, '_> {
                         });
                     }
                 },
+                // sealed-secrets: a field of a missing value is missing too.
+                Value::Nil if self.flavour == Flavour::SealedSecrets => Value::Nil,
                 other => {
                     return Err(self.exec_error(
                         line,
@@ -398,6 +479,25 @@ impl Exec<'_, '_> {
             };
         }
         Ok(value)
+    }
+}
+
+/// `value` with the map at the field path `fields` replaced by `new` (unchanged if the path does not
+/// lead through maps).
+fn replace_at(value: &Value, fields: &[String], new: Value) -> Value {
+    let Some((first, rest)) = fields.split_first() else {
+        return new;
+    };
+    match value {
+        Value::Map(map) => match map.get(first) {
+            Some(inner) => {
+                let mut copy = (**map).clone();
+                copy.insert(first.clone(), replace_at(inner, rest, new));
+                Value::Map(std::rc::Rc::new(copy))
+            }
+            None => value.clone(),
+        },
+        _ => value.clone(),
     }
 }
 

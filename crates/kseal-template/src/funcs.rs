@@ -14,9 +14,9 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
-use crate::convert::{ParseError, from_json, from_yaml, to_json, to_yaml};
+use crate::convert::{ParseError, from_json, from_yaml, go_json, go_yaml};
 use crate::printf::{go_quote, printf, sprint};
-use crate::value::{Value, ValueError, push_capped};
+use crate::value::{FuncError, Value, push_capped};
 
 /// Every function name a template may use (`and`/`or` are evaluated lazily by the executor).
 pub(crate) const FUNCTIONS: &[&str] = &[
@@ -39,6 +39,11 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "b64enc",
     "b64dec",
     "toJson",
+    "mustToJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
     "fromJson",
     "toYaml",
     "fromYaml",
@@ -76,9 +81,21 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "hasKey",
 ];
 
+/// The functions External Secrets Operator adds to sprig's (not offered to sealed-secrets templates).
+pub(crate) const ESO_ONLY: &[&str] = &[
+    "toYaml",
+    "fromYaml",
+    "hexdec",
+    "filterPEM",
+    "filterCertChain",
+    "certSANs",
+];
+
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
     FUNCTIONS.contains(&name)
+        || crate::sprig::FUNCTIONS.contains(&name)
+        || crate::eso::FUNCTIONS.contains(&name)
 }
 
 /// Whether the function reads the text of its arguments (the executor counts that as work). The others
@@ -88,39 +105,6 @@ pub(crate) fn reads_text(name: &str) -> bool {
         name,
         "len" | "default" | "coalesce" | "ternary" | "list" | "dict" | "empty" | "not"
     )
-}
-
-/// Why a function call failed. No variant holds text taken from data.
-#[derive(Debug)]
-pub(crate) enum FuncError {
-    /// A map lookup by `index` found no such key: the key when it is a literal of the template, `None`
-    /// when it was computed.
-    MissingKey(Option<String>),
-    /// Binary data used as text; holds the origin.
-    NonUtf8(String),
-    /// Bad arguments or input; the message never contains the input.
-    Invalid(String),
-    /// A limit of the budget was reached.
-    Limit(Limit),
-    /// A result would pass the size cap the call was given.
-    TooLarge,
-}
-
-impl From<ValueError> for FuncError {
-    fn from(e: ValueError) -> Self {
-        match e {
-            ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
-            ValueError::Invalid(msg) => FuncError::Invalid(msg),
-            ValueError::TooLarge => FuncError::TooLarge,
-            ValueError::Limit(limit) => FuncError::Limit(limit),
-        }
-    }
-}
-
-impl From<Limit> for FuncError {
-    fn from(limit: Limit) -> Self {
-        FuncError::Limit(limit)
-    }
 }
 
 type FResult = Result<Value, FuncError>;
@@ -252,10 +236,13 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 "the result of b64dec".to_owned()
             }))
         }
-        "toJson" => {
+        "toJson" | "mustToJson" | "toRawJson" | "mustToRawJson" | "toPrettyJson"
+        | "mustToPrettyJson" => {
             arity(a, 1)?;
-            let json = to_json(&a[0], b.cap())?;
-            secret_text(b, go_json_escape(&json))
+            let raw = name.ends_with("RawJson");
+            let pretty = name.ends_with("PrettyJson");
+            let json = go_json(&a[0], !raw, pretty, b.cap())?;
+            secret_text(b, json)
         }
         "fromJson" => {
             arity(a, 1)?;
@@ -266,13 +253,17 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "toYaml" => {
             arity(a, 1)?;
-            let mut yaml = to_yaml(&a[0], b.cap())?;
+            let mut yaml = go_yaml(&a[0], b.cap())?;
             let kept = yaml.trim_end_matches('\n').len();
             yaml.truncate(kept);
             secret_text(b, yaml)
         }
         "fromYaml" => {
             arity(a, 1)?;
+            // ESO's fromYaml gives a map: an empty document is an empty map.
+            if a[0].as_str()?.trim().is_empty() {
+                return Ok(Value::Map(Rc::new(BTreeMap::new())));
+            }
             from_yaml(a[0].as_str()?, b).or_else(|e| match e {
                 ParseError::Syntax => invalid("input is not valid YAML"),
                 ParseError::Limit(limit) => Err(FuncError::Limit(limit)),
@@ -308,22 +299,36 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "quote" | "squote" => {
             let cap = b.cap();
-            let mut out = Zeroizing::new(String::new());
+            let mut out = Zeroizing::new(Vec::new());
             for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
-                let part = match (name, v) {
-                    ("quote", Value::Bytes(bin)) => Zeroizing::new(go_quote(&bin.bytes)),
-                    ("quote", v) => Zeroizing::new(go_quote(v.to_text(cap)?.as_bytes())),
-                    (_, v) => Zeroizing::new(format!("'{}'", v.to_text(cap)?.as_str())),
+                let part: Zeroizing<Vec<u8>> = match (name, v) {
+                    ("quote", Value::Bytes(bin)) => {
+                        Zeroizing::new(go_quote(&bin.bytes).into_bytes())
+                    }
+                    ("quote", v) => {
+                        Zeroizing::new(go_quote(v.to_text(cap)?.as_bytes()).into_bytes())
+                    }
+                    // sprig's squote puts the bytes between quotes as they are.
+                    (_, Value::Bytes(bin)) => {
+                        let mut q = Zeroizing::new(Vec::with_capacity(bin.bytes.len() + 2));
+                        q.push(b'\'');
+                        q.extend_from_slice(&bin.bytes);
+                        q.push(b'\'');
+                        q
+                    }
+                    (_, v) => {
+                        Zeroizing::new(format!("'{}'", v.to_text(cap)?.as_str()).into_bytes())
+                    }
                 };
                 if out.len() + part.len() + 1 > cap {
                     return Err(FuncError::TooLarge);
                 }
                 if i > 0 {
-                    out.push(' ');
+                    out.push(b' ');
                 }
-                out.push_str(&part);
+                out.extend_from_slice(&part);
             }
-            secret_text(b, out)
+            bytes_value(b, out, a, name)
         }
         "cat" => {
             let cap = b.cap();
@@ -338,19 +343,56 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 .map_err(|_| FuncError::NonUtf8("an element of a list or map".into()))?;
             secret_text(b, Zeroizing::new(out))
         }
-        "upper" => one_str(b, a, |s| s.to_uppercase()),
-        "lower" => one_str(b, a, |s| s.to_lowercase()),
-        "title" => one_str(b, a, title),
-        "trim" => one_str(b, a, |s| s.trim().to_owned()),
-        "nospace" => one_str(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
+        "upper" => one_runes(b, a, |s| {
+            s.chars().map(crate::text::go_upper_char).collect()
+        }),
+        "lower" => one_runes(b, a, |s| {
+            s.chars().map(crate::text::go_lower_char).collect()
+        }),
+        "title" => one_runes(b, a, title),
+        "trim" => {
+            arity(a, 1)?;
+            // Go's TrimSpace works on the bytes: invalid bytes are kept (they are not space).
+            let bytes = a[0].as_bytes()?;
+            let out = trim_space(bytes).to_vec();
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out, || "the result of trim".to_owned()))
+        }
+        "nospace" => one_runes(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
         "trimAll" => two_str(b, a, |cut, s| {
             s.trim_matches(|c| cut.contains(c)).to_owned()
         }),
         "trimPrefix" => two_str(b, a, |p, s| s.strip_prefix(p).unwrap_or(s).to_owned()),
         "trimSuffix" => two_str(b, a, |p, s| s.strip_suffix(p).unwrap_or(s).to_owned()),
-        "contains" => bool_str(a, |sub, s| s.contains(sub)),
-        "hasPrefix" => bool_str(a, |p, s| s.starts_with(p)),
-        "hasSuffix" => bool_str(a, |p, s| s.ends_with(p)),
+        "contains" => bool_bytes(a, |sub, s| {
+            sub.is_empty() || s.windows(sub.len()).any(|w| w == sub)
+        }),
+        "hasPrefix" => bool_bytes(a, |p, s| s.starts_with(p)),
+        "hasSuffix" => bool_bytes(a, |p, s| s.ends_with(p)),
+        "replace" if a.len() == 3 && a.iter().any(|v| matches!(v, Value::Bytes(_))) => {
+            // Go's strings.Replace works on the bytes.
+            let (old, new, src) = (a[0].as_bytes()?, a[1].as_bytes()?, a[2].as_bytes()?);
+            if old.is_empty() {
+                return invalid("replacing the empty string in a binary value is not supported");
+            }
+            let hits = src.windows(old.len()).filter(|w| *w == old).count();
+            b.can_produce(src.len().saturating_add(hits.saturating_mul(new.len())))?;
+            let mut out = Vec::with_capacity(src.len());
+            let mut i = 0;
+            while i < src.len() {
+                if src[i..].starts_with(old) {
+                    out.extend_from_slice(new);
+                    i += old.len();
+                } else {
+                    out.push(src[i]);
+                    i += 1;
+                }
+            }
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out, || {
+                "the result of replace".to_owned()
+            }))
+        }
         "replace" => {
             arity(a, 3)?;
             let (old, new, src) = (a[0].as_str()?, a[1].as_str()?, a[2].as_str()?);
@@ -437,23 +479,35 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
         }
         "toString" => {
             arity(a, 1)?;
+            // sprig's strval gives a string's bytes as they are.
+            if let Value::Bytes(_) = a[0] {
+                return Ok(a[0].clone());
+            }
             let s = a[0].to_text(b.cap())?;
             secret_text(b, s)
         }
         "trunc" => {
             arity(a, 2)?;
-            let c = a[0].as_int()?;
-            let s = a[1].as_str()?;
-            let chars = s.chars().count();
-            let limit = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX);
-            text(
-                b,
-                if c >= 0 {
-                    s.chars().take(limit).collect()
-                } else {
-                    s.chars().skip(chars.saturating_sub(limit)).collect()
-                },
-            )
+            let Value::Int(c) = a[0] else {
+                return invalid(format!(
+                    "wrong type for value; expected int; got {}",
+                    a[0].kind()
+                ));
+            };
+            // sprig cuts bytes, not characters (a cut character stays cut, as in Go).
+            let s = a[1].as_bytes()?;
+            let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+            let out = if c < 0 && len + c > 0 {
+                &s[usize::try_from(len + c).unwrap_or(0)..]
+            } else if c >= 0 && len > c {
+                &s[..usize::try_from(c).unwrap_or(0)]
+            } else {
+                s
+            };
+            b.produce(out.len())?;
+            Ok(Value::from_bytes(out.to_vec(), || {
+                "the result of trunc".to_owned()
+            }))
         }
         "repeat" => {
             arity(a, 2)?;
@@ -493,13 +547,17 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 }
             })
         }
-        _ => invalid("unknown function"),
+        _ => crate::sprig::call(name, a, b)
+            .or_else(|| crate::eso::call(name, a, b))
+            .unwrap_or_else(|| invalid("unknown function")),
     }
 }
 
-fn one_str(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
+/// A function Go writes rune by rune: a value that is not UTF-8 is read with U+FFFD for each invalid
+/// byte, as Go does.
+fn one_runes(b: &mut Budget, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
     arity(a, 1)?;
-    let out = f(a[0].as_str()?);
+    let out = f(&a[0].go_runes()?);
     text(b, out)
 }
 
@@ -509,9 +567,30 @@ fn two_str(b: &mut Budget, a: &[Value], f: impl Fn(&str, &str) -> String) -> FRe
     text(b, out)
 }
 
-fn bool_str(a: &[Value], f: impl Fn(&str, &str) -> bool) -> FResult {
+fn bool_bytes(a: &[Value], f: impl Fn(&[u8], &[u8]) -> bool) -> FResult {
     arity(a, 2)?;
-    Ok(Value::Bool(f(a[0].as_str()?, a[1].as_str()?)))
+    Ok(Value::Bool(f(a[0].as_bytes()?, a[1].as_bytes()?)))
+}
+
+/// Go's `strings.TrimSpace` on bytes: Unicode white space off both ends, other bytes kept.
+fn trim_space(s: &[u8]) -> &[u8] {
+    let mut start = 0;
+    let mut end = 0;
+    let mut i = 0;
+    let mut seen = false;
+    while i < s.len() {
+        let (c, size) = crate::text::decode_rune(&s[i..]);
+        let space = c.is_some_and(char::is_whitespace);
+        if !space {
+            if !seen {
+                start = i;
+                seen = true;
+            }
+            end = i + size;
+        }
+        i += size;
+    }
+    if seen { &s[start..end] } else { &s[..0] }
 }
 
 /// A non-negative count argument (Go's `strings.Repeat` panics on negative counts).
@@ -542,9 +621,11 @@ fn index(item: &Value, key: &Value, literal: bool) -> FResult {
             match map.get(k) {
                 Some(found) if literal => Ok(found.clone().labelled(|| format!("key {k:?}"))),
                 Some(found) => Ok(found.clone()),
-                None => Err(FuncError::MissingKey(literal.then(|| k.to_owned()))),
+                // Go's `index` gives the zero value for a missing key, whatever `missingkey` says.
+                None => Ok(Value::Nil),
             }
         }
+        Value::Nil => invalid("index of untyped nil"),
         Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
             let i = key.as_int()?;
             let len = match item {
@@ -577,6 +658,10 @@ fn compare(a: &Value, b: &Value, equality: bool) -> Result<Ordering, FuncError> 
     };
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        // Go compares an int and a float64 only when both are the same kind.
+        (Value::Int(_), Value::Float(_)) | (Value::Float(_), Value::Int(_)) => {
+            invalid("incompatible types for comparison: int and float64")
+        }
         (Value::Str(_) | Value::Bytes(_), Value::Str(_) | Value::Bytes(_)) => {
             Ok(a.as_bytes()?.cmp(b.as_bytes()?))
         }
@@ -622,7 +707,7 @@ fn title(s: &str) -> String {
                 c.is_whitespace()
             };
             let out: Vec<char> = if prev_sep && !is_sep {
-                c.to_uppercase().collect()
+                vec![crate::text::go_to_title(c)]
             } else {
                 vec![c]
             };
@@ -642,22 +727,6 @@ fn query_escape(bytes: &[u8]) -> String {
             }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Applies Go's `encoding/json` HTML-safe escaping so `toJson` output matches sprig's byte for byte.
-fn go_json_escape(json: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(json.len()));
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
         }
     }
     out
@@ -685,10 +754,7 @@ mod tests {
     fn helpers_match_go() {
         assert_eq!(title("hello wORLD-foo_bar"), "Hello WORLD-Foo_bar");
         assert_eq!(query_escape(b"a b&c=d/\xff"), "a+b%26c%3Dd%2F%FF");
-        assert_eq!(
-            go_json_escape(r#"{"a":"<&>"}"#).as_str(),
-            r#"{"a":"\u003c\u0026\u003e"}"#
-        );
+
         assert_eq!(go_split("abc", ""), vec!["a", "b", "c"]);
         assert_eq!(go_split("", ","), vec![""]);
     }

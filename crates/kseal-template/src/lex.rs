@@ -280,9 +280,10 @@ fn lex_number(s: &str) -> Result<(Tok, usize), String> {
     let is_num_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
     while i < bytes.len() {
         let b = bytes[i];
+        let hex = radix_prefix && matches!(bytes.get(digits_start + 1), Some(b'x' | b'X'));
         let exp_sign = matches!(b, b'+' | b'-')
-            && !radix_prefix
-            && matches!(bytes.get(i.wrapping_sub(1)), Some(b'e' | b'E'));
+            && ((!radix_prefix && matches!(bytes.get(i.wrapping_sub(1)), Some(b'e' | b'E')))
+                || (hex && matches!(bytes.get(i.wrapping_sub(1)), Some(b'p' | b'P'))));
         if is_num_char(b) || exp_sign {
             i += 1;
         } else {
@@ -305,21 +306,36 @@ fn lex_number(s: &str) -> Result<(Tok, usize), String> {
             .ok()
             .map(|v| if negative { -v } else { v })
     };
-    let tok = if radix_prefix {
-        let radix = match clean.as_bytes()[1] {
-            b'x' | b'X' => 16,
-            b'o' | b'O' => 8,
-            _ => 2,
+    let tok =
+        if radix_prefix && matches!(clean.as_bytes()[1], b'x' | b'X') && clean.contains(['p', 'P'])
+        {
+            // A hexadecimal float (`0x1.8p3`): hex mantissa times a power of two.
+            let (mantissa, exp) = clean[2..].split_once(['p', 'P']).ok_or_else(bad)?;
+            let exp: i32 = exp.parse().map_err(|_| bad())?;
+            let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+            if whole.is_empty() && frac.is_empty() {
+                return Err(bad());
+            }
+            let digits = format!("{whole}{frac}");
+            let m = u64::from_str_radix(&digits, 16).map_err(|_| bad())? as f64;
+            let frac_bits = i32::try_from(frac.len() * 4).map_err(|_| bad())?;
+            let v = m * 2f64.powi(exp - frac_bits);
+            Tok::Float(if negative { -v } else { v })
+        } else if radix_prefix {
+            let radix = match clean.as_bytes()[1] {
+                b'x' | b'X' => 16,
+                b'o' | b'O' => 8,
+                _ => 2,
+            };
+            Tok::Int(parsed_int(&clean[2..], radix).ok_or_else(bad)?)
+        } else if clean.contains(['.', 'e', 'E']) {
+            let v: f64 = clean.parse().map_err(|_| bad())?;
+            Tok::Float(if negative { -v } else { v })
+        } else if clean.len() > 1 && clean.starts_with('0') {
+            Tok::Int(parsed_int(&clean[1..], 8).ok_or_else(bad)?)
+        } else {
+            Tok::Int(parsed_int(&clean, 10).ok_or_else(bad)?)
         };
-        Tok::Int(parsed_int(&clean[2..], radix).ok_or_else(bad)?)
-    } else if clean.contains(['.', 'e', 'E']) {
-        let v: f64 = clean.parse().map_err(|_| bad())?;
-        Tok::Float(if negative { -v } else { v })
-    } else if clean.len() > 1 && clean.starts_with('0') {
-        Tok::Int(parsed_int(&clean[1..], 8).ok_or_else(bad)?)
-    } else {
-        Tok::Int(parsed_int(&clean, 10).ok_or_else(bad)?)
-    };
     Ok((tok, i))
 }
 

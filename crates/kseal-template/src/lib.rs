@@ -1,42 +1,56 @@
 //! Go `text/template` rendering for secret templates: SealedSecret `spec.template.data` and ExternalSecret
-//! `spec.target.template.data`.
+//! `spec.target.template` (data, labels, annotations, `templateFrom`), giving the bytes the Go engines
+//! give. [`Flavour`] picks the engine a template comes from:
+//!
+//! - [`Flavour::SealedSecrets`]: Go's default missing-key behaviour (`{{ .absent }}` prints `<no value>`)
+//!   and sprig v3.3.0's functions without `env`, `expandenv` and `getHostByName`;
+//! - [`Flavour::Eso`] (`engineVersion: v2`): a missing key is an error (Go's `missingkey=error`), but
+//!   `index . "absent"` gives the empty string as in Go; sprig's functions plus ESO's `toYaml`,
+//!   `fromYaml`, `hexdec`, `filterPEM`, `filterCertChain` and `certSANs`.
 //!
 //! Each template value is rendered with the secret's values as the data dot: `{{ .database_url }}`,
-//! `{{ index . "my-key" }}`, pipelines (`{{ .x | b64enc | quote }}`), `if`/`else if`/`else`, `with`, `range`
-//! (over lists, maps and ints, with `break`/`continue`), variables (`$x := ...`, `$x = ...`, `$`),
-//! parentheses, comments and trim markers (`{{-` / `-}}`), plus the helper functions listed in
-//! [`FUNCTIONS`].
+//! `{{ index . "my-key" }}`, pipelines (`{{ .x | b64enc | quote }}`), `if`/`else if`/`else`, `with`/`else
+//! with`, `range` (over lists, maps and ints, with `break`/`continue`), variables, parentheses, comments,
+//! trim markers, `define`/`template`/`block`, Go's builtins (`and`, `or`, `not`, `len`, `index`, `print`,
+//! `printf`, `println`, `html`, `js`, `urlquery`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`; `slice` is sprig's,
+//! `call` is not offered) and the sprig functions listed in [`FUNCTIONS`] and [`MORE_FUNCTIONS`].
+//!
+//! Go's semantics are followed where users see them: `printf` has every verb and flag of Go's `fmt`
+//! (`%!d(string=…)`, `%[2]s`, `%*d`, `%U`, `%g` precision, ...), numbers from `fromJson`/`fromYaml` are
+//! float64 and print as Go prints them, `toJson` is Go's `encoding/json` (HTML escaping; `toRawJson`
+//! without), `trunc` and `substr` cut bytes, case mapping is Go's one-character mapping, a nil action
+//! value prints `<no value>`, and `set`/`unset`/`merge` change the map held by the variable they are
+//! given (Go's maps are references). The differential suite (`crates/kseal-core/tests/template_differential.rs`,
+//! cases in `tests/template-corpus/`) checks all of this against the Go engines themselves.
 //!
 //! # Design
 //!
-//! This is a small parser and evaluator of its own rather than a wrapper around `gtmpl` 0.7. `gtmpl` renders a
-//! missing map key as `<no value>` deep inside its executor (field lookups and `index`) with no hook to turn
-//! that into an error, its error messages print whole values (the secret data map) with `Display`, and its
-//! values are Rust `String`s, so binary secrets cannot pass through. Here:
+//! This is a small parser and evaluator of its own rather than a wrapper around `gtmpl`: `gtmpl`'s error
+//! messages print whole values (the secret data map) and its values are Rust `String`s, so binary secrets
+//! cannot pass through. Here:
 //!
-//! - A missing key (`{{ .nope }}`, `{{ index . "nope" }}`, `$m.nope`) is an error, as with Go's
-//!   `missingkey=error` (which ESO uses). Use `get . "k"` (empty when absent) or `hasKey . "k"` to probe.
 //! - Values are strings. A value that is not valid UTF-8 is kept as bytes: output as is (`{{ .keystore }}`
 //!   copies it exactly, as Go does) or given to `b64enc`, `sha256sum`, `quote` (Go `\x` escapes), `len`,
-//!   `eq`/`ne` and the value-passing helpers (`default`, `coalesce`, `ternary`, `list`, `dict`, `get`). Any
-//!   text operation on it (`upper`, `toJson`, `printf "%d"`, ...) fails with an error naming the key
-//!   written in the template that reached it, so binary data is never silently corrupted. The output is therefore bytes, UTF-8 unless binary data was
-//!   output.
+//!   `eq`/`ne` and the value-passing helpers (`default`, `coalesce`, `ternary`, `list`, `dict`). The
+//!   functions Go runs rune by rune (`upper`, `lower`, `title`, `swapcase`, `toJson`, ...) read each
+//!   invalid byte as U+FFFD, as Go does; `squote`, `toString`, `trim`, `replace`, `contains`,
+//!   `hasPrefix` and `hasSuffix` keep the bytes, as Go does. The other text functions (`indent`,
+//!   `splitList`, ...) fail on it with an error naming the key written in the template that reached it
+//!   (Go would keep the bytes; not there yet). The output is therefore bytes, UTF-8 unless binary data was output.
 //! - Error messages name the template (the target key), the line, the missing key or failing function, and
-//!   never contain a secret value nor text derived from one: they quote only text written in the template.
-//!   A key written in the template (`.name`, `$m.name`, `index . "name"`) is named; a key computed from
-//!   data (`index . .password`, `index $ $k` in a `range`) is reported as `missing key (computed from
-//!   data)`, and so is an index computed from data; a binary value is named by the key written in the
-//!   template that reached it, else as `a computed value`. Functions that parse their input (`b64dec`,
-//!   `fromJson`, `fromYaml`) report only what is wrong (no position, no snippet), and `printf` refuses
-//!   mismatched verbs instead of echoing the value like Go's `%!d(string=...)` (the verbs of a format
-//!   computed from data are not quoted either).
-//! - Unlike sprig, `b64dec`, `fromJson` and `fromYaml` fail on bad input instead of returning an error text
-//!   or an empty value; `ternary` needs a bool condition; `trunc` counts characters, not bytes.
+//!   never contain a secret value nor text derived from one: they quote only text written in the template
+//!   (`fail .password` says only that `fail` was called). Functions that parse their input (`b64dec`,
+//!   `fromJson`, `fromYaml`) report only what is wrong (no position, no snippet). What `printf` writes for
+//!   a verb that does not fit its argument (`%!d(string=…)`) is output, as in Go, not an error.
+//! - Deliberate differences from sprig: `b64dec`, `b32dec`, `fromJson` and `fromYaml` fail on bad input
+//!   instead of returning an error text, nil or an `Error` key; and, **kseal-only**, `get`, `hasKey` and
+//!   `keys` accept the data map (`get . "k"`), which both Go engines reject (their data is a
+//!   `map[string]string`): templates meant to run on the Go engines too should use `index . "k"`.
 //! - Limits keep hostile templates bounded, per object rather than per template: all the templates of
 //!   one object (a SealedSecret's `template.data`; an ExternalSecret's `target.template.data`, templated
 //!   labels and annotations and `templateFrom` entries) are rendered by one [`Renderer`] and share one
-//!   budget, so an object with many templates gets no more than an object with one:
+//!   budget, so an object with many templates gets no more than an object with one. The Go engines have
+//!   no such limits: they render what passes them, or run out of memory.
 //!   - [`MAX_OBJECT_OUTPUT_BYTES`] (1 MiB, what a Kubernetes Secret can hold): the output of all the
 //!     templates together;
 //!   - [`MAX_OBJECT_STEPS`] (1,000,000): evaluation steps (commands, operands, loop iterations) of all
@@ -49,7 +63,7 @@
 //!     of peak heap for 200 hostile templates);
 //!   - [`MAX_TEMPLATES`] (1024) templates per object, [`MAX_TEMPLATE_BYTES`] (1 MiB) of text per
 //!     template, [`MAX_VALUE_BYTES`] (1 MiB) per value, 100,000 items and 128 levels of nesting per list
-//!     or map, 100 levels of nested actions and 1000 variables in scope.
+//!     or map, 100 levels of nested actions and of `{{template}}` calls, 1000 variables in scope.
 //!
 //!   Sizes are checked before a large value is built where they can be computed (`repeat`, `replace`,
 //!   `indent`, `b64enc`, `split`, ...), printing stops at the limit (a list holding one large string
@@ -60,18 +74,21 @@
 //! - Secret text and bytes live in zeroizing buffers while rendering; the returned output is the caller's
 //!   to protect.
 //!
-//! Not supported: `define`/`template`/`block` (each value is one template), Go's `html`, `js`, `slice`,
-//! `call`, method calls, `%g` with a precision, `printf` argument indexes, and the environment, file and
-//! network functions of sprig (never offered).
+//! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver and
+//! certificate-generating functions. The environment, file and network functions of sprig are never
+//! offered.
 
 mod budget;
 mod convert;
 mod error;
+mod eso;
 mod exec;
 mod funcs;
 mod lex;
 mod parse;
 mod printf;
+mod sprig;
+mod text;
 mod value;
 
 use std::collections::BTreeMap;
@@ -108,8 +125,26 @@ pub const MAX_OBJECT_TEMPLATE_BYTES: usize = 4 * 1024 * 1024;
 /// Largest single value (a string a function produces), in bytes.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 
-/// Names of the functions templates may call.
+/// Names of the functions templates may call: Go's builtins, the core sprig set and ESO's `toYaml`,
+/// `fromYaml` ([`MORE_FUNCTIONS`] has the rest of sprig's).
 pub const FUNCTIONS: &[&str] = funcs::FUNCTIONS;
+
+/// The other functions templates may call: the rest of sprig v3.3.0, Go's `html` and `js`, ESO's `hexdec`.
+pub const MORE_FUNCTIONS: &[&str] = sprig::FUNCTIONS;
+
+/// Which Go engine a template comes from: the two differ in what a missing key gives and in the
+/// functions they offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavour {
+    /// External Secrets Operator, `engineVersion: v2`: a missing key is an error (Go's
+    /// `missingkey=error`), except through `index`, which gives the empty string as in Go; sprig's
+    /// functions plus ESO's own (`toYaml`, `fromYaml`, ...).
+    #[default]
+    Eso,
+    /// sealed-secrets' `spec.template.data`: a missing key prints `<no value>` (Go's default); sprig's
+    /// functions, without ESO's (`toYaml`, `fromYaml`, ...).
+    SealedSecrets,
+}
 
 /// Renders the templates of one object against its values, under one budget for the whole object.
 ///
@@ -117,6 +152,7 @@ pub const FUNCTIONS: &[&str] = funcs::FUNCTIONS;
 /// ([`MAX_OBJECT_OUTPUT_BYTES`], [`MAX_OBJECT_STEPS`], [`MAX_OBJECT_WORK_BYTES`], [`MAX_TEMPLATES`]), so
 /// use one renderer per object and a new one for the next object. Not `Send`: render where it was made.
 pub struct Renderer {
+    flavour: Flavour,
     dot: Value,
     budget: Budget,
     templates: usize,
@@ -134,9 +170,16 @@ impl std::fmt::Debug for Renderer {
 }
 
 impl Renderer {
-    /// A renderer for one object whose values are `values` (plain or zeroizing buffers).
+    /// A renderer for one ExternalSecret ([`Flavour::Eso`]) whose values are `values` (plain or
+    /// zeroizing buffers).
     pub fn new<V: AsRef<[u8]>>(values: &BTreeMap<String, V>) -> Self {
+        Self::with_flavour(values, Flavour::Eso)
+    }
+
+    /// A renderer for one object of the given flavour whose values are `values`.
+    pub fn with_flavour<V: AsRef<[u8]>>(values: &BTreeMap<String, V>, flavour: Flavour) -> Self {
         Renderer {
+            flavour,
             dot: data_dot(values),
             budget: Budget::default(),
             templates: 0,
@@ -162,8 +205,8 @@ impl Renderer {
                 ),
             ));
         }
-        let nodes = parse_checked(name, template)?;
-        let mut out = exec::execute(name, &nodes, &self.dot, &mut self.budget)?;
+        let parsed = parse_checked(name, template)?;
+        let mut out = exec::execute(name, &parsed, &self.dot, self.flavour, &mut self.budget)?;
         Ok(std::mem::take(&mut *out))
     }
 
@@ -225,14 +268,14 @@ pub fn validate(name: &str, template: &str) -> Result<(), Error> {
     parse_checked(name, template).map(drop)
 }
 
-fn parse_checked(name: &str, template: &str) -> Result<Vec<parse::Node>, Error> {
+fn parse_checked(name: &str, template: &str) -> Result<parse::Parsed, Error> {
     if template.len() > MAX_TEMPLATE_BYTES {
         return Err(limit_error(
             name,
             format!("the template is longer than {MAX_TEMPLATE_BYTES} bytes"),
         ));
     }
-    parse::parse(template).map_err(|e| parse_error(name, e))
+    parse::parse_all(template).map_err(|e| parse_error(name, e))
 }
 
 fn limit_error(name: &str, message: String) -> Error {

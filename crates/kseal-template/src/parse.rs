@@ -33,6 +33,20 @@ pub(crate) enum Node {
     Range(Branch),
     Break(usize),
     Continue(usize),
+    /// `{{template "name" pipeline}}` (also what `{{block}}` leaves in place): runs the named template
+    /// with the pipeline's value (nil without one) as its dot and `$`.
+    Template {
+        name: String,
+        pipe: Option<Pipeline>,
+        line: usize,
+    },
+}
+
+/// A parsed template: its body and the templates it defines (`{{define}}`, `{{block}}`).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) defines: HashMap<String, Rc<Vec<Node>>>,
 }
 
 /// The common shape of `if`, `with` and `range`.
@@ -92,7 +106,13 @@ pub(crate) enum Term {
 }
 
 /// Parses template source into its top-level nodes.
+#[cfg(test)]
 pub(crate) fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
+    parse_all(src).map(|p| p.nodes)
+}
+
+/// Parses template source into its body and the templates it defines.
+pub(crate) fn parse_all(src: &str) -> Result<Parsed, ParseError> {
     let tokens = lex(src)?;
     let mut parser = Parser {
         tokens,
@@ -101,10 +121,14 @@ pub(crate) fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
         names: HashMap::from([("$".to_owned(), 0)]),
         depth: 0,
         range_depth: 0,
+        defines: HashMap::new(),
     };
     let (nodes, stop) = parser.list()?;
     match stop {
-        Stop::Eof => Ok(nodes),
+        Stop::Eof => Ok(Parsed {
+            nodes,
+            defines: parser.defines,
+        }),
         Stop::End(line) => Err((line, "unexpected {{end}}".into())),
         Stop::Else(line) => Err((line, "unexpected {{else}}".into())),
     }
@@ -126,6 +150,7 @@ struct Parser {
     names: HashMap<String, usize>,
     depth: usize,
     range_depth: usize,
+    defines: HashMap<String, Rc<Vec<Node>>>,
 }
 
 impl Parser {
@@ -229,14 +254,92 @@ impl Parser {
                     Node::Continue(line)
                 })
             }
-            Keyword::Define | Keyword::Template | Keyword::Block => Err((
-                line,
+            Keyword::Define => {
+                if self.depth > 0 {
+                    return Err((line, "{{define}} is allowed only at the top level".into()));
+                }
+                let name = self.template_name("define")?;
+                self.expect_right_delim("define")?;
+                let body = self.definition(line, "define")?;
+                self.define(line, name, body)?;
+                // Nothing is left in place of a definition.
+                Ok(Node::Text(String::new(), line))
+            }
+            Keyword::Template | Keyword::Block => {
+                let context = name(kw);
+                let template = self.template_name(context)?;
+                let pipe = if self.peek().is_some_and(|t| t.tok == Tok::RightDelim) {
+                    self.pos += 1;
+                    None
+                } else {
+                    Some(self.pipeline(context)?)
+                };
+                if kw == Keyword::Block {
+                    if pipe.is_none() {
+                        return Err((line, "missing pipeline in {{block}}".into()));
+                    }
+                    let body = self.definition(line, "block")?;
+                    self.define(line, template.clone(), body)?;
+                }
+                Ok(Node::Template {
+                    name: template,
+                    pipe,
+                    line,
+                })
+            }
+            Keyword::End | Keyword::Else => Err((line, format!("unexpected {}", name(kw)))),
+        }
+    }
+
+    /// The quoted name after `define`, `template` or `block`.
+    fn template_name(&mut self, context: &str) -> Result<String, ParseError> {
+        let t = self.next()?;
+        match t.tok {
+            Tok::Str(s) => Ok(s),
+            other => Err((
+                t.line,
                 format!(
-                    "{{{{{}}}}} is not supported: each template is rendered on its own",
-                    name(kw)
+                    "unexpected {} in {context}: want a quoted name",
+                    describe(&other)
                 ),
             )),
-            Keyword::End | Keyword::Else => Err((line, format!("unexpected {}", name(kw)))),
+        }
+    }
+
+    /// The body of a `{{define}}` or `{{block}}` through its `{{end}}`; only `$` is in scope in it.
+    fn definition(&mut self, line: usize, context: &str) -> Result<Vec<Node>, ParseError> {
+        self.enter(line)?;
+        let outer = std::mem::replace(&mut self.vars, vec![0]);
+        let outer_range = std::mem::replace(&mut self.range_depth, 0);
+        let body = self.list();
+        self.vars = outer;
+        self.range_depth = outer_range;
+        self.depth -= 1;
+        match body? {
+            (body, Stop::End(_)) => Ok(body),
+            (_, Stop::Else(l)) => Err((l, format!("unexpected {{{{else}}}} in {context}"))),
+            (_, Stop::Eof) => Err((line, format!("missing {{{{end}}}} for {{{{{context}}}}}"))),
+        }
+    }
+
+    /// Records a definition; as in Go, a name may be defined again only where one of the two bodies
+    /// is empty (whitespace only), and a non-empty body wins.
+    fn define(&mut self, line: usize, name: String, body: Vec<Node>) -> Result<(), ParseError> {
+        let empty = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .all(|n| matches!(n, Node::Text(t, _) if t.trim().is_empty()))
+        };
+        match self.defines.get(&name) {
+            Some(old) if !empty(old) && !empty(&body) => Err((
+                line,
+                format!("template: multiple definition of template {name:?}"),
+            )),
+            Some(old) if empty(&body) && !empty(old) => Ok(()),
+            _ => {
+                self.defines.insert(name, Rc::new(body));
+                Ok(())
+            }
         }
     }
 
@@ -315,6 +418,14 @@ impl Parser {
             cmds.push(cmd);
             let t = self.next()?;
             match t.tok {
+                // Go accepts a pipe symbol right before the closing delimiter (`{{ .a | }}`).
+                Tok::Pipe
+                    if context != PAREN
+                        && self.peek().is_some_and(|t| t.tok == Tok::RightDelim) =>
+                {
+                    self.pos += 1;
+                    break;
+                }
                 Tok::Pipe => continue,
                 Tok::RightDelim if context != PAREN => break,
                 Tok::RParen if context == PAREN => break,
@@ -556,7 +667,6 @@ mod tests {
         assert!(err("{{ nosuchfunc .a }}").contains("\"nosuchfunc\" not defined"));
         assert!(err("{{ $y }}").contains("undefined variable"));
         assert!(err("{{ break }}").contains("outside"));
-        assert!(err("{{ template \"x\" }}").contains("not supported"));
         assert!(err("{{ }}").contains("missing value"));
         assert!(err("{{ (.a }}").contains("unexpected"));
         assert!(err(&"{{ if .a }}".repeat(200)).contains("nesting"));

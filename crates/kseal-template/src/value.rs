@@ -56,6 +56,36 @@ impl From<Limit> for ValueError {
     }
 }
 
+/// Why a function call failed. No variant holds text taken from data.
+#[derive(Debug)]
+pub(crate) enum FuncError {
+    /// Binary data used as text; holds the origin.
+    NonUtf8(String),
+    /// Bad arguments or input; the message never contains the input.
+    Invalid(String),
+    /// A limit of the budget was reached.
+    Limit(Limit),
+    /// A result would pass the size cap the call was given.
+    TooLarge,
+}
+
+impl From<ValueError> for FuncError {
+    fn from(e: ValueError) -> Self {
+        match e {
+            ValueError::NonUtf8(origin) => FuncError::NonUtf8(origin),
+            ValueError::Invalid(msg) => FuncError::Invalid(msg),
+            ValueError::TooLarge => FuncError::TooLarge,
+            ValueError::Limit(limit) => FuncError::Limit(limit),
+        }
+    }
+}
+
+impl From<Limit> for FuncError {
+    fn from(limit: Limit) -> Self {
+        FuncError::Limit(limit)
+    }
+}
+
 /// Appends `bytes` unless that would make `out` longer than `cap`.
 pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result<(), ValueError> {
     if out.len().saturating_add(bytes.len()) > cap {
@@ -135,6 +165,29 @@ impl Value {
         match self {
             Value::Str(s) => Ok(s.as_str()),
             Value::Bytes(b) => Err(ValueError::NonUtf8(b.origin.clone())),
+            other => Err(ValueError::Invalid(format!(
+                "expected a string, got {}",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// The value as text the way Go's rune-by-rune functions (`strings.ToUpper`, `[]rune(s)`,
+    /// `encoding/json`) see it: each byte that is not part of valid UTF-8 becomes U+FFFD.
+    pub(crate) fn go_runes(&self) -> Result<std::borrow::Cow<'_, str>, ValueError> {
+        match self {
+            Value::Str(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
+            Value::Bytes(b) => {
+                let bytes: &[u8] = &b.bytes;
+                let mut out = String::with_capacity(bytes.len() + 8);
+                for chunk in bytes.utf8_chunks() {
+                    out.push_str(chunk.valid());
+                    for _ in chunk.invalid() {
+                        out.push('\u{FFFD}');
+                    }
+                }
+                Ok(std::borrow::Cow::Owned(out))
+            }
             other => Err(ValueError::Invalid(format!(
                 "expected a string, got {}",
                 other.kind()
@@ -289,6 +342,32 @@ pub(crate) fn format_float(f: f64) -> String {
         s
     } else {
         format!("{f}")
+    }
+}
+
+/// Go's `reflect.Kind` name of a value.
+pub(crate) fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Str(_) | Value::Bytes(_) => "string",
+        Value::List(_) => "slice",
+        Value::Map(_) => "map",
+    }
+}
+
+/// Go's `%T` of a value.
+pub(crate) fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Str(_) | Value::Bytes(_) => "string",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
     }
 }
 

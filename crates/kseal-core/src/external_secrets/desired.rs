@@ -35,6 +35,15 @@ pub enum Error {
         /// The engine's error (never a value).
         source: kseal_template::Error,
     },
+    /// `target.template.engineVersion` names an engine other than v2 (ESO's deprecated v1 engine has
+    /// other functions and semantics, which kseal does not render).
+    #[error(
+        "template engineVersion {version:?} is not supported: kseal renders engineVersion v2 templates only (ESO's v1 engine is deprecated; rewrite the templates for v2)"
+    )]
+    UnsupportedEngine {
+        /// The version the manifest names.
+        version: String,
+    },
     /// A `templateFrom` or `KeysAndValues` result is not a YAML map of strings.
     #[error("template {key}: the rendered output is not a YAML map of strings")]
     NotAMap {
@@ -81,7 +90,10 @@ impl Error {
     /// Short stable label for metrics.
     pub fn reason(&self) -> &'static str {
         match self {
-            Error::Template { .. } | Error::NotAMap { .. } | Error::NotText { .. } => "template",
+            Error::Template { .. }
+            | Error::NotAMap { .. }
+            | Error::NotText { .. }
+            | Error::UnsupportedEngine { .. } => "template",
             Error::InvalidKey { .. } => "invalid_key",
             Error::InvalidMetadata { .. } | Error::AnnotationsTooLarge { .. } => "invalid_metadata",
         }
@@ -351,6 +363,11 @@ pub fn desired_secret(
             (data, None)
         }
         Some(template) => {
+            if let Some(version) = template.engine_version.as_deref().filter(|v| *v != "v2") {
+                return Err(Error::UnsupportedEngine {
+                    version: version.to_owned(),
+                });
+            }
             let mut out = Data::new();
             let replace = template.merge_policy.unwrap_or_default() == TemplateMergePolicy::Replace;
             let has_templates = !template.data.is_empty() || !template.template_from.is_empty();

@@ -12,8 +12,12 @@
 //! are manifest text, never a value nor a member name (data): members are told by position.
 //!
 //! Semantics that are easy to get wrong, each matching ESO:
-//! - With a `property`, the secret is JSON and the property a gjson path. A property with dots is
-//!   first tried as one literal key (ESO escapes every dot and tries that first), then as a path.
+//! - With a `property`, the secret is read as JSON and the property is a gjson path, evaluated by the
+//!   `gjson` crate (a port of tidwall/gjson by its author): queries, `#` projections, pipes,
+//!   multipaths, modifiers and escapes; malformed JSON is read leniently, as gjson does. A property
+//!   with dots is first tried as one literal key (ESO escapes every dot and tries that first), then
+//!   as a path. The crate lacks some modifiers Go's gjson has (`@keys`, `@values`, `@tostr`,
+//!   `@fromstr`, `@dig`, `!` literals): those properties are not found.
 //! - A selected string gives its content; `true`/`false` their text; `null` nothing (empty);
 //!   objects and arrays their JSON text exactly as written in the secret; integers as written and
 //!   other numbers in Go's shortest decimal form (`1.50` → `1.5`, `1e3` → `1000`), like gjson's
@@ -127,18 +131,6 @@ pub enum Error {
         /// The property.
         property: String,
     },
-    /// The property uses gjson syntax beyond keys, indexes, `#`, wildcards and `\` escapes.
-    #[error(
-        "property {property:?} of remote secret {key:?} uses gjson {syntax}, which kseal does not support"
-    )]
-    UnsupportedProperty {
-        /// The remote key.
-        key: String,
-        /// The property.
-        property: String,
-        /// Which syntax, e.g. `modifiers (@...)`.
-        syntax: &'static str,
-    },
     /// `extract` found something other than a JSON object.
     #[error("cannot extract remote secret {key:?}{}: expected a JSON object, found {found}", of_property(.property.as_deref()))]
     NotAnObject {
@@ -209,7 +201,6 @@ impl Error {
         match self {
             Error::NotJson { .. } => "not_json",
             Error::MissingProperty { .. } => "missing_property",
-            Error::UnsupportedProperty { .. } => "unsupported_property",
             Error::NotAnObject { .. } => "not_an_object",
             Error::Decode { .. } => "decode",
             Error::KeyCollision { .. } => "key_collision",
@@ -444,30 +435,59 @@ fn select(
     let Some(property) = property.filter(|p| !p.is_empty()) else {
         return Ok(Zeroizing::new(payload.to_vec()));
     };
+    // ESO's AWS provider: gjson on the payload as text, the property with every dot escaped first
+    // (one literal key), then as a path. gjson reads malformed JSON leniently, as in Go.
+    let text = String::from_utf8_lossy(payload);
+    let lookup = |path: &str| {
+        let found = gjson::get(&text, path);
+        found.exists().then(|| gjson_string(&found))
+    };
+    let escaped = property.contains('.').then(|| property.replace('.', "\\."));
+    // Go's gjson reads an `@name` it has no modifier for as a key; the Rust port needs the `@` escaped.
+    let at_key = property.starts_with('@').then(|| format!("\\{property}"));
+    if let Some(hit) = escaped
+        .as_deref()
+        .and_then(lookup)
+        .or_else(|| lookup(property))
+        .or_else(|| at_key.as_deref().and_then(lookup))
+    {
+        return Ok(hit);
+    }
+    // Nothing found: say so, or that the secret is not JSON at all (with where it stops being JSON).
     json::check(payload).map_err(|(line, column)| Error::NotJson {
         key: key.to_owned(),
         property: Some(property.to_owned()),
         line,
         column,
     })?;
-    let unsupported = |syntax| Error::UnsupportedProperty {
+    Err(Error::MissingProperty {
         key: key.to_owned(),
         property: property.to_owned(),
-        syntax,
-    };
-    // ESO first looks the property up as one key, every dot escaped, then as a path.
-    if property.contains('.') {
-        let escaped = property.replace('.', "\\.");
-        if let Some(hit) = path::get(payload, &escaped).map_err(unsupported)? {
-            return Ok(hit.render());
+    })
+}
+
+/// gjson's `Result.String()`: a string's content, `true`/`false`, nothing for null, objects and arrays
+/// as written, integers as written and other numbers in Go's shortest decimal form (`1.50` → `1.5`).
+fn gjson_string(v: &gjson::Value<'_>) -> Zeroizing<Vec<u8>> {
+    match v.kind() {
+        gjson::Kind::Number => {
+            let raw = v.json();
+            let digits = raw.strip_prefix('-').unwrap_or(raw);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Zeroizing::new(raw.as_bytes().to_vec())
+            } else {
+                let f = v.f64();
+                // Rust's Display of a float is its shortest form without exponent, as Go's 'f', -1;
+                // Go's ParseFloat saturates to ±Inf, which FormatFloat writes with a sign.
+                let text = match f {
+                    f if f == f64::INFINITY => "+Inf".to_owned(),
+                    f if f == f64::NEG_INFINITY => "-Inf".to_owned(),
+                    f => format!("{f}"),
+                };
+                Zeroizing::new(text.into_bytes())
+            }
         }
-    }
-    match path::get(payload, property).map_err(unsupported)? {
-        Some(hit) => Ok(hit.render()),
-        None => Err(Error::MissingProperty {
-            key: key.to_owned(),
-            property: property.to_owned(),
-        }),
+        _ => Zeroizing::new(v.str().as_bytes().to_vec()),
     }
 }
 
@@ -504,189 +524,6 @@ fn base64_go(engine: &GeneralPurpose, value: &[u8]) -> Option<Zeroizing<Vec<u8>>
     )));
     engine.decode_vec(cleaned.as_slice(), &mut out).ok()?;
     Some(out)
-}
-
-/// The subset of gjson paths kseal evaluates: `.`-separated keys, array indexes, `#` (array
-/// length), `*`/`?` key wildcards and `\` escapes. Queries, `#.` projections, `|` pipes,
-/// modifiers, multipaths and JSON Lines are reported as unsupported rather than guessed.
-mod path {
-    use zeroize::Zeroizing;
-
-    use super::json;
-
-    /// gjson's built-in modifiers; another `@name` component is an ordinary key, as in gjson.
-    const MODIFIERS: &[&str] = &[
-        "reverse", "ugly", "pretty", "this", "valid", "flatten", "join", "keys", "values", "tostr",
-        "fromstr", "group", "dig",
-    ];
-
-    /// What a path found.
-    pub(super) enum Hit<'a> {
-        /// A JSON value.
-        Value(&'a [u8]),
-        /// The length of an array (`#`).
-        Count(usize),
-    }
-
-    impl Hit<'_> {
-        /// The bytes gjson's `Result.String()` gives.
-        pub(super) fn render(&self) -> Zeroizing<Vec<u8>> {
-            match self {
-                Hit::Value(raw) => json::gjson_bytes(raw),
-                Hit::Count(n) => Zeroizing::new(n.to_string().into_bytes()),
-            }
-        }
-    }
-
-    /// One path component: its characters, each with whether it was `\`-escaped.
-    struct Component(Vec<(char, bool)>);
-
-    impl Component {
-        fn text(&self) -> String {
-            self.0.iter().map(|&(c, _)| c).collect()
-        }
-
-        fn wild(&self) -> bool {
-            self.0
-                .iter()
-                .any(|&(c, esc)| !esc && matches!(c, '*' | '?'))
-        }
-
-        fn starts_with(&self, c: char) -> bool {
-            self.0.first() == Some(&(c, false))
-        }
-
-        fn matches(&self, key: &str) -> bool {
-            if self.wild() {
-                glob(&self.0, &key.chars().collect::<Vec<_>>())
-            } else {
-                self.0.len() == key.chars().count()
-                    && self.0.iter().zip(key.chars()).all(|(&(c, _), k)| c == k)
-            }
-        }
-
-        fn index(&self) -> Option<usize> {
-            let text = self.text();
-            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            text.parse().ok()
-        }
-    }
-
-    fn parse(path: &str) -> Vec<Component> {
-        let mut components = Vec::new();
-        let mut current = Vec::new();
-        let mut chars = path.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                // A trailing lone backslash is dropped, as in gjson.
-                '\\' => current.extend(chars.next().map(|n| (n, true))),
-                '.' => components.push(Component(std::mem::take(&mut current))),
-                c => current.push((c, false)),
-            }
-        }
-        components.push(Component(current));
-        components
-    }
-
-    fn unsupported(path: &str, components: &[Component]) -> Option<&'static str> {
-        if path.starts_with("..") {
-            return Some("JSON Lines (..)");
-        }
-        if path.starts_with('[') || path.starts_with('{') {
-            return Some("multipaths ([...] / {...})");
-        }
-        let last = components.len() - 1;
-        for (i, component) in components.iter().enumerate() {
-            if component.0.iter().any(|&(c, esc)| c == '|' && !esc) {
-                return Some("pipes (|)");
-            }
-            if component.starts_with('@') {
-                let text = component.text();
-                let name = text[1..].split(':').next().unwrap_or_default();
-                if MODIFIERS.contains(&name) {
-                    return Some("modifiers (@...)");
-                }
-            }
-            if component.starts_with('#') && (component.0.len() > 1 || i != last) {
-                return Some("array queries and projections (#(...), #.)");
-            }
-        }
-        None
-    }
-
-    /// Looks `path` up in the JSON document `doc`. `Ok(None)` when nothing is there.
-    pub(super) fn get<'a>(doc: &'a [u8], path: &str) -> Result<Option<Hit<'a>>, &'static str> {
-        let components = parse(path);
-        if let Some(syntax) = unsupported(path, &components) {
-            return Err(syntax);
-        }
-        let mut current = json::trim(doc);
-        for component in &components {
-            current = match current.first() {
-                // gjson returns the first member that matches.
-                Some(b'{') => match json::members(current).and_then(|members| {
-                    members
-                        .into_iter()
-                        .find(|(k, _)| component.matches(&json::key_string(k)))
-                }) {
-                    Some((_, v)) => v,
-                    None => return Ok(None),
-                },
-                Some(b'[') => {
-                    let Some(elements) = json::elements(current) else {
-                        return Ok(None);
-                    };
-                    if component.starts_with('#') {
-                        // `unsupported` made sure this is the last component.
-                        return Ok(Some(Hit::Count(elements.len())));
-                    }
-                    match component.index().and_then(|i| elements.get(i)) {
-                        Some(v) => v,
-                        None => return Ok(None),
-                    }
-                }
-                _ => return Ok(None),
-            };
-        }
-        Ok(Some(Hit::Value(current)))
-    }
-
-    /// gjson's key wildcards: `*` any run of characters, `?` any one; escaped ones are literal.
-    fn glob(pattern: &[(char, bool)], text: &[char]) -> bool {
-        let (mut p, mut t) = (0, 0);
-        let mut backtrack: Option<(usize, usize)> = None;
-        while t < text.len() {
-            match pattern.get(p) {
-                Some(('*', false)) => {
-                    backtrack = Some((p, t));
-                    p += 1;
-                    continue;
-                }
-                Some(('?', false)) => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                Some(&(c, _)) if c == text[t] => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            match backtrack {
-                Some((star, from)) => {
-                    p = star + 1;
-                    t = from + 1;
-                    backtrack = Some((star, from + 1));
-                }
-                None => return false,
-            }
-        }
-        pattern[p..].iter().all(|&(c, esc)| c == '*' && !esc)
-    }
 }
 
 /// A minimal scanner over JSON text that keeps each value's bytes exactly as written (which
@@ -802,25 +639,6 @@ mod json {
         }
     }
 
-    /// The elements of the array `arr` (which starts with `[`).
-    pub(super) fn elements(arr: &[u8]) -> Option<Vec<&[u8]>> {
-        let mut out = Vec::new();
-        let mut j = skip_ws(arr, 1);
-        if arr.get(j) == Some(&b']') {
-            return Some(out);
-        }
-        loop {
-            let end = value_end(arr, j)?;
-            out.push(&arr[j..end]);
-            j = skip_ws(arr, end);
-            match arr.get(j)? {
-                b',' => j = skip_ws(arr, j + 1),
-                b']' => return Some(out),
-                _ => return None,
-            }
-        }
-    }
-
     /// What kind of JSON value starts with `first`, for error messages.
     pub(super) fn kind(first: Option<u8>) -> &'static str {
         match first {
@@ -853,33 +671,6 @@ mod json {
             Some(b'n') => Zeroizing::new(Vec::new()),
             _ => Zeroizing::new(raw.to_vec()),
         }
-    }
-
-    /// A value the way gjson's `Result.String()` gives it: string → content, null → empty,
-    /// true/false → their text, objects and arrays → JSON text as written, numbers → as written
-    /// when an integer, else Go's shortest decimal (`strconv.FormatFloat(f, 'f', -1, 64)`).
-    pub(super) fn gjson_bytes(raw: &[u8]) -> Zeroizing<Vec<u8>> {
-        match raw.first() {
-            Some(b'"') => unescape(string_content(raw)),
-            Some(b'n') | None => Zeroizing::new(Vec::new()),
-            Some(b'{' | b'[' | b't' | b'f') => Zeroizing::new(raw.to_vec()),
-            Some(_) => Zeroizing::new(go_number(raw).into_bytes()),
-        }
-    }
-
-    fn go_number(raw: &[u8]) -> String {
-        let digits = raw.strip_prefix(b"-").unwrap_or(raw);
-        let text = String::from_utf8_lossy(raw);
-        if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
-            return text.into_owned();
-        }
-        let f: f64 = text.parse().unwrap_or(0.0);
-        if f.is_infinite() {
-            // Go's ParseFloat saturates to ±Inf, which FormatFloat writes like this.
-            return if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-        }
-        // Rust's Display for f64 is the shortest round-trip form without exponent, as Go's 'f', -1.
-        format!("{f}")
     }
 
     /// The bytes between a string's quotes.
@@ -1094,17 +885,13 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_gjson_syntax_is_an_error() {
-        for property in [
-            "list.#.x",
-            "list.#(==\"a\")",
-            "nested|host",
-            "list.@reverse",
-            "..0",
-            "[a,b]",
-        ] {
-            assert_eq!(err(property).reason(), "unsupported_property", "{property}");
-        }
+    fn gjson_queries_projections_pipes_and_modifiers() {
+        assert_eq!(get("list.#"), "3");
+        assert_eq!(get(r#"list.#(=="b")"#), "b");
+        assert_eq!(get("nested|host"), "db.internal");
+        assert_eq!(get("list|@reverse"), r#"["c","b","a"]"#);
+        assert_eq!(get("[username,port]"), r#"["admin",5432]"#);
+        assert_eq!(get("nested.ids.#.name"), r#"["x"]"#);
         // Unknown `@` names are ordinary keys, as in gjson.
         let v = value(
             s(r#"{"@type": "t"}"#),
@@ -1129,14 +916,15 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("prod/db") && msg.contains("\"x\""), "{msg}");
         assert!(!msg.contains("s3cr3t"), "{msg}");
-        let e = value(
+        // Like gjson, a value is found in JSON followed by other text.
+        let v = value(
             s(r#"{"a": "s3cr3t"} trailing"#),
             "k",
             Some("a"),
             DecodingStrategy::None,
         )
-        .unwrap_err();
-        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        .unwrap();
+        assert_eq!(&v[..], b"s3cr3t");
     }
 
     #[test]
@@ -1400,7 +1188,7 @@ mod tests {
     #[test]
     fn malformed_json_fragments_do_not_panic() {
         for doc in ["{", "[", "{\"a\"", "{\"a\":", "\"", "[1,", "{\"a\":1,}"] {
-            assert!(path::get(doc.as_bytes(), "a.0").is_ok());
+            let _ = value(s(doc), "k", Some("a.0"), DecodingStrategy::None);
             assert!(json::members(doc.as_bytes()).is_none(), "{doc}");
         }
     }
