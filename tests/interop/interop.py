@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interoperability check: kseal's ciphertexts against an independent implementation of the format.
 
-The format (SPEC §2.1–2.2) is re-implemented here with Python's `cryptography`:
+The format (the envelope and its scope labels) is re-implemented here with Python's `cryptography`:
 RSA-OAEP (SHA-256, MGF1-SHA-256, the scope label as OAEP label) wraps a fresh 32-byte AES-256-GCM key;
 the value is encrypted under a 12-byte all-zero nonce with no associated data; the envelope is
 `u16 BE len(rsa) ‖ rsa ‖ aes-gcm ciphertext+tag`, standard base64 with padding in `encryptedData`.
@@ -62,7 +62,7 @@ STRING_DATA = {"username": "admin"}
 
 
 def label_for(scope: str, namespace: str, name: str) -> bytes:
-    """The OAEP label of a scope (SPEC §2.2)."""
+    """The OAEP label of a scope."""
     if scope == "strict":
         return f"{namespace}/{name}".encode()
     if scope == "namespace-wide":
