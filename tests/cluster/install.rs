@@ -7,17 +7,11 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::{INSTALL_TIMEOUT, Release, find_dir, name, repo_root};
+use crate::{INSTALL_TIMEOUT, Release, container_status, find_dir, name, repo_root};
 
 /// The container's main process on the host, found through the node's pids cgroup.
 fn container_pid(release: &Release, pod: &Pod) -> u32 {
-    let status = &pod
-        .status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0];
+    let status = container_status(pod);
     let id = status
         .container_id
         .as_deref()
@@ -93,13 +87,7 @@ async fn assert_healthy(release: &Release, replicas: usize) -> Vec<Pod> {
     let pods = release.ready_pods(replicas, INSTALL_TIMEOUT).await;
     let names: Vec<String> = pods.iter().map(name).collect();
     for pod in &pods {
-        let container = &pod
-            .status
-            .as_ref()
-            .unwrap()
-            .container_statuses
-            .as_ref()
-            .unwrap()[0];
+        let container = container_status(pod);
         // Startup probe done, readiness passing, liveness never failed (no restart).
         assert_eq!(container.started, Some(true), "{}: started", name(pod));
         assert!(container.ready, "{}: ready", name(pod));

@@ -18,7 +18,8 @@ use kube::{Api, ResourceExt as _};
 
 use crate::proxy::{fresh_value, kseal, secret_manifest, unsealed};
 use crate::{
-    INSTALL_TIMEOUT, Release, SETTLE_TIMEOUT, find_dir, import_image, name, repo_root, within,
+    INSTALL_TIMEOUT, Release, SETTLE_TIMEOUT, container_status, find_dir, import_image, name,
+    repo_root, within,
 };
 
 const FIELD_MANAGER: &str = "kseal-cluster-test";
@@ -281,13 +282,7 @@ async fn the_leaders_memory_stays_under_its_limit_after_1000_sealed_secrets() {
 
     let leader = release.leader().await.expect("a leader");
     let pod = release.pods_api().get(&leader).await.unwrap();
-    let status = &pod
-        .status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0];
+    let status = container_status(&pod);
     assert_eq!(
         status.restart_count, 0,
         "the leader was never restarted (OOM)"

@@ -138,6 +138,18 @@ async fn import_image(env: &'static TestEnv, tag: &str) {
     .expect("image import panicked");
 }
 
+/// The status of the pod's (only) container.
+fn container_status(
+    pod: &k8s_openapi::api::core::v1::Pod,
+) -> &k8s_openapi::api::core::v1::ContainerStatus {
+    &pod.status
+        .as_ref()
+        .expect("pod status")
+        .container_statuses
+        .as_ref()
+        .expect("container statuses")[0]
+}
+
 /// Polls `check` until it returns `Some`, failing the test after `timeout`.
 async fn within<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

@@ -291,25 +291,13 @@ pub async fn resolve(
     let (spec, uid, version) = match kind {
         StoreKind::SecretStore => {
             let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
-            let store = api
-                .get_opt(name)
-                .await
-                .map_err(kube(display.clone()))?
-                .ok_or_else(|| Error::Store {
-                    message: format!("{display} not found"),
-                })?;
+            let store = read_store(&api, name, &display).await?;
             let spec = store.parse()?;
             (spec, store.uid(), store.resource_version())
         }
         StoreKind::ClusterSecretStore => {
             let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
-            let store = api
-                .get_opt(name)
-                .await
-                .map_err(kube(display.clone()))?
-                .ok_or_else(|| Error::Store {
-                    message: format!("{display} not found"),
-                })?;
+            let store = read_store(&api, name, &display).await?;
             let spec = store.parse()?;
             if !spec.conditions.is_empty() {
                 let namespace = Api::<Namespace>::all(client.clone())
@@ -386,6 +374,19 @@ pub async fn resolve(
         handle: StoreHandle::Aws { id, provider },
         seed,
     })
+}
+
+/// The store `name` of `api`, or an error naming it (`display`) when it does not exist.
+async fn read_store<K>(api: &Api<K>, name: &str, display: &str) -> Result<K, Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(name)
+        .await
+        .map_err(kube(display.to_owned()))?
+        .ok_or_else(|| Error::Store {
+            message: format!("{display} not found"),
+        })
 }
 
 /// How messages (and the fetch cycle) name a store used from `namespace`: `SecretStore ns/name` or
