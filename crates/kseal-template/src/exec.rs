@@ -3,6 +3,8 @@
 //! Every command, operand and loop iteration is a step, every byte written is output, and what functions
 //! read and produce is work, all counted against the [`Budget`] of the object being rendered.
 
+use std::rc::Rc;
+
 use zeroize::Zeroizing;
 
 use crate::Flavour;
@@ -10,7 +12,7 @@ use crate::budget::{Budget, Limit};
 use crate::error::{Error, Result};
 use crate::funcs;
 use crate::parse::{Branch, Command, Node, Operand, Parsed, Pipeline, Term};
-use crate::value::{FuncError, Value, ValueError, push_capped};
+use crate::value::{Binary, FuncError, Value, ValueError, push_capped};
 
 /// Deepest nesting of `{{template}}` calls (Go allows 100,000; a template calling itself stops here).
 const MAX_TEMPLATE_DEPTH: usize = 100;
@@ -447,6 +449,10 @@ impl Exec<'_, '_> {
             Term::Int(i) => Value::Int(*i),
             Term::Float(f) => Value::Float(*f),
             Term::Str(s) => Value::Str(s.clone()),
+            Term::Bytes(b) => Value::Bytes(Rc::new(Binary {
+                origin: "a string literal".into(),
+                bytes: b.clone(),
+            })),
             Term::Pipe(pipe) => {
                 let mark = self.vars.len();
                 let v = self.pipeline(dot, pipe)?;
@@ -506,6 +512,6 @@ fn is_literal(op: &Operand) -> bool {
     op.fields.is_empty()
         && matches!(
             op.term,
-            Term::Str(_) | Term::Int(_) | Term::Float(_) | Term::Bool(_)
+            Term::Str(_) | Term::Bytes(_) | Term::Int(_) | Term::Float(_) | Term::Bool(_)
         )
 }

@@ -18,6 +18,8 @@ pub(crate) enum Tok {
     /// `$name` (with the dollar), or `$` alone.
     Var(String),
     Str(String),
+    /// A quoted string whose escapes make bytes that are not UTF-8 (`"\\xff"`), as Go allows.
+    Bytes(Vec<u8>),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -346,9 +348,11 @@ fn lex_quoted(s: &str) -> Result<(Tok, usize), String> {
     while let Some((i, c)) = chars.next() {
         match c {
             '"' => {
-                let text =
-                    String::from_utf8(out).map_err(|_| "string literal is not valid UTF-8")?;
-                return Ok((Tok::Str(text), i + 1));
+                let tok = match String::from_utf8(out) {
+                    Ok(text) => Tok::Str(text),
+                    Err(e) => Tok::Bytes(e.into_bytes()),
+                };
+                return Ok((tok, i + 1));
             }
             '\n' => break,
             '\\' => {

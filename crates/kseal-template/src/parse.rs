@@ -102,6 +102,8 @@ pub(crate) enum Term {
     Float(f64),
     /// A string literal, shared so that evaluating it copies nothing.
     Str(Text),
+    /// A string literal that is not UTF-8.
+    Bytes(Rc<Zeroizing<Vec<u8>>>),
     Pipe(Box<Pipeline>),
 }
 
@@ -550,6 +552,7 @@ impl Parser {
             Tok::Int(i) => Term::Int(i),
             Tok::Float(f) => Term::Float(f),
             Tok::Str(s) => Term::Str(Rc::new(Zeroizing::new(s))),
+            Tok::Bytes(b) => Term::Bytes(Rc::new(Zeroizing::new(b))),
             Tok::LParen => {
                 self.enter(t.line)?;
                 let pipe = self.pipeline(PAREN)?;
@@ -577,6 +580,7 @@ impl Parser {
                     | Term::Int(_)
                     | Term::Float(_)
                     | Term::Str(_)
+                    | Term::Bytes(_)
             ) {
                 return Err((line, format!("unexpected .{f} after a non-field operand")));
             }
@@ -616,7 +620,7 @@ fn describe(tok: &Tok) -> String {
         Tok::Field(f) => format!("field .{f}"),
         Tok::Dot => "\".\"".into(),
         Tok::Var(v) => format!("variable {v}"),
-        Tok::Str(_) => "string".into(),
+        Tok::Str(_) | Tok::Bytes(_) => "string".into(),
         Tok::Int(_) | Tok::Float(_) => "number".into(),
         Tok::Bool(_) => "boolean".into(),
         Tok::Nil => "nil".into(),

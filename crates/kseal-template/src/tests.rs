@@ -375,6 +375,17 @@ fn non_utf8_values_pass_through_but_are_not_text() {
 }
 
 #[test]
+fn string_literals_may_hold_bytes_that_are_not_utf8() {
+    // Go's `\x` and octal escapes make any byte; such a literal is a binary string like a binary value.
+    assert_eq!(
+        render("T", r#"{{ "a\xffb" }}|{{ "\377" | len }}"#, &values()).unwrap(),
+        b"a\xffb|1"
+    );
+    assert_eq!(ok(r#"{{ "x\xffy" | upper }}"#), "X\u{FFFD}Y");
+    assert_eq!(ok(r#"{{ "\xff\xfe" | b64enc }}"#), "//4=");
+}
+
+#[test]
 fn render_map_is_all_or_nothing() {
     let templates = BTreeMap::from([
         (
