@@ -33,6 +33,7 @@ impl Replica {
             key_cutoff_time: None,
             leader_election: Some(short_lease(identity)),
             sync: None,
+            metrics_omit_secret_labels: false,
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let client = cluster.client.clone();

@@ -89,6 +89,7 @@ impl Cluster {
             // One identity per namespace: a restarted controller renews its own lease at once.
             leader_election: Some(short_lease(&format!("test-{}", self.namespace))),
             sync: None,
+            metrics_omit_secret_labels: false,
         }
     }
 

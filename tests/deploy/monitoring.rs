@@ -91,7 +91,7 @@ async fn alerts_and_dashboard_query_metrics_the_controller_serves() {
         }
     }
 
-    let served = served_families(env).await;
+    let (served, _) = served_families(env).await;
     let mut unknown = BTreeSet::new();
     for query in &queries {
         for name in metric_names(query) {
@@ -106,10 +106,11 @@ async fn alerts_and_dashboard_query_metrics_the_controller_serves() {
     );
 }
 
-/// The metric families (`# TYPE name type`) of a running controller's `/metrics`, once every family the
-/// alerts and the dashboard use has samples: the controller leads (the per-key gauge is the leader's),
-/// a SealedSecret fails to unseal, an ExternalSecret fails to sync and another calls AWS (moto).
-async fn served_families(env: &TestEnv) -> BTreeSet<(String, String)> {
+/// The metric families (`# TYPE name type`) of a running controller's `/metrics` and the whole text, once
+/// every family the alerts and the dashboards use has samples: the controller leads (the per-key gauge is
+/// the leader's), a SealedSecret fails to unseal and another unseals, `/v1/cert.pem` was fetched, an
+/// ExternalSecret fails to sync and another calls AWS (moto).
+async fn served_families(env: &TestEnv) -> (BTreeSet<(String, String)>, String) {
     let namespace = env.namespace().await;
     let client = env.client().await;
     let account = env.aws_account();
@@ -127,7 +128,9 @@ async fn served_families(env: &TestEnv) -> BTreeSet<(String, String)> {
         r#"
 apiVersion: bitnami.com/v1alpha1
 kind: SealedSecret
-metadata: {{name: broken}}
+metadata:
+  name: broken
+  labels: {{app.kubernetes.io/instance: payments}}
 spec:
   encryptedData: {{password: AgBnb3QgYSBjaXBoZXJ0ZXh0}}
 ---
@@ -195,6 +198,7 @@ spec:
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
             ..kseal_externalsecrets::Config::default()
         }),
+        metrics_omit_secret_labels: false,
     };
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -206,13 +210,26 @@ spec:
         )
         .await;
     });
+    let broken_unseal = format!(
+        r#"sealed_secrets_controller_unseal_errors_total{{reason="unseal",namespace="{namespace}"}}"#
+    );
+    let broken_condition = format!(
+        r#"sealed_secrets_controller_condition_info{{namespace="{namespace}",name="broken",condition="Synced",ss_app_kubernetes_io_instance="payments"}} -1"#
+    );
     let text = eventually("/metrics with samples of every family", || async {
+        http_get(addr, "/v1/cert.pem").await?;
         let text = http_get(addr, "/metrics").await?;
         [
             "kseal_sealedsecrets_per_key{",
             "kseal_unseal_errors_total{",
             "kseal_sync_errors_total{",
             "kseal_sync_provider_calls_total{",
+            "sealed_secrets_controller_unseal_requests_total ",
+            broken_unseal.as_str(),
+            broken_condition.as_str(),
+            r#"sealed_secrets_controller_http_requests_total{path="/v1/cert.pem",code="200",method="get"}"#,
+            r#"sealed_secrets_controller_http_request_duration_seconds_count{path="/v1/cert.pem",method="get"}"#,
+            "sealed_secrets_controller_build_info{",
         ]
         .iter()
         .all(|sample| text.contains(sample))
@@ -220,10 +237,118 @@ spec:
     })
     .await;
     controller.abort();
-    text.lines()
+    let families = text
+        .lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))
         .filter_map(|rest| rest.split_once(' '))
         .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
+        .collect();
+    (families, text)
+}
+
+/// sealed-secrets' own Prometheus mixin (its alerts and its dashboard, from the sealed-secrets module of
+/// the version the test environment's kubeseal is built from) queries only series the controller serves,
+/// with the labels the queries group by; and its unseal-error alert would fire for a SealedSecret that
+/// does not open (its counter has a sample for that reason and namespace).
+#[tokio::test]
+async fn sealed_secrets_mixin_queries_series_the_controller_serves() {
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    let mixin = sealed_secrets_mixin();
+    let alerts =
+        std::fs::read_to_string(mixin.join("alerts/sealed-secrets-alerts.libsonnet")).unwrap();
+    // The alert expressions are the `|||` text blocks of the libsonnet file.
+    let mut queries: Vec<String> = alerts
+        .split("|||")
+        .skip(1)
+        .step_by(2)
+        .map(|block| block.trim().to_owned())
+        .collect();
+    assert!(
+        queries
+            .iter()
+            .any(|q| q.contains("sealed_secrets_controller_unseal_errors_total")),
+        "the mixin's alerts: {queries:?}"
+    );
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(mixin.join("dashboards/sealed-secrets-controller.json")).unwrap(),
+    )
+    .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+
+    let (served, text) = served_families(env).await;
+    let mut unknown = BTreeSet::new();
+    for query in &queries {
+        for name in metric_names_with(query, "sealed_secrets_controller_") {
+            if !is_served(&name, &served) {
+                unknown.insert(name);
+            }
+        }
+        // Every label a query groups by is on the served samples (`pod` is Prometheus' target label).
+        for label in grouping_labels(query) {
+            if label != "pod" {
+                assert!(
+                    text.lines()
+                        .filter(|line| line.starts_with("sealed_secrets_controller_"))
+                        .any(|line| line.contains(&format!("{{{label}="))
+                            || line.contains(&format!(",{label}="))),
+                    "{query}: no served sample has the label {label}"
+                );
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "the sealed-secrets mixin queries series the controller does not serve: {unknown:?}"
+    );
+}
+
+/// The sealed-secrets Prometheus mixin in the Go module cache (the module is downloaded to build the test
+/// environment's kubeseal).
+fn sealed_secrets_mixin() -> std::path::PathBuf {
+    let versions = std::fs::read_to_string(crate::repo_root().join("tests/env/versions")).unwrap();
+    let version = versions
+        .lines()
+        .find_map(|line| line.strip_prefix("KUBESEAL_VERSION="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("KUBESEAL_VERSION in tests/env/versions")
+        .to_owned();
+    let out = std::process::Command::new("go")
+        .args(["env", "GOMODCACHE"])
+        .output()
+        .expect("go env GOMODCACHE");
+    let cache = String::from_utf8(out.stdout).unwrap();
+    let dir = std::path::PathBuf::from(cache.trim())
+        .join(format!("github.com/bitnami-labs/sealed-secrets@{version}"))
+        .join("contrib/prometheus-mixin");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: tests/env/build downloads the sealed-secrets module",
+        dir.display()
+    );
+    dir
+}
+
+/// The labels of every `by (…)` clause of a PromQL query.
+fn grouping_labels(query: &str) -> Vec<String> {
+    query
+        .split("by")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('(')?;
+            Some(rest.split(')').next()?.to_owned())
+        })
+        .flat_map(|labels| {
+            labels
+                .split(',')
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -245,6 +370,11 @@ fn is_served(name: &str, families: &BTreeSet<(String, String)>) -> bool {
 /// The metric names a PromQL query selects: identifiers followed by `{`, `[` or `)` that are not
 /// functions or keywords. kseal's are the `kseal_` ones; `up` is Prometheus' own.
 fn metric_names(query: &str) -> BTreeSet<String> {
+    metric_names_with(query, "kseal_")
+}
+
+/// [`metric_names`] of the names that start with `prefix` (and `up`).
+fn metric_names_with(query: &str, prefix: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let bytes = query.as_bytes();
     let mut start = None;
@@ -258,7 +388,7 @@ fn metric_names(query: &str) -> BTreeSet<String> {
                 let before = query[..s].trim_end();
                 let in_matcher =
                     before.ends_with('{') || before.ends_with(',') || before.ends_with('"');
-                if (word.starts_with("kseal_") || word == "up") && !in_matcher && b != b'(' {
+                if (word.starts_with(prefix) || word == "up") && !in_matcher && b != b'(' {
                     names.insert(word.to_owned());
                 }
                 start = None;
@@ -267,6 +397,14 @@ fn metric_names(query: &str) -> BTreeSet<String> {
         }
     }
     names
+}
+
+#[test]
+fn grouping_labels_of_a_query() {
+    assert_eq!(
+        grouping_labels("sum by (reason, namespace) (rate(x[5m])) > 0 or sum(y) by (pod)"),
+        ["reason", "namespace", "pod"]
+    );
 }
 
 #[test]

@@ -423,6 +423,7 @@ async fn run_variant(
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
             ..kseal_externalsecrets::Config::default()
         }),
+        metrics_omit_secret_labels: false,
     };
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();

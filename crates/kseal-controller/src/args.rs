@@ -85,6 +85,12 @@ pub struct Args {
         action = clap::ArgAction::Set
     )]
     pub sync_allow_namespaced_default_credentials: bool,
+
+    /// Leave out `sealed_secrets_controller_condition_info`, which names every SealedSecret (as
+    /// sealed-secrets' flag of the same name): for a `/metrics` that users who must not list SealedSecrets
+    /// can reach.
+    #[arg(long, env = "KSEAL_METRICS_OMIT_SECRET_LABELS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_omit_secret_labels: bool,
 }
 
 impl Args {
@@ -118,6 +124,7 @@ impl Args {
                 // Set from the key namespace where the sync starts (`crate::run`).
                 sealing_keys: kseal_externalsecrets::protect::KeyLocation::default(),
             }),
+            metrics_omit_secret_labels: self.metrics_omit_secret_labels,
         }
     }
 }

@@ -31,7 +31,10 @@ use axum::routing::{get, post};
 use kseal_api::{SealedSecret, annotations};
 use kseal_core::unseal::{OpenError, Opened, open_all};
 use kseal_crypto::PrivateKey;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
@@ -200,10 +203,84 @@ impl Health {
 }
 
 /// The HTTP API's metrics: `kseal_http_rsa_operations_total`, the RSA private-key operations of
-/// `/v1/verify` and `/v1/rotate` (one per key tried on each value).
-#[derive(Debug, Clone, Default)]
+/// `/v1/verify` and `/v1/rotate` (one per key tried on each value); and sealed-secrets' own families for
+/// `/v1/cert.pem`, `/v1/verify` and `/v1/rotate`, with its names and labels:
+/// `sealed_secrets_controller_http_requests_total{path,code,method}` and
+/// `sealed_secrets_controller_http_request_duration_seconds{path,method}` (Prometheus' default buckets;
+/// methods lowercase, as Go's promhttp writes them).
+#[derive(Debug, Clone)]
 pub struct ApiMetrics {
     rsa_operations: Counter,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+}
+
+impl Default for ApiMetrics {
+    fn default() -> Self {
+        ApiMetrics {
+            rsa_operations: Counter::default(),
+            requests: Family::default(),
+            durations: Family::new_with_constructor(|| Histogram::new(DEFAULT_BUCKETS)),
+        }
+    }
+}
+
+/// Prometheus' default histogram buckets (Go client's `DefBuckets`), which sealed-secrets uses.
+const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    path: &'static str,
+    code: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    path: &'static str,
+    method: String,
+}
+
+/// Counts a request to `path` and its time in sealed-secrets' HTTP families.
+async fn instrumented(
+    path: &'static str,
+    metrics: ApiMetrics,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().as_str().to_ascii_lowercase();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .durations
+        .get_or_create(&RouteLabels {
+            path,
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            path,
+            code: response.status().as_u16().to_string(),
+            method,
+        })
+        .inc();
+    response
+}
+
+/// `router` with every request to it counted under `path`.
+fn instrument(
+    router: Router<AppState>,
+    path: &'static str,
+    metrics: &ApiMetrics,
+) -> Router<AppState> {
+    let metrics = metrics.clone();
+    router.route_layer(axum::middleware::from_fn(move |request, next| {
+        instrumented(path, metrics.clone(), request, next)
+    }))
 }
 
 impl ApiMetrics {
@@ -216,6 +293,21 @@ impl ApiMetrics {
             metrics.rsa_operations.clone(),
         );
         metrics
+    }
+
+    /// Registers sealed-secrets' HTTP families in `root` (their names carry their own prefix).
+    pub fn register_compat(&self, root: &mut Registry) {
+        let registry = root.sub_registry_with_prefix(kseal_sealedsecrets::compat::PREFIX);
+        registry.register(
+            "http_requests",
+            "A counter for requests to the wrapped handler.",
+            self.requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "A histogram of latencies for requests.",
+            self.durations.clone(),
+        );
     }
 }
 
@@ -260,24 +352,35 @@ pub fn router(api: Api) -> Router {
         decrypt_slots: api.decrypt_slots,
         metrics: api.metrics,
     };
-    let decrypting = Router::new()
-        .route("/v1/verify", post(verify))
-        .route("/v1/rotate", post(rotate))
-        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
-            api.limits.read_timeout,
-        ));
-    Router::new()
-        .route("/v1/cert.pem", get(certificate))
-        .route("/healthz", get(live))
-        .route("/livez", get(live))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(render_metrics))
-        .merge(decrypting)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            api.limits.write_timeout,
-        ))
-        .with_state(state)
+    let metrics = state.metrics.clone();
+    let decrypting = instrument(
+        Router::new().route("/v1/verify", post(verify)),
+        "/v1/verify",
+        &metrics,
+    )
+    .merge(instrument(
+        Router::new().route("/v1/rotate", post(rotate)),
+        "/v1/rotate",
+        &metrics,
+    ))
+    .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
+        api.limits.read_timeout,
+    ));
+    instrument(
+        Router::new().route("/v1/cert.pem", get(certificate)),
+        "/v1/cert.pem",
+        &metrics,
+    )
+    .route("/healthz", get(live))
+    .route("/livez", get(live))
+    .route("/readyz", get(ready))
+    .route("/metrics", get(render_metrics))
+    .merge(decrypting)
+    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        api.limits.write_timeout,
+    ))
+    .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes: HTTP/1.1, each connection closed when a

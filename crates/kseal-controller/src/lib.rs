@@ -49,6 +49,8 @@ pub struct Config {
     pub leader_election: Option<lease::LeaseConfig>,
     /// The external secret sync (ExternalSecrets from AWS Secrets Manager); `None` turns it off.
     pub sync: Option<kseal_externalsecrets::Config>,
+    /// Leave out sealed-secrets' `condition_info` metric, which names every SealedSecret.
+    pub metrics_omit_secret_labels: bool,
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -82,13 +84,21 @@ pub async fn run_with_listener(
     // One registry for every component; each registers its families before the API serves it.
     let mut registry = prometheus_client::registry::Registry::default();
     let kseal = kseal_runtime::metrics::kseal(&mut registry);
-    let metrics = Arc::new(metrics::Metrics::register(kseal));
+    let metrics = metrics::Metrics::register(kseal);
     let api_metrics = http::ApiMetrics::register(kseal);
     metrics::CertificateExpiry::register(kseal, keys.clone());
     let sync_metrics = config
         .sync
         .as_ref()
         .map(|_| kseal_externalsecrets::SyncMetrics::register(kseal));
+    // sealed-secrets' families beside kseal's, for its dashboards and alerts.
+    let (compat, conditions) = kseal_sealedsecrets::compat::Compat::register(
+        &mut registry,
+        env!("CARGO_PKG_VERSION"),
+        config.metrics_omit_secret_labels,
+    );
+    let metrics = Arc::new(metrics.with_compat(compat, conditions));
+    api_metrics.register_compat(&mut registry);
     let registry = Arc::new(registry);
     // One decrypt pool for the unsealer and the HTTP API.
     let decrypt_slots = unseal::decrypt_slots();

@@ -12,6 +12,7 @@
 //! `kseal_core::plan`; the plumbing (per-object state, backoff, status and events) in `kseal-runtime`.
 
 pub mod certmap;
+pub mod compat;
 pub mod conditions;
 pub mod keys;
 pub mod metrics;

@@ -21,6 +21,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::Error;
+use crate::compat::{Compat, Conditions};
+
 /// Name of the per-key gauge, inside the `kseal` prefix.
 const PER_KEY_GAUGE: &str = "sealedsecrets_per_key";
 
@@ -40,6 +43,8 @@ pub struct Metrics {
     decryptions: Counter,
     rsa_operations: Counter,
     key_usage: Arc<KeyUsage>,
+    /// sealed-secrets' families, when the binary serves them.
+    compat: Option<(Compat, Conditions)>,
 }
 
 impl Metrics {
@@ -53,6 +58,7 @@ impl Metrics {
             decryptions: Counter::default(),
             rsa_operations: Counter::default(),
             key_usage,
+            compat: None,
         };
         unseal.register(
             "decryptions",
@@ -67,9 +73,37 @@ impl Metrics {
         metrics
     }
 
-    /// One reconcile finished after `duration`; `error` is the label of its failure, if it failed.
-    pub fn reconciled(&self, duration: Duration, error: Option<&'static str>) {
-        self.reconciles.reconciled(duration, error);
+    /// Also feeds sealed-secrets' families (see [`crate::compat`]).
+    pub fn with_compat(mut self, compat: Compat, conditions: Conditions) -> Self {
+        self.compat = Some((compat, conditions));
+        self
+    }
+
+    /// One reconcile of a SealedSecret in `namespace` finished after `duration`: `unseal` is its
+    /// failure, if it failed, and `status` the failure to write its status.
+    pub fn reconciled(
+        &self,
+        namespace: &str,
+        duration: Duration,
+        unseal: Option<&Error>,
+        status: Option<&Error>,
+    ) {
+        self.reconciles
+            .reconciled(duration, unseal.or(status).map(Error::label));
+        if let Some((compat, _)) = &self.compat {
+            compat.requested();
+            if let Some(error) = unseal {
+                compat.failed(namespace, error);
+            }
+            if status.is_some() {
+                compat.status_failed(namespace);
+            }
+        }
+    }
+
+    /// Where sealed-secrets' `condition_info` reads from while this replica unseals.
+    pub fn conditions(&self) -> Option<&Conditions> {
+        self.compat.as_ref().map(|(_, conditions)| conditions)
     }
 
     /// One SealedSecret was decrypted (or decryption was attempted) with `rsa_operations` private-key
@@ -219,8 +253,8 @@ mod tests {
             .register("refreshes", "refreshes", other.clone());
         other.inc();
 
-        metrics.reconciled(Duration::from_millis(20), None);
-        metrics.reconciled(Duration::from_millis(30), Some("decrypt"));
+        metrics.reconciled("ns", Duration::from_millis(20), None, None);
+        metrics.reconciled("ns", Duration::from_millis(30), Some(&Error::NoKeys), None);
         metrics.decrypted(3);
         let source: Arc<dyn KeyUsageSource> = Arc::new(Fixed);
         metrics.key_usage().attach(Arc::downgrade(&source));
@@ -229,7 +263,7 @@ mod tests {
         for line in [
             "# TYPE kseal_unseal_runs counter",
             "kseal_unseal_runs_total 2",
-            "kseal_unseal_errors_total{reason=\"decrypt\"} 1",
+            "kseal_unseal_errors_total{reason=\"no_keys\"} 1",
             "kseal_unseal_decryptions_total 1",
             "kseal_unseal_rsa_operations_total 3",
             "kseal_unseal_duration_seconds_count 2",

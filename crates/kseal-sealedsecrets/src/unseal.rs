@@ -170,6 +170,10 @@ pub async fn run(
         move |event, store| pruned.objects.observe(event, store),
     );
     let store = controller.store();
+    let conditions = ctx.metrics.conditions().cloned();
+    if let Some(conditions) = &conditions {
+        conditions.attach(Some(store.clone()));
+    }
     let usage: Weak<dyn KeyUsageSource> = Arc::downgrade(&ctx) as Weak<Context>;
     ctx.metrics.key_usage().attach(usage);
     let ready = async move {
@@ -204,6 +208,9 @@ pub async fn run(
             }
         });
     futures::join!(ready, work);
+    if let Some(conditions) = conditions {
+        conditions.attach(None);
+    }
 }
 
 /// An item every [`REFRESH_INTERVAL`].
@@ -228,11 +235,12 @@ async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Resu
         }
     };
     let status_changed = write_status(sealed, &ctx, &outcome).await;
-    let failure = match (&result, &status_changed) {
-        (Err(error), _) | (Ok(_), Err(error)) => Some(error.label()),
-        _ => None,
-    };
-    ctx.metrics.reconciled(started.elapsed(), failure);
+    ctx.metrics.reconciled(
+        &sealed.namespace().unwrap_or_default(),
+        started.elapsed(),
+        result.as_ref().err(),
+        status_changed.as_ref().err(),
+    );
     let status_changed = status_changed?;
     // An event for each change of the Secret, and for each new failure (not for every retry).
     let changed = matches!(result, Ok(true)) || (result.is_err() && status_changed);

@@ -29,7 +29,8 @@ use crate::{Error, Result};
 #[derive(kube::Resource, Clone, Debug)]
 #[resource(inherit = SealedSecret)]
 pub struct WatchedSealedSecret {
-    /// Identity only: name, namespace, UID, resourceVersion, generation.
+    /// Identity only: name, namespace, UID, resourceVersion, generation, and the
+    /// `app.kubernetes.io/instance` label (see [`crate::compat`]).
     pub metadata: ObjectMeta,
     /// What its Secret must carry, or why its spec does not fit the schema kseal reads. A malformed object
     /// then fails only its own reconcile (which reports it in the status), not every list of the watch.
@@ -67,8 +68,17 @@ impl<'de> Deserialize<'de> for WatchedSealedSecret {
             }
             Err(error) => (raw.metadata, Err(invalid_spec(&error))),
         };
+        // The one label sealed-secrets' `condition_info` metric reports.
+        let instance = metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(crate::compat::INSTANCE_LABEL))
+            .cloned();
+        let mut metadata = identity(metadata);
+        metadata.labels =
+            instance.map(|value| [(crate::compat::INSTANCE_LABEL.to_owned(), value)].into());
         Ok(WatchedSealedSecret {
-            metadata: identity(metadata),
+            metadata,
             expected,
             status,
         })
