@@ -256,6 +256,9 @@ impl Controller {
             .arg(env.kubeconfig_path())
             .args(["--namespace", namespace, "--watch-namespace", namespace])
             .args(["--listen-addr", &format!("127.0.0.1:{port}")])
+            .args(["--listen-metrics-addr", ""])
+            // Every log line in one stream.
+            .arg("--log-info-stdout=false")
             .args(["--key-size", "2048", "--leader-elect", "false"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

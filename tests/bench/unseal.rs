@@ -712,6 +712,10 @@ impl Controller {
             .args(["--namespace", namespace])
             .args(["--watch-namespace", namespace])
             .args(["--listen-addr", &addr.to_string()])
+            // No metrics listener: tests run controllers side by side.
+            .args(["--listen-metrics-addr", ""])
+            // Every log line in one stream.
+            .arg("--log-info-stdout=false")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())

@@ -34,6 +34,8 @@ impl Replica {
             leader_election: Some(short_lease(identity)),
             sync: None,
             metrics_omit_secret_labels: false,
+            metrics_addr: None,
+            unseal: Default::default(),
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let client = cluster.client.clone();

@@ -12,6 +12,7 @@ mod keys;
 mod leader;
 mod metrics;
 mod restart;
+mod sealed_secrets_flags;
 mod shutdown;
 mod unseal;
 
@@ -90,6 +91,8 @@ impl Cluster {
             leader_election: Some(short_lease(&format!("test-{}", self.namespace))),
             sync: None,
             metrics_omit_secret_labels: false,
+            metrics_addr: None,
+            unseal: Default::default(),
         }
     }
 

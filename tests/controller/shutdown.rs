@@ -18,7 +18,7 @@ use crate::{Cluster, eventually, plain_secret, seal};
 const EXIT_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A free port on loopback (the controller binds it a moment later).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -82,6 +82,10 @@ async fn sigterm_stops_serving_releases_the_lease_and_exits_zero() {
         .args(["--namespace", &cluster.namespace])
         .args(["--watch-namespace", &cluster.namespace])
         .args(["--listen-addr", &addr.to_string()])
+        // No metrics listener: tests run controllers side by side.
+        .args(["--listen-metrics-addr", ""])
+        // Every log line in one stream.
+        .arg("--log-info-stdout=false")
         .args(["--key-size", "2048"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -199,6 +199,8 @@ spec:
             ..kseal_externalsecrets::Config::default()
         }),
         metrics_omit_secret_labels: false,
+        metrics_addr: None,
+        unseal: Default::default(),
     };
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();

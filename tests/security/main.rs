@@ -101,6 +101,10 @@ async fn start_controller(env: &TestEnv, namespace: &str) -> Controller {
         .args(["--namespace", namespace])
         .args(["--watch-namespace", namespace])
         .args(["--listen-addr", &addr.to_string()])
+        // No metrics listener: tests run controllers side by side.
+        .args(["--listen-metrics-addr", ""])
+        // Every log line in one stream.
+        .arg("--log-info-stdout=false")
         .args(["--key-size", "2048"])
         .args(["--leader-elect", "false"])
         .env("AWS_ENDPOINT_URL", env.moto_endpoint())

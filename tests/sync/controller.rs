@@ -39,6 +39,10 @@ impl Controller {
             .args(["--namespace", &world.namespace])
             .args(["--watch-namespace", &world.namespace])
             .args(["--listen-addr", &addr.to_string()])
+            // No metrics listener: tests run controllers side by side.
+            .args(["--listen-metrics-addr", ""])
+            // Every log line in one stream.
+            .arg("--log-info-stdout=false")
             .args(["--key-size", "2048", "--leader-elect", "false"])
             .args(args)
             .env(

@@ -132,6 +132,11 @@ pub struct Limits {
     /// Time to answer a request once its headers are read, waiting for a decrypt slot included
     /// (`--write-timeout`); answered 503 with an empty body after that.
     pub write_timeout: Duration,
+    /// Requests per second one client address may send to `/v1/verify` and `/v1/rotate` together
+    /// (`--rate-limit`, default [`DECRYPT_RATE_PER_SECOND`]).
+    pub rate_per_second: u32,
+    /// Requests one client address may send at once (`--rate-limit-burst`, default [`DECRYPT_BURST`]).
+    pub burst: u32,
 }
 
 impl Default for Limits {
@@ -140,6 +145,8 @@ impl Default for Limits {
             header_read_timeout: HEADER_READ_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            rate_per_second: DECRYPT_RATE_PER_SECOND as u32,
+            burst: DECRYPT_BURST as u32,
         }
     }
 }
@@ -347,7 +354,10 @@ pub fn router(api: Api) -> Router {
         keys: api.keys,
         health: api.health,
         registry: api.registry,
-        limiter: Arc::new(RateLimiter::new(DECRYPT_RATE_PER_SECOND, DECRYPT_BURST)),
+        limiter: Arc::new(RateLimiter::new(
+            f64::from(api.limits.rate_per_second),
+            f64::from(api.limits.burst),
+        )),
         requests: Arc::new(Semaphore::new(MAX_CONCURRENT_DECRYPT_REQUESTS)),
         decrypt_slots: api.decrypt_slots,
         metrics: api.metrics,
@@ -608,11 +618,26 @@ fn parse_sealed_secret(body: &[u8]) -> Option<SealedSecret> {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
+    metrics_response(&state.registry)
+}
+
+fn metrics_response(registry: &Registry) -> Response {
     (
         [(header::CONTENT_TYPE, kseal_runtime::metrics::CONTENT_TYPE)],
-        kseal_runtime::metrics::render(&state.registry),
+        kseal_runtime::metrics::render(registry),
     )
         .into_response()
+}
+
+/// The metrics listener's routes (sealed-secrets' `--listen-metrics-addr`): `/metrics` only.
+pub fn metrics_router(registry: Arc<Registry>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move { metrics_response(&registry) }
+        }),
+    )
 }
 
 async fn live() -> &'static str {

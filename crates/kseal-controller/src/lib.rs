@@ -51,6 +51,10 @@ pub struct Config {
     pub sync: Option<kseal_externalsecrets::Config>,
     /// Leave out sealed-secrets' `condition_info` metric, which names every SealedSecret.
     pub metrics_omit_secret_labels: bool,
+    /// Address that serves `/metrics` alone (sealed-secrets' `:8081`); `None` serves none.
+    pub metrics_addr: Option<SocketAddr>,
+    /// How the unsealer behaves where sealed-secrets has a flag for it.
+    pub unseal: unseal::Options,
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -100,6 +104,15 @@ pub async fn run_with_listener(
     let metrics = Arc::new(metrics.with_compat(compat, conditions));
     api_metrics.register_compat(&mut registry);
     let registry = Arc::new(registry);
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(Error::Http)?,
+        ),
+        None => None,
+    };
+    let metrics_router = http::metrics_router(registry.clone());
     // One decrypt pool for the unsealer and the HTTP API.
     let decrypt_slots = unseal::decrypt_slots();
     let shutdown = {
@@ -131,6 +144,20 @@ pub async fn run_with_listener(
             None => std::future::pending().await,
         }
     };
+    let metrics_shutdown = shutdown.clone();
+    let metrics_api = async {
+        match metrics_listener {
+            Some(listener) => http::serve(
+                listener,
+                metrics_router,
+                config.http_limits,
+                metrics_shutdown,
+            )
+            .await
+            .map_err(Error::Http),
+            None => std::future::pending().await,
+        }
+    };
     // Without election this replica leads from the start; the sender stays alive until the end.
     let (always_leader, mut leader) = tokio::sync::watch::channel(true);
     let elector = config.leader_election.clone().map(|lease| {
@@ -159,6 +186,7 @@ pub async fn run_with_listener(
     );
     let result = tokio::select! {
         result = api => result,
+        result = metrics_api => result,
         result = controller => result,
         () = election => Ok(()),
     };
@@ -287,10 +315,12 @@ async fn unseal_with_keys(
     keys.set(ring);
     let ctx = Arc::new(
         unseal::Context::new(client.clone(), keys.clone(), metrics, decrypt_slots)
-            .with_key_namespace(&config.key_namespace),
+            .with_key_namespace(&config.key_namespace)
+            .with_options(config.unseal.clone()),
     );
 
     let (renew_client, renew_keys) = (client.clone(), keys.clone());
+    let (signal_client, signal_keys) = (client.clone(), keys.clone());
     let (keys_changed, reconcile_all) = futures::channel::mpsc::unbounded();
     let (cert_changed, cert_changes) = futures::channel::mpsc::unbounded();
     let cert_publisher = certmap::publish(
@@ -323,12 +353,29 @@ async fn unseal_with_keys(
             None => std::future::pending().await,
         }
     };
+    // SIGUSR1 asks for a new sealing key now, as sealed-secrets.
+    let on_signal = async {
+        let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        else {
+            tracing::warn!("cannot listen for SIGUSR1");
+            return std::future::pending().await;
+        };
+        while signal.recv().await.is_some() {
+            tracing::info!("SIGUSR1: generating a new sealing key");
+            match keys::generate(&signal_client, &config.key_namespace, &config.key_options).await {
+                Ok(key) => signal_keys.set(signal_keys.get().with(key)),
+                Err(error) => tracing::warn!(%error, "key generation on SIGUSR1 failed"),
+            }
+        }
+    };
     // The key tasks run for as long as the unsealer; they end only with it.
     tokio::select! {
         () = unsealer => {}
         () = key_watch => {}
         () = renewal => {}
         () = cert_publisher => {}
+        () = on_signal => {}
     }
     Ok(())
 }
@@ -356,6 +403,14 @@ where
 /// Runs the controller as the binary does: client from `--kubeconfig` or the environment, stopped by
 /// SIGTERM or SIGINT.
 pub async fn run_from_args(args: Args) -> Result<()> {
+    args.check().map_err(Error::Config)?;
+    if args.kubeclient_qps != 5.0 || args.kubeclient_burst != 10 {
+        tracing::info!(
+            qps = args.kubeclient_qps,
+            burst = args.kubeclient_burst,
+            "--kubeclient-qps and --kubeclient-burst are not applied: kseal's API client has no client-side rate limit"
+        );
+    }
     let client = client(&args).await?;
     run(client, args.config(), shutdown_signal()).await
 }
@@ -401,18 +456,36 @@ async fn shutdown_signal() {
 /// whole response, e.g. a Secret with its data).
 pub const QUIET_TARGETS: &[&str] = &["kube_client"];
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`), except for [`QUIET_TARGETS`].
-pub fn init_tracing() {
+/// Logs as `--log-level`, `--log-format` and `--log-info-stdout` say: `RUST_LOG`, when set, filters
+/// instead of the level, except for [`QUIET_TARGETS`]; info and debug lines go to stdout and warnings
+/// and errors to stderr (as sealed-secrets), or everything to stderr.
+pub fn init_tracing(args: &Args) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+    let level = args.log_level.as_str().to_ascii_lowercase();
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     for target in QUIET_TARGETS {
         // `error` only: kube's client has no error-level line that quotes a body.
         if let Ok(directive) = format!("{target}=error").parse() {
             filter = filter.add_directive(directive);
         }
     }
-    tracing_subscriber::fmt()
+    let stdout_below_warn = args.log_info_stdout;
+    let writer = std::io::stderr
+        .with_max_level(tracing::Level::WARN)
+        .or_else(move || -> Box<dyn std::io::Write> {
+            if stdout_below_warn {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(std::io::stderr())
+            }
+        });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(writer);
+    if args.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -14,7 +14,7 @@ mod scope;
 
 pub use envelope::{Envelope, open, open_base64, open_with_any, seal, seal_base64};
 pub use error::{Error, Result};
-pub use keys::{Certificate, KeyOptions, KeyPair, PrivateKey, PublicKey};
+pub use keys::{Certificate, DEFAULT_COMMON_NAME, KeyOptions, KeyPair, PrivateKey, PublicKey};
 pub use scope::{CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION, Scope, label};
 
 /// Plaintext that is wiped from memory when dropped.

@@ -60,6 +60,34 @@ pub struct Context {
     /// The namespace of the sealing-key Secrets, where names starting with
     /// [`names::KEY_SECRET_PREFIX`] are never written.
     key_namespace: Option<String>,
+    options: Options,
+}
+
+/// How the unsealer behaves where sealed-secrets has a flag for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Only SealedSecrets matching this label selector (`--label-selector`); `None` reads all.
+    pub label_selector: Option<String>,
+    /// Write the `Synced` condition (`--update-status`, default true).
+    pub update_status: bool,
+    /// Retry a failed SealedSecret this many times (with backoff), then wait until it (or the keys)
+    /// change, or the periodic resync (`--max-unseal-retries`). `None` (kseal's default) retries for ever
+    /// with a backoff of up to 5 minutes: a conflict resolved by hand heals without a restart, where
+    /// sealed-secrets gives up after 5 retries.
+    pub max_retries: Option<u32>,
+    /// Unseal the deprecated `spec.data` format (`--accept-deprecated-v1-data`, default true).
+    pub accept_v1_data: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            label_selector: None,
+            update_status: true,
+            max_retries: None,
+            accept_v1_data: true,
+        }
+    }
 }
 
 /// What the unsealer remembers about one SealedSecret between reconciles.
@@ -99,7 +127,14 @@ impl Context {
             objects: ObjectTable::default(),
             secrets: SecretCache::default(),
             key_namespace: None,
+            options: Options::default(),
         }
+    }
+
+    /// Behaves as `options` say.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// Protects the sealing-key Secrets of `namespace` by name, besides those labelled as keys anywhere.
@@ -164,11 +199,13 @@ pub async fn run(
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
     let pruned = ctx.clone();
-    let controller = kseal_runtime::objects::controller(
-        sealed,
-        watcher::Config::default(),
-        move |event, store| pruned.objects.observe(event, store),
-    );
+    let selected = match &ctx.options.label_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
+    let controller = kseal_runtime::objects::controller(sealed, selected, move |event, store| {
+        pruned.objects.observe(event, store)
+    });
     let store = controller.store();
     let conditions = ctx.metrics.conditions().cloned();
     if let Some(conditions) = &conditions {
@@ -254,12 +291,25 @@ async fn reconcile(watched: Arc<WatchedSealedSecret>, ctx: Arc<Context>) -> Resu
 
 /// Retries a failed object with per-object exponential backoff ([`BACKOFF`]).
 fn error_policy(sealed: Arc<WatchedSealedSecret>, _error: &Error, ctx: Arc<Context>) -> Action {
-    Action::requeue(BACKOFF.delay(ctx.objects.failed(sealed.as_ref())))
+    let failures = ctx.objects.failed(sealed.as_ref());
+    match ctx.options.max_retries {
+        // Given up, as sealed-secrets does: the next change of the object or of the keys (and the
+        // periodic resync) tries again.
+        // The first attempt and `max` retries.
+        Some(max) if failures > max => Action::await_change(),
+        _ => Action::requeue(BACKOFF.delay(failures)),
+    }
 }
 
 /// Unseals `watched` and writes its Secret; returns whether the Secret changed.
 async fn unseal_one(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool> {
     let expected = watched.expected()?;
+    if expected.legacy && !ctx.options.accept_v1_data {
+        return Err(Error::Invalid {
+            object: kseal_runtime::meta::name_in(&watched.metadata),
+            message: "spec.data (the deprecated v1 format) is refused: the controller runs with --accept-deprecated-v1-data=false".into(),
+        });
+    }
     let ring = ctx.keys();
     if ring.is_empty() {
         return Err(Error::NoKeys);
@@ -434,6 +484,9 @@ async fn write_status(
 ) -> Result<bool> {
     let version = sealed.metadata.resource_version.clone();
     let generation = sealed.metadata.generation;
+    if !ctx.options.update_status {
+        return Ok(false);
+    }
     let in_flight = ctx.objects.with(sealed, |state| match &state.written {
         Some((over, written_generation, written)) if *over == version => {
             *written_generation == generation && written == outcome
