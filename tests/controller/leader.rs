@@ -35,6 +35,7 @@ impl Replica {
             sync: None,
             metrics_omit_secret_labels: false,
             metrics_addr: None,
+            key_metadata: Default::default(),
             unseal: Default::default(),
         };
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -92,6 +92,7 @@ impl Cluster {
             sync: None,
             metrics_omit_secret_labels: false,
             metrics_addr: None,
+            key_metadata: Default::default(),
             unseal: Default::default(),
         }
     }

@@ -183,3 +183,25 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test]
+async fn generated_key_secrets_carry_the_private_key_labels_and_annotations() {
+    let mut cluster = Cluster::new().await;
+    let mut config = cluster.controller_config();
+    config.key_metadata = kseal_sealedsecrets::keys::KeyMetadata {
+        labels: [("backup".to_owned(), "velero".to_owned())].into(),
+        annotations: [("owner".to_owned(), "platform".to_owned())].into(),
+    };
+    cluster.start_controller_with(config);
+    let secret = cluster.key_secrets().await.remove(0);
+    let labels = secret.metadata.labels.unwrap_or_default();
+    assert_eq!(labels["backup"], "velero");
+    assert_eq!(
+        labels[kseal_api::names::KEY_LABEL],
+        kseal_api::names::ACTIVE
+    );
+    assert_eq!(
+        secret.metadata.annotations.unwrap_or_default()["owner"],
+        "platform"
+    );
+}

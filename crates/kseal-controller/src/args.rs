@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use kseal_crypto::KeyOptions;
+use kseal_sealedsecrets::keys::KeyMetadata;
 
 /// Namespace holding the keys when neither `--namespace` nor `POD_NAMESPACE` is set.
 pub const DEFAULT_NAMESPACE: &str = "kube-system";
@@ -103,13 +104,11 @@ pub struct Args {
     #[arg(long, env = "KSEAL_KEY_PREFIX", default_value = kseal_api::names::KEY_SECRET_PREFIX)]
     pub key_prefix: String,
 
-    /// sealed-secrets' extra labels (`k=v,k2=v2`) on generated key Secrets. Not implemented yet: a value
-    /// is refused at start.
+    /// Extra labels (`k=v,k2=v2`) on generated key Secrets, as sealed-secrets (its key label stays).
     #[arg(long, env = "KSEAL_PRIVATEKEY_LABELS", default_value = "")]
     pub privatekey_labels: String,
 
-    /// sealed-secrets' extra annotations on generated key Secrets. Not implemented yet: a value is
-    /// refused at start.
+    /// Extra annotations (`k=v,k2=v2`) on generated key Secrets, as sealed-secrets.
     #[arg(long, env = "KSEAL_PRIVATEKEY_ANNOTATIONS", default_value = "")]
     pub privatekey_annotations: String,
 
@@ -217,6 +216,12 @@ impl Args {
                 validity: self.key_ttl,
                 common_name: self.my_cn.clone(),
             },
+            // `check` refuses lists that do not parse.
+            key_metadata: kseal_sealedsecrets::keys::KeyMetadata {
+                labels: KeyMetadata::parse_list(&self.privatekey_labels).unwrap_or_default(),
+                annotations: KeyMetadata::parse_list(&self.privatekey_annotations)
+                    .unwrap_or_default(),
+            },
             key_cutoff_time: self.key_cutoff_time,
             http_addr: Some(self.listen_addr),
             metrics_addr: self.listen_metrics_addr.0,
@@ -267,12 +272,6 @@ impl Args {
         if self.key_prefix != kseal_api::names::KEY_SECRET_PREFIX {
             refused.push("--key-prefix (only sealed-secrets-key is supported)");
         }
-        if !self.privatekey_labels.is_empty() {
-            refused.push("--privatekey-labels (not implemented yet)");
-        }
-        if !self.privatekey_annotations.is_empty() {
-            refused.push("--privatekey-annotations (not implemented yet)");
-        }
         if self.key_order_priority != "CertNotBefore" {
             refused.push("--key-order-priority (only CertNotBefore is supported)");
         }
@@ -282,6 +281,18 @@ impl Args {
         }
         if self.skip_recreate {
             refused.push("--skip-recreate=true (kseal always watches the Secrets it wrote)");
+        }
+        let mut invalid = Vec::new();
+        for (flag, list) in [
+            ("--privatekey-labels", &self.privatekey_labels),
+            ("--privatekey-annotations", &self.privatekey_annotations),
+        ] {
+            if let Err(error) = KeyMetadata::parse_list(list) {
+                invalid.push(format!("{flag}: {error}"));
+            }
+        }
+        if !invalid.is_empty() {
+            return Err(format!("invalid flag values: {}", invalid.join("; ")));
         }
         match refused.as_slice() {
             [] => Ok(()),
@@ -543,8 +554,8 @@ mod tests {
         for (flag, named) in [
             ("--additional-namespaces=a,b", "--additional-namespaces"),
             ("--key-prefix=other", "--key-prefix"),
-            ("--privatekey-labels=a=b", "--privatekey-labels"),
-            ("--privatekey-annotations=a=b", "--privatekey-annotations"),
+            ("--privatekey-labels=a", "--privatekey-labels"),
+            ("--privatekey-annotations=a=b,c", "--privatekey-annotations"),
             (
                 "--key-order-priority=SecretCreationTimestamp",
                 "--key-order-priority",
@@ -578,6 +589,18 @@ mod tests {
         assert_eq!(args.log_level, tracing::Level::ERROR);
         assert_eq!(args.config().unseal.max_retries, Some(3));
         assert!(!args.config().unseal.accept_v1_data);
+        let args = parse_env(
+            &[
+                "kseal-controller",
+                "--privatekey-labels=backup=velero,tier=keys",
+            ],
+            &[("SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS", "owner=platform")],
+        )
+        .unwrap();
+        assert_eq!(args.check(), Ok(()));
+        let metadata = args.config().key_metadata;
+        assert_eq!(metadata.labels["tier"], "keys");
+        assert_eq!(metadata.annotations["owner"], "platform");
     }
 
     #[test]

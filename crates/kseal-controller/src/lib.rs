@@ -37,6 +37,8 @@ pub struct Config {
     pub watch_namespace: Option<String>,
     /// Options of generated keys.
     pub key_options: KeyOptions,
+    /// Extra labels and annotations of generated key Secrets.
+    pub key_metadata: keys::KeyMetadata,
     /// Address of the HTTP API; `None` serves none.
     pub http_addr: Option<SocketAddr>,
     /// Timeouts of the HTTP API.
@@ -55,6 +57,16 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// How the unsealer behaves where sealed-secrets has a flag for it.
     pub unseal: unseal::Options,
+}
+
+impl Config {
+    /// What generated keys are.
+    fn key_spec(&self) -> keys::KeySpec {
+        keys::KeySpec {
+            options: self.key_options.clone(),
+            metadata: self.key_metadata.clone(),
+        }
+    }
 }
 
 /// Runs the controller with `client` until `shutdown` completes: serves the HTTP API on
@@ -302,11 +314,12 @@ async fn unseal_with_keys(
     decrypt_slots: Arc<tokio::sync::Semaphore>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<()> {
+    let spec = config.key_spec();
     let ring = retry_api("load or generate the keys", || {
         keys::ensure(
             &client,
             &config.key_namespace,
-            &config.key_options,
+            &spec,
             config.key_cutoff_time,
         )
     })
@@ -347,8 +360,14 @@ async fn unseal_with_keys(
         match config.key_renew_period {
             Some(period) => {
                 let namespace = config.key_namespace.clone();
-                let options = config.key_options.clone();
-                keys::renew(renew_client, namespace, renew_keys, options, period).await;
+                keys::renew(
+                    renew_client,
+                    namespace,
+                    renew_keys,
+                    config.key_spec(),
+                    period,
+                )
+                .await;
             }
             None => std::future::pending().await,
         }
@@ -363,7 +382,7 @@ async fn unseal_with_keys(
         };
         while signal.recv().await.is_some() {
             tracing::info!("SIGUSR1: generating a new sealing key");
-            match keys::generate(&signal_client, &config.key_namespace, &config.key_options).await {
+            match keys::generate(&signal_client, &config.key_namespace, &config.key_spec()).await {
                 Ok(key) => signal_keys.set(signal_keys.get().with(key)),
                 Err(error) => tracing::warn!(%error, "key generation on SIGUSR1 failed"),
             }

@@ -178,14 +178,54 @@ pub fn key_from_secret(secret: &Secret) -> Result<Key> {
     })
 }
 
+/// Extra labels and annotations of generated key Secrets (sealed-secrets' `--privatekey-labels` and
+/// `--privatekey-annotations`). The key label itself cannot be overridden.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMetadata {
+    /// Labels added to each generated key Secret.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations added to each generated key Secret.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl KeyMetadata {
+    /// sealed-secrets' `k=v,k2=v2` list; an entry without `=` is an error naming it.
+    pub fn parse_list(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
+        text.split(',')
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| match entry.split_once('=') {
+                Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+                _ => Err(format!("{entry:?} is not key=value")),
+            })
+            .collect()
+    }
+}
+
+/// What a generated key is: its options and the metadata of its Secret.
+#[derive(Debug, Clone, Default)]
+pub struct KeySpec {
+    /// Size, validity and common name.
+    pub options: KeyOptions,
+    /// Extra labels and annotations of its Secret.
+    pub metadata: KeyMetadata,
+}
+
 /// The Secret that stores a generated key, as sealed-secrets writes it (the server completes the name).
 pub fn key_secret(namespace: &str, pair: &KeyPair) -> Result<Secret> {
+    key_secret_with(namespace, pair, &KeyMetadata::default())
+}
+
+/// [`key_secret`] with `metadata`'s labels and annotations added.
+pub fn key_secret_with(namespace: &str, pair: &KeyPair, metadata: &KeyMetadata) -> Result<Secret> {
     let key_pem = pair.private_key_pem().map_err(Error::KeyGeneration)?;
+    let mut labels = metadata.labels.clone();
+    labels.insert(KEY_LABEL.to_owned(), ACTIVE.to_owned());
     Ok(Secret {
         metadata: ObjectMeta {
             generate_name: Some(KEY_SECRET_PREFIX.to_owned()),
             namespace: Some(namespace.to_owned()),
-            labels: Some(BTreeMap::from([(KEY_LABEL.to_owned(), ACTIVE.to_owned())])),
+            labels: Some(labels),
+            annotations: (!metadata.annotations.is_empty()).then(|| metadata.annotations.clone()),
             ..ObjectMeta::default()
         },
         type_: Some(TLS_SECRET_TYPE.to_owned()),
@@ -234,7 +274,7 @@ pub async fn load(client: &Client, namespace: &str) -> Result<KeyRing> {
 pub async fn ensure(
     client: &Client,
     namespace: &str,
-    options: &KeyOptions,
+    spec: &KeySpec,
     cutoff: Option<SystemTime>,
 ) -> Result<KeyRing> {
     let ring = load(client, namespace).await?;
@@ -250,7 +290,7 @@ pub async fn ensure(
             "the newest sealing key is older than the key cut-off time"
         );
     }
-    Ok(ring.with(generate(client, namespace, options).await?))
+    Ok(ring.with(generate(client, namespace, spec).await?))
 }
 
 /// Whether a key must be generated at start: there is none (`newest_not_before` is `None`), or the
@@ -281,7 +321,7 @@ pub async fn renew(
     client: Client,
     namespace: String,
     keys: Arc<SharedKeys>,
-    options: KeyOptions,
+    spec: KeySpec,
     period: Duration,
 ) {
     loop {
@@ -296,7 +336,7 @@ pub async fn renew(
         if !due_in(&ring).is_zero() {
             continue;
         }
-        match generate(&client, &namespace, &options).await {
+        match generate(&client, &namespace, &spec).await {
             Ok(key) => keys.set(ring.with(key)),
             Err(error) => {
                 tracing::warn!(%error, namespace, "key renewal failed");
@@ -307,15 +347,18 @@ pub async fn renew(
 }
 
 /// Generates a key and stores it as a new key Secret in `namespace`.
-pub async fn generate(client: &Client, namespace: &str, options: &KeyOptions) -> Result<Key> {
-    let options = options.clone();
+pub async fn generate(client: &Client, namespace: &str, spec: &KeySpec) -> Result<Key> {
+    let options = spec.options.clone();
     let pair = tokio::task::spawn_blocking(move || KeyPair::generate(&options))
         .await
         .map_err(|e| Error::Task(e.to_string()))?
         .map_err(Error::KeyGeneration)?;
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let created = api
-        .create(&PostParams::default(), &key_secret(namespace, &pair)?)
+        .create(
+            &PostParams::default(),
+            &key_secret_with(namespace, &pair, &spec.metadata)?,
+        )
         .await?;
     let secret_name = created.metadata.name.unwrap_or_default();
     tracing::info!(namespace, name = %secret_name, fingerprint = pair.private_key().fingerprint(), "generated a sealing key");
