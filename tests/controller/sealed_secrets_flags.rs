@@ -205,3 +205,31 @@ async fn generated_key_secrets_carry_the_private_key_labels_and_annotations() {
         "platform"
     );
 }
+
+#[tokio::test]
+async fn additional_namespaces_are_watched_beside_the_controllers_own() {
+    let env = TestEnv::get().await;
+    let mut cluster = Cluster::new().await;
+    let (extra, unwatched) = (env.namespace().await, env.namespace().await);
+    let mut config = cluster.controller_config();
+    config.unseal.additional_namespaces = vec![extra.clone()];
+    cluster.start_controller_with(config);
+    let key = cluster.public_key().await;
+    for namespace in [&cluster.namespace, &extra, &unwatched] {
+        let sealed = seal(plain_secret(namespace, "app", &[("k", b"v")]), &key);
+        let api: kube::Api<SealedSecret> = kube::Api::namespaced(cluster.client.clone(), namespace);
+        api.create(&Default::default(), &sealed).await.unwrap();
+    }
+    for namespace in [&cluster.namespace, &extra] {
+        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(cluster.client.clone(), namespace);
+        eventually(&format!("the Secret in {namespace}"), || async {
+            secrets.get_opt("app").await.unwrap()
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(cluster.client.clone(), &unwatched);
+    assert!(secrets.get_opt("app").await.unwrap().is_none());
+}

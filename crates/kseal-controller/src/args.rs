@@ -41,8 +41,8 @@ pub struct Args {
     #[arg(long, env = "KSEAL_ALL_NAMESPACES", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool)]
     pub all_namespaces: bool,
 
-    /// sealed-secrets' comma-separated namespaces to watch besides the controller's own. Not implemented
-    /// yet: a value other than empty is refused at start (use `--watch-namespace` for one namespace).
+    /// Comma-separated namespaces to watch besides the controller's own (or `--watch-namespace`); when
+    /// given, only those and the controller's own are watched, as sealed-secrets does.
     #[arg(long, env = "KSEAL_ADDITIONAL_NAMESPACES", default_value = "")]
     pub additional_namespaces: String,
 
@@ -237,6 +237,13 @@ impl Args {
                 update_status: self.update_status,
                 max_retries: self.max_unseal_retries,
                 accept_v1_data: self.accept_deprecated_v1_data,
+                additional_namespaces: self
+                    .additional_namespaces
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|ns| !ns.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             },
             key_renew_period: (!self.key_renew_period.is_zero()).then_some(self.key_renew_period),
             leader_election: self
@@ -266,9 +273,6 @@ impl Args {
     /// The values sealed-secrets does not support in kseal, each named with its flag; `Ok` when none.
     pub fn check(&self) -> Result<(), String> {
         let mut refused = Vec::new();
-        if !self.additional_namespaces.is_empty() {
-            refused.push("--additional-namespaces (not implemented yet; --watch-namespace watches one namespace)");
-        }
         if self.key_prefix != kseal_api::names::KEY_SECRET_PREFIX {
             refused.push("--key-prefix (only sealed-secrets-key is supported)");
         }
@@ -552,7 +556,6 @@ mod tests {
                 .is_ok()
         );
         for (flag, named) in [
-            ("--additional-namespaces=a,b", "--additional-namespaces"),
             ("--key-prefix=other", "--key-prefix"),
             ("--privatekey-labels=a", "--privatekey-labels"),
             ("--privatekey-annotations=a=b,c", "--privatekey-annotations"),

@@ -312,7 +312,7 @@ async fn unseal_with_keys(
     health: Arc<http::Health>,
     metrics: Arc<metrics::Metrics>,
     decrypt_slots: Arc<tokio::sync::Semaphore>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
 ) -> Result<()> {
     let spec = config.key_spec();
     let ring = retry_api("load or generate the keys", || {
@@ -326,15 +326,45 @@ async fn unseal_with_keys(
     .await?;
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
-    let ctx = Arc::new(
-        unseal::Context::new(client.clone(), keys.clone(), metrics, decrypt_slots)
-            .with_key_namespace(&config.key_namespace)
-            .with_options(config.unseal.clone()),
-    );
+    // One unsealer per watched namespace with --additional-namespaces (the controller's own and those,
+    // as sealed-secrets); otherwise one for `watch_namespace` (or all). Each has its own per-object state.
+    let namespaces: Vec<Option<String>> = if config.unseal.additional_namespaces.is_empty() {
+        vec![config.watch_namespace.clone()]
+    } else {
+        let own = config
+            .watch_namespace
+            .clone()
+            .unwrap_or_else(|| config.key_namespace.clone());
+        let mut all = vec![own];
+        for namespace in &config.unseal.additional_namespaces {
+            if !all.contains(namespace) {
+                all.push(namespace.clone());
+            }
+        }
+        all.into_iter().map(Some).collect()
+    };
+    let contexts: Vec<Arc<unseal::Context>> = namespaces
+        .iter()
+        .map(|_| {
+            Arc::new(
+                unseal::Context::new(
+                    client.clone(),
+                    keys.clone(),
+                    metrics.clone(),
+                    decrypt_slots.clone(),
+                )
+                .with_key_namespace(&config.key_namespace)
+                .with_options(config.unseal.clone()),
+            )
+        })
+        .collect();
 
     let (renew_client, renew_keys) = (client.clone(), keys.clone());
     let (signal_client, signal_keys) = (client.clone(), keys.clone());
-    let (keys_changed, reconcile_all) = futures::channel::mpsc::unbounded();
+    let (keys_changed, reconcile_all): (Vec<_>, Vec<_>) = namespaces
+        .iter()
+        .map(|_| futures::channel::mpsc::unbounded())
+        .unzip();
     let (cert_changed, cert_changes) = futures::channel::mpsc::unbounded();
     let cert_publisher = certmap::publish(
         client.clone(),
@@ -346,16 +376,32 @@ async fn unseal_with_keys(
     let key_watch = keys::watch(client, config.key_namespace.clone(), known, move |ring| {
         keys.set(ring);
         // A SealedSecret that failed for want of a key may open now.
-        let _ = keys_changed.unbounded_send(());
+        for sender in &keys_changed {
+            let _ = sender.unbounded_send(());
+        }
         let _ = cert_changed.unbounded_send(());
     });
-    let unsealer = unseal::run(
-        ctx,
-        config.watch_namespace.as_deref(),
-        reconcile_all,
-        move || health.set_ready(true),
-        shutdown,
-    );
+    // Ready once every unsealer's cache is synced.
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(namespaces.len()));
+    let unsealers = contexts
+        .into_iter()
+        .zip(reconcile_all)
+        .zip(&namespaces)
+        .map(|((ctx, reconcile_all), namespace)| {
+            let (health, waiting) = (health.clone(), waiting.clone());
+            unseal::run(
+                ctx,
+                namespace.as_deref(),
+                reconcile_all,
+                move || {
+                    if waiting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                        health.set_ready(true);
+                    }
+                },
+                shutdown.clone(),
+            )
+        });
+    let unsealer = futures::future::join_all(unsealers).map(|_| ());
     let renewal = async {
         match config.key_renew_period {
             Some(period) => {

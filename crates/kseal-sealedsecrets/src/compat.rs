@@ -124,33 +124,62 @@ fn reason(error: &Error) -> &'static str {
 /// not unseal.
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
-    store: std::sync::Arc<Mutex<Option<Store<WatchedSealedSecret>>>>,
+    /// One store per running unsealer (one per watched namespace with `--additional-namespaces`).
+    stores: std::sync::Arc<Mutex<Vec<(u64, Store<WatchedSealedSecret>)>>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Conditions {
-    /// Reads from `store` from now on; `None` stops (the unsealer stopped).
-    pub fn attach(&self, store: Option<Store<WatchedSealedSecret>>) {
-        *self.store.lock().unwrap_or_else(PoisonError::into_inner) = store;
+    /// Reads from `store` too, until the returned guard is dropped (the unsealer stopped).
+    pub fn attach(&self, store: Store<WatchedSealedSecret>) -> Attached {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, store));
+        Attached {
+            conditions: self.clone(),
+            id,
+        }
+    }
+}
+
+/// A store [`Conditions`] reads from while this lives.
+#[derive(Debug)]
+pub struct Attached {
+    conditions: Conditions,
+    id: u64,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.conditions
+            .stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(id, _)| *id != self.id);
     }
 }
 
 impl prometheus_client::collector::Collector for Conditions {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(store) = self
-            .store
+        let stores: Vec<Store<WatchedSealedSecret>> = self
+            .stores
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        else {
+            .iter()
+            .map(|(_, store)| store.clone())
+            .collect();
+        if stores.is_empty() {
             return Ok(());
-        };
+        }
         let mut family = encoder.encode_descriptor(
             "condition_info",
             "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;
-        for sealed in store.state() {
+        for sealed in stores.iter().flat_map(Store::state) {
             let Some(status) = &sealed.status else {
                 continue;
             };

@@ -132,7 +132,8 @@ pub trait KeyUsageSource: Send + Sync + 'static {
 /// Without one (a replica that does not lead), the gauge is absent rather than zero.
 #[derive(Default)]
 pub struct KeyUsage {
-    source: Mutex<Option<Weak<dyn KeyUsageSource>>>,
+    /// One source per unsealer (one per watched namespace with `--additional-namespaces`).
+    sources: Mutex<Vec<Weak<dyn KeyUsageSource>>>,
 }
 
 impl std::fmt::Debug for KeyUsage {
@@ -142,26 +143,34 @@ impl std::fmt::Debug for KeyUsage {
 }
 
 impl KeyUsage {
-    /// Reads from `source` from now on, for as long as it lives.
+    /// Reads from `source` too from now on, for as long as it lives.
     pub fn attach(&self, source: Weak<dyn KeyUsageSource>) {
-        *self.source.lock().unwrap_or_else(PoisonError::into_inner) = Some(source);
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.retain(|s| s.strong_count() > 0);
+        sources.push(source);
     }
 
-    fn source(&self) -> Option<Arc<dyn KeyUsageSource>> {
-        self.source
+    /// The sources still alive.
+    fn sources(&self) -> Vec<Arc<dyn KeyUsageSource>> {
+        self.sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()?
-            .upgrade()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 }
 
 impl prometheus_client::collector::Collector for KeyUsage {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(source) = self.source() else {
+        let sources = self.sources();
+        let Some(first) = sources.first() else {
             return Ok(());
         };
-        let counts = count_per_key(source.key_fingerprints(), source.last_keys());
+        let counts = count_per_key(
+            first.key_fingerprints(),
+            sources.iter().flat_map(|source| source.last_keys()),
+        );
         let mut family = encoder.encode_descriptor(
             PER_KEY_GAUGE,
             "SealedSecrets each key decrypted last (0: the key no longer opens any)",

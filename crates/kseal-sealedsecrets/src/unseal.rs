@@ -77,6 +77,9 @@ pub struct Options {
     pub max_retries: Option<u32>,
     /// Unseal the deprecated `spec.data` format (`--accept-deprecated-v1-data`, default true).
     pub accept_v1_data: bool,
+    /// Namespaces watched besides the controller's own (`--additional-namespaces`); when there are
+    /// some, only those and the controller's own are watched, as sealed-secrets does.
+    pub additional_namespaces: Vec<String>,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             update_status: true,
             max_retries: None,
             accept_v1_data: true,
+            additional_namespaces: Vec::new(),
         }
     }
 }
@@ -207,10 +211,11 @@ pub async fn run(
         pruned.objects.observe(event, store)
     });
     let store = controller.store();
-    let conditions = ctx.metrics.conditions().cloned();
-    if let Some(conditions) = &conditions {
-        conditions.attach(Some(store.clone()));
-    }
+    // Read by sealed-secrets' `condition_info` while this runs (dropped with this future).
+    let _attached = ctx
+        .metrics
+        .conditions()
+        .map(|conditions| conditions.attach(store.clone()));
     let usage: Weak<dyn KeyUsageSource> = Arc::downgrade(&ctx) as Weak<Context>;
     ctx.metrics.key_usage().attach(usage);
     let ready = async move {
@@ -245,9 +250,6 @@ pub async fn run(
             }
         });
     futures::join!(ready, work);
-    if let Some(conditions) = conditions {
-        conditions.attach(None);
-    }
 }
 
 /// An item every [`REFRESH_INTERVAL`].
