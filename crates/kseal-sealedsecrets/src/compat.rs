@@ -125,7 +125,7 @@ fn reason(error: &Error) -> &'static str {
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
     /// One store per running unsealer (one per watched namespace with `--additional-namespaces`).
-    stores: std::sync::Arc<Mutex<Vec<(u64, Store<WatchedSealedSecret>)>>>,
+    stores: std::sync::Arc<Mutex<Vec<Tagged>>>,
     next: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -143,6 +143,9 @@ impl Conditions {
         }
     }
 }
+
+/// A store and the id of its [`Attached`] guard.
+type Tagged = (u64, Store<WatchedSealedSecret>);
 
 /// A store [`Conditions`] reads from while this lives.
 #[derive(Debug)]
