@@ -200,6 +200,7 @@ spec:
         }),
         metrics_omit_secret_labels: false,
         metrics_addr: None,
+        key_metadata: Default::default(),
         unseal: Default::default(),
     };
     let controller = tokio::spawn(async move {

@@ -425,6 +425,7 @@ async fn run_variant(
         }),
         metrics_omit_secret_labels: false,
         metrics_addr: None,
+        key_metadata: Default::default(),
         unseal: Default::default(),
     };
     let controller = tokio::spawn(async move {
