@@ -45,6 +45,7 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "toPrettyJson",
     "mustToPrettyJson",
     "fromJson",
+    "mustFromJson",
     "toYaml",
     "fromYaml",
     "default",
@@ -244,7 +245,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
             let json = go_json(&a[0], !raw, pretty, b.cap())?;
             secret_text(b, json)
         }
-        "fromJson" => {
+        "fromJson" | "mustFromJson" => {
             arity(a, 1)?;
             from_json(a[0].as_str()?, b).or_else(|e| match e {
                 ParseError::Syntax => invalid("input is not valid JSON"),

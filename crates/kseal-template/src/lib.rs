@@ -80,13 +80,16 @@
 
 mod budget;
 mod convert;
+mod date;
 mod error;
 mod eso;
 mod exec;
 mod funcs;
 mod lex;
+mod objects;
 mod parse;
 mod printf;
+mod semver;
 mod sprig;
 mod text;
 mod value;

@@ -161,6 +161,24 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "encryptAES",
     "decryptAES",
     "derivePassword",
+    "shuffle",
+    // In `objects`:
+    "now",
+    "date",
+    "dateInZone",
+    "date_in_zone",
+    "htmlDate",
+    "htmlDateInZone",
+    "toDate",
+    "mustToDate",
+    "unixEpoch",
+    "dateModify",
+    "date_modify",
+    "mustDateModify",
+    "must_date_modify",
+    "ago",
+    "semver",
+    "semverCompare",
 ];
 
 /// HMAC-SHA256 (RFC 2104).
@@ -319,7 +337,7 @@ fn decrypt_aes(password: &[u8], crypt64: &str) -> Result<Vec<u8>, FuncError> {
 }
 
 /// Go's `time.Duration.String` of `d` nanoseconds.
-fn go_duration(d: i64) -> String {
+pub(crate) fn go_duration(d: i64) -> String {
     if d == 0 {
         return "0s".into();
     }
@@ -356,47 +374,6 @@ fn go_duration(d: i64) -> String {
         }
     }
     format!("{sign}{out}")
-}
-
-/// Go's `time.ParseDuration` (`1h30m`, `1.5h`, `300ms`, `-2m`), `None` when invalid.
-fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += num * scale;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    Some(if neg { -(total as i64) } else { total as i64 })
 }
 
 /// sprig's `bcrypt`: Go's `bcrypt.GenerateFromPassword` at the default cost 10, `$2a$` form; a password
@@ -2037,7 +2014,8 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         "durationRound" => {
             arity(a, 1)?;
             let d = match &a[0] {
-                Value::Str(s) => parse_go_duration(s).unwrap_or(0),
+                Value::Str(s) => crate::date::parse_duration(s).unwrap_or(0),
+                Value::Time(t) => crate::objects::since(t),
                 _ => 0,
             };
             let u = d.unsigned_abs();
@@ -2092,7 +2070,21 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             };
             bytes_result(b, &out)
         }
-        _ => invalid("unknown function"),
+        "shuffle" => {
+            arity(a, 1)?;
+            // sprig: the string's characters (runes) in a random order.
+            let text = a[0].go_runes()?;
+            let mut chars: Vec<char> = text.chars().collect();
+            for i in (1..chars.len()).rev() {
+                let j = random_below(i as u64 + 1)? as usize;
+                chars.swap(i, j);
+            }
+            let out: Zeroizing<String> = Zeroizing::new(chars.iter().collect());
+            chars.fill('\0');
+            b.produce(out.len())?;
+            Ok(Value::str(out.as_str()))
+        }
+        _ => crate::objects::call(name, a, b).unwrap_or_else(|| invalid("unknown function")),
     }
 }
 
