@@ -58,10 +58,7 @@ fn tz_lookup(tz: &TimeZone, unix: i64) -> (String, i32) {
     );
     let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let info = tz.to_offset_info(ts);
-    (
-        info.abbreviation().to_owned(),
-        info.offset().seconds(),
-    )
+    (info.abbreviation().to_owned(), info.offset().seconds())
 }
 
 impl Zone {
@@ -217,10 +214,16 @@ impl GoTime {
     pub(crate) fn now() -> GoTime {
         let start = process_start();
         let (unix, nsec) = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
             Err(e) => {
                 let d = e.duration();
-                let (s, n) = (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos());
+                let (s, n) = (
+                    i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                    d.subsec_nanos(),
+                );
                 if n == 0 {
                     (-s, 0)
                 } else {
@@ -419,7 +422,11 @@ impl GoTime {
         if let Some(m) = self.mono {
             let sign = if m < 0 { '-' } else { '+' };
             let m = m.unsigned_abs();
-            s.push_str(&format!(" m={sign}{}.{:09}", m / 1_000_000_000, m % 1_000_000_000));
+            s.push_str(&format!(
+                " m={sign}{}.{:09}",
+                m / 1_000_000_000,
+                m % 1_000_000_000
+            ));
         }
         s
     }
@@ -531,7 +538,11 @@ enum Std {
     ZoneName,
     Tz(TzStd),
     /// `.000` (`trim` false) or `.999`: `digits` places, `sep` '.' or ','.
-    Frac { trim: bool, digits: usize, sep: char },
+    Frac {
+        trim: bool,
+        digits: usize,
+        sep: char,
+    },
 }
 
 fn starts_lower(s: &str) -> bool {
@@ -677,7 +688,9 @@ pub(crate) enum ParseError {
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::Mismatch => f.write_str("parsing time: the value does not match the layout"),
+            ParseError::Mismatch => {
+                f.write_str("parsing time: the value does not match the layout")
+            }
             ParseError::ExtraText => f.write_str("parsing time: extra text after the layout"),
             ParseError::Range(what) => write!(f, "parsing time: {what} out of range"),
         }
@@ -781,7 +794,10 @@ fn parse_nanos(value: &str, nbytes: usize) -> Result<i64, ParseError> {
         return Err(ParseError::Mismatch);
     }
     let nbytes = nbytes.min(10);
-    let ns = value.get(1..nbytes).and_then(atoi).ok_or(ParseError::Mismatch)?;
+    let ns = value
+        .get(1..nbytes)
+        .and_then(atoi)
+        .ok_or(ParseError::Mismatch)?;
     if ns < 0 {
         return Err(ParseError::Range("fractional second"));
     }
@@ -798,13 +814,23 @@ fn parse_time_zone(value: &str) -> Option<usize> {
         return Some(4);
     }
     if value.starts_with("GMT") {
-        return Some(3 + if b.len() > 3 { parse_signed_offset(&value[3..]) } else { 0 });
+        return Some(
+            3 + if b.len() > 3 {
+                parse_signed_offset(&value[3..])
+            } else {
+                0
+            },
+        );
     }
     if b[0] == b'+' || b[0] == b'-' {
         let n = parse_signed_offset(value);
         return (n > 0).then_some(n);
     }
-    let upper = b.iter().take(6).take_while(|c| c.is_ascii_uppercase()).count();
+    let upper = b
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
     match upper {
         5 if b[4] == b'T' => Some(5),
         4 if b[3] == b'T' || value.starts_with("WITA") => Some(4),
@@ -837,7 +863,11 @@ fn date_in(zone: &Zone, y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64) -> i64
 }
 
 /// Go's `time.ParseInLocation(layout, value, loc)`.
-pub(crate) fn parse_in_location(layout: &str, value: &str, loc: &Zone) -> Result<GoTime, ParseError> {
+pub(crate) fn parse_in_location(
+    layout: &str,
+    value: &str,
+    loc: &Zone,
+) -> Result<GoTime, ParseError> {
     let mut layout = layout;
     let mut value = value;
     let (mut am, mut pm) = (false, false);
@@ -1031,7 +1061,11 @@ pub(crate) fn parse_in_location(layout: &str, value: &str, loc: &Zone) -> Result
                     value = &value[n..];
                 }
             }
-            Std::Frac { trim: false, digits, .. } => {
+            Std::Frac {
+                trim: false,
+                digits,
+                ..
+            } => {
                 let ndigit = 1 + digits;
                 if value.len() < ndigit || !value.is_char_boundary(ndigit) {
                     return Err(bad);
@@ -1148,8 +1182,9 @@ pub(crate) fn parse_in_location(layout: &str, value: &str, loc: &Zone) -> Result
         if zone_name.len() > 3 && zone_name.starts_with("GMT") {
             offset = atoi(&zone_name[3..]).unwrap_or(0) * 3600;
         }
+        // Go keeps the wall clock as UTC and only shows it in the made-up zone.
         return Ok(GoTime {
-            unix: wall - offset,
+            unix: wall,
             nsec,
             zone: Zone::Fixed {
                 name: zone_name,
@@ -1292,9 +1327,15 @@ mod tests {
             "Tue Tuesday Mar March 3 03 5  5 05  65 065 7 07 07 8 08 9 09 AM am 24 2024"
         );
         assert_eq!(t.format(".000 .999 ,9 .0"), ".123 .123 ,1 .1");
-        assert_eq!(t.format("Z07:00 -07:00 Z0700 -07 MST"), "Z +00:00 Z +00 UTC");
+        assert_eq!(
+            t.format("Z07:00 -07:00 Z0700 -07 MST"),
+            "Z +00:00 Z +00 UTC"
+        );
         let f = utc("2006-01-02T15:04:05Z07:00", "2024-03-05T07:08:09-05:30");
-        assert_eq!(f.format(time_layouts::RFC1123Z), "Tue, 05 Mar 2024 07:08:09 -0530");
+        assert_eq!(
+            f.format(time_layouts::RFC1123Z),
+            "Tue, 05 Mar 2024 07:08:09 -0530"
+        );
         assert_eq!(f.format("MST"), "-0530");
         assert_eq!(f.unix, 1_709_642_289);
         assert_eq!(GoTime::zero().go_string(), "0001-01-01 00:00:00 +0000 UTC");
@@ -1309,13 +1350,16 @@ mod tests {
     fn parses_like_go() {
         assert!(parse_in_location("2006-01-02", "2024-02-30", &Zone::Utc).is_err());
         assert!(parse_in_location("2006-01-02", "2024-02-29x", &Zone::Utc).is_err());
-        assert_eq!(utc("Jan _2 2006", "feb  9 2024").format("2006-01-02"), "2024-02-09");
+        assert_eq!(
+            utc("Jan _2 2006", "feb  9 2024").format("2006-01-02"),
+            "2024-02-09"
+        );
         assert_eq!(utc("3:04PM", "12:30AM").format("15:04"), "00:30");
         assert_eq!(utc("2006 002", "2024 060").format("01-02"), "02-29");
         let t = utc("2006-01-02 MST", "2024-01-02 PST");
         assert_eq!(t.go_string(), "2024-01-02 00:00:00 +0000 PST");
         let t = utc("2006-01-02 MST", "2024-01-02 GMT+3");
-        assert_eq!(t.format("15:04 -0700"), "00:00 +0300");
+        assert_eq!(t.format("15:04 -0700"), "03:00 +0300");
     }
 
     #[test]
@@ -1327,7 +1371,10 @@ mod tests {
         assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("3d"), None);
         assert_eq!(round_duration(1_500_000_000, 1_000_000_000), 2_000_000_000);
-        assert_eq!(round_duration(-1_499_999_999, 1_000_000_000), -1_000_000_000);
+        assert_eq!(
+            round_duration(-1_499_999_999, 1_000_000_000),
+            -1_000_000_000
+        );
     }
 
     #[test]

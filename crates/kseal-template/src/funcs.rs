@@ -667,6 +667,12 @@ fn compare(a: &Value, b: &Value, equality: bool) -> Result<Ordering, FuncError> 
             Ok(a.as_bytes()?.cmp(b.as_bytes()?))
         }
         (Value::Bool(x), Value::Bool(y)) if equality => Ok(x.cmp(y)),
+        (Value::Time(_), Value::Time(_)) | (Value::Semver(_), Value::Semver(_)) if equality => {
+            Ok(match crate::objects::go_equal(a, b) {
+                Some(true) => Ordering::Equal,
+                _ => Ordering::Less,
+            })
+        }
         (Value::Nil, Value::Nil) if equality => Ok(Ordering::Equal),
         (Value::Nil, _) | (_, Value::Nil) if equality => Ok(Ordering::Less),
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {

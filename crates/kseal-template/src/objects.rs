@@ -91,8 +91,8 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
             }
         }),
         "unixEpoch" => arity(a, 1).and_then(|()| text(b, time_param(&a[0])?.unix.to_string())),
-        "dateModify" | "date_modify" | "mustDateModify" | "must_date_modify" => {
-            arity(a, 2).and_then(|()| {
+        "dateModify" | "date_modify" | "mustDateModify" | "must_date_modify" => arity(a, 2)
+            .and_then(|()| {
                 let d = date::parse_duration(a[0].as_str()?);
                 let t = time_param(&a[1])?;
                 match d {
@@ -102,8 +102,7 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
                     }
                     None => time(b, t.clone()),
                 }
-            })
-        }
+            }),
         "ago" => arity(a, 1).and_then(|()| {
             let t = match &a[0] {
                 Value::Time(t) => (**t).clone(),
@@ -114,16 +113,42 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
             text(b, crate::sprig::go_duration(d))
         }),
         "semver" => arity(a, 1).and_then(|()| {
-            let v = Version::parse(a[0].as_str()?).map_err(|e| FuncError::Invalid(e.to_string()))?;
+            let v =
+                Version::parse(a[0].as_str()?).map_err(|e| FuncError::Invalid(e.to_string()))?;
             b.nodes(1)?;
             Ok(Value::Semver(Rc::new(v)))
         }),
         "semverCompare" => arity(a, 2).and_then(|()| {
             let c = Constraints::parse(a[0].as_str()?)
                 .map_err(|e| FuncError::Invalid(e.to_string()))?;
-            let v = Version::parse(a[1].as_str()?).map_err(|e| FuncError::Invalid(e.to_string()))?;
+            let v =
+                Version::parse(a[1].as_str()?).map_err(|e| FuncError::Invalid(e.to_string()))?;
             Ok(Value::Bool(c.check(&v)))
         }),
+        _ => return None,
+    })
+}
+
+/// Go's `==` of two times or two versions (`eq`), `None` for other values. A time compares its
+/// instant, monotonic reading and location pointer (UTC and Local are shared, other locations are
+/// made anew by each call); a `*Version` compares the pointer, a `Version` its fields.
+pub(crate) fn go_equal(a: &Value, b: &Value) -> Option<bool> {
+    Some(match (a, b) {
+        (Value::Time(x), Value::Time(y)) => {
+            Rc::ptr_eq(x, y)
+                || (x.unix, x.nsec, x.mono) == (y.unix, y.nsec, y.mono)
+                    && matches!(
+                        (&x.zone, &y.zone),
+                        (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local)
+                    )
+        }
+        (Value::Semver(x), Value::Semver(y)) if x.pointer == y.pointer => {
+            if x.pointer {
+                Rc::ptr_eq(x, y)
+            } else {
+                x == y
+            }
+        }
         _ => return None,
     })
 }
@@ -193,6 +218,13 @@ pub(crate) fn method(recv: &Value, name: &str, args: &[Value], b: &mut Budget) -
             }),
             "Prerelease" => want(0).and_then(|()| text(b, v.pre.clone())),
             "Metadata" => want(0).and_then(|()| text(b, v.metadata.clone())),
+            // Methods with pointer receivers: not on a `Version` value.
+            "Original" | "Compare" | "LessThan" | "LessThanEqual" | "GreaterThan"
+            | "GreaterThanEqual" | "Equal"
+                if !v.pointer =>
+            {
+                return None;
+            }
             "Original" => want(0).and_then(|()| text(b, v.original.clone())),
             "String" => want(0).and_then(|()| text(b, v.text())),
             "IncMajor" | "IncMinor" | "IncPatch" => want(0).and_then(|()| {

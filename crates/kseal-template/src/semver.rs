@@ -21,6 +21,9 @@ pub(crate) struct Version {
     pub(crate) pre: String,
     pub(crate) metadata: String,
     pub(crate) original: String,
+    /// A `*Version` (what `semver` returns) rather than a `Version` (what `IncMajor` and the setters
+    /// return): only the pointer has the methods with pointer receivers (`Original`, `Compare`, ...).
+    pub(crate) pointer: bool,
 }
 
 /// Why a version or constraint was refused.
@@ -140,6 +143,7 @@ impl Version {
             pre,
             metadata,
             original: v.to_owned(),
+            pointer: true,
         };
         if !version.pre.is_empty() {
             validate_prerelease(&version.pre)?;
@@ -174,6 +178,7 @@ impl Version {
 
     fn renamed(mut self, prefix: &str) -> Version {
         self.original = format!("{prefix}{}", self.text());
+        self.pointer = false;
         self
     }
 
@@ -234,7 +239,10 @@ impl Version {
 fn compare_prerelease(a: &str, b: &str) -> Ordering {
     let (sa, sb): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
     for i in 0..sa.len().max(sb.len()) {
-        let d = compare_pre_part(sa.get(i).copied().unwrap_or(""), sb.get(i).copied().unwrap_or(""));
+        let d = compare_pre_part(
+            sa.get(i).copied().unwrap_or(""),
+            sb.get(i).copied().unwrap_or(""),
+        );
         if d != Ordering::Equal {
             return d;
         }
@@ -372,8 +380,7 @@ impl Constraint {
                 if !self.dirty {
                     return v.compare(c) != Ordering::Greater;
                 }
-                !(v.major > c.major
-                    || v.major == c.major && v.minor > c.minor && !self.minor_dirty)
+                !(v.major > c.major || v.major == c.major && v.minor > c.minor && !self.minor_dirty)
             }
             "~" | "~>" => self.tilde(v),
             "^" => {
@@ -490,8 +497,17 @@ mod tests {
         assert!(Version::parse("1.2.3.4").is_err());
         assert!(Version::parse("").is_err());
         assert!(Version::parse("99999999999999999999").is_err());
-        assert_eq!(Version::parse("v1.2.3-beta").unwrap().inc("patch").original, "v1.2.3");
-        let order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0"];
+        assert_eq!(
+            Version::parse("v1.2.3-beta").unwrap().inc("patch").original,
+            "v1.2.3"
+        );
+        let order = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0",
+        ];
         for w in order.windows(2) {
             let (a, b) = (Version::parse(w[0]).unwrap(), Version::parse(w[1]).unwrap());
             assert_eq!(a.compare(&b), Ordering::Less, "{} < {}", w[0], w[1]);

@@ -2009,7 +2009,8 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 Value::Str(s) => s.parse::<i64>().unwrap_or(0),
                 _ => 0,
             };
-            text(b, go_duration(secs.saturating_mul(1_000_000_000)))
+            // Go's Duration multiplication wraps.
+            text(b, go_duration(secs.wrapping_mul(1_000_000_000)))
         }
         "durationRound" => {
             arity(a, 1)?;

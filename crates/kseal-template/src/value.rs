@@ -139,7 +139,8 @@ impl Value {
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Time(_) => "time.Time",
-            Value::Semver(_) => "*semver.Version",
+            Value::Semver(v) if v.pointer => "*semver.Version",
+            Value::Semver(_) => "semver.Version",
         }
     }
 
@@ -367,7 +368,8 @@ pub(crate) fn go_kind(v: &Value) -> &'static str {
         Value::List(_) => "slice",
         Value::Map(_) => "map",
         Value::Time(_) => "struct",
-        Value::Semver(_) => "ptr",
+        Value::Semver(v) if v.pointer => "ptr",
+        Value::Semver(_) => "struct",
     }
 }
 
@@ -382,7 +384,8 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::List(_) => "[]interface {}",
         Value::Map(_) => "map[string]interface {}",
         Value::Time(_) => "time.Time",
-        Value::Semver(_) => "*semver.Version",
+        Value::Semver(v) if v.pointer => "*semver.Version",
+        Value::Semver(_) => "semver.Version",
     }
 }
 
