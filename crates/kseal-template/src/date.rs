@@ -813,14 +813,8 @@ fn parse_time_zone(value: &str) -> Option<usize> {
     if value.starts_with("ChST") || value.starts_with("MeST") {
         return Some(4);
     }
-    if value.starts_with("GMT") {
-        return Some(
-            3 + if b.len() > 3 {
-                parse_signed_offset(&value[3..])
-            } else {
-                0
-            },
-        );
+    if let Some(rest) = value.strip_prefix("GMT") {
+        return Some(3 + parse_signed_offset(rest));
     }
     if b[0] == b'+' || b[0] == b'-' {
         let n = parse_signed_offset(value);

@@ -315,7 +315,9 @@ impl Exec<'_, '_> {
     fn command(&mut self, dot: &Value, cmd: &Command, piped: Option<Value>) -> Result<Value> {
         self.step(cmd.line)?;
         let first = &cmd.args[0];
-        if let Term::Func(name) = &first.term {
+        if let Term::Func(name) = &first.term
+            && first.fields.is_empty()
+        {
             return self.call(dot, cmd.line, name, &cmd.args[1..], piped);
         }
         if cmd.args.len() > 1 || piped.is_some() {
@@ -450,7 +452,10 @@ impl Exec<'_, '_> {
     fn operand(&mut self, dot: &Value, line: usize, op: &Operand) -> Result<Value> {
         self.step(line)?;
         let mut value = match &op.term {
-            Term::Func(name) => return self.call(dot, line, name, &[], None),
+            Term::Func(name) if op.fields.is_empty() => {
+                return self.call(dot, line, name, &[], None);
+            }
+            Term::Func(name) => self.call(dot, line, name, &[], None)?,
             Term::Dot => dot.clone(),
             Term::Nil => Value::Nil,
             Term::Var(var) => match self.vars.iter().rev().find(|(id, _)| *id == var.id) {

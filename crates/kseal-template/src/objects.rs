@@ -131,16 +131,27 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
 
 /// Go's `==` of two times or two versions (`eq`), `None` for other values. A time compares its
 /// instant, monotonic reading and location pointer (UTC and Local are shared, other locations are
-/// made anew by each call); a `*Version` compares the pointer, a `Version` its fields.
+/// made anew by each call, but for the unnamed whole-hour ones); a `*Version` compares the pointer, a `Version` its fields.
 pub(crate) fn go_equal(a: &Value, b: &Value) -> Option<bool> {
     Some(match (a, b) {
         (Value::Time(x), Value::Time(y)) => {
             Rc::ptr_eq(x, y)
                 || (x.unix, x.nsec, x.mono) == (y.unix, y.nsec, y.mono)
-                    && matches!(
-                        (&x.zone, &y.zone),
-                        (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local)
-                    )
+                    && match (&x.zone, &y.zone) {
+                        (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local) => true,
+                        // Go shares the unnamed whole-hour zones from -12 to +14.
+                        (
+                            Zone::Fixed { name: a, offset: p },
+                            Zone::Fixed { name: b, offset: q },
+                        ) => {
+                            a.is_empty()
+                                && b.is_empty()
+                                && p == q
+                                && p % 3600 == 0
+                                && (-12 * 3600..=14 * 3600).contains(p)
+                        }
+                        _ => false,
+                    }
         }
         (Value::Semver(x), Value::Semver(y)) if x.pointer == y.pointer => {
             if x.pointer {
