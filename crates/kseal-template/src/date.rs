@@ -280,6 +280,36 @@ impl GoTime {
         }
     }
 
+    /// `Time.AddDate(years, months, days)`: the wall clock moved in the time's zone, normalized as Go's
+    /// `time.Date` does (October 31 plus one month is December 1); the monotonic reading is dropped.
+    pub(crate) fn add_date(&self, years: i64, months: i64, days: i64) -> GoTime {
+        let (c, _, _) = self.civil();
+        let m = i64::from(c.month) - 1 + months;
+        let y = c
+            .year
+            .saturating_add(years)
+            .saturating_add(m.div_euclid(12));
+        let m = (m.rem_euclid(12) + 1) as u32;
+        let day = days_from_civil(y, m, 1)
+            .saturating_add(i64::from(c.day) - 1)
+            .saturating_add(days);
+        let (y, m, d) = civil_from_days(day);
+        GoTime {
+            unix: date_in(
+                &self.zone,
+                y,
+                m,
+                d,
+                c.hour.into(),
+                c.min.into(),
+                c.sec.into(),
+            ),
+            nsec: self.nsec,
+            zone: self.zone.clone(),
+            mono: None,
+        }
+    }
+
     /// `Time.Sub(u)` in nanoseconds, saturating as Go's does.
     pub(crate) fn sub(&self, u: &GoTime) -> i64 {
         if let (Some(a), Some(b)) = (self.mono, u.mono) {

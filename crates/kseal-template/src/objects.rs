@@ -119,8 +119,9 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
             Ok(Value::Semver(Rc::new(v)))
         }),
         "semverCompare" => arity(a, 2).and_then(|()| {
-            let c = Constraints::parse(a[0].as_str()?)
-                .map_err(|e| FuncError::Invalid(e.to_string()))?;
+            let text = a[0].as_str()?;
+            b.work(text.len().saturating_mul(crate::semver::range_count(text)))?;
+            let c = Constraints::parse(text).map_err(|e| FuncError::Invalid(e.to_string()))?;
             let v =
                 Version::parse(a[1].as_str()?).map_err(|e| FuncError::Invalid(e.to_string()))?;
             Ok(Value::Bool(c.check(&v)))
@@ -204,6 +205,16 @@ pub(crate) fn method(recv: &Value, name: &str, args: &[Value], b: &mut Budget) -
                         "wrong type for value; expected time.Duration; got {}",
                         crate::value::go_type(other)
                     )),
+                }),
+                "AddDate" => want(3).and_then(|()| {
+                    let n = |v: &Value| match v {
+                        Value::Int(i) => Ok(*i),
+                        other => invalid(format!(
+                            "wrong type for value; expected int; got {}",
+                            crate::value::go_type(other)
+                        )),
+                    };
+                    time(b, t.add_date(n(&args[0])?, n(&args[1])?, n(&args[2])?))
                 }),
                 "After" | "Before" | "Equal" | "Compare" => want(1).and_then(|()| {
                     let o = time_param(&args[0])?;

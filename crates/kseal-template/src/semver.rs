@@ -435,6 +435,12 @@ fn rewrite_range(s: &str) -> String {
     out
 }
 
+/// How many `A - B` ranges `c` has: each is rewritten by a pass over the whole text, so parsing costs
+/// about the text's length times this plus one.
+pub(crate) fn range_count(c: &str) -> usize {
+    regexes().range.find_iter(c).count()
+}
+
 /// A parsed constraint: OR of ANDs, and whether each AND names a prerelease.
 pub(crate) struct Constraints {
     groups: Vec<(Vec<Constraint>, bool)>,

@@ -2076,9 +2076,19 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             // sprig: the string's characters (runes) in a random order.
             let text = a[0].go_runes()?;
             let mut chars: Vec<char> = text.chars().collect();
+            // Fisher-Yates with the randomness drawn in one read; a draw in the biased tail is redrawn.
+            let pool = random_bytes(chars.len().saturating_mul(8))?;
             for i in (1..chars.len()).rev() {
-                let j = random_below(i as u64 + 1)? as usize;
-                chars.swap(i, j);
+                let n = i as u64 + 1;
+                let draw = pool.get(8 * i..8 * i + 8).map_or(u64::MAX, |w| {
+                    u64::from_le_bytes(w.try_into().unwrap_or([0xff; 8]))
+                });
+                let j = if draw < u64::MAX - u64::MAX % n {
+                    draw % n
+                } else {
+                    random_below(n)?
+                };
+                chars.swap(i, j as usize);
             }
             let out: Zeroizing<String> = Zeroizing::new(chars.iter().collect());
             chars.fill('\0');
