@@ -82,8 +82,8 @@ impl Zone {
         }
     }
 
-    /// Go's `Location.lookupName`: the offset of a zone called `name` in effect around `unix`
-    /// (the transitions within a year either side are searched, then the one in effect).
+    /// Go's `Location.lookupName`: the offset of a zone called `name`, preferring one in effect at
+    /// `unix` less its offset, else any the location ever had (its transitions up to 2100 are read).
     fn lookup_name(&self, name: &str, unix: i64) -> Option<i32> {
         let tz = match self {
             Zone::Utc => return (name == "UTC").then_some(0),
@@ -95,18 +95,29 @@ impl Zone {
         if abbrev == name {
             return Some(offset);
         }
-        let ts = jiff::Timestamp::from_second(unix.clamp(
-            jiff::Timestamp::MIN.as_second() + 40_000_000,
-            jiff::Timestamp::MAX.as_second() - 40_000_000,
-        ))
-        .ok()?;
-        let year = 366 * 86_400;
-        for tr in tz.following(ts).take(4).chain(tz.preceding(ts).take(4)) {
-            if (tr.timestamp().as_second() - unix).abs() <= year && tr.abbreviation() == name {
-                return Some(tr.offset().seconds());
+        const Y2100: i64 = 4_102_444_800;
+        let mut offsets: Vec<i32> = Vec::new();
+        // The zone before the first transition (local mean time, usually) is not a transition.
+        let (first, off) = tz_lookup(tz, i64::MIN);
+        if first == name {
+            offsets.push(off);
+        }
+        for tr in tz.following(jiff::Timestamp::MIN).take(2000) {
+            if tr.timestamp().as_second() > Y2100 {
+                break;
+            }
+            let off = tr.offset().seconds();
+            if tr.abbreviation() == name && !offsets.contains(&off) {
+                offsets.push(off);
             }
         }
-        None
+        for &off in &offsets {
+            let (abbrev, offset) = tz_lookup(tz, unix - i64::from(off));
+            if abbrev == name {
+                return Some(offset);
+            }
+        }
+        offsets.first().copied()
     }
 }
 
@@ -1407,6 +1418,16 @@ mod tests {
         let t = GoTime::from_unix(1_709_600_000).in_zone(berlin);
         assert_eq!(t.format("15:04 MST -07:00"), "01:53 CET +01:00");
         assert!(load_location("europe/berlin").is_none());
+        // Parsing an abbreviation in a location: one in effect, one the zone once had, an unknown one.
+        let ny = load_location("America/New_York").unwrap();
+        let t = parse_in_location("2006-01-02 15:04 MST", "2024-07-01 10:00 EDT", &ny).unwrap();
+        assert_eq!(t.go_string(), "2024-07-01 10:00:00 -0400 EDT");
+        let t = parse_in_location("2006-01-02 15:04 MST", "2024-07-01 10:00 EWT", &ny).unwrap();
+        assert_eq!(t.go_string(), "2024-07-01 10:00:00 -0400 EDT");
+        let t = parse_in_location("2006-01-02 15:04 MST", "2024-01-01 10:00 LMT", &ny).unwrap();
+        assert_eq!(t.go_string(), "2024-01-01 09:56:02 -0500 EST");
+        let t = parse_in_location("2006-01-02 15:04 MST", "2024-07-01 10:00 XYZ", &ny).unwrap();
+        assert_eq!(t.go_string(), "2024-07-01 10:00:00 +0000 XYZ");
         assert!(load_location("Nowhere/Town").is_none());
     }
 }
