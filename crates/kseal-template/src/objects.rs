@@ -165,6 +165,25 @@ pub(crate) fn go_equal(a: &Value, b: &Value) -> Option<bool> {
     })
 }
 
+/// Go's `reflect.DeepEqual` of two times or two versions: their fields, locations compared by content.
+pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Time(x), Value::Time(y)) => {
+            (x.unix, x.nsec, x.mono) == (y.unix, y.nsec, y.mono)
+                && match (&x.zone, &y.zone) {
+                    (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local) => true,
+                    (Zone::Fixed { name: a, offset: p }, Zone::Fixed { name: b, offset: q }) => {
+                        a == b && p == q
+                    }
+                    (Zone::Named(p), Zone::Named(q)) => p.iana_name() == q.iana_name(),
+                    _ => false,
+                }
+        }
+        (Value::Semver(x), Value::Semver(y)) => x == y,
+        _ => false,
+    }
+}
+
 /// Whether `v` is a value with methods (a time or a version).
 pub(crate) fn has_methods(v: &Value) -> bool {
     matches!(v, Value::Time(_) | Value::Semver(_))

@@ -714,6 +714,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
+        (Value::Time(_) | Value::Semver(_), _) => crate::objects::deep_equal(a, b),
         _ => false,
     }
 }
