@@ -59,8 +59,8 @@ fn time_param(v: &Value) -> Result<&GoTime, FuncError> {
 }
 
 fn format_in(layout: &str, date: &Value, zone: &str, b: &mut Budget) -> FResult {
-    // Go's Format writes at most a few dozen bytes per layout byte.
-    b.can_produce(layout.len().saturating_mul(16))?;
+    // Go's Format writes at most twice the layout's length (`4` is `59`, `MST` is `+0530`) and a year.
+    b.can_produce(layout.len().saturating_mul(3).saturating_add(64))?;
     let zone = date::load_location(zone).unwrap_or(Zone::Utc);
     text(b, any_date(date).in_zone(zone).format(layout))
 }
@@ -215,7 +215,7 @@ pub(crate) fn method(recv: &Value, name: &str, args: &[Value], b: &mut Budget) -
             Some(match name {
                 "Format" => want(1).and_then(|()| {
                     let layout = args[0].as_str()?;
-                    b.can_produce(layout.len().saturating_mul(16))?;
+                    b.can_produce(layout.len().saturating_mul(3).saturating_add(64))?;
                     text(b, t.format(layout))
                 }),
                 "Add" => want(1).and_then(|()| match &args[0] {
