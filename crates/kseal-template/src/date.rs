@@ -138,18 +138,19 @@ pub(crate) fn load_location(name: &str) -> Option<Zone> {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
+    let y = if m <= 2 { y.saturating_sub(1) } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
     let m = i64::from(m);
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // Past the range of any real date (AddDate of huge years) this wraps, as Go's arithmetic does.
+    era.wrapping_mul(146_097).wrapping_add(doe - 719_468)
 }
 
 /// The date of a day counted from 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
+    let z = z.wrapping_add(719_468);
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -764,23 +765,30 @@ fn getnum3(s: &str, fixed: bool) -> Option<(i64, &str)> {
 }
 
 /// Go's `skip`: the literal `prefix` at the start of `value`, where a space matches any run of spaces.
-fn skip<'a>(mut value: &'a str, mut prefix: &str) -> Option<&'a str> {
-    while let Some(&p) = prefix.as_bytes().first() {
-        if p == b' ' {
-            if value.as_bytes().first().is_some_and(|&c| c != b' ') {
+/// Bytes are compared one by one, so a prefix matched whole ends on a character boundary of `value`.
+fn skip<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
+    let (v, p) = (value.as_bytes(), prefix.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while j < p.len() {
+        if p[j] == b' ' {
+            if i < v.len() && v[i] != b' ' {
                 return None;
             }
-            prefix = prefix.trim_start_matches(' ');
-            value = value.trim_start_matches(' ');
+            while j < p.len() && p[j] == b' ' {
+                j += 1;
+            }
+            while i < v.len() && v[i] == b' ' {
+                i += 1;
+            }
             continue;
         }
-        if value.as_bytes().first() != Some(&p) {
+        if i >= v.len() || v[i] != p[j] {
             return None;
         }
-        prefix = &prefix[1..];
-        value = value.get(1..)?;
+        i += 1;
+        j += 1;
     }
-    Some(value)
+    value.get(i..)
 }
 
 /// Go's `lookup`: a name from `tab` at the start of `val`, matched ignoring ASCII case.
@@ -1055,11 +1063,14 @@ pub(crate) fn parse_in_location(
                     if b.len() < need || !value.is_char_boundary(need) {
                         return Err(bad);
                     }
+                    // Two digits at `s` (Go's fixed `getnum`); nothing when `s == e`.
                     let num = |(s, e): (usize, usize)| -> Option<i64> {
                         if s == e {
                             return Some(0);
                         }
-                        getnum(&value[s..e], true).map(|n| n.0)
+                        let (d0, d1) = (b[s], b[s + 1]);
+                        (d0.is_ascii_digit() && d1.is_ascii_digit())
+                            .then(|| i64::from((d0 - b'0') * 10 + (d1 - b'0')))
                     };
                     let hr = num(parts[0]).ok_or(ParseError::Mismatch)?;
                     let mm = num(parts[1]).ok_or(ParseError::Mismatch)?;
@@ -1395,6 +1406,62 @@ mod tests {
         assert_eq!(t.go_string(), "2024-01-02 00:00:00 +0000 PST");
         let t = utc("2006-01-02 MST", "2024-01-02 GMT+3");
         assert_eq!(t.format("15:04 -0700"), "03:00 +0300");
+    }
+
+    #[test]
+    fn parsing_never_panics_on_multibyte_text() {
+        let layouts = [
+            "2006-01-02",
+            "-0700",
+            "Z07:00",
+            "-07:00:00",
+            "-070000",
+            "MST",
+            "Jan",
+            "Monday",
+            "é2006",
+            "2006é",
+            "05.000",
+            "05.999",
+            "_2 __2 002",
+            "3PM",
+            "é é",
+            "ééé -07",
+        ];
+        let values = [
+            "é",
+            "+1é00",
+            "+é:00",
+            "-0é:00:00",
+            "2024é",
+            "éé",
+            "+12:3é",
+            "10.é",
+            "Jé",
+            "Moé",
+            "é2024",
+            "2024é",
+            "é  é",
+            "GMT+é",
+            "+1é",
+            "  é",
+            "ééé -0é",
+        ];
+        for l in layouts {
+            for v in values {
+                let _ = parse_in_location(l, v, &Zone::Utc);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_dates_do_not_overflow() {
+        for secs in [i64::MIN, -1, 0, i64::MAX] {
+            let t = GoTime::from_unix(secs).in_zone(Zone::Utc);
+            let _ = t.go_string();
+            let _ = t.add_date(i64::MAX, i64::MIN, i64::MAX).go_string();
+            let _ = t.add(i64::MAX).add(i64::MIN).go_string();
+        }
     }
 
     #[test]
