@@ -21,7 +21,8 @@ pub(crate) struct GoTime {
     /// Nanoseconds within the second, 0..1e9.
     pub(crate) nsec: u32,
     pub(crate) zone: Zone,
-    /// Nanoseconds of the monotonic clock since the process began, as Go keeps for `time.Now()`.
+    /// A monotonic clock reading in nanoseconds, as Go keeps for `time.Now()` (Go counts from the
+    /// process start, kseal from its first reading: only its shape can be compared).
     pub(crate) mono: Option<i64>,
 }
 
