@@ -1,7 +1,8 @@
 //! Go's `time.Time` as sprig's date functions use it: formatting and parsing with Go's reference layout
-//! (`2006-01-02 15:04:05.999999999 -0700 MST`), `time.ParseDuration`, `time.LoadLocation` (IANA zones read
-//! from the system's time zone database through `jiff`), `Time.String` (with the monotonic `m=` reading of
-//! a `now`), and the zero-argument methods a template can reach as fields (`.Year`, `.Unix`, `.UTC`, ...).
+//! (`2006-01-02 15:04:05.999999999 -0700 MST`), `time.ParseDuration`, `time.LoadLocation` (IANA zones
+//! read through `jiff` from the system's time zone database, else from the copy built into the binary),
+//! `Time.String` (with the monotonic `m=` reading of a `now`), and the zero-argument methods a template
+//! can reach as fields (`.Year`, `.Unix`, `.UTC`, ...).
 //!
 //! `time.Local` is what Go's is: the zone `TZ` names, else `/etc/localtime`, else UTC. Both kseal's
 //! controller and the Go engines it follows run in containers where that is normally UTC.
