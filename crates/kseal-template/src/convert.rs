@@ -125,6 +125,14 @@ fn write_json(
             }
             push_str(out, "}", cap)
         }
+        // Go's MarshalJSON of both: RFC 3339 text for a time, `String()` for a version.
+        Value::Time(t) => match t.json_text() {
+            Some(text) => write_json_str(&text, escape_html, out, cap),
+            None => Err(ValueError::Invalid(
+                "Time.MarshalJSON: year outside of range [0,9999]".into(),
+            )),
+        },
+        Value::Semver(v) => write_json_str(&v.text(), escape_html, out, cap),
     }
 }
 
@@ -473,6 +481,14 @@ fn yaml_scalar(v: &Value, level: usize, out: &mut String, cap: usize) -> Result<
         Value::Bytes(b) => Err(ValueError::NonUtf8(b.origin.clone())),
         Value::List(_) => push_str(out, "[]", cap),
         Value::Map(_) => push_str(out, "{}", cap),
+        // sigs.k8s.io/yaml goes through JSON: both become strings.
+        Value::Time(t) => match t.json_text() {
+            Some(text) => yaml_string(&text, level, out, cap),
+            None => Err(ValueError::Invalid(
+                "Time.MarshalJSON: year outside of range [0,9999]".into(),
+            )),
+        },
+        Value::Semver(v) => yaml_string(&v.text(), level, out, cap),
     }
 }
 

@@ -317,10 +317,28 @@ impl Exec<'_, '_> {
     fn command(&mut self, dot: &Value, cmd: &Command, piped: Option<Value>) -> Result<Value> {
         self.step(cmd.line)?;
         let first = &cmd.args[0];
-        if let Term::Func(name) = &first.term {
+        if let Term::Func(name) = &first.term
+            && first.fields.is_empty()
+        {
             return self.call(dot, cmd.line, name, &cmd.args[1..], piped);
         }
         if cmd.args.len() > 1 || piped.is_some() {
+            // A method of a time or a version called with arguments: `(semver .a).LessThan $b`.
+            if let Some((method, init)) = first.fields.split_last() {
+                let recv = Operand {
+                    term: first.term.clone(),
+                    fields: init.to_vec(),
+                };
+                let recv = self.operand(dot, cmd.line, &recv)?;
+                if crate::objects::has_methods(&recv) {
+                    let mut values = Vec::with_capacity(cmd.args.len());
+                    for arg in &cmd.args[1..] {
+                        values.push(self.operand(dot, cmd.line, arg)?);
+                    }
+                    values.extend(piped);
+                    return self.method(cmd.line, &recv, method, &values);
+                }
+            }
             return Err(self.exec_error(cmd.line, "can't give argument to non-function"));
         }
         if first.term == Term::Nil && first.fields.is_empty() {
@@ -436,7 +454,10 @@ impl Exec<'_, '_> {
     fn operand(&mut self, dot: &Value, line: usize, op: &Operand) -> Result<Value> {
         self.step(line)?;
         let mut value = match &op.term {
-            Term::Func(name) => return self.call(dot, line, name, &[], None),
+            Term::Func(name) if op.fields.is_empty() => {
+                return self.call(dot, line, name, &[], None);
+            }
+            Term::Func(name) => self.call(dot, line, name, &[], None)?,
             Term::Dot => dot.clone(),
             Term::Nil => Value::Nil,
             Term::Var(var) => match self.vars.iter().rev().find(|(id, _)| *id == var.id) {
@@ -476,6 +497,7 @@ impl Exec<'_, '_> {
                 },
                 // sealed-secrets: a field of a missing value is missing too.
                 Value::Nil if self.flavour == Flavour::SealedSecrets => Value::Nil,
+                recv if crate::objects::has_methods(recv) => self.method(line, recv, field, &[])?,
                 other => {
                     return Err(self.exec_error(
                         line,
@@ -485,6 +507,19 @@ impl Exec<'_, '_> {
             };
         }
         Ok(value)
+    }
+}
+
+impl Exec<'_, '_> {
+    /// Calls a method of a time or a version (a field reference calls one without arguments).
+    fn method(&mut self, line: usize, recv: &Value, name: &str, args: &[Value]) -> Result<Value> {
+        match crate::objects::method(recv, name, args, self.budget) {
+            Some(r) => r.map_err(|e| self.func_error(line, name, e)),
+            None => Err(self.exec_error(
+                line,
+                format!("can't evaluate field {name} in type {}", recv.kind()),
+            )),
+        }
     }
 }
 

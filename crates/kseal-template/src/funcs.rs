@@ -45,6 +45,7 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "toPrettyJson",
     "mustToPrettyJson",
     "fromJson",
+    "mustFromJson",
     "toYaml",
     "fromYaml",
     "default",
@@ -244,7 +245,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
             let json = go_json(&a[0], !raw, pretty, b.cap())?;
             secret_text(b, json)
         }
-        "fromJson" => {
+        "fromJson" | "mustFromJson" => {
             arity(a, 1)?;
             from_json(a[0].as_str()?, b).or_else(|e| match e {
                 ParseError::Syntax => invalid("input is not valid JSON"),
@@ -666,6 +667,12 @@ fn compare(a: &Value, b: &Value, equality: bool) -> Result<Ordering, FuncError> 
             Ok(a.as_bytes()?.cmp(b.as_bytes()?))
         }
         (Value::Bool(x), Value::Bool(y)) if equality => Ok(x.cmp(y)),
+        (Value::Time(_), Value::Time(_)) | (Value::Semver(_), Value::Semver(_)) if equality => {
+            Ok(match crate::objects::go_equal(a, b) {
+                Some(true) => Ordering::Equal,
+                _ => Ordering::Less,
+            })
+        }
         (Value::Nil, Value::Nil) if equality => Ok(Ordering::Equal),
         (Value::Nil, _) | (_, Value::Nil) if equality => Ok(Ordering::Less),
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {

@@ -74,19 +74,26 @@
 //! - Secret text and bytes live in zeroizing buffers while rendering; the returned output is the caller's
 //!   to protect.
 //!
-//! Not there yet: ESO's PKCS#12, JWK and RSA functions, sprig's date, semver and
-//! certificate-generating functions. The environment, file and network functions of sprig are never
-//! offered.
+//! sprig's date functions follow Go's `time` package (reference layouts, `ParseDuration`, IANA zones,
+//! `Time.String`; local time is Go's: `TZ`, else `/etc/localtime`, else UTC) and `semver`/`semverCompare`
+//! follow Masterminds/semver v3.4.0; the times and versions they return offer their Go methods to
+//! templates (`.Year`, `.Format "2006"`, `.Major`, `.LessThan $v`).
+//!
+//! Not there yet: ESO's PKCS#12, JWK and RSA functions and sprig's certificate-generating
+//! functions. The environment, file and network functions of sprig are never offered.
 
 mod budget;
 mod convert;
+mod date;
 mod error;
 mod eso;
 mod exec;
 mod funcs;
 mod lex;
+mod objects;
 mod parse;
 mod printf;
+mod semver;
 mod sprig;
 mod text;
 mod value;

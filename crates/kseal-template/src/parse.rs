@@ -572,10 +572,10 @@ impl Parser {
             line,
         }) = self.peek().cloned()
         {
+            // A function's result may be followed by fields (`now.Year`), as Go's chain nodes allow.
             if matches!(
                 term,
-                Term::Func(_)
-                    | Term::Nil
+                Term::Nil
                     | Term::Bool(_)
                     | Term::Int(_)
                     | Term::Float(_)

@@ -422,6 +422,18 @@ impl Printer {
                 }
                 self.write(if self.f.sharp_v { b"}" } else { b"]" })
             }
+            // Go's fmt calls the String method for the string verbs.
+            Value::Time(_) | Value::Semver(_) => {
+                let text = match arg {
+                    Value::Time(t) => t.go_string(),
+                    Value::Semver(v) => v.text(),
+                    _ => String::new(),
+                };
+                match verb {
+                    'v' | 's' | 'x' | 'X' | 'q' => self.string(text.as_bytes(), verb),
+                    _ => self.bad_verb(verb, arg, depth),
+                }
+            }
         }
     }
 

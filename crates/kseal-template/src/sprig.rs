@@ -161,6 +161,24 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "encryptAES",
     "decryptAES",
     "derivePassword",
+    "shuffle",
+    // In `objects`:
+    "now",
+    "date",
+    "dateInZone",
+    "date_in_zone",
+    "htmlDate",
+    "htmlDateInZone",
+    "toDate",
+    "mustToDate",
+    "unixEpoch",
+    "dateModify",
+    "date_modify",
+    "mustDateModify",
+    "must_date_modify",
+    "ago",
+    "semver",
+    "semverCompare",
 ];
 
 /// HMAC-SHA256 (RFC 2104).
@@ -319,7 +337,7 @@ fn decrypt_aes(password: &[u8], crypt64: &str) -> Result<Vec<u8>, FuncError> {
 }
 
 /// Go's `time.Duration.String` of `d` nanoseconds.
-fn go_duration(d: i64) -> String {
+pub(crate) fn go_duration(d: i64) -> String {
     if d == 0 {
         return "0s".into();
     }
@@ -356,47 +374,6 @@ fn go_duration(d: i64) -> String {
         }
     }
     format!("{sign}{out}")
-}
-
-/// Go's `time.ParseDuration` (`1h30m`, `1.5h`, `300ms`, `-2m`), `None` when invalid.
-fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += num * scale;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    Some(if neg { -(total as i64) } else { total as i64 })
 }
 
 /// sprig's `bcrypt`: Go's `bcrypt.GenerateFromPassword` at the default cost 10, `$2a$` form; a password
@@ -737,6 +714,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
+        (Value::Time(_) | Value::Semver(_), _) => crate::objects::deep_equal(a, b),
         _ => false,
     }
 }
@@ -2032,12 +2010,14 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 Value::Str(s) => s.parse::<i64>().unwrap_or(0),
                 _ => 0,
             };
-            text(b, go_duration(secs.saturating_mul(1_000_000_000)))
+            // Go's Duration multiplication wraps.
+            text(b, go_duration(secs.wrapping_mul(1_000_000_000)))
         }
         "durationRound" => {
             arity(a, 1)?;
             let d = match &a[0] {
-                Value::Str(s) => parse_go_duration(s).unwrap_or(0),
+                Value::Str(s) => crate::date::parse_duration(s).unwrap_or(0),
+                Value::Time(t) => crate::objects::since(t),
                 _ => 0,
             };
             let u = d.unsigned_abs();
@@ -2092,7 +2072,31 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             };
             bytes_result(b, &out)
         }
-        _ => invalid("unknown function"),
+        "shuffle" => {
+            arity(a, 1)?;
+            // sprig: the string's characters (runes) in a random order.
+            let text = a[0].go_runes()?;
+            let mut chars: Vec<char> = text.chars().collect();
+            // Fisher-Yates with the randomness drawn in one read; a draw in the biased tail is redrawn.
+            let pool = random_bytes(chars.len().saturating_mul(8))?;
+            for i in (1..chars.len()).rev() {
+                let n = i as u64 + 1;
+                let draw = pool.get(8 * i..8 * i + 8).map_or(u64::MAX, |w| {
+                    u64::from_le_bytes(w.try_into().unwrap_or([0xff; 8]))
+                });
+                let j = if draw < u64::MAX - u64::MAX % n {
+                    draw % n
+                } else {
+                    random_below(n)?
+                };
+                chars.swap(i, j as usize);
+            }
+            let out: Zeroizing<String> = Zeroizing::new(chars.iter().collect());
+            chars.fill('\0');
+            b.produce(out.len())?;
+            Ok(Value::str(out.as_str()))
+        }
+        _ => crate::objects::call(name, a, b).unwrap_or_else(|| invalid("unknown function")),
     }
 }
 

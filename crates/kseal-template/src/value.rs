@@ -27,6 +27,10 @@ pub(crate) enum Value {
     Bytes(Rc<Binary>),
     List(Rc<Vec<Value>>),
     Map(Rc<BTreeMap<String, Value>>),
+    /// A Go `time.Time` (from `now`, `toDate`, `dateModify`, ...).
+    Time(Rc<crate::date::GoTime>),
+    /// A Masterminds `*semver.Version` (from `semver`).
+    Semver(Rc<crate::semver::Version>),
 }
 
 /// A binary value and how messages name it: template text (`key "keystore"`, `the result of b64dec`) or
@@ -134,6 +138,9 @@ impl Value {
             Value::Bytes(_) => "binary",
             Value::List(_) => "list",
             Value::Map(_) => "map",
+            Value::Time(_) => "time.Time",
+            Value::Semver(v) if v.pointer => "*semver.Version",
+            Value::Semver(_) => "semver.Version",
         }
     }
 
@@ -148,6 +155,8 @@ impl Value {
             Value::Bytes(b) => !b.bytes.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            // Go: a struct is always true, a non-nil pointer too.
+            Value::Time(_) | Value::Semver(_) => true,
         }
     }
 
@@ -282,6 +291,9 @@ impl Value {
                 }
                 push_capped(out, b"]", cap)
             }
+            // Go's fmt prints both through their String methods.
+            Value::Time(t) => push_capped(out, t.go_string().as_bytes(), cap),
+            Value::Semver(v) => push_capped(out, v.text().as_bytes(), cap),
         }
     }
 
@@ -355,6 +367,9 @@ pub(crate) fn go_kind(v: &Value) -> &'static str {
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) => "map",
+        Value::Time(_) => "struct",
+        Value::Semver(v) if v.pointer => "ptr",
+        Value::Semver(_) => "struct",
     }
 }
 
@@ -368,6 +383,9 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "[]interface {}",
         Value::Map(_) => "map[string]interface {}",
+        Value::Time(_) => "time.Time",
+        Value::Semver(v) if v.pointer => "*semver.Version",
+        Value::Semver(_) => "semver.Version",
     }
 }
 

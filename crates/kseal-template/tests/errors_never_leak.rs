@@ -129,6 +129,8 @@ fn expr(keys: &[String]) -> impl Strategy<Value = String> + use<> {
                 "b64dec",
                 "b64enc",
                 "fromJson",
+                "mustFromJson",
+                "semver",
                 "fromYaml",
                 "toJson",
                 "toYaml",
@@ -154,6 +156,11 @@ fn expr(keys: &[String]) -> impl Strategy<Value = String> + use<> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(index . {a} {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(get {a} {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(hasKey {a} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(semverCompare {a} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(mustToDate {a} {b})")),
+            inner
+                .clone()
+                .prop_map(|a| format!("(mustDateModify {a} now)")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(printf \"%d-%s\" {a} {b})")),
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| format!("(printf \"%q %x %5.2f\" {a} {b} {a})")),
