@@ -1,0 +1,144 @@
+//! Lookups checked against what Go's gjson v1.18 returns for them.
+
+use crate::{Limits, get, get_with};
+
+const DOC: &str = r#"{
+  "name": {"first": "Tom", "last": "Anderson"},
+  "age": 37, "ratio": 1.50, "exp": 1e3,
+  "children": ["Sara", "Alex", "Jack"],
+  "fav.movie": "Deer Hunter",
+  "friends": [
+    {"first": "Dale", "last": "Murphy", "age": 44, "nets": ["ig", "fb", "tw"]},
+    {"first": "Roger", "last": "Craig", "age": 68, "nets": ["fb", "tw"]},
+    {"first": "Jane", "last": "Murphy", "age": 47, "nets": ["ig", "tw"]}
+  ]
+}"#;
+
+fn text(json: &str, path: &str) -> Option<String> {
+    let v = get(json.as_bytes(), path);
+    v.exists()
+        .then(|| String::from_utf8_lossy(&v.text()).into_owned())
+}
+
+fn t(path: &str) -> Option<String> {
+    text(DOC, path)
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_owned())
+}
+
+#[test]
+fn keys_indexes_and_escapes() {
+    assert_eq!(t("name.last"), some("Anderson"));
+    assert_eq!(t("age"), some("37"));
+    assert_eq!(t("ratio"), some("1.5"));
+    assert_eq!(t("exp"), some("1000"));
+    assert_eq!(t("children.1"), some("Alex"));
+    assert_eq!(t("children.#"), some("3"));
+    assert_eq!(t("child*.2"), some("Jack"));
+    assert_eq!(t("c?ildren.0"), some("Sara"));
+    assert_eq!(t(r"fav\.movie"), some("Deer Hunter"));
+    assert_eq!(t("fav.movie"), None);
+    assert_eq!(t("children.3"), None);
+    assert_eq!(t("missing"), None);
+}
+
+#[test]
+fn projections_and_queries() {
+    assert_eq!(t("friends.#.first"), some(r#"["Dale","Roger","Jane"]"#));
+    assert_eq!(t(r#"friends.#(last=="Murphy").first"#), some("Dale"));
+    assert_eq!(
+        t(r#"friends.#(last=="Murphy")#.first"#),
+        some(r#"["Dale","Jane"]"#)
+    );
+    assert_eq!(t("friends.#(age>45)#.last"), some(r#"["Craig","Murphy"]"#));
+    assert_eq!(t(r#"friends.#(first%"D*").last"#), some("Murphy"));
+    assert_eq!(t(r#"friends.#(first!%"D*").last"#), some("Craig"));
+    assert_eq!(
+        t(r#"friends.#(nets.#(=="fb"))#.first"#),
+        some(r#"["Dale","Roger"]"#)
+    );
+    assert_eq!(t(r#"friends.#(last=="Nobody")#.first"#), some("[]"));
+    assert_eq!(t(r#"friends.#(last=="Nobody").first"#), None);
+    assert_eq!(
+        t(r#"friends.#(last=="Murphy")#.first|@reverse"#),
+        some(r#"["Jane","Dale"]"#)
+    );
+}
+
+#[test]
+fn modifiers_pipes_and_multipaths() {
+    assert_eq!(t("children|@reverse"), some(r#"["Jack","Alex","Sara"]"#));
+    assert_eq!(t("children.@reverse.0"), some("Jack"));
+    assert_eq!(t("name|@keys"), some(r#"["first","last"]"#));
+    assert_eq!(t("name|@values"), some(r#"["Tom","Anderson"]"#));
+    assert_eq!(t("children|@tostr"), some(r#"["Sara", "Alex", "Jack"]"#));
+    assert_eq!(
+        t("name|@ugly"),
+        some(r#"{"first":"Tom","last":"Anderson"}"#)
+    );
+    assert_eq!(
+        t("name|@pretty"),
+        some("{\n  \"first\": \"Tom\",\n  \"last\": \"Anderson\"\n}\n")
+    );
+    assert_eq!(t("friends|@dig:first"), some(r#"["Dale","Roger","Jane"]"#));
+    assert_eq!(t("[age,missing,name.first]"), some(r#"[37,"Tom"]"#));
+    assert_eq!(
+        t(r#"{age,"n":name.first}"#),
+        some(r#"{"age":37,"n":"Tom"}"#)
+    );
+    assert_eq!(t("!true"), some("true"));
+    assert_eq!(t(r#"!"lit""#), some("lit"));
+    assert_eq!(t("@unknown"), None);
+    assert_eq!(text(r#"{"a":"{\"b\":2}"}"#, "a|@fromstr|b"), some("2"));
+    assert_eq!(
+        text(r#"{"a":[1,[2,[3]]]}"#, r#"a|@flatten:{"deep":true}"#),
+        some("[1,2,3]")
+    );
+    assert_eq!(
+        text(r#"[{"a":1},{"a":2,"b":3}]"#, "@join"),
+        some(r#"{"a":2,"b":3}"#)
+    );
+    assert_eq!(
+        text(r#"{"a":[1,2],"b":[3,4]}"#, "@group"),
+        some(r#"[{"a":1,"b":3},{"a":2,"b":4}]"#)
+    );
+    // A modifier on nothing can still produce something.
+    assert_eq!(t("missing|@keys"), some("[]"));
+}
+
+#[test]
+fn lenient_reading() {
+    assert_eq!(text(r#"{"a": 1, }"#, "a"), some("1"));
+    assert_eq!(text("{'a': 1}", "a"), None);
+    assert_eq!(text("not json", "a"), None);
+    assert_eq!(text(r#"{"a": [1, 2"#, "a.#"), some("2"));
+    assert_eq!(text("{\"a\":1}\n{\"a\":2}", "..#.a"), some("[1,2]"));
+    assert_eq!(text(r#"{"a":"x\u00e9\ud83d\ude00"}"#, "a"), some("xé😀"));
+    assert_eq!(
+        text(
+            r#"{"a":1.0,"b":-0,"c":1E+2,"d":0x10,"e":NaN}"#,
+            "[a,b,c,d,e]"
+        ),
+        some("[1.0,-0,1E+2,0x10,NaN]")
+    );
+    assert_eq!(text(r#"{"a":0x10}"#, "a"), some("0"));
+    assert_eq!(text(r#"{"a":1.5e300}"#, "a").map(|s| s.len()), Some(301));
+}
+
+#[test]
+fn limits_bound_the_work() {
+    let deep = "[".repeat(1000) + &"]".repeat(1000);
+    assert!(get_with(deep.as_bytes(), "@pretty", Limits::default()).is_err());
+    let wide = format!("[{}1]", "1,".repeat(100_000));
+    let small = Limits {
+        work: 10_000,
+        depth: 128,
+    };
+    assert!(get_with(wide.as_bytes(), "#", small).is_err());
+    assert_eq!(
+        get_with(wide.as_bytes(), "#", Limits::default()).map(|v| v.text()),
+        Ok(b"100001".to_vec())
+    );
+}
