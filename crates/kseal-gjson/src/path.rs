@@ -22,7 +22,7 @@ pub(crate) fn get(ctx: &mut Ctx, json: &[u8], path: &[u8]) -> Value {
     if ctx.failed() { Value::none() } else { v }
 }
 
-fn get_inner(ctx: &mut Ctx, json: &[u8], path: &[u8]) -> Value {
+fn get_inner(ctx: &mut Ctx, json: &[u8], mut path: &[u8]) -> Value {
     if path.len() > 1 {
         let computed = match path[0] {
             b'@' => exec_modifier(ctx, json, path),
@@ -35,11 +35,17 @@ fn get_inner(ctx: &mut Ctx, json: &[u8], path: &[u8]) -> Value {
             }
             return parse(&out);
         }
-        if matches!(path[0], b'[' | b'{')
-            && let Some((selectors, rest)) = sub_selectors(path)
-            && (rest.is_empty() || matches!(rest[0], b'|' | b'.'))
-        {
-            return multipath(ctx, json, path[0], &selectors, rest);
+        if matches!(path[0], b'[' | b'{') {
+            // gjson goes on with what follows the brackets (nothing when they do not close).
+            match sub_selectors(path) {
+                Some((selectors, rest)) => {
+                    if rest.is_empty() || matches!(rest[0], b'|' | b'.') {
+                        return multipath(ctx, json, path[0], &selectors, rest);
+                    }
+                    path = rest;
+                }
+                None => path = b"",
+            }
         }
     }
     let mut walk = Walk {

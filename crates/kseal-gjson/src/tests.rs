@@ -104,6 +104,10 @@ fn modifiers_pipes_and_multipaths() {
         text(r#"{"a":[1,2],"b":[3,4]}"#, "@group"),
         some(r#"[{"a":1,"b":3},{"a":2,"b":4}]"#)
     );
+    // After a multipath that is not followed by a pipe or dot, gjson goes on with the rest;
+    // after one that does not close, with nothing (the empty key).
+    assert_eq!(text(r#"{"a":1,"b":2}"#, "[a]b"), some("2"));
+    assert_eq!(text(r#"{"":"e","a":1}"#, "[a,b"), some("e"));
     // A modifier on nothing can still produce something.
     assert_eq!(t("missing|@keys"), some("[]"));
 }
@@ -141,4 +145,80 @@ fn limits_bound_the_work() {
         get_with(wide.as_bytes(), "#", Limits::default()).map(|v| v.text()),
         Ok(b"100001".to_vec())
     );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use crate::{Limits, get_with};
+
+    /// Bytes that steer gjson's scanners: brackets, quotes, escapes, separators, operators.
+    fn soup(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        let alphabet: &[u8] = b"{}[]()\"\\:,.|#@!*?%=<>~ atfnu01-+eE\t\n\xc3\xa9\xff";
+        proptest::collection::vec(proptest::sample::select(alphabet.to_vec()), 0..max)
+    }
+
+    fn paths() -> impl Strategy<Value = String> {
+        let parts = proptest::sample::select(vec![
+            "a",
+            "b",
+            "0",
+            "1",
+            "#",
+            "*",
+            "?",
+            ".",
+            "|",
+            "\\",
+            "#(",
+            ")",
+            "#(a==1)",
+            "#(a>0)#",
+            "#(=~true)",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            ":",
+            "\"",
+            "!true",
+            "!\"x\"",
+            "!1",
+            "@this",
+            "@reverse",
+            "@pretty",
+            "@pretty:{\"sortKeys\":true,\"width\":3}",
+            "@ugly",
+            "@keys",
+            "@values",
+            "@flatten:{\"deep\":true}",
+            "@join",
+            "@tostr",
+            "@fromstr",
+            "@group",
+            "@dig:a",
+            "@valid",
+            "..",
+            "%\"a*\"",
+        ]);
+        proptest::collection::vec(parts, 0..8).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_input_any_path(json in soup(64), path in paths()) {
+            let limits = Limits { work: 1 << 20, depth: 32 };
+            if let Ok(v) = get_with(&json, &path, limits) {
+                let _ = v.text();
+            }
+        }
+
+        #[test]
+        fn well_formed_documents(path in paths()) {
+            let json = br#"{"a":[{"a":1,"b":"x"},{"a":[2,3]}],"b":{"a":"{\"a\":1}"},"1":null}"#;
+            let _ = get_with(json, &path, Limits::default());
+        }
+    }
 }

@@ -897,6 +897,39 @@ mod tests {
     }
 
     #[test]
+    fn gjson_v1_18_modifiers_and_literals() {
+        let doc = r#"{"db": {"user": "app", "pass": "s3cr3t"}, "cfg": "{\"token\":\"t0k\"}", "@type": "t"}"#;
+        let v = |p| {
+            value(s(doc), "k", Some(p), DecodingStrategy::None)
+                .unwrap()
+                .to_vec()
+        };
+        assert_eq!(v("db|@keys"), br#"["user","pass"]"#);
+        assert_eq!(v("db|@values|1"), b"s3cr3t");
+        assert_eq!(v("cfg|@fromstr|token"), b"t0k");
+        assert_eq!(v("db|user|@tostr"), br#""app""#);
+        // ESO's dot rule: `db\.user|@tostr` already "exists" (the modifier runs on nothing and
+        // gives `""`), so ESO stores the empty string, and so does kseal.
+        assert_eq!(v("db.user|@tostr"), b"");
+        assert_eq!(
+            v(r#"{"u":db|user,"kind":!"static"}"#),
+            br#"{"u":"app","kind":"static"}"#
+        );
+        // An `@name` that is no modifier is a key, without escaping.
+        assert_eq!(v("@type"), b"t");
+    }
+
+    #[test]
+    fn a_lookup_past_the_limits_is_an_error_without_the_value() {
+        let deep = format!("{}\"s3cr3t\"{}", "[".repeat(500), "]".repeat(500));
+        let e = value(s(&deep), "prod/db", Some("@pretty"), DecodingStrategy::None).unwrap_err();
+        assert_eq!(e.reason(), "property_too_complex");
+        let msg = e.to_string();
+        assert!(msg.contains("prod/db") && msg.contains("@pretty"), "{msg}");
+        assert!(!msg.contains("s3cr3t"), "{msg}");
+    }
+
+    #[test]
     fn property_on_non_json_secret_is_an_error_without_the_value() {
         let e = value(
             s("s3cr3t-VALUE"),
