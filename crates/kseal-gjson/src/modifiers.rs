@@ -76,7 +76,7 @@ impl Modifier {
                     Vec::new()
                 }
             }
-            Modifier::Group => group(json),
+            Modifier::Group => group(ctx, json),
             Modifier::Dig => dig(ctx, json, arg),
         }
     }
@@ -285,7 +285,7 @@ fn join(json: &[u8], arg: &[u8]) -> Vec<u8> {
     join_with_commas(b'{', members.iter().map(Vec::as_slice), b'}')
 }
 
-fn group(json: &[u8]) -> Vec<u8> {
+fn group(ctx: &mut Ctx, json: &[u8]) -> Vec<u8> {
     let res = parse(json);
     if !res.is_object() {
         return Vec::new();
@@ -298,6 +298,10 @@ fn group(json: &[u8]) -> Vec<u8> {
         let key = k.map(|k| k.raw.clone()).unwrap_or_default();
         let mut idx = 0;
         for_each(&v, |_, item| {
+            // Each item repeats its key: pay for that before building it.
+            if !ctx.charge(key.len() + item.raw.len() + 2) {
+                return false;
+            }
             if idx == rows.len() {
                 rows.push(Vec::new());
             }
@@ -311,6 +315,9 @@ fn group(json: &[u8]) -> Vec<u8> {
         });
         true
     });
+    if ctx.failed() {
+        return Vec::new();
+    }
     let objects: Vec<Vec<u8>> = rows
         .iter()
         .map(|row| {

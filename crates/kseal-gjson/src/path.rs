@@ -187,6 +187,7 @@ fn multipath(
             }
             out.push(b':');
         }
+        let before = out.len();
         if res.raw.is_empty() {
             let text = res.text();
             if text.is_empty() {
@@ -198,7 +199,7 @@ fn multipath(
             out.extend_from_slice(&res.raw);
         }
         count += 1;
-        if !ctx.charge(out.len()) {
+        if !ctx.charge(out.len() - before) {
             return Value::none();
         }
     }

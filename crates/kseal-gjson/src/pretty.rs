@@ -137,7 +137,11 @@ impl Printer<'_, '_> {
         nl
     }
 
-    fn tabs(&self, out: &mut Vec<u8>, indent: &[u8], tabs: usize) {
+    fn tabs(&mut self, out: &mut Vec<u8>, indent: &[u8], tabs: usize) {
+        // Indentation is what can make the output much larger than the input: pay for it first.
+        if !self.ctx.charge(self.prefix.len() + indent.len() * tabs) {
+            return;
+        }
         out.extend_from_slice(self.prefix);
         for _ in 0..tabs {
             out.extend_from_slice(indent);
@@ -185,6 +189,9 @@ impl Printer<'_, '_> {
             let mut count = 0usize;
             let json = self.json;
             while i < json.len() {
+                if self.ctx.failed() {
+                    break 'body (json.len(), nl, false);
+                }
                 if json[i] <= b' ' {
                     i += 1;
                     continue;

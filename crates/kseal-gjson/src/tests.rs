@@ -222,3 +222,43 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn the_deepest_allowed_lookups_fit_a_small_thread_stack() {
+    // 2 MiB, a tokio worker's default: recursion at the nesting bound must not overflow it.
+    let worker = std::thread::Builder::new().stack_size(2 << 20).spawn(|| {
+        let nested = "{\"a\":".repeat(60) + "1" + &"}".repeat(60);
+        let path = vec!["a"; 60].join(".");
+        assert_eq!(get(nested.as_bytes(), &path).text(), b"1");
+        let arrays = "[".repeat(120) + &"]".repeat(120);
+        assert!(get(arrays.as_bytes(), "@pretty").exists());
+        let stars = "*".to_owned() + &"a*".repeat(120);
+        let subject = format!("{{\"{}\":1}}", "a".repeat(200));
+        let _ = get_with(subject.as_bytes(), &stars, Limits::default());
+        let query = "#(".repeat(60) + &")".repeat(60);
+        let _ = get_with(arrays.as_bytes(), &query, Limits::default());
+    });
+    assert!(worker.expect("spawn").join().is_ok());
+}
+
+#[test]
+fn output_that_outgrows_its_input_is_paid_for_before_it_is_built() {
+    let small = Limits {
+        work: 1 << 20,
+        depth: 128,
+    };
+    // @group repeats each key once per item.
+    let key = "k".repeat(20_000);
+    let group = format!("{{\"{key}\":[{}1]}}", "1,".repeat(2_000));
+    assert!(get_with(group.as_bytes(), "@group", small).is_err());
+    // @pretty repeats its indent on every line.
+    let indent = " ".repeat(10_000);
+    let path = format!("@pretty:{{\"indent\":\"{indent}\"}}");
+    let list = format!("[{}1]", "[1],".repeat(200));
+    assert!(get_with(list.as_bytes(), &path, small).is_err());
+    // The same lookups on small inputs work.
+    assert_eq!(
+        text(r#"{"a":[1,2],"b":[3]}"#, "@group"),
+        some(r#"[{"a":1,"b":3},{"a":2}]"#)
+    );
+}
