@@ -26,6 +26,11 @@
 //! lookup past either bound stops with [`Exceeded`] (Go would go on; no realistic secret gets
 //! near them).
 //!
+//! Only what `Get` reaches with gjson's default modifier table is here (not `ForEach`, `Paths`,
+//! `AddModifier` or `DisableModifiers`). ESO's own rule — try the property with every dot
+//! escaped first — belongs to the caller (`kseal_core::external_secrets::remote`). The crate
+//! checks itself against Go's gjson through the corpus `tests/template-corpus/property*.yaml`.
+//!
 //! The crate does no I/O and has no `unsafe`.
 
 mod glob;

@@ -920,6 +920,19 @@ mod tests {
     }
 
     #[test]
+    fn binary_secrets_keep_bytes_that_are_not_utf8() {
+        // Go reads the payload as a byte string: a value's bytes come out as they are.
+        let v = value(
+            Payload::Binary(b"{\"a\": \"x\xffy\", \"\xfe\": 1}"),
+            "k",
+            Some("a"),
+            DecodingStrategy::None,
+        )
+        .unwrap();
+        assert_eq!(&v[..], b"x\xffy");
+    }
+
+    #[test]
     fn a_lookup_past_the_limits_is_an_error_without_the_value() {
         let deep = format!("{}\"s3cr3t\"{}", "[".repeat(500), "]".repeat(500));
         let e = value(s(&deep), "prod/db", Some("@pretty"), DecodingStrategy::None).unwrap_err();
