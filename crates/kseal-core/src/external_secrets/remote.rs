@@ -12,12 +12,12 @@
 //! are manifest text, never a value nor a member name (data): members are told by position.
 //!
 //! Semantics that are easy to get wrong, each matching ESO:
-//! - With a `property`, the secret is read as JSON and the property is a gjson path, evaluated by the
-//!   `gjson` crate (a port of tidwall/gjson by its author): queries, `#` projections, pipes,
-//!   multipaths, modifiers and escapes; malformed JSON is read leniently, as gjson does. A property
-//!   with dots is first tried as one literal key (ESO escapes every dot and tries that first), then
-//!   as a path. The crate lacks some modifiers Go's gjson has (`@keys`, `@values`, `@tostr`,
-//!   `@fromstr`, `@dig`, `!` literals): those properties are not found.
+//! - With a `property`, the secret's bytes are read as JSON and the property is a gjson path,
+//!   evaluated by `kseal_gjson` (tidwall/gjson v1.18's `Get`, which ESO uses): queries, `#`
+//!   projections, pipes, multipaths, literals, every modifier of gjson's default table, and
+//!   escapes; malformed JSON is read leniently, as gjson does. A property with dots is first tried
+//!   with every dot escaped (one literal key) and used so if that exists, else as written — ESO's
+//!   AWS provider does exactly this. A lookup past `kseal_gjson::Limits` is an error.
 //! - A selected string gives its content; `true`/`false` their text; `null` nothing (empty);
 //!   objects and arrays their JSON text exactly as written in the secret; integers as written and
 //!   other numbers in Go's shortest decimal form (`1.50` → `1.5`, `1e3` → `1000`), like gjson's
@@ -141,6 +141,17 @@ pub enum Error {
         /// What was found, e.g. `an array`.
         found: &'static str,
     },
+    /// The property needs more work or nesting than a lookup may take (see
+    /// `kseal_gjson::Limits`); ESO would go on evaluating it.
+    #[error(
+        "property {property:?} of remote secret {key:?} needs more work or nesting than kseal allows a lookup"
+    )]
+    TooComplex {
+        /// The remote key.
+        key: String,
+        /// The property.
+        property: String,
+    },
     /// The value is not valid for the decoding strategy.
     #[error(
         "remote secret {key:?}{}{}: value is not valid for decodingStrategy {strategy}",
@@ -201,6 +212,7 @@ impl Error {
         match self {
             Error::NotJson { .. } => "not_json",
             Error::MissingProperty { .. } => "missing_property",
+            Error::TooComplex { .. } => "property_too_complex",
             Error::NotAnObject { .. } => "not_an_object",
             Error::Decode { .. } => "decode",
             Error::KeyCollision { .. } => "key_collision",
@@ -435,23 +447,29 @@ fn select(
     let Some(property) = property.filter(|p| !p.is_empty()) else {
         return Ok(Zeroizing::new(payload.to_vec()));
     };
-    // ESO's AWS provider: gjson on the payload as text, the property with every dot escaped first
-    // (one literal key), then as a path. gjson reads malformed JSON leniently, as in Go.
-    let text = String::from_utf8_lossy(payload);
+    // ESO's AWS provider: gjson on the payload's bytes, the property with every dot escaped first
+    // (one literal key) when that exists, else as written. gjson reads malformed JSON leniently.
     let lookup = |path: &str| {
-        let found = gjson::get(&text, path);
-        found.exists().then(|| gjson_string(&found))
+        kseal_gjson::get_with(payload, path, kseal_gjson::Limits::default()).map_err(|_| {
+            Error::TooComplex {
+                key: key.to_owned(),
+                property: property.to_owned(),
+            }
+        })
     };
-    let escaped = property.contains('.').then(|| property.replace('.', "\\."));
-    // Go's gjson reads an `@name` it has no modifier for as a key; the Rust port needs the `@` escaped.
-    let at_key = property.starts_with('@').then(|| format!("\\{property}"));
-    if let Some(hit) = escaped
-        .as_deref()
-        .and_then(lookup)
-        .or_else(|| lookup(property))
-        .or_else(|| at_key.as_deref().and_then(lookup))
-    {
-        return Ok(hit);
+    let mut found = None;
+    if property.contains('.') {
+        let hit = lookup(&property.replace('.', "\\."))?;
+        if hit.exists() {
+            found = Some(hit);
+        }
+    }
+    let found = match found {
+        Some(hit) => hit,
+        None => lookup(property)?,
+    };
+    if found.exists() {
+        return Ok(Zeroizing::new(found.text()));
     }
     // Nothing found: say so, or that the secret is not JSON at all (with where it stops being JSON).
     json::check(payload).map_err(|(line, column)| Error::NotJson {
@@ -464,31 +482,6 @@ fn select(
         key: key.to_owned(),
         property: property.to_owned(),
     })
-}
-
-/// gjson's `Result.String()`: a string's content, `true`/`false`, nothing for null, objects and arrays
-/// as written, integers as written and other numbers in Go's shortest decimal form (`1.50` → `1.5`).
-fn gjson_string(v: &gjson::Value<'_>) -> Zeroizing<Vec<u8>> {
-    match v.kind() {
-        gjson::Kind::Number => {
-            let raw = v.json();
-            let digits = raw.strip_prefix('-').unwrap_or(raw);
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                Zeroizing::new(raw.as_bytes().to_vec())
-            } else {
-                let f = v.f64();
-                // Rust's Display of a float is its shortest form without exponent, as Go's 'f', -1;
-                // Go's ParseFloat saturates to ±Inf, which FormatFloat writes with a sign.
-                let text = match f {
-                    f if f == f64::INFINITY => "+Inf".to_owned(),
-                    f if f == f64::NEG_INFINITY => "-Inf".to_owned(),
-                    f => format!("{f}"),
-                };
-                Zeroizing::new(text.into_bytes())
-            }
-        }
-        _ => Zeroizing::new(v.str().as_bytes().to_vec()),
-    }
 }
 
 /// Go `base64.StdEncoding` / `URLEncoding` decoding: padding required, non-zero trailing bits
@@ -901,6 +894,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&v[..], b"t");
+    }
+
+    #[test]
+    fn gjson_v1_18_modifiers_and_literals() {
+        let doc = r#"{"db": {"user": "app", "pass": "s3cr3t"}, "cfg": "{\"token\":\"t0k\"}", "@type": "t"}"#;
+        let v = |p| {
+            value(s(doc), "k", Some(p), DecodingStrategy::None)
+                .unwrap()
+                .to_vec()
+        };
+        assert_eq!(v("db|@keys"), br#"["user","pass"]"#);
+        assert_eq!(v("db|@values|1"), b"s3cr3t");
+        assert_eq!(v("cfg|@fromstr|token"), b"t0k");
+        assert_eq!(v("db|user|@tostr"), br#""app""#);
+        // ESO's dot rule: `db\.user|@tostr` already "exists" (the modifier runs on nothing and
+        // gives `""`), so ESO stores the empty string, and so does kseal.
+        assert_eq!(v("db.user|@tostr"), b"");
+        assert_eq!(
+            v(r#"{"u":db|user,"kind":!"static"}"#),
+            br#"{"u":"app","kind":"static"}"#
+        );
+        // An `@name` that is no modifier is a key, without escaping.
+        assert_eq!(v("@type"), b"t");
+    }
+
+    #[test]
+    fn binary_secrets_keep_bytes_that_are_not_utf8() {
+        // Go reads the payload as a byte string: a value's bytes come out as they are.
+        let v = value(
+            Payload::Binary(b"{\"a\": \"x\xffy\", \"\xfe\": 1}"),
+            "k",
+            Some("a"),
+            DecodingStrategy::None,
+        )
+        .unwrap();
+        assert_eq!(&v[..], b"x\xffy");
+    }
+
+    #[test]
+    fn a_lookup_past_the_limits_is_an_error_without_the_value() {
+        let deep = format!("{}\"s3cr3t\"{}", "[".repeat(500), "]".repeat(500));
+        let e = value(s(&deep), "prod/db", Some("@pretty"), DecodingStrategy::None).unwrap_err();
+        assert_eq!(e.reason(), "property_too_complex");
+        let msg = e.to_string();
+        assert!(msg.contains("prod/db") && msg.contains("@pretty"), "{msg}");
+        assert!(!msg.contains("s3cr3t"), "{msg}");
     }
 
     #[test]
