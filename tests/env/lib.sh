@@ -13,6 +13,7 @@ ETCD="$BIN/etcd-$ETCD_VERSION"
 HELM="$BIN/helm-$HELM_VERSION"
 KUBECONFORM="$BIN/kubeconform-$KUBECONFORM_VERSION"
 KUBESEAL="$BIN/kubeseal-$KUBESEAL_VERSION"
+SEALED_SECRETS_CONTROLLER="$BIN/sealed-secrets-controller-$KUBESEAL_VERSION"
 MOTO_VENV="$CACHE/moto-$MOTO_VERSION"
 # Node components (tests/env/node), from tests/go/node.
 KUBELET="$BIN/kubelet-$KUBERNETES_VERSION"
