@@ -85,7 +85,10 @@ fn cases() -> Vec<Case> {
             secret_type: Some("kubernetes.io/dockerconfigjson"),
             ..case(
                 "dockerconfig",
-                &[(".dockerconfigjson", r#"{"auths":{"r.example":{"auth":"dTpw"}}}"#)],
+                &[(
+                    ".dockerconfigjson",
+                    r#"{"auths":{"r.example":{"auth":"dTpw"}}}"#,
+                )],
             )
         },
         Case {
@@ -110,8 +113,14 @@ fn cases() -> Vec<Case> {
             ..case("immutable", &[("k", "v")])
         },
         Case {
-            templates: &[("url", "postgres://{{ .username }}:{{ .password }}@db:5432/app")],
-            ..case("template-refers", &[("username", "admin"), ("password", "pw")])
+            templates: &[(
+                "url",
+                "postgres://{{ .username }}:{{ .password }}@db:5432/app",
+            )],
+            ..case(
+                "template-refers",
+                &[("username", "admin"), ("password", "pw")],
+            )
         },
         Case {
             templates: &[("config.json", r#"{"user":"{{ .username | upper }}"}"#)],
@@ -126,7 +135,10 @@ fn cases() -> Vec<Case> {
             ..case("template-static", &[("k", "v")])
         },
         Case {
-            annotations: &[("sealedsecrets.bitnami.com/skip-set-owner-references", "true")],
+            annotations: &[(
+                "sealedsecrets.bitnami.com/skip-set-owner-references",
+                "true",
+            )],
             ..case("skip-owner", &[("k", "v")])
         },
         Case {
@@ -309,7 +321,10 @@ async fn apply(client: &Client, namespace: &str, case: &Case, key: &PublicKey) {
     match case.scope {
         Scope::Strict => {}
         Scope::NamespaceWide => {
-            annotations.insert(kseal_crypto::NAMESPACE_WIDE_ANNOTATION.into(), "true".into());
+            annotations.insert(
+                kseal_crypto::NAMESPACE_WIDE_ANNOTATION.into(),
+                "true".into(),
+            );
         }
         Scope::ClusterWide => {
             annotations.insert(kseal_crypto::CLUSTER_WIDE_ANNOTATION.into(), "true".into());
@@ -513,9 +528,9 @@ fn peer_binary() -> PathBuf {
                 .stderr(Stdio::inherit())
                 .output()
                 .ok()?;
-            out.status.success().then(|| {
-                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-            })
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
         })
         .expect("tests/env/build sealed-secrets-controller");
     assert!(path.is_file(), "{} is missing", path.display());
