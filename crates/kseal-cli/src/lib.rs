@@ -5,13 +5,16 @@
 mod args;
 mod cert;
 mod commands;
+mod env;
 mod io;
 mod kubeconfig;
 mod online;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use std::ffi::OsString;
+
+use clap::{CommandFactory as _, Parser as _};
 
 pub use args::Cli;
 
@@ -22,7 +25,7 @@ const EXIT_USAGE: u8 = 2;
 
 /// Parses the process arguments, runs the command and reports errors as `error: …` on stderr.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
@@ -43,4 +46,32 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Parses the command line with the `SEALED_SECRETS_*` variables of the chosen command in front of its
+/// own arguments, so that the command line wins.
+fn parse(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let first = Cli::try_parse_from(&argv)?;
+    let command = Cli::command();
+    let lookup = |name: &str| std::env::var(name).ok();
+    let (position, variables) = match &first.command {
+        None => (1, env::arguments(&command, lookup)),
+        Some(args::Command::Keys(_)) => {
+            let keys = command
+                .find_subcommand("keys")
+                .expect("kseal keys is a subcommand");
+            let position = argv
+                .iter()
+                .position(|a| a == "keys")
+                .map_or(argv.len(), |i| i + 1);
+            (position, env::arguments(keys, lookup))
+        }
+        Some(_) => return Ok(first),
+    };
+    if variables.is_empty() {
+        return Ok(first);
+    }
+    let mut full = argv;
+    full.splice(position..position, variables);
+    Cli::try_parse_from(full)
 }
