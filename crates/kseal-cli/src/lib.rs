@@ -1,5 +1,9 @@
 //! The `kseal` command line: argument parsing, input/output and the offline commands.
 //!
+//! It takes kubeseal v0.40.0's flags, kubectl's client flags and their `SEALED_SECRETS_*` variables (see
+//! `env`), and behaves as kubeseal except for the deliberate differences the README lists and
+//! `tests/kubeseal-corpus` checks against the real kubeseal.
+//!
 //! stdout carries only data (manifests, certificates, ciphertext); messages go to stderr.
 
 mod args;
@@ -64,7 +68,10 @@ fn parse(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
                 .iter()
                 .position(|a| a == "keys")
                 .map_or(argv.len(), |i| i + 1);
-            (position, env::arguments(keys, lookup))
+            // `kseal keys -o` picks a report format, not the sealing format SEALED_SECRETS_FORMAT sets.
+            let mut variables = env::arguments(keys, lookup);
+            variables.retain(|a| !a.to_string_lossy().starts_with("--format="));
+            (position, variables)
         }
         Some(_) => return Ok(first),
     };
