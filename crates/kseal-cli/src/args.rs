@@ -97,6 +97,8 @@ pub struct SealArgs {
 }
 
 /// Subcommands.
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate a private key and self-signed certificate, to seal and recover without a cluster.
