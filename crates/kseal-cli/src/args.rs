@@ -50,22 +50,22 @@ pub struct SealArgs {
     #[arg(short = 'f', long = "secret-file")]
     pub input: Option<PathBuf>,
     /// Print the certificate (from --cert, else from the controller) and exit.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub fetch_cert: bool,
     /// Seal a Secret that has no data.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub allow_empty_data: bool,
     /// Check with the controller that a SealedSecret decrypts.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub validate: bool,
     /// Re-encrypt a SealedSecret with the controller's newest key.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set, alias = "rotate")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set, alias = "rotate")]
     pub re_encrypt: bool,
     /// Seal the input and merge its keys into this existing SealedSecret file, in place.
     #[arg(long, value_name = "FILE")]
     pub merge_into: Option<PathBuf>,
     /// Seal one value (stdin or --from-file) and print only its ciphertext.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub raw: bool,
     /// Name of the Secret (with --raw).
     #[arg(long)]
@@ -80,7 +80,7 @@ pub struct SealArgs {
     #[arg(long, value_parser = parse_scope)]
     pub scope: Option<Scope>,
     /// Decrypt SealedSecrets offline with private keys (disaster recovery).
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub recovery_unseal: bool,
     /// Private keys for --recovery-unseal: PEM files or Secret/List manifests with tls.key.
     #[arg(long, value_delimiter = ',')]
@@ -92,7 +92,7 @@ pub struct SealArgs {
     #[arg(short = 'v', long = "v", value_name = "LEVEL", value_parser = clap::value_parser!(i32), hide = true)]
     pub verbosity: Option<i32>,
     /// Print the version and exit.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub version: bool,
 }
 
@@ -190,7 +190,7 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
     /// Do not check the API server's certificate (insecure).
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub insecure_skip_tls_verify: bool,
     /// Server name to check the API server's certificate against.
     #[arg(long)]
@@ -208,7 +208,7 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub password: Option<String>,
     /// Ask the API server for uncompressed answers.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool, action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", hide_default_value = true, value_name = "BOOL", value_parser = go_bool, action = ArgAction::Set)]
     pub disable_compression: bool,
 }
 
