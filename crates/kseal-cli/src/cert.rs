@@ -1,9 +1,8 @@
-//! Loading the sealing certificate from a file or URL.
+//! Reading the sealing certificate from a file or URL, byte for byte.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use kseal_crypto::Certificate;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_CERT_BYTES: u64 = 1 << 20;
@@ -28,10 +27,4 @@ pub fn read_pem(location: &str) -> Result<Vec<u8>> {
     }
     let path = location.strip_prefix("file://").unwrap_or(location);
     Ok(fs_err::read(path)?)
-}
-
-/// Loads and parses the certificate; expiry is checked by the caller that seals with it.
-pub fn load(location: &str) -> Result<Certificate> {
-    let pem = read_pem(location)?;
-    Certificate::from_pem(&pem).with_context(|| format!("cannot use the certificate {location}"))
 }

@@ -16,8 +16,11 @@ pub enum Format {
 }
 
 impl Format {
-    /// `-o` if given, else yaml for a `.yaml`/`.yml` output file, else json.
+    /// yaml for a `.yaml`/`.yml` output file whatever `-o` says (as kubeseal), else `-o`, else json.
     pub fn choose(flag: Option<&str>, output: Option<&Path>) -> Result<Format> {
+        if Format::implied_by(output) == Some(Format::Yaml) {
+            return Ok(Format::Yaml);
+        }
         match flag.map(str::to_ascii_lowercase).as_deref() {
             Some("json") => Ok(Format::Json),
             Some("yaml") | Some("yml") => Ok(Format::Yaml),

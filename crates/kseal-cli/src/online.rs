@@ -6,16 +6,15 @@
 //! it is needed, so sealing with `--cert` stays free of any cluster work.
 
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kseal_crypto::Certificate;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 
-use crate::args::SealArgs;
+use crate::args::{ClusterArgs, SealArgs};
+use crate::kubeconfig;
 
 pub use kseal_api::names::{CERT_CONFIG_MAP, CERT_KEY};
 /// Name of the controller Service's HTTP port.
@@ -61,8 +60,9 @@ pub fn is_fetch_error(error: &anyhow::Error) -> bool {
     error.downcast_ref::<FetchError>().is_some() || error.downcast_ref::<NoClient>().is_some()
 }
 
-/// The controller's certificate, fetched with the kubeconfig of `--kubeconfig`/`--context`.
-pub fn fetch_certificate(args: &SealArgs) -> Result<Certificate> {
+/// The controller's certificate as it was served (PEM, byte for byte), fetched with the kubeconfig and
+/// kubectl's flags.
+pub fn fetch_certificate(args: &SealArgs) -> Result<Vec<u8>> {
     block_on(fetch(args))
 }
 
@@ -75,10 +75,8 @@ pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
         .block_on(future)
 }
 
-async fn fetch(args: &SealArgs) -> Result<Certificate> {
-    let client = client(args.kubeconfig.as_deref(), args.context.as_deref())
-        .await
-        .context(NoClient)?;
+async fn fetch(args: &SealArgs) -> Result<Vec<u8>> {
+    let client = client(&args.cluster).await.context(NoClient)?;
     let namespace = &args.controller_namespace;
     let proxy = match via_service_proxy(&client, namespace, &args.controller_name).await {
         Ok(certificate) => return Ok(certificate),
@@ -94,27 +92,15 @@ async fn fetch(args: &SealArgs) -> Result<Certificate> {
     }
 }
 
-/// A client from `kubeconfig` (else `KUBECONFIG` or `~/.kube/config`) and its `context` (else the current
-/// one), with timeouts so an unreachable cluster fails instead of hanging.
-pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Client> {
-    let options = KubeConfigOptions {
-        context: context.map(str::to_owned),
-        ..KubeConfigOptions::default()
-    };
-    let mut config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-            Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .with_context(|| format!("cannot use kubeconfig {}", path.display()))?
-        }
-        None => Config::from_kubeconfig(&options)
-            .await
-            .context("cannot load the kubeconfig (KUBECONFIG or ~/.kube/config)")?,
-    };
+/// A client from the kubeconfig (`--kubeconfig`, else `KUBECONFIG` or `~/.kube/config`), its context
+/// (`--context`, else the current one) and kubectl's override flags, with timeouts so an unreachable
+/// cluster fails instead of hanging.
+pub async fn client(cluster: &ClusterArgs) -> Result<Client> {
+    let mut config = kubeconfig::client_config(cluster).await?;
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(READ_TIMEOUT);
+    if cluster.request_timeout.is_none_or(|t| t.is_zero()) {
+        config.read_timeout = Some(READ_TIMEOUT);
+    }
     Client::try_from(config).context("cannot create the Kubernetes client")
 }
 
@@ -127,7 +113,7 @@ pub fn proxy_path(namespace: &str, service: &str, endpoint: &str) -> String {
 }
 
 /// `GET /v1/cert.pem` of the controller through the API server's service proxy, as kubeseal.
-async fn via_service_proxy(client: &Client, namespace: &str, service: &str) -> Result<Certificate> {
+async fn via_service_proxy(client: &Client, namespace: &str, service: &str) -> Result<Vec<u8>> {
     let proxy = kube::core::Request::new(proxy_path(namespace, service, "v1"));
     let request = proxy.get("cert.pem", &Default::default())?;
     let pem = client
@@ -135,11 +121,12 @@ async fn via_service_proxy(client: &Client, namespace: &str, service: &str) -> R
         .await
         .with_context(|| format!("service {namespace}/{service}"))?;
     Certificate::from_pem(pem.as_bytes())
-        .with_context(|| format!("service {namespace}/{service} answered no certificate"))
+        .with_context(|| format!("service {namespace}/{service} answered no certificate"))?;
+    Ok(pem.into_bytes())
 }
 
 /// The certificate the controller publishes in ConfigMap [`CERT_CONFIG_MAP`].
-async fn via_config_map(client: &Client, namespace: &str) -> Result<Certificate> {
+async fn via_config_map(client: &Client, namespace: &str) -> Result<Vec<u8>> {
     let what = || format!("ConfigMap {namespace}/{CERT_CONFIG_MAP}");
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let config_map = api.get(CERT_CONFIG_MAP).await.with_context(what)?;
@@ -148,7 +135,8 @@ async fn via_config_map(client: &Client, namespace: &str) -> Result<Certificate>
         .as_ref()
         .and_then(|data| data.get(CERT_KEY))
         .with_context(|| format!("{} has no key {CERT_KEY}", what()))?;
-    Certificate::from_pem(pem.as_bytes()).with_context(what)
+    Certificate::from_pem(pem.as_bytes()).with_context(what)?;
+    Ok(pem.clone().into_bytes())
 }
 
 /// The controller's answer to a posted SealedSecret.

@@ -339,3 +339,260 @@ fn garbage_on_stdin_never_crashes() {
         assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: "));
     }
 }
+
+/// Runs `kseal` with `env` set and `args`, sealing `secret` with the test certificate.
+fn seal_with_env(args: &[&str], env: &[(&str, &str)], secret: &str) -> Output {
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    run(command, secret.as_bytes())
+}
+
+#[test]
+fn name_renames_and_fills_a_missing_name_as_kubeseal() {
+    let sealed = seal(&["--name", "renamed", "-o", "yaml"], SECRET);
+    assert!(sealed.contains("name: renamed"), "{sealed}");
+    assert!(!sealed.contains("name: db"), "{sealed}");
+    assert_eq!(
+        recovered_data(&sealed)["password"],
+        "aHVudGVyMg==",
+        "sealed for the new name"
+    );
+    let nameless = "kind: Secret\nmetadata: {namespace: team-a}\nstringData: {k: v}\n";
+    let sealed = seal(&["--name", "filled"], nameless);
+    let object: serde_json::Value = serde_json::from_str(&sealed).unwrap();
+    assert_eq!(object["metadata"]["name"], "filled");
+    assert_eq!(recovered_data(&sealed)["k"], "dg==");
+}
+
+#[test]
+fn boolean_variables_read_as_go_and_empty_variables_are_unset() {
+    let empty = "kind: Secret\nmetadata: {name: e, namespace: n}\ndata: {}\n";
+    for value in ["1", "t", "T", "TRUE", "true", "True"] {
+        let output = seal_with_env(&[], &[("SEALED_SECRETS_ALLOW_EMPTY_DATA", value)], empty);
+        assert!(output.status.success(), "{value}: {output:?}");
+    }
+    for value in ["0", "f", "F", "FALSE", "false", "False", ""] {
+        let output = seal_with_env(&[], &[("SEALED_SECRETS_ALLOW_EMPTY_DATA", value)], empty);
+        assert_eq!(output.status.code(), Some(1), "{value:?}");
+    }
+    // A value Go does not read is ignored, as kubeseal ignores it, but kseal says so.
+    let output = seal_with_env(&[], &[("SEALED_SECRETS_ALLOW_EMPTY_DATA", "yes")], empty);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("warning: ignoring SEALED_SECRETS_ALLOW_EMPTY_DATA: not a boolean"),
+        "{output:?}"
+    );
+    // The command line wins, also `--flag=false` over a true variable.
+    let output = seal_with_env(
+        &["--allow-empty-data=false"],
+        &[("SEALED_SECRETS_ALLOW_EMPTY_DATA", "true")],
+        empty,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    // Empty FORMAT and SCOPE are unset: JSON, strict.
+    let out = ok(seal_with_env(
+        &[],
+        &[("SEALED_SECRETS_FORMAT", ""), ("SEALED_SECRETS_SCOPE", "")],
+        SECRET,
+    ));
+    let object: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(object["metadata"].get("annotations").is_some_and(|a| {
+        a.as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("sealedsecrets.bitnami.com/"))
+    }));
+}
+
+#[test]
+fn wrapped_base64_and_null_values_seal_as_the_api_server_reads_them() {
+    let wrapped = "{\"kind\":\"Secret\",\"metadata\":{\"name\":\"w\",\"namespace\":\"n\"},\"data\":{\"k\":\"aHVu\\r\\ndGVy\\nMg==\\n\",\"gone\":null},\"stringData\":{\"s\":null}}";
+    let data = recovered_data(&seal(&[], wrapped));
+    assert_eq!(data["k"], "aHVudGVyMg==");
+    assert_eq!(data["gone"], "", "null data is an empty value");
+    assert_eq!(data["s"], "", "null stringData is an empty value");
+    let literal =
+        "kind: Secret\nmetadata: {name: w, namespace: n}\ndata:\n  k: |\n    aHVu\n    dGVyMg==\n";
+    assert_eq!(recovered_data(&seal(&[], literal))["k"], "aHVudGVyMg==");
+}
+
+#[test]
+fn fetch_cert_passes_the_certificate_through_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = std::fs::read_to_string(fixture("test-cert.pem")).unwrap();
+    for content in [
+        format!("saved from the cluster\n{pem}\ntrailing note\n"),
+        pem.replace('\n', "\r\n"),
+    ] {
+        let path = dir.path().join("cert.pem");
+        std::fs::write(&path, &content).unwrap();
+        let mut command = kseal_with_cert(&path);
+        command.arg("--fetch-cert");
+        assert_eq!(ok(run(command, b"")), content);
+        // And seals with it.
+        let sealed = ok(run(kseal_with_cert(&path), SECRET.as_bytes()));
+        assert_eq!(recovered_data(&sealed)["password"], "aHVudGVyMg==");
+    }
+}
+
+#[test]
+fn keygen_writes_pem_with_lf_line_endings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = kseal();
+    command
+        .current_dir(dir.path())
+        .args(["keygen", "--bits", "2048"]);
+    ok(run(command, b""));
+    for file in ["kseal-key.pem", "kseal-cert.pem"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(!text.contains('\r'), "{file} has CR");
+        assert!(text.starts_with("-----BEGIN ") && text.ends_with("-----\n"));
+    }
+}
+
+#[test]
+fn merge_into_refuses_a_scope_that_contradicts_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sealed.yaml");
+    let original = seal(&["-o", "yaml"], SECRET);
+    std::fs::write(&file, &original).unwrap();
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command
+        .args(["--scope", "cluster-wide", "--merge-into"])
+        .arg(&file);
+    let output = run(
+        command,
+        b"kind: Secret\nmetadata: {name: db}\nstringData: {k: v}\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--scope cluster-wide contradicts the scope of")
+            && stderr.contains("(strict)"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    // The target's own scope is fine.
+    let mut command = kseal_with_cert(fixture("test-cert.pem"));
+    command
+        .args(["--scope", "strict", "--merge-into"])
+        .arg(&file);
+    ok(run(
+        command,
+        b"kind: Secret\nmetadata: {name: db}\nstringData: {k: v}\n",
+    ));
+    assert_eq!(
+        recovered_data(&std::fs::read_to_string(&file).unwrap())["k"],
+        "dg=="
+    );
+}
+
+#[test]
+fn a_certificate_not_valid_yet_seals_with_a_warning() {
+    let output = run(
+        kseal_with_cert(fixture("future-cert.pem")),
+        SECRET.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("warning: certificate is not valid before 2040-01-01"),
+        "{stderr}"
+    );
+    let sealed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(recovered_data(&sealed)["password"], "aHVudGVyMg==");
+}
+
+/// A one-request HTTP server: answers `status` and `body`, returns the request it read.
+fn one_request_server(
+    status: &str,
+    body: &'static str,
+) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let status = status.to_owned();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    (url, handle)
+}
+
+#[test]
+fn kubectl_flags_reach_the_api_server() {
+    let pem: &'static str = Box::leak(
+        std::fs::read_to_string(fixture("test-cert.pem"))
+            .unwrap()
+            .into_boxed_str(),
+    );
+    let (url, server) = one_request_server("200 OK", pem);
+    let mut command = kseal();
+    command.args([
+        "--fetch-cert",
+        "--server",
+        &url,
+        "--token",
+        "t0k3n",
+        "--as",
+        "jane",
+        "--as-group",
+        "devs",
+        "--request-timeout",
+        "5s",
+        "-v",
+        "4",
+        "--controller-namespace",
+        "sealed",
+        "--controller-name",
+        "ctrl",
+    ]);
+    assert_eq!(ok(run(command, b"")), pem);
+    let request = server.join().unwrap().to_ascii_lowercase();
+    assert!(
+        request
+            .starts_with("get /api/v1/namespaces/sealed/services/http:ctrl:http/proxy/v1/cert.pem"),
+        "{request}"
+    );
+    assert!(request.contains("authorization: bearer t0k3n"), "{request}");
+    assert!(request.contains("impersonate-user: jane"), "{request}");
+    assert!(request.contains("impersonate-group: devs"), "{request}");
+
+    // The same through SEALED_SECRETS_* variables, and --rotate as --re-encrypt.
+    let (url, server) = one_request_server("200 OK", "{}");
+    let mut command = kseal();
+    command
+        .env("SEALED_SECRETS_SERVER", &url)
+        .env("SEALED_SECRETS_TOKEN", "from-env")
+        .args(["--rotate", "-o", "json"]);
+    let sealed = seal(&[], SECRET);
+    let output = run(command, sealed.as_bytes());
+    let request = server.join().unwrap().to_ascii_lowercase();
+    assert!(
+        request.starts_with("post /api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/rotate"),
+        "{request}"
+    );
+    assert!(
+        request.contains("authorization: bearer from-env"),
+        "{request}"
+    );
+    assert!(output.status.success(), "{output:?}");
+}

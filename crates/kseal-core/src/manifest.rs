@@ -217,12 +217,20 @@ impl PlainSecret {
         );
         let mut data = BTreeMap::new();
         for (key, value) in string_map(object, "data").map_err(invalid)? {
-            let decoded = STANDARD
-                .decode(value.trim())
-                .map_err(|_| Error::InvalidBase64 {
-                    object: object_name.clone(),
-                    key: key.clone(),
-                })?;
+            // As Go's base64 decoder (and so the API server): line breaks anywhere are skipped.
+            let unwrapped: Zeroizing<String> = Zeroizing::new(
+                value
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n'))
+                    .collect(),
+            );
+            let decoded =
+                STANDARD
+                    .decode(unwrapped.as_bytes())
+                    .map_err(|_| Error::InvalidBase64 {
+                        object: object_name.clone(),
+                        key: key.clone(),
+                    })?;
             data.insert(key, Zeroizing::new(decoded));
         }
         for (key, value) in string_map(object, "stringData").map_err(invalid)? {
@@ -278,15 +286,19 @@ fn plausible_kind(kind: &str) -> bool {
         && kind.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// A map of strings at `field`; non-string values are refused by key, without echoing them.
+/// A map of strings at `field`; a `null` value is an empty one and a boolean or number its text, as the
+/// API server reads them; other values are refused by key, without echoing them.
 fn string_map(object: &Map<String, Value>, field: &str) -> Result<Vec<(String, String)>, String> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(map)) => map
             .iter()
-            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
+                Value::Null => Ok((k.clone(), String::new())),
                 Value::String(s) => Ok((k.clone(), s.clone())),
+                // As the API server and kubeseal read `port: 5432` or `enabled: true`: their text.
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
                 _ => Err(format!("{field}.{k} must be a string")),
             })
             .collect(),
@@ -379,7 +391,7 @@ mod tests {
             "ConfigMap c: expected kind Secret, found ConfigMap"
         );
         let docs =
-            read_documents("kind: Secret\nmetadata: {name: s}\nstringData: {n: 5}\n").unwrap();
+            read_documents("kind: Secret\nmetadata: {name: s}\nstringData: {n: [5]}\n").unwrap();
         let err = PlainSecret::from_document(&docs[0]).unwrap_err();
         assert_eq!(err.to_string(), "Secret s: stringData.n must be a string");
         assert!(matches!(

@@ -57,7 +57,10 @@ pub fn seal_secret(mut secret: PlainSecret, options: &SealOptions<'_>) -> Result
         declared,
         options.namespace.clone().filter(|ns| !ns.is_empty()),
     ) {
-        (Some(declared), Some(flag)) if declared != flag && scope != Scope::ClusterWide => {
+        // Cluster-wide, the namespace is only what the Secret declares (kubeseal reads neither -n nor
+        // the kubeconfig for it): the label does not include it.
+        (declared, _) if scope == Scope::ClusterWide => declared,
+        (Some(declared), Some(flag)) if declared != flag => {
             return Err(Error::Invalid {
                 document: format!("Secret {declared}/{name}"),
                 message: format!(
@@ -67,7 +70,6 @@ pub fn seal_secret(mut secret: PlainSecret, options: &SealOptions<'_>) -> Result
         }
         (_, Some(flag)) => Some(flag),
         (Some(declared), None) => Some(declared),
-        (None, None) if scope == Scope::ClusterWide => None,
         (None, None) => Some(options.default_namespace.clone()),
     };
     secret.metadata.namespace = namespace.clone();

@@ -16,6 +16,14 @@ use zeroize::Zeroizing;
 
 use crate::{Error, Result};
 
+/// PEM with LF line endings, as Go's `encoding/pem` writes it.
+fn encode_pem(block: &pem::Pem) -> String {
+    pem::encode_config(
+        block,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const PEM_PKCS1: &str = "RSA PRIVATE KEY";
 const PEM_PKCS8: &str = "PRIVATE KEY";
@@ -173,7 +181,7 @@ impl PrivateKey {
     pub fn to_pkcs1_pem(&self) -> Result<Zeroizing<String>> {
         let info = PrivateKeyInfoRef::from_der(&self.pkcs8_der).map_err(|_| Error::Crypto)?;
         let block = pem::Pem::new(PEM_PKCS1, info.private_key.as_bytes().to_vec());
-        Ok(Zeroizing::new(pem::encode(&block)))
+        Ok(Zeroizing::new(encode_pem(&block)))
     }
 
     /// The matching public key.
@@ -226,7 +234,7 @@ impl Certificate {
             .to_der()
             .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
         Ok(Certificate {
-            pem: pem::encode(&block),
+            pem: encode_pem(&block),
             public: PublicKey::from_spki_der(&spki_der)?,
             not_before: tbs.validity().not_before.to_system_time(),
             not_after: tbs.validity().not_after.to_system_time(),
@@ -235,7 +243,7 @@ impl Certificate {
 
     /// Reads a certificate from DER.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        Self::from_pem(pem::encode(&pem::Pem::new(PEM_CERTIFICATE, der.to_vec())).as_bytes())
+        Self::from_pem(encode_pem(&pem::Pem::new(PEM_CERTIFICATE, der.to_vec())).as_bytes())
     }
 
     /// Refuses a certificate that is expired or not yet valid at `now`.

@@ -82,7 +82,7 @@ pub fn run(args: &KeysArgs) -> Result<()> {
 }
 
 async fn collect(args: &KeysArgs) -> Result<Report> {
-    let client = online::client(args.kubeconfig.as_deref(), args.context.as_deref())
+    let client = online::client(&args.cluster)
         .await
         .with_context(|| Hinted {
             message: "cannot reach the cluster to list the controller's keys".into(),

@@ -10,7 +10,7 @@ mod verify;
 use std::fmt;
 use std::time::SystemTime;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::CommandFactory as _;
 use kseal_crypto::Certificate;
 
@@ -43,11 +43,19 @@ pub fn run(cli: Cli) -> Result<()> {
     if args.re_encrypt {
         return verify::run(&args, verify::Action::ReEncrypt);
     }
-    let certificate = sealing_certificate(&args)?;
+    let pem = sealing_pem(&args)?;
     if args.fetch_cert {
-        return io::write_output(args.output.as_deref(), certificate.to_pem().as_bytes());
+        // Byte for byte, as it was read or served; a certificate kseal cannot seal with is only reported.
+        if let Err(error) = Certificate::from_pem(&pem) {
+            eprintln!("warning: the certificate is not one kseal can seal with: {error}");
+        }
+        return io::write_output(args.output.as_deref(), &pem);
     }
-    certificate.check_validity(SystemTime::now())?;
+    let certificate = Certificate::from_pem(&pem).with_context(|| match &args.cert {
+        Some(location) => format!("cannot use the certificate {location}"),
+        None => "cannot use the controller's certificate".to_owned(),
+    })?;
+    check_validity(&certificate)?;
     if args.raw {
         seal::raw(&args, &certificate)
     } else if let Some(target) = &args.merge_into {
@@ -82,10 +90,22 @@ fn check_combinations(args: &SealArgs) -> Result<()> {
     Ok(())
 }
 
-fn sealing_certificate(args: &SealArgs) -> Result<Certificate> {
+fn sealing_pem(args: &SealArgs) -> Result<Vec<u8>> {
     match &args.cert {
-        Some(location) => cert::load(location),
+        Some(location) => cert::read_pem(location),
         None => online::fetch_certificate(args),
+    }
+}
+
+/// An expired certificate is refused, as kubeseal does; one not valid yet (the clock of this machine or
+/// of the controller is off) seals with a warning, since the controller holds its key already.
+fn check_validity(certificate: &Certificate) -> Result<()> {
+    match certificate.check_validity(SystemTime::now()) {
+        Err(error @ kseal_crypto::Error::CertificateNotYetValid(_)) => {
+            eprintln!("warning: {error}: check the clocks of this machine and of the controller");
+            Ok(())
+        }
+        result => Ok(result?),
     }
 }
 

@@ -24,9 +24,6 @@ pub fn run(args: &SealArgs) -> Result<()> {
     let key_refs: Vec<&PrivateKey> = keys.iter().collect();
     let text = io::read_input(args.input.as_deref())?;
     let documents = read_documents(&text)?;
-    if documents.is_empty() {
-        bail!("no SealedSecret in the input");
-    }
     let mut secrets = Vec::new();
     for document in &documents {
         let sealed = parse_sealed_secret(document)?;

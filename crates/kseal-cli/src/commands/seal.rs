@@ -18,7 +18,8 @@ use crate::kubeconfig;
 pub fn manifests(args: &SealArgs, certificate: &Certificate) -> Result<()> {
     let format = Format::choose(args.format.as_deref(), args.output.as_deref())?;
     let secrets = read_secrets(args.input.as_deref())?;
-    let options = options(args, certificate, None, &secrets)?;
+    let name = args.name.clone().filter(|name| !name.is_empty());
+    let options = options(args, certificate, name, &secrets)?;
     let sealed = secrets
         .into_iter()
         .map(|secret| seal_secret(secret, &options))
@@ -36,7 +37,7 @@ pub fn raw(args: &SealArgs, certificate: &Certificate) -> Result<()> {
     let namespace = match (&args.namespace, scope) {
         (Some(ns), _) if !ns.is_empty() => ns.clone(),
         (_, Scope::ClusterWide) => String::new(),
-        _ => kubeconfig::default_namespace(args.kubeconfig.as_deref(), args.context.as_deref())?,
+        _ => kubeconfig::default_namespace(&args.cluster)?,
     };
     let value = match args.from_file.as_slice() {
         [] => Zeroizing::new(io::read_input(None)?.into_bytes()),
@@ -65,9 +66,29 @@ pub fn merge_into(args: &SealArgs, certificate: &Certificate, target: &Path) -> 
         );
     }
     let mut secret = secrets.remove(0);
+    let target_namespace = existing.metadata.namespace.clone().unwrap_or_default();
+    if let Some(flag) = args.namespace.as_deref().filter(|ns| !ns.is_empty())
+        && flag != target_namespace
+        && scope_of(&existing.metadata) != Scope::ClusterWide
+    {
+        bail!(
+            "--namespace {flag:?} contradicts the namespace {target_namespace:?} of {}",
+            target.display()
+        );
+    }
     secret.metadata.namespace = existing.metadata.namespace.clone();
     let mut options = options(args, certificate, existing.metadata.name.clone(), &[])?;
-    options.scope = Some(args.scope.unwrap_or_else(|| scope_of(&existing.metadata)));
+    let target_scope = scope_of(&existing.metadata);
+    if let Some(scope) = args.scope
+        && scope != target_scope
+    {
+        bail!(
+            "--scope {scope} contradicts the scope of {} ({target_scope}): the controller could not open the merged keys; \
+             drop --scope, or seal a new SealedSecret",
+            target.display()
+        );
+    }
+    options.scope = Some(target_scope);
     options.namespace = None;
     let update = seal_secret(secret, &options)?;
 
@@ -115,7 +136,7 @@ fn options<'a>(
             .iter()
             .any(|s| s.metadata.namespace.as_deref().is_none_or(str::is_empty));
     let default_namespace = if needs_default {
-        kubeconfig::default_namespace(args.kubeconfig.as_deref(), args.context.as_deref())?
+        kubeconfig::default_namespace(&args.cluster)?
     } else {
         kubeconfig::DEFAULT_NAMESPACE.to_owned()
     };

@@ -57,7 +57,12 @@ impl Action {
 
 /// Posts every input SealedSecret; with [`Action::ReEncrypt`], writes the re-encrypted objects.
 pub fn run(args: &SealArgs, action: Action) -> Result<()> {
-    let format = Format::choose(args.format.as_deref(), args.output.as_deref())?;
+    // As kubeseal: with -f and no -w, the re-encrypted objects replace the input file.
+    let output = match action {
+        Action::ReEncrypt => args.output.as_deref().or(args.input.as_deref()),
+        Action::Validate => args.output.as_deref(),
+    };
+    let format = Format::choose(args.format.as_deref(), output)?;
     let text = io::read_input(args.input.as_deref())?;
     let documents = read_documents(&text)?;
     if documents.is_empty() {
@@ -75,7 +80,7 @@ pub fn run(args: &SealArgs, action: Action) -> Result<()> {
     }
     let answers = online::block_on(post_all(args, action, objects))?;
     if action == Action::ReEncrypt {
-        io::write_output(args.output.as_deref(), format.render(&answers)?.as_bytes())?;
+        io::write_output(output, format.render(&answers)?.as_bytes())?;
     }
     Ok(())
 }
@@ -86,7 +91,7 @@ async fn post_all(
     action: Action,
     objects: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<serde_json::Value>> {
-    let client = online::client(args.kubeconfig.as_deref(), args.context.as_deref())
+    let client = online::client(&args.cluster)
         .await
         .with_context(|| Hinted {
             message: format!("cannot reach the cluster to {} SealedSecrets", action.verb()),
