@@ -78,14 +78,19 @@
 //! certificate-generating functions. The environment, file and network functions of sprig are never
 //! offered.
 
+mod asn1;
 mod budget;
+mod certs;
 mod convert;
 mod error;
 mod eso;
+mod eso_keys;
 mod exec;
 mod funcs;
+mod keys;
 mod lex;
 mod parse;
+mod pkcs12;
 mod printf;
 mod sprig;
 mod text;

@@ -27,6 +27,8 @@ pub(crate) enum Value {
     Bytes(Rc<Binary>),
     List(Rc<Vec<Value>>),
     Map(Rc<BTreeMap<String, Value>>),
+    /// sprig's `certificate` struct (`genCA` and the other certificate generators): `.Cert`, `.Key`.
+    Cert(Rc<crate::certs::CertPair>),
 }
 
 /// A binary value and how messages name it: template text (`key "keystore"`, `the result of b64dec`) or
@@ -134,6 +136,7 @@ impl Value {
             Value::Bytes(_) => "binary",
             Value::List(_) => "list",
             Value::Map(_) => "map",
+            Value::Cert(_) => "struct",
         }
     }
 
@@ -148,6 +151,7 @@ impl Value {
             Value::Bytes(b) => !b.bytes.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            Value::Cert(_) => true,
         }
     }
 
@@ -282,6 +286,7 @@ impl Value {
                 }
                 push_capped(out, b"]", cap)
             }
+            Value::Cert(c) => push_capped(out, c.go_string().as_bytes(), cap),
         }
     }
 
@@ -355,6 +360,7 @@ pub(crate) fn go_kind(v: &Value) -> &'static str {
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) => "map",
+        Value::Cert(_) => "struct",
     }
 }
 
@@ -368,6 +374,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "[]interface {}",
         Value::Map(_) => "map[string]interface {}",
+        Value::Cert(_) => "sprig.certificate",
     }
 }
 
