@@ -14,8 +14,9 @@ use std::str::FromStr as _;
 
 use base64::Engine as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, RsaKeySize, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RsaKeySize, SanType,
+    SerialNumber,
 };
 use x509_cert::Certificate;
 use x509_cert::der::Decode as _;
@@ -222,7 +223,12 @@ fn base_params(
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    params.is_ca = IsCa::ExplicitNoCa;
+    // Go writes basic constraints (critical, not a CA) but, unlike rcgen's `ExplicitNoCa`, no subject
+    // key identifier for a certificate that is not a CA.
+    params.is_ca = IsCa::NoCa;
+    let mut constraints = CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    constraints.set_criticality(true);
+    params.custom_extensions = vec![constraints];
     Ok(params)
 }
 
@@ -249,6 +255,7 @@ fn ca(cn: &str, days: i64, key: &PrivateKey) -> FResult {
         KeyUsagePurpose::KeyCertSign,
     ];
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.custom_extensions.clear();
     self_signed(&params, key)
 }
 

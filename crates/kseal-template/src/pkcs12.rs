@@ -88,7 +88,9 @@ fn bmp(password: &str) -> Result<Zeroizing<Vec<u8>>, FuncError> {
     let mut out = Zeroizing::new(Vec::with_capacity(password.len() * 2 + 2));
     for c in password.chars() {
         let Ok(u) = u16::try_from(u32::from(c)) else {
-            return invalid("pkcs12: the password has characters that cannot be encoded in UCS-2");
+            return invalid(
+                "pkcs12: the keystore passphrase has characters that cannot be encoded in UCS-2",
+            );
         };
         out.extend_from_slice(&u.to_be_bytes());
     }
@@ -195,7 +197,7 @@ fn cbc_decrypt<C: BlockCipherDecrypt + Clone>(
     if data.is_empty() {
         return invalid("pkcs12: empty encrypted data");
     }
-    if data.len() % block != 0 {
+    if !data.len().is_multiple_of(block) {
         return invalid("pkcs12: input is not a multiple of the block size");
     }
     let dec = cbc::Decryptor::<C>::inner_iv_slice_init(cipher, iv)
@@ -389,7 +391,7 @@ fn decode_chain(pfx: &[u8], password: &str, b: &mut Budget) -> Result<Chain, Fun
     }
     let mut auth_safe = Seq::new(s.take(asn1::SEQUENCE)?, WHAT)?;
     if !is(auth_safe.take(asn1::OID)?.body, OID_DATA) {
-        return invalid("pkcs12: only password-protected PFX is implemented");
+        return invalid("pkcs12: only passphrase-protected PFX is implemented");
     }
     let wrapped = auth_safe.take(asn1::CTX0)?;
     let content = asn1::whole(wrapped.body, asn1::OCTET_STRING, WHAT)?.body;
@@ -407,7 +409,9 @@ fn decode_chain(pfx: &[u8], password: &str, b: &mut Budget) -> Result<Chain, Fun
                 let retry =
                     password.as_slice() == [0, 0] && mac(mac_data, content, &[], b)? == want;
                 if !retry {
-                    return invalid("pkcs12: decryption password incorrect");
+                    return invalid(
+                        "pkcs12: the keystore passphrase is incorrect (its MAC does not match)",
+                    );
                 }
                 password = Zeroizing::new(Vec::new());
             }
@@ -765,9 +769,9 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let input = a[a.len() - 1].as_bytes()?;
             b.work(input.len())?;
             let what = if name.starts_with("pkcs12key") {
-                "unable to decode pkcs12 with password"
+                "unable to decode pkcs12 key"
             } else {
-                "unable to decode pkcs12 certificate with password"
+                "unable to decode pkcs12 certificate"
             };
             let chain = decode_chain(input, pass, b).map_err(|e| match e {
                 FuncError::Invalid(m) => FuncError::Invalid(format!("{what}: {m}")),
@@ -836,6 +840,6 @@ mod tests {
         let err = decode_chain(&der, "pw", &mut b).err().unwrap();
         assert!(matches!(err, FuncError::Invalid(m) if m.contains("certificate")));
         let err = decode_chain(&der, "wrong", &mut b).err().unwrap();
-        assert!(matches!(err, FuncError::Invalid(m) if m.contains("password incorrect")));
+        assert!(matches!(err, FuncError::Invalid(m) if m.contains("passphrase is incorrect")));
     }
 }
