@@ -237,7 +237,10 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let scheme = a[0].as_str()?;
             let hash = a[1].as_str()?;
             match scheme {
-                "None" => return Ok(a[2].clone()),
+                "None" => {
+                    a[2].as_bytes()?;
+                    return Ok(a[2].clone());
+                }
                 "RSA-OAEP" => {}
                 _ => return invalid(format!("decryption scheme {scheme:?} is not supported")),
             }
