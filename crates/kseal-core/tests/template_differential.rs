@@ -317,3 +317,82 @@ fn kseal_agrees_with_the_go_engines() {
         stale.len()
     );
 }
+
+/// Keystores kseal writes (`pemToPkcs12Pass`, `fullPemToPkcs12Pass`, `pemTruststoreToPKCS12Pass`)
+/// open in Go: the oracle decodes each with go-pkcs12 (through ESO's `pkcs12certPass` and
+/// `pkcs12keyPass`) and gets what kseal put in; a truststore, which has no key, gets as far as
+/// go-pkcs12's "private key missing" (its MAC and encryption were accepted).
+#[test]
+fn kseal_keystores_open_in_go() {
+    let text =
+        std::fs::read_to_string(repo().join("tests/template-corpus/pki.yaml")).expect("pki.yaml");
+    let file: CorpusFile = serde_saphyr::from_str(&text).expect("pki.yaml parses");
+    let data: BTreeMap<String, Vec<u8>> = file
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    let render = |t: &str| -> Vec<u8> {
+        Renderer::with_flavour(&data, Flavour::Eso)
+            .render("case", t)
+            .unwrap_or_else(|e| panic!("kseal renders {t}: {e}"))
+    };
+    let made = [
+        ("rsa", r#"{{ pemToPkcs12Pass .leaf .leafkey "changeit" }}"#),
+        (
+            "ec",
+            r#"{{ pemToPkcs12Pass .int .intkey_sec1 "pässwörd" }}"#,
+        ),
+        (
+            "chain",
+            r#"{{ fullPemToPkcs12Pass .chain_unordered .leafkey "changeit" }}"#,
+        ),
+        ("empty-password", r#"{{ fullPemToPkcs12 .chain .leafkey }}"#),
+        (
+            "truststore",
+            r#"{{ pemTruststoreToPKCS12Pass .chain "changeit" }}"#,
+        ),
+    ];
+    let password = |name: &str| match name {
+        "ec" => "pässwörd",
+        "empty-password" => "",
+        _ => "changeit",
+    };
+    let mut checks = Vec::new();
+    for (name, t) in made {
+        let keystore = STANDARD.decode(render(t)).expect("kseal writes base64");
+        for what in ["cert", "key"] {
+            checks.push(Check {
+                id: format!("{name}/{what}"),
+                flavour: "eso".into(),
+                template: format!("{{{{ .ks | pkcs12{what}Pass {:?} }}}}", password(name)),
+                data: BTreeMap::from([("ks".to_owned(), keystore.clone())]),
+            });
+        }
+    }
+    let go = go_results(&checks);
+    for c in &checks {
+        let theirs = go.get(&c.id).expect("the oracle answered");
+        if c.id.starts_with("truststore/") {
+            let err = theirs.as_ref().expect_err("a truststore has no key");
+            assert!(
+                err.contains("private key missing"),
+                "{}: Go says {err}",
+                c.id
+            );
+            continue;
+        }
+        let theirs = theirs
+            .as_ref()
+            .unwrap_or_else(|e| panic!("Go cannot open kseal's keystore {}: {e}", c.id));
+        let ours = Renderer::with_flavour(&c.data, Flavour::Eso)
+            .render("case", &c.template)
+            .unwrap_or_else(|e| panic!("kseal cannot open its keystore {}: {e}", c.id));
+        assert_eq!(&ours, theirs, "{}: Go reads another content", c.id);
+    }
+    // What Go read is what went in: the key and the leaf-first chain.
+    let key = go["chain/key"].as_ref().unwrap();
+    assert_eq!(key, &render(r#"{{ .leafkey | printf "%s\n" }}"#));
+    let chain = go["chain/cert"].as_ref().unwrap();
+    assert_eq!(chain, &render(r#"{{ .chain | filterPEM "CERTIFICATE" }}"#));
+}

@@ -91,6 +91,8 @@ fn write_json(
             write_json_str(&text, escape_html, &mut escaped, cap)?;
             push_str(out, &escaped.replace('\u{FFFD}', "\\ufffd"), cap)
         }
+        // encoding/json writes a struct's exported fields in order.
+        Value::Cert(c) => write_json(&c.as_map(), escape_html, pretty, level, out, cap),
         Value::List(items) => {
             push_str(out, "[", cap)?;
             for (i, item) in items.iter().enumerate() {
@@ -489,6 +491,9 @@ fn yaml_scalar(v: &Value, level: usize, out: &mut String, cap: usize) -> Result<
             )),
         },
         Value::Semver(v) => yaml_string(&v.text(), level, out, cap),
+        Value::Cert(_) => Err(ValueError::Invalid(
+            "a certificate struct cannot be written as YAML; use its .Cert and .Key".into(),
+        )),
     }
 }
 

@@ -47,6 +47,24 @@ fn blocks(input: &str) -> (Vec<pem::Pem>, bool) {
     (found, rest)
 }
 
+/// [`blocks`] for the other ESO modules.
+pub(crate) fn pem_blocks(input: &str) -> (Vec<pem::Pem>, bool) {
+    blocks(input)
+}
+
+/// ESO's `fetchCertChains`: the certificates of `input` leaf first, or `None` if they are not one
+/// chain (or one is not a certificate).
+pub(crate) fn order_chain_pem(input: &str) -> Option<String> {
+    let nodes = nodes(input).ok()?;
+    let chain = ordered(&nodes).ok()?;
+    Some(
+        chain
+            .iter()
+            .map(|&i| encode("CERTIFICATE", &nodes[i].der))
+            .collect(),
+    )
+}
+
 struct Node {
     der: Vec<u8>,
     subject_key: Vec<u8>,

@@ -359,7 +359,9 @@ impl Exec<'_, '_> {
             return self.and_or(dot, line, name == "and", args, piped);
         }
         // sealed-secrets offers sprig's functions only: ESO's own are not defined there.
-        if self.flavour == Flavour::SealedSecrets && funcs::ESO_ONLY.contains(&name) {
+        if self.flavour == Flavour::SealedSecrets
+            && (funcs::ESO_ONLY.contains(&name) || funcs::eso_module(name))
+        {
             return Err(self.exec_error(
                 line,
                 format!("function {name:?} not defined (it is External Secrets Operator's, not sealed-secrets')"),
@@ -391,7 +393,13 @@ impl Exec<'_, '_> {
         let on_data = name == "index"
             && values.len() == 2
             && matches!((&values[0], &self.root), (Value::Map(a), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b));
-        let mut result = funcs::call(name, values, &literal, self.budget)
+        // ESO's vendored sprig has a three-argument htpasswd.
+        let callee = if name == "htpasswd" && self.flavour == Flavour::Eso {
+            "eso:htpasswd"
+        } else {
+            name
+        };
+        let mut result = funcs::call(callee, values, &literal, self.budget)
             .map_err(|e| self.func_error(line, name, e))?;
         if on_data && matches!(result, Value::Nil) {
             result = Value::str("");
@@ -495,6 +503,12 @@ impl Exec<'_, '_> {
                         });
                     }
                 },
+                Value::Cert(c) => c.field(field).ok_or_else(|| {
+                    self.exec_error(
+                        line,
+                        format!("can't evaluate field {field} in type sprig.certificate"),
+                    )
+                })?,
                 // sealed-secrets: a field of a missing value is missing too.
                 Value::Nil if self.flavour == Flavour::SealedSecrets => Value::Nil,
                 recv if crate::objects::has_methods(recv) => self.method(line, recv, field, &[])?,

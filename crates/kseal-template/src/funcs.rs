@@ -92,11 +92,18 @@ pub(crate) const ESO_ONLY: &[&str] = &[
     "certSANs",
 ];
 
+/// Whether `name` is one of ESO's functions kept in modules of their own (PKCS#12, keys).
+pub(crate) fn eso_module(name: &str) -> bool {
+    crate::pkcs12::FUNCTIONS.contains(&name) || crate::eso_keys::FUNCTIONS.contains(&name)
+}
+
 /// Whether `name` is a known function.
 pub(crate) fn exists(name: &str) -> bool {
     FUNCTIONS.contains(&name)
         || crate::sprig::FUNCTIONS.contains(&name)
         || crate::eso::FUNCTIONS.contains(&name)
+        || eso_module(name)
+        || crate::certs::FUNCTIONS.contains(&name)
 }
 
 /// Whether the function reads the text of its arguments (the executor counts that as work). The others
@@ -548,8 +555,19 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
                 }
             })
         }
+        "eso:htpasswd" => {
+            arity(a, 3)?;
+            // Its third parameter has a named string type: Go takes a literal for it, not a value.
+            if !is_literal(2) {
+                return invalid("wrong type for value; expected sprig.HashAlgorithm; got string");
+            }
+            crate::sprig::call(name, a, b).unwrap_or_else(|| invalid("unknown function"))
+        }
         _ => crate::sprig::call(name, a, b)
             .or_else(|| crate::eso::call(name, a, b))
+            .or_else(|| crate::certs::call(name, a, b))
+            .or_else(|| crate::pkcs12::call(name, a, b))
+            .or_else(|| crate::eso_keys::call(name, a, b))
             .unwrap_or_else(|| invalid("unknown function")),
     }
 }

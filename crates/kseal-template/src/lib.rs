@@ -82,16 +82,21 @@
 //! Not there yet: ESO's PKCS#12, JWK and RSA functions and sprig's certificate-generating
 //! functions. The environment, file and network functions of sprig are never offered.
 
+mod asn1;
 mod budget;
+mod certs;
 mod convert;
 mod date;
 mod error;
 mod eso;
+mod eso_keys;
 mod exec;
 mod funcs;
+mod keys;
 mod lex;
 mod objects;
 mod parse;
+mod pkcs12;
 mod printf;
 mod semver;
 mod sprig;

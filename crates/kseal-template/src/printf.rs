@@ -402,6 +402,14 @@ impl Printer {
                 }
                 self.write(b"]")
             }
+            // Go's %v of a struct: its fields' values in braces.
+            Value::Cert(c) => {
+                self.write(b"{")?;
+                self.arg(&Value::str(c.cert.as_str()), verb, depth + 1)?;
+                self.write(b" ")?;
+                self.arg(&Value::str(c.key.as_str()), verb, depth + 1)?;
+                self.write(b"}")
+            }
             Value::Map(map) => {
                 self.write(if self.f.sharp_v {
                     b"map[string]interface {}{".as_slice()

@@ -2059,6 +2059,24 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let hash = bcrypt_text(pass)?;
             text(b, format!("{user}:{hash}"))
         }
+        "eso:htpasswd" => {
+            arity(a, 3)?;
+            let user = str_param(&a[0])?;
+            let pass = a[1].as_bytes()?;
+            let algorithm = str_param(&a[2])?;
+            if user.contains(':') {
+                return text(b, format!("invalid username: {user}"));
+            }
+            let hash = if algorithm == "sha" {
+                format!(
+                    "{{SHA}}{}",
+                    base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(pass))
+                )
+            } else {
+                bcrypt_text(pass)?
+            };
+            text(b, format!("{user}:{hash}"))
+        }
         "html" | "js" => {
             let joined: Zeroizing<Vec<u8>> = match a {
                 [Value::Str(_) | Value::Bytes(_)] => Zeroizing::new(a[0].as_bytes()?.to_vec()),

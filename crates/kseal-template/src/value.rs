@@ -31,6 +31,8 @@ pub(crate) enum Value {
     Time(Rc<crate::date::GoTime>),
     /// A Masterminds `*semver.Version` (from `semver`).
     Semver(Rc<crate::semver::Version>),
+    /// sprig's `certificate` struct (`genCA` and the other certificate generators): `.Cert`, `.Key`.
+    Cert(Rc<crate::certs::CertPair>),
 }
 
 /// A binary value and how messages name it: template text (`key "keystore"`, `the result of b64dec`) or
@@ -141,6 +143,7 @@ impl Value {
             Value::Time(_) => "time.Time",
             Value::Semver(v) if v.pointer => "*semver.Version",
             Value::Semver(_) => "semver.Version",
+            Value::Cert(_) => "struct",
         }
     }
 
@@ -157,6 +160,7 @@ impl Value {
             Value::Map(m) => !m.is_empty(),
             // Go: a struct is always true, a non-nil pointer too.
             Value::Time(_) | Value::Semver(_) => true,
+            Value::Cert(_) => true,
         }
     }
 
@@ -294,6 +298,7 @@ impl Value {
             // Go's fmt prints both through their String methods.
             Value::Time(t) => push_capped(out, t.go_string().as_bytes(), cap),
             Value::Semver(v) => push_capped(out, v.text().as_bytes(), cap),
+            Value::Cert(c) => push_capped(out, c.go_string().as_bytes(), cap),
         }
     }
 
@@ -370,6 +375,7 @@ pub(crate) fn go_kind(v: &Value) -> &'static str {
         Value::Time(_) => "struct",
         Value::Semver(v) if v.pointer => "ptr",
         Value::Semver(_) => "struct",
+        Value::Cert(_) => "struct",
     }
 }
 
@@ -386,6 +392,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Time(_) => "time.Time",
         Value::Semver(v) if v.pointer => "*semver.Version",
         Value::Semver(_) => "semver.Version",
+        Value::Cert(_) => "sprig.certificate",
     }
 }
 

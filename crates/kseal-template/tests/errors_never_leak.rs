@@ -148,6 +148,12 @@ fn expr(keys: &[String]) -> impl Strategy<Value = String> + use<> {
                 "empty",
                 "not",
                 "print",
+                "pkcs12key",
+                "pkcs12cert",
+                "jwkPublicKeyPem",
+                "jwkPrivateKeyPem",
+                "certSANs",
+                "pemTruststoreToPKCS12",
             ][..],
         );
         prop_oneof![
@@ -179,7 +185,15 @@ fn expr(keys: &[String]) -> impl Strategy<Value = String> + use<> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(indent {a} {b})")),
             (inner.clone(), inner.clone(), inner.clone())
                 .prop_map(|(a, b, c)| format!("(ternary {a} {b} {c})")),
-            (inner.clone(), inner).prop_map(|(a, b)| format!("(contains {a} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(contains {a} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(pkcs12keyPass {a} {b})")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| format!("(pemToPkcs12Pass {a} {b} {a})")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| format!("(rsaDecrypt \"RSA-OAEP\" \"SHA256\" {a} {b})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!(
+                "(genSelfSignedCertWithKey \"cn\" nil nil 1 {a} | print {b})"
+            )),
         ]
     })
 }

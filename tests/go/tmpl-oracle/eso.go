@@ -1,17 +1,22 @@
 package main
 
-// External Secrets Operator's own template functions (engine v2), written for this oracle from
-// what ESO's template package does, with the libraries ESO uses (go-pkcs12, jwx, sigs.k8s.io/yaml).
-// certSANs, rsaDecrypt, pemTruststoreToPKCS12* and hexdec follow ESO's documentation (their source
-// was not available to read). htpasswd is sprig's two-argument one, as ESO's documentation uses it.
+// External Secrets Operator's own template functions (engine v2), written for this oracle from a
+// reading of ESO v2.9's template package (runtime/template/v2), with the libraries ESO uses
+// (go-pkcs12, jwx, sigs.k8s.io/yaml). Where ESO's code dereferences a missing PEM block (pemToPkcs12*,
+// fullPemToPkcs12*, pemTruststoreToPKCS12* on input that is not, or not only, PEM), this code does
+// the same: text/template turns the panic into an error.
+//
+// ESO vendors its own sprig copy (runtime/template/v2/sprig), sprig v3.3.0 but for two functions,
+// written here too: htpasswd takes a third argument ("sha" for {SHA}, anything else bcrypt), and
+// hexdec (not in sprig 3.3.0) writes the decoder's error text instead of failing.
 
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,6 +27,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/sprig/v3"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"sigs.k8s.io/yaml"
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -48,6 +54,7 @@ func esoOwnFuncs() template.FuncMap {
 		"fromYaml":                  fromYAML,
 		"rsaDecrypt":                rsaDecrypt,
 		"hexdec":                    hexdec,
+		"htpasswd":                  htpasswd,
 	}
 }
 
@@ -100,17 +107,9 @@ func parsePrivateKey(der []byte) (any, error) {
 	return nil, errors.New("unable to parse private key type")
 }
 
-func firstCert(in string) (*x509.Certificate, []byte, error) {
-	block, rest := pem.Decode([]byte(in))
-	if block == nil {
-		return nil, nil, errors.New("no PEM data found")
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	return c, rest, err
-}
-
 func pemToPkcs12Pass(cert, key, pass string) (string, error) {
-	c, _, err := firstCert(cert)
+	block, _ := pem.Decode([]byte(cert))
+	c, err := x509.ParseCertificate(block.Bytes) // a nil block panics, as in ESO
 	if err != nil {
 		return "", err
 	}
@@ -118,27 +117,36 @@ func pemToPkcs12Pass(cert, key, pass string) (string, error) {
 }
 
 func fullPemToPkcs12Pass(cert, key, pass string) (string, error) {
-	c, rest, err := firstCert(cert)
+	block, rest := pem.Decode([]byte(cert))
+	c, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return "", err
 	}
-	var cas []*x509.Certificate
-	for len(rest) > 0 {
-		var ca *x509.Certificate
-		ca, rest, err = firstCert(string(rest))
-		if err != nil {
-			return "", err
-		}
-		cas = append(cas, ca)
+	cas, err := parseCaCerts(rest)
+	if err != nil {
+		return "", err
 	}
 	return encodePkcs12(c, key, cas, pass)
 }
 
+// parseCaCerts reads PEM certificates until no input is left: any text after the last block
+// (even a second newline) is a nil block, and a panic, as in ESO.
+func parseCaCerts(in []byte) ([]*x509.Certificate, error) {
+	all := []*x509.Certificate{}
+	for len(in) > 0 {
+		var block *pem.Block
+		block, in = pem.Decode(in)
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, c)
+	}
+	return all, nil
+}
+
 func encodePkcs12(c *x509.Certificate, key string, cas []*x509.Certificate, pass string) (string, error) {
 	block, _ := pem.Decode([]byte(key))
-	if block == nil {
-		return "", errors.New("no PEM data found")
-	}
 	k, err := parsePrivateKey(block.Bytes)
 	if err != nil {
 		return "", err
@@ -151,19 +159,9 @@ func encodePkcs12(c *x509.Certificate, key string, cas []*x509.Certificate, pass
 }
 
 func pemTruststoreToPKCS12Pass(certs, pass string) (string, error) {
-	var all []*x509.Certificate
-	rest := []byte(certs)
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, c)
+	all, err := parseCaCerts([]byte(certs))
+	if err != nil {
+		return "", err
 	}
 	pfx, err := gopkcs12.Modern.EncodeTrustStore(all, pass)
 	if err != nil {
@@ -172,8 +170,17 @@ func pemTruststoreToPKCS12Pass(certs, pass string) (string, error) {
 	return base64.StdEncoding.EncodeToString(pfx), nil
 }
 
+// trimJunk drops what comes before the first "-----BEGIN", as ESO does before filterPEM and
+// certSANs (pem.Decode used to skip it).
+func trimJunk(in string) string {
+	if i := strings.Index(in, "-----BEGIN"); i >= 0 {
+		return in[i:]
+	}
+	return in
+}
+
 func filterPEM(kind, in string) (string, error) {
-	data := []byte(in)
+	data := []byte(trimJunk(in))
 	var out []byte
 	for {
 		block, rest := pem.Decode(data)
@@ -273,9 +280,13 @@ func filterCertChain(kind, in string) (string, error) {
 // certSANs lists the subject alternative names of the first certificate: DNS names, IP
 // addresses, email addresses and URIs, in that order.
 func certSANs(in string) ([]string, error) {
-	c, _, err := firstCert(in)
+	block, _ := pem.Decode([]byte(trimJunk(in)))
+	if block == nil {
+		return nil, errors.New("failed to decode PEM block")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to parse certificate: %w", err)
 	}
 	sans := append([]string{}, c.DNSNames...)
 	for _, ip := range c.IPAddresses {
@@ -336,55 +347,64 @@ func fromYAML(in string) map[string]any {
 	return m
 }
 
-func rsaDecrypt(scheme, hashName string, ciphertext any, keyPEM string) (string, error) {
-	var ct []byte
-	switch c := ciphertext.(type) {
-	case string:
-		ct = []byte(c)
-	case []byte:
-		ct = c
+// rsaDecrypt: scheme "None" gives the input back; "RSA-OAEP" decrypts with the hash named (SHA1,
+// SHA256, SHA512; any other name is SHA-256) and no label; other schemes are an error.
+func rsaDecrypt(scheme, hashName, in, keyPEM string) (string, error) {
+	switch scheme {
+	case "None":
+		return in, nil
+	case "RSA-OAEP":
 	default:
-		return "", fmt.Errorf("ciphertext must be a string or bytes, got %T", ciphertext)
+		return "", fmt.Errorf("decryption scheme %v is not supported", scheme)
 	}
 	block, _ := pem.Decode([]byte(keyPEM))
 	if block == nil {
-		return "", errors.New("failed to decode PEM private key")
+		return "", errors.New("failed to decode PEM block")
 	}
 	k, err := parsePrivateKey(block.Bytes)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("could not parse private key: %v", err)
 	}
 	priv, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return "", errors.New("private key is not an RSA key")
+		return "", errors.New("could not parse RSA private key")
 	}
 	var h hash.Hash
-	var ch crypto.Hash
-	switch strings.ToUpper(hashName) {
+	switch hashName {
 	case "SHA1":
-		h, ch = sha1.New(), crypto.SHA1
-	case "SHA256":
-		h, ch = sha256.New(), crypto.SHA256
+		h = crypto.SHA1.New()
+	case "SHA512":
+		h = sha512.New()
 	default:
-		return "", fmt.Errorf("unsupported hash %q", hashName)
+		h = sha256.New()
 	}
-	_ = ch
-	var plain []byte
-	switch scheme {
-	case "RSA-OAEP":
-		plain, err = rsa.DecryptOAEP(h, rand.Reader, priv, ct, nil)
-	case "None":
-		plain, err = rsa.DecryptPKCS1v15(rand.Reader, priv, ct)
-	default:
-		return "", fmt.Errorf("unsupported scheme %q", scheme)
-	}
+	plain, err := rsa.DecryptOAEP(h, nil, priv, []byte(in), nil)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("error decrypting data with RSA: %v", err)
 	}
 	return string(plain), nil
 }
 
-func hexdec(in string) (string, error) {
+func hexdec(in string) string {
 	b, err := hex.DecodeString(in)
-	return string(b), err
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// hashAlgorithm is a named string type as in ESO's sprig: text/template accepts a string literal for
+// it, not a string value (a data value or a pipeline's result is "wrong type for value").
+type hashAlgorithm string
+
+// htpasswd is ESO's sprig's: "sha" gives Apache's {SHA} form, anything else bcrypt.
+func htpasswd(user, pass string, algorithm hashAlgorithm) string {
+	if strings.Contains(user, ":") {
+		return fmt.Sprintf("invalid username: %s", user)
+	}
+	if algorithm == "sha" {
+		sum := sha1.Sum([]byte(pass))
+		return fmt.Sprintf("%s:{SHA}%s", user, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	return fmt.Sprintf("%s:%s", user, sprig.TxtFuncMap()["bcrypt"].(func(string) string)(pass))
 }

@@ -2,8 +2,9 @@
 // (crates/kseal-template/tests/differential.rs):
 //
 //   - flavour "eso": text/template with missingkey=error, sprig v3.3.0's TxtFuncMap without env,
-//     expandenv and getHostByName, plus External Secrets Operator's own functions (eso.go), the
-//     data dot a map[string]string as ESO builds it;
+//     expandenv and getHostByName, plus External Secrets Operator's own functions and the two its
+//     vendored sprig changes, htpasswd and hexdec (eso.go), the data dot a map[string]string as ESO
+//     builds it;
 //   - flavour "sealed": text/template with Go's default missing-key behaviour and sprig's
 //     GenericFuncMap without env, expandenv and getHostByName, as sealed-secrets' controller does;
 //   - flavour "property": an ESO remoteRef property lookup with tidwall/gjson, as ESO's AWS
