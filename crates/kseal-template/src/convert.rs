@@ -80,7 +80,7 @@ fn write_json(
     match value {
         Value::Nil => push_str(out, "null", cap),
         Value::Bool(b) => push_str(out, if *b { "true" } else { "false" }, cap),
-        Value::Int(i) => push_str(out, &i.to_string(), cap),
+        Value::Int(i) | Value::Int64(i) => push_str(out, &i.to_string(), cap),
         Value::Float(f) if f.is_finite() => push_str(out, &go_json_float(*f), cap),
         Value::Float(_) => Err(ValueError::Invalid("cannot encode NaN or infinity".into())),
         Value::Str(s) => write_json_str(s, escape_html, out, cap),
@@ -466,7 +466,7 @@ fn yaml_scalar(v: &Value, level: usize, out: &mut String, cap: usize) -> Result<
     match v {
         Value::Nil => push_str(out, "null", cap),
         Value::Bool(b) => push_str(out, if *b { "true" } else { "false" }, cap),
-        Value::Int(i) => push_str(out, &i.to_string(), cap),
+        Value::Int(i) | Value::Int64(i) => push_str(out, &i.to_string(), cap),
         Value::Float(f) if f.is_finite() => {
             let json = go_json_float(*f);
             let digits = json.strip_prefix('-').unwrap_or(&json);

@@ -221,7 +221,7 @@ impl Exec<'_, '_> {
         let empty = match &value {
             Value::List(items) => items.is_empty(),
             Value::Map(map) => map.is_empty(),
-            Value::Int(n) => {
+            Value::Int(n) | Value::Int64(n) => {
                 if pipe.vars.len() > 1 {
                     return Err(self.exec_error(
                         pipe.line,
@@ -263,7 +263,7 @@ impl Exec<'_, '_> {
                     }
                 }
             }
-            Value::Int(n) => {
+            Value::Int(n) | Value::Int64(n) => {
                 for i in 0..*n {
                     if self.iterate(branch, mark, Value::Int(i), &Value::Int(i))? {
                         break;
@@ -527,7 +527,8 @@ impl Exec<'_, '_> {
 impl Exec<'_, '_> {
     /// Calls a method of a time or a version (a field reference calls one without arguments).
     fn method(&mut self, line: usize, recv: &Value, name: &str, args: &[Value]) -> Result<Value> {
-        match crate::objects::method(recv, name, args, self.budget) {
+        let args: Vec<Value> = args.iter().cloned().map(Value::as_go_int).collect();
+        match crate::objects::method(recv, name, &args, self.budget) {
             Some(r) => r.map_err(|e| self.func_error(line, name, e)),
             None => Err(self.exec_error(
                 line,

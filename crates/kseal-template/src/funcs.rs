@@ -158,7 +158,26 @@ fn secret_text(b: &mut Budget, s: Zeroizing<String>) -> FResult {
 /// Calls the function `name` (never `and`/`or`) with evaluated arguments. `literal[i]` tells whether
 /// `args[i]` is a literal of the template (only then may a message quote it); what the call produces is
 /// counted against `b`, and sizes are checked before large results are built.
+/// The functions that tell a Go `int64` from an `int`.
+const INT64_AWARE: &[&str] = &[
+    "duration",
+    "durationRound",
+    "typeOf",
+    "kindOf",
+    "typeIs",
+    "typeIsLike",
+    "kindIs",
+    "printf",
+    "deepEqual",
+];
+
 pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budget) -> FResult {
+    // Only these tell Go's int64 from its int; every other function gets an int.
+    let args = if INT64_AWARE.contains(&name) {
+        args
+    } else {
+        args.into_iter().map(Value::as_go_int).collect()
+    };
     let a = args.as_slice();
     let is_literal = |i: usize| literal.get(i).copied().unwrap_or(false);
     match name {

@@ -372,7 +372,7 @@ impl Printer {
                 't' | 'v' => self.pad(if *b { b"true" } else { b"false" }),
                 _ => self.bad_verb(verb, arg, depth),
             },
-            Value::Int(n) => self.integer(*n, verb, arg, depth),
+            Value::Int(n) | Value::Int64(n) => self.integer(*n, verb, arg, depth),
             Value::Float(x) => self.float(*x, verb, arg, depth),
             Value::Str(_) | Value::Bytes(_) => {
                 let bytes = arg.as_bytes()?;

@@ -701,7 +701,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(_) | Value::Bytes(_), Value::Str(_) | Value::Bytes(_)) => {
             a.as_bytes().ok() == b.as_bytes().ok()
@@ -1364,9 +1364,13 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 0
             }))
         }
-        "int" | "int64" => {
+        "int" => {
             arity(a, 1)?;
             Ok(Value::Int(cast_int(&a[0])))
+        }
+        "int64" => {
+            arity(a, 1)?;
+            Ok(Value::Int64(cast_int(&a[0])))
         }
         "float64" => {
             arity(a, 1)?;
@@ -1377,22 +1381,24 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let s = strval(&a[0], b)?;
             Ok(Value::Int(i64::from_str_radix(&s, 8).unwrap_or(0)))
         }
-        "add" => Ok(Value::Int(
+        "add" => Ok(Value::Int64(
             a.iter().fold(0i64, |acc, v| acc.wrapping_add(cast_int(v))),
         )),
         "add1" => {
             arity(a, 1)?;
-            Ok(Value::Int(cast_int(&a[0]).wrapping_add(1)))
+            Ok(Value::Int64(cast_int(&a[0]).wrapping_add(1)))
         }
         "sub" => {
             arity(a, 2)?;
-            Ok(Value::Int(cast_int(&a[0]).wrapping_sub(cast_int(&a[1]))))
+            Ok(Value::Int64(cast_int(&a[0]).wrapping_sub(cast_int(&a[1]))))
         }
         "mul" => {
             at_least(a, 1)?;
-            Ok(Value::Int(a[1..].iter().fold(cast_int(&a[0]), |acc, v| {
-                acc.wrapping_mul(cast_int(v))
-            })))
+            Ok(Value::Int64(
+                a[1..]
+                    .iter()
+                    .fold(cast_int(&a[0]), |acc, v| acc.wrapping_mul(cast_int(v))),
+            ))
         }
         "div" | "mod" => {
             arity(a, 2)?;
@@ -1400,7 +1406,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             if y == 0 {
                 return invalid("runtime error: integer divide by zero");
             }
-            Ok(Value::Int(if name == "div" {
+            Ok(Value::Int64(if name == "div" {
                 x.wrapping_div(y)
             } else {
                 x.wrapping_rem(y)
@@ -1409,7 +1415,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         "max" | "biggest" | "min" => {
             at_least(a, 1)?;
             let first = cast_int(&a[0]);
-            Ok(Value::Int(a[1..].iter().map(cast_int).fold(
+            Ok(Value::Int64(a[1..].iter().map(cast_int).fold(
                 first,
                 |acc, v| {
                     if name == "min" {
@@ -2008,6 +2014,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             // sprig reads a string of seconds (or an int64); Go's untyped int literal counts as 0.
             let secs = match &a[0] {
                 Value::Str(s) => s.parse::<i64>().unwrap_or(0),
+                Value::Int64(n) => *n,
                 _ => 0,
             };
             // Go's Duration multiplication wraps.
@@ -2018,6 +2025,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let d = match &a[0] {
                 Value::Str(s) => crate::date::parse_duration(s).unwrap_or(0),
                 Value::Time(t) => crate::objects::since(t),
+                Value::Int64(n) => *n,
                 _ => 0,
             };
             let u = d.unsigned_abs();

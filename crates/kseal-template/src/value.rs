@@ -21,6 +21,10 @@ pub(crate) enum Value {
     Nil,
     Bool(bool),
     Int(i64),
+    /// A Go `int64`: what sprig's arithmetic (`add`, `sub`, `mul`, `div`, `mod`, `add1`, `max`, `min`)
+    /// and `int64` give. It is an `int` to every function but the few that tell them apart (`duration`,
+    /// `durationRound`, `typeOf`, `kindOf`, `typeIs`, `kindIs`): see [`Value::as_go_int`].
+    Int64(i64),
     Float(f64),
     Str(Text),
     /// Bytes that are not valid UTF-8 (a binary secret value or a `b64dec` result).
@@ -102,6 +106,15 @@ pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result
 }
 
 impl Value {
+    /// The value with a Go `int64` made an `int`, as every function but the few that tell them apart
+    /// receives it.
+    pub(crate) fn as_go_int(self) -> Value {
+        match self {
+            Value::Int64(i) => Value::Int(i),
+            other => other,
+        }
+    }
+
     /// Wraps a string (which may be secret).
     pub(crate) fn str(s: impl Into<String>) -> Value {
         Value::Str(Rc::new(Zeroizing::new(s.into())))
@@ -135,6 +148,7 @@ impl Value {
             Value::Nil => "nil",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::Bytes(_) => "binary",
@@ -152,7 +166,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::Bytes(b) => !b.bytes.is_empty(),
@@ -223,7 +237,7 @@ impl Value {
     /// The value as an integer (integral floats, as produced by JSON, are accepted).
     pub(crate) fn as_int(&self) -> Result<i64, ValueError> {
         match self {
-            Value::Int(i) => Ok(*i),
+            Value::Int(i) | Value::Int64(i) => Ok(*i),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
             other => Err(ValueError::Invalid(format!(
                 "expected an integer, got {}",
@@ -269,7 +283,7 @@ impl Value {
         match self {
             Value::Nil => push_capped(out, b"<nil>", cap),
             Value::Bool(b) => push_capped(out, if *b { b"true" } else { b"false" }, cap),
-            Value::Int(i) => push_capped(out, i.to_string().as_bytes(), cap),
+            Value::Int(i) | Value::Int64(i) => push_capped(out, i.to_string().as_bytes(), cap),
             Value::Float(f) => push_capped(out, format_float(*f).as_bytes(), cap),
             Value::Str(s) => push_capped(out, s.as_bytes(), cap),
             Value::Bytes(b) => push_capped(out, &b.bytes, cap),
@@ -368,6 +382,7 @@ pub(crate) fn go_kind(v: &Value) -> &'static str {
         Value::Nil => "invalid",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
+        Value::Int64(_) => "int64",
         Value::Float(_) => "float64",
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "slice",
@@ -385,6 +400,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Nil => "<nil>",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
+        Value::Int64(_) => "int64",
         Value::Float(_) => "float64",
         Value::Str(_) | Value::Bytes(_) => "string",
         Value::List(_) => "[]interface {}",
