@@ -527,7 +527,7 @@ impl Exec<'_, '_> {
 impl Exec<'_, '_> {
     /// Calls a method of a time or a version (a field reference calls one without arguments).
     fn method(&mut self, line: usize, recv: &Value, name: &str, args: &[Value]) -> Result<Value> {
-        let args: Vec<Value> = args.iter().cloned().map(Value::as_go_int).collect();
+        let args: Vec<Value> = args.iter().cloned().map(Value::into_go_int).collect();
         match crate::objects::method(recv, name, &args, self.budget) {
             Some(r) => r.map_err(|e| self.func_error(line, name, e)),
             None => Err(self.exec_error(

@@ -176,7 +176,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
     let args = if INT64_AWARE.contains(&name) {
         args
     } else {
-        args.into_iter().map(Value::as_go_int).collect()
+        args.into_iter().map(Value::into_go_int).collect()
     };
     let a = args.as_slice();
     let is_literal = |i: usize| literal.get(i).copied().unwrap_or(false);

@@ -23,7 +23,7 @@ pub(crate) enum Value {
     Int(i64),
     /// A Go `int64`: what sprig's arithmetic (`add`, `sub`, `mul`, `div`, `mod`, `add1`, `max`, `min`)
     /// and `int64` give. It is an `int` to every function but the few that tell them apart (`duration`,
-    /// `durationRound`, `typeOf`, `kindOf`, `typeIs`, `kindIs`): see [`Value::as_go_int`].
+    /// `durationRound`, `typeOf`, `kindOf`, `typeIs`, `kindIs`): see [`Value::into_go_int`].
     Int64(i64),
     Float(f64),
     Str(Text),
@@ -108,7 +108,7 @@ pub(crate) fn push_capped(out: &mut Vec<u8>, bytes: &[u8], cap: usize) -> Result
 impl Value {
     /// The value with a Go `int64` made an `int`, as every function but the few that tell them apart
     /// receives it.
-    pub(crate) fn as_go_int(self) -> Value {
+    pub(crate) fn into_go_int(self) -> Value {
         match self {
             Value::Int64(i) => Value::Int(i),
             other => other,
