@@ -23,6 +23,7 @@ use x509_cert::der::Decode as _;
 use zeroize::Zeroizing;
 
 use crate::budget::Budget;
+use crate::funcs::{arity, go_pem, invalid};
 use crate::keys::{self, PrivateKey};
 use crate::value::{FuncError, Value};
 
@@ -76,20 +77,6 @@ impl CertPair {
     }
 }
 
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
-
-fn pem_block(tag: &str, der: &[u8]) -> String {
-    let block = pem::Pem::new(tag, der.to_vec());
-    pem::encode_config(
-        &block,
-        pem::EncodeConfig::new()
-            .set_line_ending(pem::LineEnding::LF)
-            .set_line_wrap(64),
-    )
-}
-
 /// sprig's `pemBlockForKey`: RSA as PKCS#1, ECDSA as SEC 1, others as PKCS#8.
 fn key_pem(key: &PrivateKey) -> Result<Zeroizing<String>, FuncError> {
     let (tag, der) = match key {
@@ -97,7 +84,7 @@ fn key_pem(key: &PrivateKey) -> Result<Zeroizing<String>, FuncError> {
         PrivateKey::Ec { .. } => ("EC PRIVATE KEY", key.to_sec1()?),
         PrivateKey::Edwards { .. } => ("PRIVATE KEY", key.to_pkcs8()?),
     };
-    Ok(Zeroizing::new(pem_block(tag, &der)))
+    Ok(Zeroizing::new(go_pem(tag, &der)))
 }
 
 /// sprig's `parsePrivateKeyPEM`: the PEM type says which form the key has.
@@ -129,7 +116,7 @@ fn signing_key(key: &PrivateKey) -> Result<KeyPair, FuncError> {
         PrivateKey::Edwards { .. } => return invalid("X25519 keys cannot sign certificates"),
     };
     let der = key.to_pkcs8()?;
-    let pem = Zeroizing::new(pem_block("PRIVATE KEY", &der));
+    let pem = Zeroizing::new(go_pem("PRIVATE KEY", &der));
     KeyPair::from_pkcs8_pem_and_sign_algo(&pem, alg)
         .or_else(|_| invalid("the private key cannot be used to sign"))
 }
@@ -234,7 +221,7 @@ fn base_params(
 
 fn pair(cert_der: &[u8], key: &PrivateKey) -> Result<Value, FuncError> {
     Ok(Value::Cert(Rc::new(CertPair {
-        cert: pem_block("CERTIFICATE", cert_der),
+        cert: go_pem("CERTIFICATE", cert_der),
         key: key_pem(key)?,
     })))
 }
@@ -269,7 +256,7 @@ fn signed(params: &CertificateParams, key: &PrivateKey, ca: &CertPair) -> FResul
         other => other,
     })?;
     let issuer_key = signing_key(&ca_key)?;
-    let issuer = Issuer::from_ca_cert_pem(&pem_block("CERTIFICATE", block.contents()), issuer_key)
+    let issuer = Issuer::from_ca_cert_pem(&go_pem("CERTIFICATE", block.contents()), issuer_key)
         .or_else(|_| invalid("error parsing certificate"))?;
     let mut params = params.clone();
     params.use_authority_key_identifier_extension = true;
@@ -285,17 +272,6 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
         return None;
     }
     Some(call_inner(name, a, b))
-}
-
-fn arity(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() == want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of args for {want}-argument function: got {}",
-            a.len()
-        ))
-    }
 }
 
 fn with_key(a: &[Value], at: usize, b: &mut Budget) -> Result<PrivateKey, FuncError> {

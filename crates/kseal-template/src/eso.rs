@@ -10,27 +10,13 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectAltName, SubjectKeyIdentifier};
 
 use crate::budget::Budget;
+use crate::funcs::{go_pem, invalid};
 use crate::value::{FuncError, Value};
 
 type FResult = Result<Value, FuncError>;
 
 /// The names this module implements.
 pub(crate) const FUNCTIONS: &[&str] = &["filterPEM", "filterCertChain", "certSANs"];
-
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
-
-/// Go's `pem.Encode`: 64-character base64 lines, `\n` line ends.
-fn encode(tag: &str, der: &[u8]) -> String {
-    let block = pem::Pem::new(tag, der.to_vec());
-    pem::encode_config(
-        &block,
-        pem::EncodeConfig::new()
-            .set_line_ending(pem::LineEnding::LF)
-            .set_line_wrap(64),
-    )
-}
 
 /// The PEM blocks of `input` and whether text other than whitespace follows the last one (or, with
 /// no block, whether there is any input at all).
@@ -60,7 +46,7 @@ pub(crate) fn order_chain_pem(input: &str) -> Option<String> {
     Some(
         chain
             .iter()
-            .map(|&i| encode("CERTIFICATE", &nodes[i].der))
+            .map(|&i| go_pem("CERTIFICATE", &nodes[i].der))
             .collect(),
     )
 }
@@ -159,7 +145,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let (found, rest) = blocks(input);
             let mut out = String::new();
             for block in found.iter().filter(|p| p.tag().eq_ignore_ascii_case(kind)) {
-                out.push_str(&encode(block.tag(), block.contents()));
+                out.push_str(&go_pem(block.tag(), block.contents()));
             }
             if out.is_empty() && rest {
                 return invalid("error filtering pem: found junk");
@@ -174,7 +160,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                 "leaf" => {
                     let leaf = &nodes[chain[0]];
                     if leaf.authority_key.is_some() && !is_root(leaf) {
-                        encode("CERTIFICATE", &leaf.der)
+                        go_pem("CERTIFICATE", &leaf.der)
                     } else {
                         String::new()
                     }
@@ -183,12 +169,12 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
                     .iter()
                     .map(|&i| &nodes[i])
                     .take_while(|n| !is_root(n))
-                    .map(|n| encode("CERTIFICATE", &n.der))
+                    .map(|n| go_pem("CERTIFICATE", &n.der))
                     .collect(),
                 "root" => {
                     let root = &nodes[chain[chain.len() - 1]];
                     if is_root(root) {
-                        encode("CERTIFICATE", &root.der)
+                        go_pem("CERTIFICATE", &root.der)
                     } else {
                         String::new()
                     }

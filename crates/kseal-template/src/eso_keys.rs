@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::asn1;
 use crate::budget::Budget;
+use crate::funcs::{arity, go_pem, invalid};
 use crate::keys::{self, CURVES, OID_EC, OID_ED25519, PrivateKey};
 use crate::value::{FuncError, Value};
 
@@ -18,20 +19,6 @@ type FResult = Result<Value, FuncError>;
 
 /// The names this module implements.
 pub(crate) const FUNCTIONS: &[&str] = &["jwkPublicKeyPem", "jwkPrivateKeyPem", "rsaDecrypt"];
-
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
-
-fn pem_block(tag: &str, der: &[u8]) -> String {
-    let block = pem::Pem::new(tag, der.to_vec());
-    pem::encode_config(
-        &block,
-        pem::EncodeConfig::new()
-            .set_line_ending(pem::LineEnding::LF)
-            .set_line_wrap(64),
-    )
-}
 
 /// A JWK member as bytes: base64url (jwx also takes padding and the standard alphabet).
 fn member(
@@ -198,17 +185,6 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
     Some(call_inner(name, a, b))
 }
 
-fn arity(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() == want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of arguments: want {want}, got {}",
-            a.len()
-        ))
-    }
-}
-
 fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
     match name {
         "jwkPublicKeyPem" | "jwkPrivateKeyPem" => {
@@ -216,10 +192,8 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             let text = a[0].as_str()?;
             b.work(text.len())?;
             let out = match (name, parse_jwk(text)?) {
-                ("jwkPublicKeyPem", Jwk::Public(der)) => pem_block("PUBLIC KEY", &der),
-                ("jwkPrivateKeyPem", Jwk::Private(key)) => {
-                    pem_block("PRIVATE KEY", &key.to_pkcs8()?)
-                }
+                ("jwkPublicKeyPem", Jwk::Public(der)) => go_pem("PUBLIC KEY", &der),
+                ("jwkPrivateKeyPem", Jwk::Private(key)) => go_pem("PRIVATE KEY", &key.to_pkcs8()?),
                 ("jwkPublicKeyPem", Jwk::Private(_)) => {
                     return invalid("x509: unsupported public key type: the JWK is a private key");
                 }

@@ -117,11 +117,24 @@ pub(crate) fn reads_text(name: &str) -> bool {
 
 type FResult = Result<Value, FuncError>;
 
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
+/// Go's `pem.Encode` of one block: 64-character base64 lines, `\n` line ends.
+pub(crate) fn go_pem(tag: &str, der: &[u8]) -> String {
+    let block = pem::Pem::new(tag, der.to_vec());
+    pem::encode_config(
+        &block,
+        pem::EncodeConfig::new()
+            .set_line_ending(pem::LineEnding::LF)
+            .set_line_wrap(64),
+    )
+}
+
+/// A function's failure with `msg` (which never holds data).
+pub(crate) fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Invalid(msg.into()))
 }
 
-fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
+/// `args` has exactly `want` values.
+pub(crate) fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
     if args.len() == want {
         Ok(())
     } else {
@@ -132,7 +145,8 @@ fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
     }
 }
 
-fn at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
+/// `args` has at least `want` values.
+pub(crate) fn at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
     if args.len() >= want {
         Ok(())
     } else {

@@ -6,27 +6,13 @@ use std::rc::Rc;
 
 use crate::budget::Budget;
 use crate::date::{self, Field, GoTime, Zone};
+use crate::funcs::{arity, invalid};
 use crate::semver::{Constraints, Version};
 use crate::value::{FuncError, Value};
 
 type FResult = Result<Value, FuncError>;
 
 // The names are listed in `sprig::FUNCTIONS`, whose dispatch falls through to [`call`].
-
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
-
-fn arity(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() == want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of arguments: want {want}, got {}",
-            a.len()
-        ))
-    }
-}
 
 fn text(b: &mut Budget, s: String) -> FResult {
     b.produce(s.len())?;

@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::asn1::{self, Seq, Tlv};
 use crate::budget::Budget;
+use crate::funcs::{arity, go_pem, invalid};
 use crate::keys::{self, PrivateKey};
 use crate::value::{FuncError, Value};
 
@@ -73,10 +74,6 @@ const SALT_LEN: usize = 16;
 /// Work counted for each iteration of a key derivation: a keystore that asks for millions of
 /// iterations runs out of budget before any is done.
 const WORK_PER_ITERATION: usize = 16;
-
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
 
 fn is(oid: &[u8], dotted: &str) -> bool {
     oid == asn1::oid(dotted).as_slice()
@@ -501,19 +498,9 @@ fn decode_chain(pfx: &[u8], password: &str, b: &mut Budget) -> Result<Chain, Fun
     Ok(Chain { key, certs })
 }
 
-fn pem_block(tag: &str, der: &[u8]) -> String {
-    let block = pem::Pem::new(tag, der.to_vec());
-    pem::encode_config(
-        &block,
-        pem::EncodeConfig::new()
-            .set_line_ending(pem::LineEnding::LF)
-            .set_line_wrap(64),
-    )
-}
-
 /// ESO's certificate order: the keystore's when the certificates do not form one chain.
 fn ordered_certs(certs: &[Vec<u8>], b: &mut Budget) -> Result<String, FuncError> {
-    let all: String = certs.iter().map(|c| pem_block("CERTIFICATE", c)).collect();
+    let all: String = certs.iter().map(|c| go_pem("CERTIFICATE", c)).collect();
     b.work(all.len())?;
     Ok(crate::eso::order_chain_pem(&all).unwrap_or(all))
 }
@@ -749,17 +736,6 @@ pub(crate) fn call(name: &str, a: &[Value], b: &mut Budget) -> Option<FResult> {
     Some(call_inner(name, a, b))
 }
 
-fn arity(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() == want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of arguments: want {want}, got {}",
-            a.len()
-        ))
-    }
-}
-
 fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
     let out = match name {
         "pkcs12key" | "pkcs12keyPass" | "pkcs12cert" | "pkcs12certPass" => {
@@ -779,7 +755,7 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
             })?;
             if name.starts_with("pkcs12key") {
                 let der = chain.key.to_pkcs8()?;
-                pem_block("PRIVATE KEY", &der)
+                go_pem("PRIVATE KEY", &der)
             } else {
                 ordered_certs(&chain.certs, b)?
             }

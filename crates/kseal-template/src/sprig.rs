@@ -11,6 +11,7 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::budget::{Budget, Limit, MAX_VALUE_NODES};
+use crate::funcs::{arity, at_least, invalid};
 use crate::value::{FuncError, Value};
 
 type FResult = Result<Value, FuncError>;
@@ -471,32 +472,6 @@ fn random_string(count: i64, set: &[u8], b: &mut Budget) -> FResult {
         out.push(char::from(set[random_below(set.len() as u64)? as usize]));
     }
     text(b, out)
-}
-
-fn invalid<T>(msg: impl Into<String>) -> Result<T, FuncError> {
-    Err(FuncError::Invalid(msg.into()))
-}
-
-fn arity(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() == want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of arguments: want {want}, got {}",
-            a.len()
-        ))
-    }
-}
-
-fn at_least(a: &[Value], want: usize) -> Result<(), FuncError> {
-    if a.len() >= want {
-        Ok(())
-    } else {
-        invalid(format!(
-            "wrong number of arguments: want at least {want}, got {}",
-            a.len()
-        ))
-    }
 }
 
 /// A parameter Go types as `int`: only an integer is accepted (a float or a string is a type error).
