@@ -480,7 +480,9 @@ fn yaml_scalar(v: &Value, level: usize, out: &mut String, cap: usize) -> Result<
         }
         Value::Float(_) => Err(ValueError::Invalid("cannot encode NaN or infinity".into())),
         Value::Str(s) => yaml_string(s, level, out, cap),
-        Value::Bytes(b) => Err(ValueError::NonUtf8(b.origin.clone())),
+        // sigs.k8s.io/yaml goes through encoding/json, which writes each byte that is not UTF-8 as
+        // U+FFFD.
+        Value::Bytes(_) => yaml_string(&v.go_runes()?, level, out, cap),
         Value::List(_) => push_str(out, "[]", cap),
         Value::Map(_) => push_str(out, "{}", cap),
         // sigs.k8s.io/yaml goes through JSON: both become strings.

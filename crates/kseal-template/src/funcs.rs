@@ -169,9 +169,6 @@ fn secret_text(b: &mut Budget, s: Zeroizing<String>) -> FResult {
     Ok(Value::Str(Rc::new(s)))
 }
 
-/// Calls the function `name` (never `and`/`or`) with evaluated arguments. `literal[i]` tells whether
-/// `args[i]` is a literal of the template (only then may a message quote it); what the call produces is
-/// counted against `b`, and sizes are checked before large results are built.
 /// The functions that tell a Go `int64` from an `int`.
 const INT64_AWARE: &[&str] = &[
     "duration",
@@ -185,7 +182,18 @@ const INT64_AWARE: &[&str] = &[
     "deepEqual",
 ];
 
+/// Calls the function `name` (never `and`/`or`) with evaluated arguments. `literal[i]` tells whether
+/// `args[i]` is a literal of the template (only then may a message quote it); what the call produces is
+/// counted against `b`, and sizes are checked before large results are built.
 pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budget) -> FResult {
+    if crate::bytewise::applies(name, &args) {
+        let args = args.into_iter().map(crate::bytewise::escape).collect();
+        return call_text(name, args, literal, b).map(crate::bytewise::unescape);
+    }
+    call_text(name, args, literal, b)
+}
+
+fn call_text(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budget) -> FResult {
     // Only these tell Go's int64 from its int; every other function gets an int.
     let args = if INT64_AWARE.contains(&name) {
         args
@@ -399,7 +407,21 @@ pub(crate) fn call(name: &str, args: Vec<Value>, literal: &[bool], b: &mut Budge
             b.produce(out.len())?;
             Ok(Value::from_bytes(out, || "the result of trim".to_owned()))
         }
-        "nospace" => one_runes(b, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
+        "nospace" => {
+            // goutils' DeleteWhiteSpace reads each byte as a rune (U+0000..U+00FF) and writes the ones
+            // that are not space; with none removed it returns the input unchanged.
+            arity(a, 1)?;
+            let bytes = a[0].as_bytes()?;
+            let kept: String = bytes
+                .iter()
+                .map(|&byte| char::from(byte))
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if kept.chars().count() == bytes.len() {
+                return Ok(a[0].clone());
+            }
+            text(b, kept)
+        }
         "trimAll" => two_str(b, a, |cut, s| {
             s.trim_matches(|c| cut.contains(c)).to_owned()
         }),

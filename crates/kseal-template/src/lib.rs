@@ -84,6 +84,7 @@
 
 mod asn1;
 mod budget;
+mod bytewise;
 mod certs;
 mod convert;
 mod date;

@@ -1022,8 +1022,7 @@ fn wrap(s: &str, width: i64, newline: &str, long_words: bool) -> Vec<u8> {
 }
 
 /// goutils `AbbreviateFull` (byte offsets).
-fn abbreviate(s: &str, offset: i64, width: i64) -> Result<Vec<u8>, FuncError> {
-    let b = s.as_bytes();
+fn abbreviate(b: &[u8], offset: i64, width: i64) -> Result<Vec<u8>, FuncError> {
     if b.is_empty() {
         return Ok(Vec::new());
     }
@@ -1048,9 +1047,8 @@ fn abbreviate(s: &str, offset: i64, width: i64) -> Result<Vec<u8>, FuncError> {
         return invalid("minimum abbreviation width with offset is 7");
     }
     if offset + width - 3 < len {
-        let rest = std::str::from_utf8(&b[offset as usize..]).unwrap_or_default();
         let mut out = marker.to_vec();
-        out.extend(abbreviate(rest, 0, width - 3)?);
+        out.extend(abbreviate(&b[offset as usize..], 0, width - 3)?);
         return Ok(out);
     }
     let mut out = marker.to_vec();
@@ -1190,9 +1188,9 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         "abbrev" => {
             arity(a, 2)?;
             let w = int_param(&a[0])?;
-            let s = str_param(&a[1])?;
+            let s = a[1].as_bytes()?;
             if w < 4 {
-                return text(b, s.to_owned());
+                return bytes_result(b, s);
             }
             let out = abbreviate(s, 0, w)?;
             bytes_result(b, &out)
@@ -1200,9 +1198,9 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         "abbrevboth" => {
             arity(a, 3)?;
             let (l, r) = (int_param(&a[0])?, int_param(&a[1])?);
-            let s = str_param(&a[2])?;
+            let s = a[2].as_bytes()?;
             if r < 4 || l > 0 && r < 7 {
-                return text(b, s.to_owned());
+                return bytes_result(b, s);
             }
             let out = abbreviate(s, l, r).unwrap_or_default();
             bytes_result(b, &out)

@@ -358,17 +358,28 @@ fn non_utf8_values_pass_through_but_are_not_text() {
         render("T", "{{ .bin | toString | trim }}", &values()).unwrap(),
         b"\xff\x00\xfe"
     );
-    // The others refuse binary data rather than guess.
-    for template in [
-        "{{ .bin | indent 2 }}",
-        r#"{{ "/wD+" | b64dec | splitList "," }}"#,
-    ] {
+    // Go's byte-wise string functions keep the bytes where they are, as Go does.
+    assert_eq!(
+        render("T", "{{ .bin | indent 2 }}", &values()).unwrap(),
+        b"  \xff\x00\xfe"
+    );
+    assert_eq!(
+        render(
+            "T",
+            r#"{{ "/wD+" | b64dec | splitList "\x00" | last }}"#,
+            &values()
+        )
+        .unwrap(),
+        b"\xfe"
+    );
+    // Decoders refuse binary data rather than write a decoder's error into the Secret.
+    for template in ["{{ .bin | b64dec }}", "{{ .bin | fromJson }}"] {
         let e = err(template);
         assert_eq!(e.reason(), "non_utf8", "{template}");
         assert!(e.to_string().contains("binary value, not text"), "{e}");
     }
     assert!(
-        err("{{ .bin | indent 2 }}")
+        err("{{ .bin | b64dec }}")
             .to_string()
             .contains(r#"key "bin""#)
     );
@@ -546,8 +557,11 @@ fn values_from_data_are_never_quoted_in_function_errors() {
         // the parser's position in the input is not reported
         ("{{ fromJson .bad_json }}", "function"),
         // a binary value reached through a key computed from data is not named by that key
-        ("{{ index . .keystore | indent 2 }}", "non_utf8"),
-        ("{{ range . }}{{ indent 2 . }}{{ end }}", "non_utf8"),
+        ("{{ index . .keystore | b64dec }}", "non_utf8"),
+        (
+            r#"{{ range $k, $v := . }}{{ if eq $k "bin" }}{{ b64dec $v }}{{ end }}{{ end }}"#,
+            "non_utf8",
+        ),
     ] {
         let e = render("T", template, &vals).expect_err(template);
         assert_eq!(e.reason(), reason, "{template}: {e}");
@@ -564,16 +578,16 @@ fn values_from_data_are_never_quoted_in_function_errors() {
             }
         }
     }
-    let e = render("T", "{{ index . .keystore | indent 2 }}", &vals).unwrap_err();
+    let e = render("T", "{{ index . .keystore | b64dec }}", &vals).unwrap_err();
     assert!(
         e.to_string().contains("a computed value is a binary value"),
         "{e}"
     );
     // Reached through a key written in the template, the binary value is named by it.
     for template in [
-        "{{ .bin | indent 2 }}",
-        r#"{{ index . "bin" | indent 2 }}"#,
-        r#"{{ get . "bin" | indent 2 }}"#,
+        "{{ .bin | b64dec }}",
+        r#"{{ index . "bin" | b64dec }}"#,
+        r#"{{ get . "bin" | b64dec }}"#,
     ] {
         let e = render("T", template, &vals).unwrap_err();
         assert!(
