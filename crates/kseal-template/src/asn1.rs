@@ -191,6 +191,16 @@ pub(crate) fn uint(v: u64) -> Vec<u8> {
     tlv(INTEGER, &body)
 }
 
+/// Encodes a non-negative INTEGER given as big-endian bytes.
+pub(crate) fn big_uint(be: &[u8]) -> Vec<u8> {
+    let skip = be.iter().take_while(|b| **b == 0).count();
+    let mut body = be[skip..].to_vec();
+    if body.first().is_none_or(|b| b & 0x80 != 0) {
+        body.insert(0, 0);
+    }
+    tlv(INTEGER, &body)
+}
+
 /// The contents of the OID `dotted` (a constant of this crate; panics on a malformed one).
 pub(crate) fn oid(dotted: &str) -> Vec<u8> {
     let arcs: Vec<u64> = dotted

@@ -816,3 +816,26 @@ fn quadratic_list_functions_count_as_work() {
     assert_eq!(e.reason(), "limit", "{e}");
     assert_eq!(ok("{{ list 1 2 1 3 | uniq }}"), "[1 2 3]");
 }
+
+#[test]
+fn gen_private_key_dsa_is_an_openssl_dsa_key_of_sprigs_size() {
+    let out = ok(r#"{{ genPrivateKey "dsa" }}"#);
+    let block = pem::parse(&out).expect("one PEM block");
+    assert_eq!(block.tag(), "DSA PRIVATE KEY");
+    let (seq, rest) = crate::asn1::read(block.contents(), "key").unwrap();
+    assert!(rest.is_empty());
+    let items = crate::asn1::items(seq.body, "key").unwrap();
+    assert_eq!(items.len(), 6, "version, p, q, g, y, x");
+    let bits = |i: usize| {
+        let body = items[i].body;
+        let body = body.strip_prefix(&[0]).unwrap_or(body);
+        body.len() * 8 - body[0].leading_zeros() as usize
+    };
+    assert_eq!(items[0].body, [0]);
+    assert_eq!(bits(1), 1024, "p");
+    assert_eq!(bits(2), 160, "q");
+    assert!(bits(3) <= 1024 && bits(4) <= 1024, "g, y");
+    assert!(bits(5) <= 160, "x");
+    // A new key each time, as in Go.
+    assert_ne!(out, ok(r#"{{ genPrivateKey "dsa" }}"#));
+}
