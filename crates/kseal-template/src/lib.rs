@@ -103,6 +103,7 @@ mod semver;
 mod sprig;
 mod text;
 mod value;
+mod xstrings;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -868,54 +868,6 @@ fn split_n(s: &str, sep: &str, n: i64) -> Vec<String> {
     }
 }
 
-/// `xstrings`-style word splitting for snakecase, kebabcase and camelcase.
-fn case_words(s: &str) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        if c.is_uppercase() && !cur.is_empty() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || (prev.is_uppercase() && next_lower) {
-                words.push(std::mem::take(&mut cur));
-            }
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
-}
-
-fn delimited(s: &str, delim: char) -> String {
-    case_words(s)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(&delim.to_string())
-}
-
-fn camel(s: &str) -> String {
-    // xstrings.ToCamelCase: underscores separate words; each word is capitalised, the rest kept.
-    let mut out = String::new();
-    for word in s.split('_').filter(|w| !w.is_empty()) {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.extend(chars);
-        }
-    }
-    out
-}
-
 fn swapcase(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut whitespace = true;
@@ -1219,15 +1171,15 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "snakecase" => {
             arity(a, 1)?;
-            text(b, delimited(&a[0].go_runes()?, '_'))
+            bytes_result(b, &crate::xstrings::delimited(a[0].as_bytes()?, '_'))
         }
         "kebabcase" => {
             arity(a, 1)?;
-            text(b, delimited(&a[0].go_runes()?, '-'))
+            bytes_result(b, &crate::xstrings::delimited(a[0].as_bytes()?, '-'))
         }
         "camelcase" => {
             arity(a, 1)?;
-            text(b, camel(&a[0].go_runes()?))
+            bytes_result(b, &crate::xstrings::pascal(a[0].as_bytes()?))
         }
         "wrap" => {
             arity(a, 2)?;
