@@ -9,7 +9,7 @@ use kseal_testenv::TestEnv;
 use kube::api::ObjectMeta;
 
 use crate::http::get;
-use crate::shutdown::free_port;
+use crate::shutdown::{Process, free_port};
 use crate::{Cluster, eventually, plain_secret, seal};
 
 #[tokio::test]
@@ -129,6 +129,7 @@ async fn metrics_listener_and_sigusr1_key_generation() {
     let binary = tokio::task::spawn_blocking(kseal_testenv::controller_binary)
         .await
         .unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
     let child = env
         .command(&binary)
         .arg("--kubeconfig")
@@ -139,12 +140,13 @@ async fn metrics_listener_and_sigusr1_key_generation() {
         // Go's form: every interface.
         .args(["--listen-metrics-addr", &format!(":{metrics_port}")])
         .args(["--key-size", "2048"])
+        .arg("--log-info-stdout=false")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
-    let _child = Killed(child);
+    let process = Process { child, log };
     cluster.http_addr = Some(([127, 0, 0, 1], metrics_port).into());
     let metrics = eventually("/metrics on the metrics address", || async {
         tokio::net::TcpStream::connect(cluster.http_addr.unwrap())
@@ -164,7 +166,7 @@ async fn metrics_listener_and_sigusr1_key_generation() {
     assert_eq!(cluster.key_secrets().await.len(), 1);
 
     let status = std::process::Command::new("kill")
-        .args(["-USR1", &_child.0.id().to_string()])
+        .args(["-USR1", &process.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success(), "kill -USR1 failed");
@@ -172,16 +174,6 @@ async fn metrics_listener_and_sigusr1_key_generation() {
         (cluster.key_secrets().await.len() == 2).then_some(())
     })
     .await;
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]

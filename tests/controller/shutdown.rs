@@ -24,9 +24,9 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// The running binary; killed if the test fails before it exits.
-struct Process {
-    child: Child,
-    log: tempfile::NamedTempFile,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) log: tempfile::NamedTempFile,
 }
 
 impl Process {

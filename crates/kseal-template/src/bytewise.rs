@@ -65,7 +65,8 @@ const BASE: u32 = 0x10_FF00;
 /// Whether `name` gets [`escape`]d arguments: it is byte-wise and one of them holds bytes that are not
 /// UTF-8.
 pub(crate) fn applies(name: &str, args: &[Value]) -> bool {
-    BYTEWISE.contains(&name) && args.iter().any(holds_bytes)
+    // Most calls have no binary argument: that is the cheaper test, so it comes first.
+    args.iter().any(holds_bytes) && BYTEWISE.contains(&name)
 }
 
 fn holds_bytes(v: &Value) -> bool {

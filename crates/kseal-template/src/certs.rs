@@ -323,6 +323,16 @@ fn dsa_key_pem(b: &mut Budget) -> Result<Zeroizing<String>, FuncError> {
     Ok(Zeroizing::new(go_pem("DSA PRIVATE KEY", &der)))
 }
 
+/// The certificate a generator's first four arguments describe: common name, IPs, DNS names, days.
+fn params_of(a: &[Value]) -> Result<CertificateParams, FuncError> {
+    base_params(
+        a[0].as_str()?,
+        &strings(&a[1], "ip")?,
+        &strings(&a[2], "alternate dns name")?,
+        int_arg(&a[3])?,
+    )
+}
+
 fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
     let out = match name {
         "genPrivateKey" => {
@@ -353,23 +363,13 @@ fn call_inner(name: &str, a: &[Value], b: &mut Budget) -> FResult {
         }
         "genSelfSignedCert" | "genSelfSignedCertWithKey" => {
             arity(a, if name == "genSelfSignedCert" { 4 } else { 5 })?;
-            let params = base_params(
-                a[0].as_str()?,
-                &strings(&a[1], "ip")?,
-                &strings(&a[2], "alternate dns name")?,
-                int_arg(&a[3])?,
-            )?;
+            let params = params_of(a)?;
             let key = with_key(a, 4, b)?;
             self_signed(&params, &key)?
         }
         "genSignedCert" | "genSignedCertWithKey" => {
             arity(a, if name == "genSignedCert" { 5 } else { 6 })?;
-            let params = base_params(
-                a[0].as_str()?,
-                &strings(&a[1], "ip")?,
-                &strings(&a[2], "alternate dns name")?,
-                int_arg(&a[3])?,
-            )?;
+            let params = params_of(a)?;
             let ca = ca_arg(&a[4])?;
             let key = with_key(a, 5, b)?;
             signed(&params, &key, ca)?
