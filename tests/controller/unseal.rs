@@ -97,13 +97,12 @@ async fn existing_managed_secret_is_taken_over() {
         .create_secret(existing_secret(
             "adopt",
             &[("old", b"gone"), ("password", b"stale")],
-            &[(annotations::MANAGED, "true")],
+            &[(annotations::MANAGED, "true"), ("note", "by hand")],
         ))
         .await;
-    let sealed = seal(
-        plain_secret(&cluster.namespace, "adopt", &[("password", b"fresh")]),
-        &key,
-    );
+    let mut plain = plain_secret(&cluster.namespace, "adopt", &[("password", b"fresh")]);
+    plain.metadata.annotations = Some([("team".into(), "payments".into())].into());
+    let sealed = seal(plain, &key);
     let created = cluster.create_sealed(&sealed).await;
 
     cluster.synced("adopt", "True").await;
@@ -111,6 +110,13 @@ async fn existing_managed_secret_is_taken_over() {
     assert_eq!(
         data_of(&secret),
         [("password".into(), "fresh".into())].into()
+    );
+    // As sealed-secrets does: the Secret's annotations become the template's (`managed` goes too).
+    let kept = secret.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(kept.get("team").map(String::as_str), Some("payments"));
+    assert!(
+        !kept.contains_key("note") && !kept.contains_key(annotations::MANAGED),
+        "{kept:?}"
     );
     let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(Some(owner.uid.as_str()), created.metadata.uid.as_deref());

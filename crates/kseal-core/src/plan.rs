@@ -1,7 +1,7 @@
 //! The unsealer's decisions, without a client: what a SealedSecret's Secret must carry ([`Expected`],
 //! [`sealed_digest`]), what the unsealer reads of an existing Secret ([`SecretSummary`], never a value),
-//! whether that Secret is up to date ([`is_up_to_date`]) and whose it is ([`ownership`]), which keys a
-//! take-over removes ([`remove_stale_keys`]) and what a decryption cost ([`rsa_operations`]).
+//! whether that Secret is up to date ([`is_up_to_date`]) and whose it is ([`ownership`]), which keys,
+//! labels and annotations a take-over removes ([`takeover_patch`]) and what a decryption cost ([`rsa_operations`]).
 //!
 //! The digest covers only sealed material and metadata, never plaintext, so it reveals nothing about
 //! the values. Each unsealed Secret records it and the key that opened it, so an up-to-date Secret
@@ -314,18 +314,54 @@ pub fn rsa_operations(
     operations as u64
 }
 
-/// A merge patch removing the data keys of `existing` that `desired` does not have, if there are any.
-pub fn remove_stale_keys<V>(
+/// The merge patch that makes a Secret kseal takes over exactly the SealedSecret's, as sealed-secrets does:
+/// it removes the data keys of `existing` that `desired` does not have, and the labels and annotations of
+/// `current` (the Secret's metadata as the apply left it) that `desired`'s template does not set (the
+/// `managed` annotation goes with them). `None` when there is nothing to remove.
+pub fn takeover_patch(
     existing: Option<&SecretSummary>,
-    wanted: &BTreeMap<String, V>,
+    current: &ObjectMeta,
+    desired: &Unsealed,
 ) -> Option<serde_json::Value> {
-    let stale: serde_json::Map<String, serde_json::Value> = existing?
-        .keys
-        .iter()
-        .filter(|key| !wanted.contains_key(*key))
+    fn removed<'a, V: 'a>(
+        present: impl IntoIterator<Item = &'a String>,
+        wanted: Option<&BTreeMap<String, V>>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        present
+            .into_iter()
+            .filter(|key| !wanted.is_some_and(|wanted| wanted.contains_key(*key)))
+            .map(|key| (key.clone(), serde_json::Value::Null))
+            .collect()
+    }
+    let data: serde_json::Map<String, serde_json::Value> = existing
+        .into_iter()
+        .flat_map(|existing| existing.keys.iter())
+        .filter(|key| !desired.data.contains_key(*key))
         .map(|key| (key.to_owned(), serde_json::Value::Null))
         .collect();
-    (!stale.is_empty()).then(|| serde_json::json!({ "data": stale }))
+    let labels = removed(
+        current.labels.iter().flatten().map(|(k, _)| k),
+        desired.metadata.labels.as_ref(),
+    );
+    let annotations = removed(
+        current.annotations.iter().flatten().map(|(k, _)| k),
+        desired.metadata.annotations.as_ref(),
+    );
+    let mut patch = serde_json::Map::new();
+    if !data.is_empty() {
+        patch.insert("data".into(), data.into());
+    }
+    let mut metadata = serde_json::Map::new();
+    if !labels.is_empty() {
+        metadata.insert("labels".into(), labels.into());
+    }
+    if !annotations.is_empty() {
+        metadata.insert("annotations".into(), annotations.into());
+    }
+    if !metadata.is_empty() {
+        patch.insert("metadata".into(), metadata.into());
+    }
+    (!patch.is_empty()).then_some(serde_json::Value::Object(patch))
 }
 
 /// How the unsealer may treat the Secret that already has the SealedSecret's name.
@@ -572,7 +608,7 @@ mod tests {
     }
 
     #[test]
-    fn taking_over_removes_only_foreign_keys() {
+    fn taking_over_removes_what_the_template_does_not_set() {
         let data = |keys: &[&str]| {
             Some(
                 keys.iter()
@@ -580,24 +616,53 @@ mod tests {
                     .collect::<BTreeMap<_, _>>(),
             )
         };
+        let map = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
         let existing = Secret {
             data: data(&["old", "password"]),
             ..secret(&[])
         };
-        let desired = Secret {
-            data: data(&["password"]),
-            ..Secret::default()
+        // The metadata after the apply: the Secret's own beside the template's.
+        let current = ObjectMeta {
+            labels: map(&[("app", "web"), ("hand", "made"), (MANAGED_LABEL, "true")]),
+            annotations: map(&[(annotations::MANAGED, "true"), ("note", "n"), ("team", "a")]),
+            ..ObjectMeta::default()
         };
-        let wanted = desired.data.clone().unwrap_or_default();
+        let desired = Unsealed {
+            metadata: ObjectMeta {
+                labels: map(&[("app", "web"), (MANAGED_LABEL, "true")]),
+                annotations: map(&[("team", "a")]),
+                ..ObjectMeta::default()
+            },
+            type_: None,
+            immutable: None,
+            data: ["password"]
+                .into_iter()
+                .map(|k| (k.to_owned(), zeroize::Zeroizing::new(b"x".to_vec())))
+                .collect(),
+            keys_used: Default::default(),
+        };
         assert_eq!(
-            remove_stale_keys(Some(&SecretSummary::from(&existing)), &wanted),
-            Some(serde_json::json!({ "data": { "old": null } }))
+            takeover_patch(Some(&SecretSummary::from(&existing)), &current, &desired),
+            Some(serde_json::json!({
+                "data": { "old": null },
+                "metadata": {
+                    "labels": { "hand": null },
+                    "annotations": { annotations::MANAGED: null, "note": null },
+                },
+            }))
         );
         assert_eq!(
-            remove_stale_keys(Some(&SecretSummary::from(&desired)), &wanted),
-            None
+            takeover_patch(None, &desired.metadata, &desired),
+            None,
+            "a Secret that is already the template's needs no patch"
         );
-        assert_eq!(remove_stale_keys(None, &wanted), None);
     }
 
     #[test]

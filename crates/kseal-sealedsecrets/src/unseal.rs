@@ -419,7 +419,7 @@ async fn decrypt(
 }
 
 /// Applies `desired` as the Secret `namespace/name`; returns whether it changed. Taking a Secret over
-/// also removes the keys another manager wrote (apply alone would leave them).
+/// also removes the keys, labels and annotations another manager wrote (apply alone would leave them).
 async fn write(
     ctx: &Context,
     namespace: &str,
@@ -437,27 +437,37 @@ async fn write(
         object: format!("{namespace}/{name}"),
         message: "the Secret cannot be serialized".into(),
     })?;
-    let applied: WatchedSecret =
-        kseal_api::secret_apply::apply(&ctx.client, namespace, name, FIELD_MANAGER, body)
+    use kseal_api::secret_apply::apply;
+    let before = existing.and_then(|s| s.resource_version.as_deref());
+    if ownership != Ownership::TakeOver {
+        let applied: WatchedSecret = apply(&ctx.client, namespace, name, FIELD_MANAGER, body)
             .await
             .map_err(update_failed)?;
-    let mut changed = existing.and_then(|s| s.resource_version.as_deref())
-        != applied.summary.resource_version.as_deref();
-    if ownership == Ownership::TakeOver
-        && let Some(patch) = plan::remove_stale_keys(existing, &desired.data)
-    {
-        let secrets: Api<WatchedSecret> = Api::namespaced(ctx.client.clone(), namespace);
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
-        secrets
-            .patch(name, &params, &Patch::Merge(&patch))
-            .await
-            .map_err(update_failed)?;
-        changed = true;
+        return Ok(before != applied.summary.resource_version.as_deref());
     }
-    Ok(changed)
+    // A take-over (rare) reads the whole metadata the apply left, to remove what the template lacks.
+    let applied: AppliedMetadata = apply(&ctx.client, namespace, name, FIELD_MANAGER, body)
+        .await
+        .map_err(update_failed)?;
+    let Some(patch) = plan::takeover_patch(existing, &applied.metadata, &desired) else {
+        return Ok(before != applied.metadata.resource_version.as_deref());
+    };
+    let secrets: Api<WatchedSecret> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    secrets
+        .patch(name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(update_failed)?;
+    Ok(true)
+}
+
+/// The metadata of an applied Secret; its values are skipped unread.
+#[derive(serde::Deserialize)]
+struct AppliedMetadata {
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 }
 
 /// The whole SealedSecret `watched` is the cached view of, or `None` once it is deleted. Asked for at
