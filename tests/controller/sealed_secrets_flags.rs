@@ -183,6 +183,7 @@ async fn generated_key_secrets_carry_the_private_key_labels_and_annotations() {
     config.key_metadata = kseal_sealedsecrets::keys::KeyMetadata {
         labels: [("backup".to_owned(), "velero".to_owned())].into(),
         annotations: [("owner".to_owned(), "platform".to_owned())].into(),
+        ..Default::default()
     };
     cluster.start_controller_with(config);
     let secret = cluster.key_secrets().await.remove(0);

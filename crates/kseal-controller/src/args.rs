@@ -99,8 +99,9 @@ pub struct Args {
     #[arg(long, env = "KSEAL_KUBECLIENT_BURST", default_value_t = 10)]
     pub kubeclient_burst: u32,
 
-    /// Prefix of the key Secrets' names. Only sealed-secrets' `sealed-secrets-key` is supported; another
-    /// is refused at start.
+    /// Prefix of the key Secrets' names, as sealed-secrets: new keys are named this plus a suffix the API
+    /// server picks, and a Secret named exactly this is adopted as a key without the key label. Keys are
+    /// found by their label whatever their names.
     #[arg(long, env = "KSEAL_KEY_PREFIX", default_value = kseal_api::names::KEY_SECRET_PREFIX)]
     pub key_prefix: String,
 
@@ -112,14 +113,14 @@ pub struct Args {
     #[arg(long, env = "KSEAL_PRIVATEKEY_ANNOTATIONS", default_value = "")]
     pub privatekey_annotations: String,
 
-    /// Which key seals: the one with the newest certificate (`CertNotBefore`, sealed-secrets' default
-    /// and kseal's only order; `SecretCreationTimestamp` is refused at start).
+    /// Which key seals, and when the next renewal is due: the one whose certificate starts last
+    /// (`CertNotBefore`, the default) or whose Secret was created last (`SecretCreationTimestamp`).
     #[arg(
         long,
         env = "KSEAL_KEY_ORDER_PRIORITY",
         default_value = "CertNotBefore"
     )]
-    pub key_order_priority: String,
+    pub key_order_priority: kseal_sealedsecrets::keys::KeyOrder,
 
     /// sealed-secrets' switch to delete Secrets itself instead of through their ownerReference; kseal
     /// leaves that to Kubernetes' garbage collector, so `true` is refused at start.
@@ -218,6 +219,8 @@ impl Args {
             },
             // `check` refuses lists that do not parse.
             key_metadata: kseal_sealedsecrets::keys::KeyMetadata {
+                prefix: self.key_prefix.clone(),
+                order: self.key_order_priority,
                 labels: KeyMetadata::parse_list(&self.privatekey_labels).unwrap_or_default(),
                 annotations: KeyMetadata::parse_list(&self.privatekey_annotations)
                     .unwrap_or_default(),
@@ -273,12 +276,6 @@ impl Args {
     /// The values sealed-secrets does not support in kseal, each named with its flag; `Ok` when none.
     pub fn check(&self) -> Result<(), String> {
         let mut refused = Vec::new();
-        if self.key_prefix != kseal_api::names::KEY_SECRET_PREFIX {
-            refused.push("--key-prefix (only sealed-secrets-key is supported)");
-        }
-        if self.key_order_priority != "CertNotBefore" {
-            refused.push("--key-order-priority (only CertNotBefore is supported)");
-        }
         if self.old_gc_behavior {
             refused
                 .push("--old-gc-behavior=true (Kubernetes' garbage collector deletes the Secrets)");
@@ -287,6 +284,9 @@ impl Args {
             refused.push("--skip-recreate=true (kseal always watches the Secrets it wrote)");
         }
         let mut invalid = Vec::new();
+        if let Err(error) = KeyMetadata::check_prefix(&self.key_prefix) {
+            invalid.push(format!("--key-prefix {error}"));
+        }
         for (flag, list) in [
             ("--privatekey-labels", &self.privatekey_labels),
             ("--privatekey-annotations", &self.privatekey_annotations),
@@ -556,13 +556,9 @@ mod tests {
                 .is_ok()
         );
         for (flag, named) in [
-            ("--key-prefix=other", "--key-prefix"),
+            ("--key-prefix=Team.Keys", "--key-prefix"),
             ("--privatekey-labels=a", "--privatekey-labels"),
             ("--privatekey-annotations=a=b,c", "--privatekey-annotations"),
-            (
-                "--key-order-priority=SecretCreationTimestamp",
-                "--key-order-priority",
-            ),
             ("--old-gc-behavior", "--old-gc-behavior"),
             ("--skip-recreate=true", "--skip-recreate"),
         ] {
@@ -589,6 +585,39 @@ mod tests {
         )
         .unwrap();
         assert!(args.check().is_ok());
+        // An order sealed-secrets does not know is refused when the flags are parsed (it would log and
+        // fall back to CertNotBefore).
+        assert!(parse_env(&["kseal-controller", "--key-order-priority=newest"], &[]).is_err());
+        let args = parse_env(
+            &["kseal-controller", "--key-prefix=team-a-key"],
+            &[(
+                "SEALED_SECRETS_KEY_ORDER_PRIORITY",
+                "SecretCreationTimestamp",
+            )],
+        )
+        .unwrap();
+        assert!(args.check().is_ok());
+        let layout = args.config().key_metadata;
+        assert_eq!(layout.prefix, "team-a-key");
+        assert_eq!(
+            layout.order,
+            kseal_sealedsecrets::keys::KeyOrder::SecretCreationTimestamp
+        );
+        let args = parse_env(
+            &[
+                "kseal-controller",
+                "--watch-for-secrets",
+                "--kubeclient-qps=50",
+                "--kubeclient-burst=100",
+                "--log-format=json",
+                "--log-level=ERROR",
+                "--log-info-stdout=false",
+                "--max-unseal-retries=3",
+                "--accept-deprecated-v1-data=false",
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(args.log_level, tracing::Level::ERROR);
         assert_eq!(args.config().unseal.max_retries, Some(3));
         assert!(!args.config().unseal.accept_v1_data);

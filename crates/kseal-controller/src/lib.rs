@@ -233,7 +233,7 @@ async fn follow_or_lead(
 ) -> Result<()> {
     loop {
         let ring = retry_api("load the keys", || {
-            keys::load(&client, &config.key_namespace)
+            keys::load(&client, &config.key_namespace, &config.key_metadata)
         })
         .await?;
         let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
@@ -246,6 +246,7 @@ async fn follow_or_lead(
         let follow = keys::watch(
             client.clone(),
             config.key_namespace.clone(),
+            config.key_metadata.clone(),
             known,
             move |ring| {
                 // Started before any key existed (a fresh install: the leader generates it meanwhile),
@@ -278,7 +279,7 @@ async fn follow_or_lead(
                     // The sync never writes the Secrets of this key namespace named like keys.
                     let sealing_keys = kseal_externalsecrets::protect::KeyLocation {
                         namespace: Some(config.key_namespace.clone()),
-                        prefix: Some(kseal_api::names::KEY_SECRET_PREFIX.to_owned()),
+                        prefix: Some(config.key_metadata.prefix.clone()),
                     };
                     kseal_externalsecrets::run(
                         client.clone(),
@@ -353,7 +354,7 @@ async fn unseal_with_keys(
                     metrics.clone(),
                     decrypt_slots.clone(),
                 )
-                .with_key_namespace(&config.key_namespace)
+                .with_key_location(&config.key_namespace, &config.key_metadata.prefix)
                 .with_options(config.unseal.clone()),
             )
         })
@@ -373,14 +374,20 @@ async fn unseal_with_keys(
         cert_changes,
     );
     // Renewal stores a new key Secret, which this watch sees too: both paths end here.
-    let key_watch = keys::watch(client, config.key_namespace.clone(), known, move |ring| {
-        keys.set(ring);
-        // A SealedSecret that failed for want of a key may open now.
-        for sender in &keys_changed {
-            let _ = sender.unbounded_send(());
-        }
-        let _ = cert_changed.unbounded_send(());
-    });
+    let key_watch = keys::watch(
+        client,
+        config.key_namespace.clone(),
+        config.key_metadata.clone(),
+        known,
+        move |ring| {
+            keys.set(ring);
+            // A SealedSecret that failed for want of a key may open now.
+            for sender in &keys_changed {
+                let _ = sender.unbounded_send(());
+            }
+            let _ = cert_changed.unbounded_send(());
+        },
+    );
     // Ready once every unsealer's cache is synced.
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(namespaces.len()));
     let unsealers = contexts

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kseal_api::fields::data_fields;
 use kseal_api::names::field_managers::UNSEALER as FIELD_MANAGER;
-use kseal_api::names::{KEY_LABEL, KEY_SECRET_PREFIX, MANAGED_LABEL, SEALED_DIGEST, UNSEALED_WITH};
+use kseal_api::names::{KEY_LABEL, MANAGED_LABEL, SEALED_DIGEST, UNSEALED_WITH};
 use kseal_api::{SealedSecret, annotations};
 use sha2::{Digest as _, Sha256};
 
@@ -219,15 +219,19 @@ pub fn value_count(sealed: &SealedSecret) -> usize {
 }
 
 /// Why the unsealer must not write the Secret `namespace/name` (`existing` as it is now), if it must
-/// not: sealing-key Secrets are never written, neither by name in the controller's `key_namespace` nor
-/// when the existing Secret is labelled as a key.
+/// not: sealing-key Secrets are never written, neither by name (starting with the key prefix) in the
+/// controller's key namespace (`keys`: namespace and prefix) nor when the existing Secret is labelled
+/// as a key.
 pub fn protection(
-    key_namespace: Option<&str>,
+    keys: Option<(&str, &str)>,
     namespace: &str,
     name: &str,
     existing: Option<&SecretSummary>,
 ) -> Option<&'static str> {
-    if key_namespace == Some(namespace) && name.starts_with(KEY_SECRET_PREFIX) {
+    if let Some((key_namespace, prefix)) = keys
+        && key_namespace == namespace
+        && name.starts_with(prefix)
+    {
         return Some("sealing-key Secrets are named like this in the controller's namespace");
     }
     if existing.is_some_and(|s| s.sealing_key) {

@@ -32,8 +32,10 @@ pub struct Key {
     pub secret_name: String,
     /// The private key.
     pub private: PrivateKey,
-    /// Its certificate; `not_before` orders the keys.
+    /// Its certificate.
     pub certificate: Certificate,
+    /// The time that orders the keys ([`KeyOrder`]): the newest seals, and renewal counts from it.
+    pub ordering: SystemTime,
 }
 
 impl Key {
@@ -43,7 +45,7 @@ impl Key {
     }
 }
 
-/// Every active key; the newest (by certificate notBefore) seals, all may unseal.
+/// Every active key; the newest (by [`Key::ordering`]) seals, all may unseal.
 #[derive(Debug, Default)]
 pub struct KeyRing {
     /// Newest first.
@@ -59,9 +61,8 @@ impl KeyRing {
     fn from_shared(mut keys: Vec<Arc<Key>>) -> Self {
         // Newest first; ties broken by Secret name so the order is stable.
         keys.sort_by(|a, b| {
-            b.certificate
-                .not_before()
-                .cmp(&a.certificate.not_before())
+            b.ordering
+                .cmp(&a.ordering)
                 .then_with(|| a.secret_name.cmp(&b.secret_name))
         });
         KeyRing { keys }
@@ -89,7 +90,7 @@ impl KeyRing {
         self.keys.iter().map(|k| k.fingerprint()).collect()
     }
 
-    /// The key that seals: the one with the newest certificate.
+    /// The key that seals: the newest one.
     pub fn sealing_key(&self) -> Option<&Arc<Key>> {
         self.keys.first()
     }
@@ -145,8 +146,8 @@ impl SharedKeys {
     }
 }
 
-/// Reads the key of one Secret (`tls.key` and `tls.crt`).
-pub fn key_from_secret(secret: &Secret) -> Result<Key> {
+/// Reads the key of one Secret (`tls.key` and `tls.crt`), ordered by `order`.
+pub fn key_from_secret(secret: &Secret, order: KeyOrder) -> Result<Key> {
     let name = secret.metadata.name.clone().unwrap_or_default();
     let field = |key: &str| {
         secret
@@ -171,24 +172,97 @@ pub fn key_from_secret(secret: &Secret) -> Result<Key> {
             message: "tls.key does not match tls.crt".into(),
         });
     }
+    let ordering = match order {
+        KeyOrder::CertNotBefore => certificate.not_before(),
+        // A Secret read from the API server always has one; a missing one sorts oldest.
+        KeyOrder::SecretCreationTimestamp => secret
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(SystemTime::UNIX_EPOCH, |t| SystemTime::from(t.0)),
+    };
     Ok(Key {
         secret_name: name,
         private,
         certificate,
+        ordering,
     })
 }
 
-/// Extra labels and annotations of generated key Secrets (sealed-secrets' `--privatekey-labels` and
-/// `--privatekey-annotations`). The key label itself cannot be overridden.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which key seals: the one whose certificate starts last (sealed-secrets' default `CertNotBefore`), or
+/// the one whose Secret was created last (`SecretCreationTimestamp`, for keys imported with backdated
+/// certificates). Renewal counts from the same time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// The certificate's notBefore.
+    #[default]
+    CertNotBefore,
+    /// The key Secret's creationTimestamp.
+    SecretCreationTimestamp,
+}
+
+impl std::str::FromStr for KeyOrder {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "CertNotBefore" => Ok(KeyOrder::CertNotBefore),
+            "SecretCreationTimestamp" => Ok(KeyOrder::SecretCreationTimestamp),
+            _ => Err(format!(
+                "{text:?} is not a key order (CertNotBefore or SecretCreationTimestamp)"
+            )),
+        }
+    }
+}
+
+/// How the key Secrets are named, labelled and ordered: sealed-secrets' `--key-prefix`,
+/// `--privatekey-labels`, `--privatekey-annotations` and `--key-order-priority`. The key label itself
+/// cannot be overridden.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMetadata {
+    /// Generated key Secrets are named this plus a suffix the API server picks; a Secret named exactly
+    /// this is adopted as a key without the key label (the oldest sealed-secrets layout).
+    pub prefix: String,
+    /// Which key seals.
+    pub order: KeyOrder,
     /// Labels added to each generated key Secret.
     pub labels: BTreeMap<String, String>,
     /// Annotations added to each generated key Secret.
     pub annotations: BTreeMap<String, String>,
 }
 
+impl Default for KeyMetadata {
+    fn default() -> Self {
+        KeyMetadata {
+            prefix: KEY_SECRET_PREFIX.to_owned(),
+            order: KeyOrder::default(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
 impl KeyMetadata {
+    /// Checks a `--key-prefix` as sealed-secrets does: lower-case letters, digits and `-`, at most 245
+    /// characters (the API server appends a suffix to the 253 a name may have).
+    pub fn check_prefix(prefix: &str) -> std::result::Result<(), String> {
+        if prefix.len() > 245 {
+            return Err(format!(
+                "is {} characters long; at most 245 are allowed",
+                prefix.len()
+            ));
+        }
+        match prefix
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            Some(c) => Err(format!(
+                "contains {c:?}; only lower-case letters, digits and '-' are allowed"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// sealed-secrets' `k=v,k2=v2` list; an entry without `=` is an error naming it.
     pub fn parse_list(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
         text.split(',')
@@ -222,7 +296,7 @@ pub fn key_secret_with(namespace: &str, pair: &KeyPair, metadata: &KeyMetadata) 
     labels.insert(KEY_LABEL.to_owned(), ACTIVE.to_owned());
     Ok(Secret {
         metadata: ObjectMeta {
-            generate_name: Some(KEY_SECRET_PREFIX.to_owned()),
+            generate_name: Some(metadata.prefix.clone()),
             namespace: Some(namespace.to_owned()),
             labels: Some(labels),
             annotations: (!metadata.annotations.is_empty()).then(|| metadata.annotations.clone()),
@@ -240,17 +314,18 @@ pub fn key_secret_with(namespace: &str, pair: &KeyPair, metadata: &KeyMetadata) 
     })
 }
 
-/// Loads the labelled key Secrets and the legacy `sealed-secrets-key` of `namespace`.
+/// Loads the labelled key Secrets of `namespace` and the one named exactly the key prefix
+/// (`sealed-secrets-key`, the oldest layout), ordered as `layout` says.
 ///
 /// A Secret that does not hold a valid key is logged and skipped.
-pub async fn load(client: &Client, namespace: &str) -> Result<KeyRing> {
+pub async fn load(client: &Client, namespace: &str, layout: &KeyMetadata) -> Result<KeyRing> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let selector = format!("{KEY_LABEL}={ACTIVE}");
     let mut secrets = api
         .list(&ListParams::default().labels(&selector))
         .await?
         .items;
-    if let Some(legacy) = api.get_opt(KEY_SECRET_PREFIX).await?
+    if let Some(legacy) = api.get_opt(&layout.prefix).await?
         && !secrets
             .iter()
             .any(|s| s.metadata.name == legacy.metadata.name)
@@ -259,7 +334,7 @@ pub async fn load(client: &Client, namespace: &str) -> Result<KeyRing> {
     }
     let keys = secrets
         .iter()
-        .filter_map(|secret| match key_from_secret(secret) {
+        .filter_map(|secret| match key_from_secret(secret, layout.order) {
             Ok(key) => Some(key),
             Err(error) => {
                 tracing::warn!(%error, namespace, "skipping key Secret");
@@ -277,8 +352,8 @@ pub async fn ensure(
     spec: &KeySpec,
     cutoff: Option<SystemTime>,
 ) -> Result<KeyRing> {
-    let ring = load(client, namespace).await?;
-    let newest = ring.sealing_key().map(|k| k.certificate.not_before());
+    let ring = load(client, namespace, &spec.metadata).await?;
+    let newest = ring.sealing_key().map(|k| k.ordering);
     if !needs_new_key(newest, cutoff) {
         tracing::info!(namespace, keys = ring.len(), "loaded sealing keys");
         return Ok(ring);
@@ -327,7 +402,7 @@ pub async fn renew(
     loop {
         let due_in = |ring: &KeyRing| {
             ring.sealing_key().map_or(Duration::ZERO, |k| {
-                renewal_due_in(k.certificate.not_before(), period, SystemTime::now())
+                renewal_due_in(k.ordering, period, SystemTime::now())
             })
         };
         tokio::time::sleep(due_in(&keys.get())).await;
@@ -360,13 +435,21 @@ pub async fn generate(client: &Client, namespace: &str, spec: &KeySpec) -> Resul
             &key_secret_with(namespace, &pair, &spec.metadata)?,
         )
         .await?;
-    let secret_name = created.metadata.name.unwrap_or_default();
+    let secret_name = created.metadata.name.clone().unwrap_or_default();
     tracing::info!(namespace, name = %secret_name, fingerprint = pair.private_key().fingerprint(), "generated a sealing key");
     let (private, certificate) = pair.into_parts();
+    let ordering = match spec.metadata.order {
+        KeyOrder::CertNotBefore => certificate.not_before(),
+        KeyOrder::SecretCreationTimestamp => created
+            .metadata
+            .creation_timestamp
+            .map_or_else(SystemTime::now, |t| SystemTime::from(t.0)),
+    };
     Ok(Key {
         secret_name,
         private,
         certificate,
+        ordering,
     })
 }
 
@@ -376,6 +459,7 @@ pub async fn generate(client: &Client, namespace: &str, spec: &KeySpec) -> Resul
 pub async fn watch(
     client: Client,
     namespace: String,
+    layout: KeyMetadata,
     mut known: Vec<String>,
     mut on_change: impl FnMut(KeyRing),
 ) {
@@ -386,7 +470,7 @@ pub async fn watch(
     );
     let legacy = watcher::watcher(
         api,
-        watcher::Config::default().fields(&format!("metadata.name={KEY_SECRET_PREFIX}")),
+        watcher::Config::default().fields(&format!("metadata.name={}", layout.prefix)),
     );
     let mut events = std::pin::pin!(futures::stream::select(labelled, legacy).default_backoff());
     while let Some(event) = events.next().await {
@@ -399,7 +483,7 @@ pub async fn watch(
                 continue;
             }
         }
-        match load(&client, &namespace).await {
+        match load(&client, &namespace, &layout).await {
             Ok(ring) => {
                 let fingerprints: Vec<String> =
                     ring.fingerprints().into_iter().map(str::to_owned).collect();
@@ -434,7 +518,7 @@ mod tests {
             },
             ..key_secret("ns", &pair).unwrap()
         };
-        key_from_secret(&secret).unwrap()
+        key_from_secret(&secret, KeyOrder::default()).unwrap()
     }
 
     #[test]
@@ -462,6 +546,51 @@ mod tests {
             .map(|k| k.secret_name.clone())
             .collect();
         assert_eq!(hinted, ["a", "b"]);
+    }
+
+    #[test]
+    fn secret_creation_order_lets_an_older_certificate_seal() {
+        let created = |name: &str, secs: i64| {
+            let pair = KeyPair::generate(&KeyOptions {
+                bits: 2048,
+                ..KeyOptions::default()
+            })
+            .unwrap();
+            let mut secret = key_secret("ns", &pair).unwrap();
+            secret.metadata.name = Some(name.to_owned());
+            secret.metadata.creation_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::from_second(secs).unwrap(),
+                ));
+            secret
+        };
+        // "imported" holds the newer certificate but its Secret was created first.
+        let recreated = created("recreated", 2_000_000_000);
+        std::thread::sleep(Duration::from_millis(1100));
+        let imported = created("imported", 1_000_000_000);
+        let ring = |order| {
+            KeyRing::new([
+                key_from_secret(&recreated, order).unwrap(),
+                key_from_secret(&imported, order).unwrap(),
+            ])
+        };
+        let sealing = |order| ring(order).sealing_key().unwrap().secret_name.clone();
+        assert_eq!(sealing(KeyOrder::CertNotBefore), "imported");
+        assert_eq!(sealing(KeyOrder::SecretCreationTimestamp), "recreated");
+        assert_eq!(
+            "SecretCreationTimestamp".parse(),
+            Ok(KeyOrder::SecretCreationTimestamp)
+        );
+        assert!("secretcreationtimestamp".parse::<KeyOrder>().is_err());
+    }
+
+    #[test]
+    fn key_prefixes_are_checked_as_sealed_secrets_checks_them() {
+        assert_eq!(KeyMetadata::check_prefix("sealed-secrets-key"), Ok(()));
+        assert_eq!(KeyMetadata::check_prefix("team-a-keys-"), Ok(()));
+        assert!(KeyMetadata::check_prefix("Keys").is_err());
+        assert!(KeyMetadata::check_prefix("keys.v1").is_err());
+        assert!(KeyMetadata::check_prefix(&"k".repeat(246)).is_err());
     }
 
     #[test]
@@ -503,7 +632,7 @@ mod tests {
             secret.metadata.labels.as_ref().unwrap()[KEY_LABEL],
             "active"
         );
-        let key = key_from_secret(&secret).unwrap();
+        let key = key_from_secret(&secret, KeyOrder::default()).unwrap();
         assert_eq!(key.fingerprint(), pair.private_key().fingerprint());
         assert!(
             std::str::from_utf8(&secret.data.as_ref().unwrap()[TLS_KEY].0)
@@ -521,7 +650,7 @@ mod tests {
             },
             ..Secret::default()
         };
-        let error = key_from_secret(&secret).unwrap_err();
+        let error = key_from_secret(&secret, KeyOrder::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "key Secret sealed-secrets-key: missing tls.key"

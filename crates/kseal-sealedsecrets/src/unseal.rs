@@ -57,9 +57,8 @@ pub struct Context {
     objects: ObjectTable<ObjectState>,
     /// The watched Secrets kseal wrote (labelled [`names::MANAGED_LABEL`]), once [`run`] has started.
     secrets: SecretCache,
-    /// The namespace of the sealing-key Secrets, where names starting with
-    /// [`names::KEY_SECRET_PREFIX`] are never written.
-    key_namespace: Option<String>,
+    /// The namespace of the sealing-key Secrets and their name prefix: such names are never written there.
+    key_location: Option<(String, String)>,
     options: Options,
 }
 
@@ -130,7 +129,7 @@ impl Context {
             metrics,
             objects: ObjectTable::default(),
             secrets: SecretCache::default(),
-            key_namespace: None,
+            key_location: None,
             options: Options::default(),
         }
     }
@@ -141,9 +140,14 @@ impl Context {
         self
     }
 
-    /// Protects the sealing-key Secrets of `namespace` by name, besides those labelled as keys anywhere.
-    pub fn with_key_namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.key_namespace = Some(namespace.into());
+    /// Protects the Secrets of `namespace` named like sealing keys (starting with `prefix`), besides those
+    /// labelled as keys anywhere.
+    pub fn with_key_location(
+        mut self,
+        namespace: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        self.key_location = Some((namespace.into(), prefix.into()));
         self
     }
 
@@ -322,7 +326,14 @@ async fn unseal_one(watched: &WatchedSealedSecret, ctx: &Context) -> Result<bool
         name: name.clone(),
         why,
     };
-    if let Some(why) = plan::protection(ctx.key_namespace.as_deref(), &namespace, &name, None) {
+    if let Some(why) = plan::protection(
+        ctx.key_location
+            .as_ref()
+            .map(|(namespace, prefix)| (namespace.as_str(), prefix.as_str())),
+        &namespace,
+        &name,
+        None,
+    ) {
         return Err(protected(why));
     }
     let existing = ctx.existing_secret(watched).await?;
