@@ -250,3 +250,40 @@ spec:
         .await;
     world.wait_ready("outage", "SecretSynced").await;
 }
+
+#[tokio::test]
+async fn refresh_intervals_are_go_durations() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("fast", "one").await;
+    world.put_remote("fractional", "one").await;
+    // ESO accepts any Go duration; `1ms` refreshes once a second here, `1.5h` every 90 minutes.
+    for (name, interval) in [("fast", "1ms"), ("fractional", "1.5h")] {
+        world
+            .apply(&format!(
+                r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {name}
+spec:
+  refreshInterval: {interval}
+  secretStoreRef: {{name: aws}}
+  data:
+    - secretKey: value
+      remoteRef: {{key: {name}}}
+"#
+            ))
+            .await;
+    }
+    for name in ["fast", "fractional"] {
+        world
+            .wait_secret(name, |s| text_data(s)["value"] == "one")
+            .await;
+        world.wait_ready(name, "SecretSynced").await;
+    }
+    world.put_remote("fast", "two").await;
+    world
+        .wait_secret("fast", |s| text_data(s)["value"] == "two")
+        .await;
+}

@@ -18,9 +18,6 @@ pub const GROUP: &str = "external-secrets.io";
 /// Versions served, storage version first; both share one schema.
 pub const SERVED_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
-/// Default `spec.refreshInterval` of an ExternalSecret.
-pub const DEFAULT_REFRESH_INTERVAL: &str = "1h";
-
 /// Label ESO and kseal put on every Secret an ExternalSecret manages.
 pub const LABEL_MANAGED: &str = "reconcile.external-secrets.io/managed";
 /// Annotation with a hash of the data an ExternalSecret wrote into its Secret.

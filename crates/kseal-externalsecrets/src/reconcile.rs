@@ -135,10 +135,11 @@ pub async fn reconcile(
         (CreationPolicy::Merge, Some(_)) => true,
         (_, Some(secret)) => desired::secret_unchanged(secret),
     };
-    let interval = match &es.spec.refresh_interval {
-        None => kseal_api::duration::parse(kseal_api::external_secrets::DEFAULT_REFRESH_INTERVAL),
-        Some(text) => kseal_api::duration::parse(text),
-    };
+    let interval = es
+        .spec
+        .refresh_interval
+        .as_deref()
+        .map_or(Ok(schedule::DEFAULT_INTERVAL), schedule::interval);
     let interval = match interval {
         Ok(interval) => interval,
         Err(error) => {

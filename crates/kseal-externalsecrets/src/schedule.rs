@@ -15,6 +15,25 @@ use kseal_runtime::Backoff;
 /// Retries of a failed ExternalSecret: after 1 s, doubled per consecutive failure, at most 7 minutes.
 pub const BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(7 * 60));
 
+/// ESO's default `refreshInterval` (1h).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The shortest periodic refresh: a `refreshInterval` below it (`1ms` is valid for ESO, which then
+/// refreshes as fast as its work queue turns) refreshes once a second, so a typo cannot hammer AWS.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The refresh interval `spec.refreshInterval` asks for, as Go's `time.ParseDuration` reads it: zero
+/// or negative syncs once (as ESO); otherwise whole seconds, rounded up (`status.refreshTime` has
+/// second precision), and at least [`MIN_INTERVAL`].
+pub fn interval(text: &str) -> Result<Duration, String> {
+    let asked = kseal_api::duration::parse_or_zero(text)?;
+    if asked.is_zero() {
+        return Ok(Duration::ZERO);
+    }
+    let whole = asked.as_secs() + u64::from(asked.subsec_nanos() > 0);
+    Ok(Duration::from_secs(whole).max(MIN_INTERVAL))
+}
+
 /// What the reconciler knows about one ExternalSecret.
 #[derive(Debug, Clone)]
 pub struct Inputs {
@@ -133,6 +152,21 @@ fn seconds(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_read_as_go_durations_with_a_one_second_floor() {
+        let secs = |s| Ok(Duration::from_secs(s));
+        assert_eq!(interval("1h"), secs(3600));
+        assert_eq!(interval("2h45m"), secs(9900));
+        assert_eq!(interval("1.5h"), secs(5400));
+        assert_eq!(interval("1ms"), secs(1));
+        assert_eq!(interval("300us"), secs(1));
+        assert_eq!(interval("1.5s"), secs(2));
+        assert_eq!(interval("0"), secs(0));
+        assert_eq!(interval("-5m"), secs(0));
+        assert!(interval("5d").is_err());
+        assert!(interval("").is_err());
+    }
 
     const HOUR: Duration = Duration::from_secs(3600);
 

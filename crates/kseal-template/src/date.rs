@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use jiff::tz::TimeZone;
+use kseal_api::duration::leading_int;
 
 /// A Go `time.Time`: an instant, the location it is shown in and, for a `now`, the monotonic reading.
 #[derive(Clone, Debug)]
@@ -806,24 +807,6 @@ fn lookup_name<'a>(tab: &[&str], val: &'a str) -> Option<(usize, &'a str)> {
     None
 }
 
-/// Go's `leadingInt` on digits: the value and the rest, `None` past 2^63.
-fn leading_int(s: &str) -> Option<(u64, &str)> {
-    let mut x: u64 = 0;
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
-        if x > (1u64 << 63) / 10 {
-            return None;
-        }
-        x = x * 10 + u64::from(b[i] - b'0');
-        if x > 1u64 << 63 {
-            return None;
-        }
-        i += 1;
-    }
-    Some((x, &s[i..]))
-}
-
 /// Go's `atoi` for the layout's numbers: an optional sign and digits, nothing else.
 fn atoi(s: &str) -> Option<i64> {
     let (neg, digits) = match s.as_bytes().first() {
@@ -1251,94 +1234,7 @@ pub(crate) fn parse_in_location(
 
 /// Go's `time.ParseDuration` in nanoseconds; `None` when invalid.
 pub(crate) fn parse_duration(s: &str) -> Option<i64> {
-    let (neg, mut s) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if s == "0" {
-        return Some(0);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    let mut d: u64 = 0;
-    while !s.is_empty() {
-        let c = s.as_bytes()[0];
-        if !(c == b'.' || c.is_ascii_digit()) {
-            return None;
-        }
-        let before = s.len();
-        let (mut v, rest) = leading_int(s)?;
-        s = rest;
-        let pre = before != s.len();
-        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
-        if let Some(rest) = s.strip_prefix('.') {
-            s = rest;
-            let b = s.as_bytes();
-            let mut i = 0;
-            let mut overflow = false;
-            while i < b.len() && b[i].is_ascii_digit() {
-                if !overflow {
-                    if f > (i64::MAX as u64) / 10 {
-                        overflow = true;
-                    } else {
-                        let y = f * 10 + u64::from(b[i] - b'0');
-                        if y > 1 << 63 {
-                            overflow = true;
-                        } else {
-                            f = y;
-                            scale *= 10.0;
-                        }
-                    }
-                }
-                i += 1;
-            }
-            post = i > 0;
-            s = &s[i..];
-        }
-        if !pre && !post {
-            return None;
-        }
-        let i = s
-            .bytes()
-            .position(|c| c == b'.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        if i == 0 {
-            return None;
-        }
-        let unit: u64 = match &s[..i] {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        s = &s[i..];
-        if v > (1 << 63) / unit {
-            return None;
-        }
-        v *= unit;
-        if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > 1 << 63 {
-                return None;
-            }
-        }
-        d += v;
-        if d > 1 << 63 {
-            return None;
-        }
-    }
-    if neg {
-        return Some((d as i64).wrapping_neg());
-    }
-    if d > i64::MAX as u64 {
-        return None;
-    }
-    Some(d as i64)
+    kseal_api::duration::nanos(s)
 }
 
 /// Go's `Duration.Round(m)` for `m` > 0.
