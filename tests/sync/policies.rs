@@ -190,3 +190,35 @@ async fn immutable_targets_are_written_once() {
         "one"
     );
 }
+
+#[tokio::test]
+async fn a_remote_secret_marked_for_deletion_counts_as_gone() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    world.put_remote("scheduled-key", "v").await;
+    world
+        .apply(&external_secret(
+            "scheduled",
+            "scheduled",
+            "scheduled-key",
+            "deletionPolicy: Delete",
+        ))
+        .await;
+    world.wait_secret("scheduled", |_| true).await;
+    // Deleted with a recovery window, as the console does: AWS refuses reads until it is gone.
+    world
+        .account
+        .secretsmanager_client()
+        .await
+        .delete_secret()
+        .secret_id("scheduled-key")
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    world.wait_ready("scheduled", "SecretDeleted").await;
+    assert!(
+        world.secret("scheduled").await.is_none(),
+        "deletionPolicy Delete applies to a secret scheduled for deletion"
+    );
+}

@@ -40,6 +40,16 @@ const AUTH_CODES: &[&str] = &[
 /// Error code of a missing secret (or a missing version of it).
 const NOT_FOUND_CODE: &str = "ResourceNotFoundException";
 
+/// Whether AWS refused a read because the secret is scheduled for deletion: AWS answers
+/// `InvalidRequestException` ("... because it was marked for deletion"; moto: "... currently marked
+/// deleted"). ESO treats that as a missing secret too, so `deletionPolicy` applies.
+fn marked_for_deletion(code: &str, message: Option<&str>) -> bool {
+    matches!(
+        code,
+        "InvalidRequestException" | "InvalidParameterException"
+    ) && message.is_some_and(|m| m.contains("marked for deletion") || m.contains("marked deleted"))
+}
+
 /// An AWS provider failure. Messages name the secret and the AWS error
 /// code and message; they never contain a secret value or a credential.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -106,6 +116,9 @@ impl Error {
         };
         match code {
             Some(NOT_FOUND_CODE) if key.is_some() => Error::NotFound {
+                key: key_owned.unwrap_or_default(),
+            },
+            Some(code) if key.is_some() && marked_for_deletion(code, message) => Error::NotFound {
                 key: key_owned.unwrap_or_default(),
             },
             Some(code) if THROTTLING_CODES.contains(&code) => Error::Throttled {
@@ -206,15 +219,31 @@ mod tests {
         assert_eq!(denied.reason(), "auth");
         assert!(denied.to_string().contains("\"db\""));
 
+        for message in [
+            "You can't perform this operation on the secret because it was marked for deletion.",
+            "You tried to perform the operation on a secret that's currently marked deleted.",
+        ] {
+            let deleted = Error::from_code(
+                "GetSecretValue",
+                Some("db"),
+                Some("InvalidRequestException"),
+                Some(message),
+            );
+            assert!(
+                matches!(&deleted, Error::NotFound { key } if key == "db"),
+                "{message}"
+            );
+        }
+
         let other = Error::from_code(
             "GetSecretValue",
             Some("db"),
             Some("InvalidRequestException"),
-            Some("marked for deletion"),
+            Some("the version stage is not attached"),
         );
         assert_eq!(
             other.to_string(),
-            "AWS GetSecretValue of \"db\" failed: InvalidRequestException: marked for deletion"
+            "AWS GetSecretValue of \"db\" failed: InvalidRequestException: the version stage is not attached"
         );
     }
 }
