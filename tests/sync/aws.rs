@@ -287,3 +287,49 @@ spec:
         .wait_secret("fast", |s| text_data(s)["value"] == "two")
         .await;
 }
+
+#[tokio::test]
+async fn an_endpoint_that_is_not_aws_is_named_in_the_condition() {
+    // An HTTP server that answers everything with a bare 404, as a wrong endpoint or a proxy does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 65536];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
+                    .await;
+            });
+        }
+    });
+    let mut world = World::without_sync().await;
+    world.start_sync_at(endpoint);
+    world.apply(&world.aws_store("aws")).await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: nowhere
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: aws}
+  data:
+    - secretKey: value
+      remoteRef: {key: db}
+"#,
+        )
+        .await;
+    let ready = world.wait_ready("nowhere", "SecretSyncedError").await;
+    let message = ready.message.unwrap_or_default();
+    let store = format!("SecretStore {}/aws", world.namespace);
+    for expected in [store.as_str(), "GetSecretValue", "HTTP 404"] {
+        assert!(message.contains(expected), "{expected:?} in {message:?}");
+    }
+    assert!(!message.contains("unknown error"), "{message}");
+    server.abort();
+}

@@ -66,10 +66,15 @@ impl World {
     }
 
     fn start_sync(&mut self) {
+        self.start_sync_at(self.env.moto_endpoint().to_owned());
+    }
+
+    /// Starts the sync with AWS at `endpoint`.
+    fn start_sync_at(&mut self, endpoint: String) {
         let config = kseal_externalsecrets::Config {
             watch_namespace: Some(self.namespace.clone()),
             controller_class: None,
-            aws_endpoint_url: Some(self.env.moto_endpoint().to_owned()),
+            aws_endpoint_url: Some(endpoint),
             allow_namespaced_default_credentials: false,
             // As the controller runs it with its keys in this namespace.
             sealing_keys: kseal_externalsecrets::protect::KeyLocation {

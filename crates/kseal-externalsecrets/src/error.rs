@@ -20,8 +20,10 @@ pub enum Error {
         message: String,
     },
     /// The provider failed (network, credentials, throttling).
-    #[error("{}{source}", if key.is_empty() { String::new() } else { format!("remote key {key:?}: ") })]
+    #[error("{store}: {}{source}", if key.is_empty() { String::new() } else { format!("remote key {key:?}: ") })]
     Provider {
+        /// The store, as [`crate::stores::display`] names it.
+        store: String,
         /// The remote key (empty when the failure is not about one key).
         key: String,
         /// The provider's error.

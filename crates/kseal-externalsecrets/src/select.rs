@@ -156,7 +156,7 @@ async fn get(
                 fresh_after,
             )
             .await
-            .map_err(|source| provider_error(key, source)),
+            .map_err(|source| provider_error(store, key, source)),
         StoreHandle::Fake(data) => fake::get(data, key, reference.version.as_deref())
             .map(Arc::new)
             .ok_or_else(|| Error::RemoteMissing {
@@ -184,7 +184,7 @@ async fn find_all(
         StoreHandle::Aws { provider, .. } => provider
             .find(name.as_ref(), &find.tags, find.path.as_deref())
             .await
-            .map_err(|source| provider_error("dataFrom.find", source))?,
+            .map_err(|source| provider_error(store, "dataFrom.find", source))?,
         StoreHandle::Fake(data) => {
             if !find.tags.is_empty() {
                 return Err(Error::Invalid {
@@ -225,12 +225,13 @@ fn view(secret: &RemoteSecret) -> remote::Payload<'_> {
     }
 }
 
-fn provider_error(key: &str, source: aws::Error) -> Error {
+fn provider_error(store: &ResolvedStore, key: &str, source: aws::Error) -> Error {
     match source {
         aws::Error::NotFound { .. } => Error::RemoteMissing {
             key: key.to_owned(),
         },
         source => Error::Provider {
+            store: store.display.clone(),
             key: key.to_owned(),
             source,
         },

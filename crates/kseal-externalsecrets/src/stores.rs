@@ -114,13 +114,19 @@ impl Providers {
         }
     }
 
-    async fn get(&self, id: StoreId, config: aws::StoreConfig) -> Result<aws::Provider, Error> {
+    async fn get(
+        &self,
+        display: &str,
+        id: StoreId,
+        config: aws::StoreConfig,
+    ) -> Result<aws::Provider, Error> {
         if let Some(provider) = self.lock().get(&id) {
             return Ok(provider.clone());
         }
         let provider = aws::Provider::new(config, self.options.clone())
             .await
             .map_err(|source| Error::Provider {
+                store: display.to_owned(),
                 key: String::new(),
                 source,
             })?;
@@ -368,7 +374,7 @@ pub async fn resolve(
         auth,
         session_name: format!("kseal-{name}"),
     };
-    let provider = providers.get(id, config).await?;
+    let provider = providers.get(&display, id, config).await?;
     Ok(ResolvedStore {
         display,
         handle: StoreHandle::Aws { id, provider },

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Result of the AWS provider.
@@ -139,17 +140,27 @@ impl Error {
     }
 
     /// Classifies an SDK error of `operation` about `key`.
-    pub(crate) fn from_sdk<E, R>(
+    pub(crate) fn from_sdk<E>(
         operation: &'static str,
         key: Option<&str>,
-        error: SdkError<E, R>,
+        error: SdkError<E, HttpResponse>,
     ) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
     {
         if let SdkError::ServiceError(service) = &error {
             let err = service.err();
+            if err.code().is_none() && err.message().is_none() {
+                // No AWS error in the answer (not an AWS endpoint, or a proxy's page): say what came.
+                let status = service.raw().status().as_u16();
+                return Error::Request {
+                    operation,
+                    key: key.map(str::to_owned),
+                    message: format!(
+                        "HTTP {status} without an AWS error code (is the endpoint or region right?)"
+                    ),
+                };
+            }
             return Error::from_code(operation, key, err.code(), err.message());
         }
         // A credential provider failure: pass on the provider's own error
