@@ -1,12 +1,13 @@
 // promql-eval: Prometheus' own PromQL engine and alerting rules over scrapes of a /metrics endpoint, for
 // the deploy suite's monitoring tests (tests/deploy/monitoring.rs). tests/env/build builds it.
 //
-//	promql-eval [--scrape SECONDS=FILE]... [--label NAME=VALUE]... [--at SECONDS]
-//	            [--eval-interval DURATION] [--rules FILE]... [--query EXPR]...
+//	promql-eval [--epoch UNIX_SECONDS] [--scrape SECONDS=FILE]... [--label NAME=VALUE]... [--honor-labels]
+//	            [--at SECONDS] [--eval-interval DURATION] [--rules FILE]... [--query EXPR]...
 //
-// Each --scrape is one scrape of the Prometheus text exposition format taken SECONDS after an arbitrary
-// epoch. The samples get the target labels (--label, e.g. job and instance) as a scrape with
-// honor_labels: false attaches them (a scraped label of the same name becomes exported_NAME), every
+// Each --scrape is one scrape of the Prometheus text exposition format taken SECONDS after the epoch
+// (default 2026-01-01T00:00:00Z). The samples get the target labels (--label, e.g. job and instance) as a
+// scrape attaches them: with honor_labels: false (the default) a scraped label of the same name becomes
+// exported_NAME, with --honor-labels the scraped label wins; every
 // scrape adds `up{target labels} 1`, and a series missing from a scrape gets a staleness marker, as
 // Prometheus' scrape loop writes them. The samples are kept in memory (no TSDB).
 //
@@ -57,9 +58,6 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
-// epoch is the time of a scrape at SECONDS=0.
-var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, " ") }
@@ -67,6 +65,8 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	var scrapes, targetLabels, ruleFiles, queries multi
+	epochSecs := flag.Int64("epoch", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), "time of a scrape at SECONDS=0, in Unix seconds")
+	honor := flag.Bool("honor-labels", false, "scraped labels win over target labels (honor_labels: true)")
 	at := flag.Float64("at", math.NaN(), "evaluation time, seconds after the epoch (default: the last scrape)")
 	interval := flag.Duration("eval-interval", 15*time.Second, "rule evaluation interval")
 	flag.Var(&scrapes, "scrape", "SECONDS=FILE: a scrape in the text exposition format")
@@ -78,6 +78,7 @@ func main() {
 		fail(fmt.Errorf("unexpected arguments: %q", flag.Args()))
 	}
 
+	epoch := time.Unix(*epochSecs, 0).UTC()
 	target := labels.NewBuilder(labels.EmptyLabels())
 	for _, l := range targetLabels {
 		name, val, ok := strings.Cut(l, "=")
@@ -109,7 +110,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		if err := db.scrape(body, ts.UnixMilli(), target.Labels()); err != nil {
+		if err := db.scrape(body, ts.UnixMilli(), target.Labels(), *honor); err != nil {
 			fail(fmt.Errorf("%s: %w", file, err))
 		}
 	}
@@ -302,7 +303,7 @@ func (m *memStorage) add(l labels.Labels, t int64, v float64) {
 }
 
 // scrape stores one scrape of the text exposition format taken at t (ms) of a target with labels target.
-func (m *memStorage) scrape(body []byte, t int64, target labels.Labels) error {
+func (m *memStorage) scrape(body []byte, t int64, target labels.Labels, honor bool) error {
 	p, err := textparse.New(body, "text/plain; version=0.0.4", labels.NewSymbolTable(), textparse.ParserOptions{})
 	if err != nil {
 		return err
@@ -325,7 +326,7 @@ func (m *memStorage) scrape(body []byte, t int64, target labels.Labels) error {
 		}
 		var scraped labels.Labels
 		p.Labels(&scraped)
-		l := withTarget(scraped, target)
+		l := withTarget(scraped, target, honor)
 		now[l.String()] = true
 		m.add(l, t, v)
 	}
@@ -341,14 +342,18 @@ func (m *memStorage) scrape(body []byte, t int64, target labels.Labels) error {
 	return nil
 }
 
-// withTarget attaches the target labels to scraped ones as honor_labels: false does.
-func withTarget(scraped, target labels.Labels) labels.Labels {
+// withTarget attaches the target labels to scraped ones as a scrape with honor_labels does.
+func withTarget(scraped, target labels.Labels, honor bool) labels.Labels {
 	b := labels.NewBuilder(scraped)
 	target.Range(func(l labels.Label) {
-		if v := scraped.Get(l.Name); v != "" {
+		v := scraped.Get(l.Name)
+		switch {
+		case v == "":
+			b.Set(l.Name, l.Value)
+		case !honor:
 			b.Set("exported_"+l.Name, v)
+			b.Set(l.Name, l.Value)
 		}
-		b.Set(l.Name, l.Value)
 	})
 	return b.Labels()
 }
