@@ -580,7 +580,8 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
     controller.abort();
 
     // sealed-secrets' mixin, scraped as sealed-secrets' chart's ServiceMonitor does (honorLabels: true
-    // by default there: the samples keep their own `namespace`, the SealedSecret's).
+    // by default there: the samples keep their own `namespace`, the SealedSecret's). Without honorLabels
+    // the target's `namespace` (the controller's) replaces it and the alert names the wrong namespace.
     let mixin = sealed_secrets_mixin();
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(mixin.join("dashboards/sealed-secrets-controller.json")).unwrap(),
@@ -629,12 +630,15 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
     assert_eq!(errors[0].0, labels(&[("reason", "unseal")]));
     assert!(errors[0].1 > 0.0, "unseal error rate: {errors:?}");
 
-    // kseal's chart: its PrometheusRule, and its ServiceMonitor's scrape (no honorLabels: the target's
-    // `namespace`, the controller's, is the one the rules select and group by).
+    // kseal's chart: its PrometheusRule, scraped as its ServiceMonitor says (kseal's own series have no
+    // `namespace` label: the target's, the controller's namespace, is the one the rules select and group by).
     let objects = documents(&render(
         env,
         &healthy,
-        &["--set", "metrics.prometheusRule.enabled=true"],
+        &[
+            "--set",
+            "metrics.prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true",
+        ],
     ));
     let rule = find(&objects, "PrometheusRule", "kseal-controller");
     let rules_file = tempfile::NamedTempFile::new().unwrap();
@@ -652,12 +656,14 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
             ("$__rate_interval", "1m"),
         ],
     );
+    let monitor = find(&objects, "ServiceMonitor", "kseal-controller");
+    let honor_labels = monitor["spec"]["endpoints"][0]["honorLabels"] == true;
     let kseal_pod = "kseal-controller-7f6c5d4b8-q9z2w";
     let target = target_labels(&healthy, kseal_pod);
     let result = promql_eval(
         &scrapes,
         &target,
-        false,
+        honor_labels,
         &[rules_file.path().to_owned()],
         &queries,
     );
@@ -702,7 +708,13 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
 
     // The failure persists past the alert's `for:`: KsealUnsealErrors fires.
     let all: Vec<String> = scrapes.iter().chain(&later).cloned().collect();
-    let result = promql_eval(&all, &target, false, &[rules_file.path().to_owned()], &[]);
+    let result = promql_eval(
+        &all,
+        &target,
+        honor_labels,
+        &[rules_file.path().to_owned()],
+        &[],
+    );
     assert_eq!(
         alerts_of(&result),
         [(
