@@ -675,6 +675,8 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
         rule["spec"]["groups"][0]["rules"].as_array().unwrap().len(),
         "every alert of the chart is evaluated"
     );
+    // Its `namespace` is the controller's (the target's): kseal's counter has no per-object label; the
+    // failing SealedSecret's namespace is on sealed-secrets' family, the mixin's alert above.
     let unseal_errors = labels(&[
         ("alertname", "KsealUnsealErrors"),
         ("namespace", &healthy),
