@@ -1,7 +1,10 @@
 //! The alerts (PrometheusRule) and the Grafana dashboard query only metrics the controller serves, and
-//! cover what the chart promises: unseal and sync errors, provider calls, the leader, key usage.
+//! cover what the chart promises: unseal and sync errors, provider calls, the leader, key usage. With
+//! Prometheus' own engine and rules (`tests/go/promql-eval`) over scrapes of the controller, the alerts of
+//! kseal's chart and of sealed-secrets' mixin fire for a SealedSecret that does not unseal, with the labels
+//! an operator sees, and the dashboards' queries have data.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kseal_crypto::KeyOptions;
@@ -434,4 +437,487 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
     stream.read_to_string(&mut raw).await.ok()?;
     let (head, body) = raw.split_once("\r\n\r\n")?;
     head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// Pod name of the scraped target: as the pods of a release named `sealed-secrets`, the pods the mixin
+/// dashboard's `$pod` variable lists (`label_values(kube_pod_info, pod)`, regex
+/// `/^sealed-secrets-controller.*$/`).
+const POD: &str = "sealed-secrets-controller-6b8d9c7f5-x2k4q";
+
+/// Seconds between two scrapes as the engine sees them.
+///
+/// The scrapes are taken seconds apart, as fast as the controller's retries move its counters, and given
+/// synthetic timestamps `SCRAPE_INTERVAL` apart: `rate(x[5m])` needs two samples in its window and the
+/// mixin dashboard's `rate(x[1m])` two in the last minute, which a 15 s scrape interval (Prometheus'
+/// common setting) gives. The engine only ever sees samples and their timestamps, so this is what a
+/// Prometheus scraping every 15 s would hold if the counters moved at those scrapes.
+const SCRAPE_INTERVAL: u64 = 15;
+
+/// With the real Prometheus engine (`tests/go/promql-eval`) over scrapes of a running controller's
+/// `/metrics`: sealed-secrets' mixin alert `SealedSecretsUnsealErrorHigh` fires for the namespace of a
+/// SealedSecret sealed for another key, with reason `unseal`, and not for a namespace whose SealedSecrets
+/// unseal; every query of the mixin's dashboard has data. kseal's own chart alerts (its PrometheusRule)
+/// parse, `KsealUnsealErrors` holds (pending, then firing after its `for:`) with reason `decrypt`, and no
+/// other alert does; kseal's dashboard queries have data.
+#[tokio::test]
+async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    // The controller's own namespace (its key is there) holds SealedSecrets that unseal; the other one
+    // (watched as an additional namespace) holds one sealed for a key the controller does not have.
+    let healthy = env.namespace().await;
+    let failing = env.namespace().await;
+    let client = env.client().await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = kseal_controller::Config {
+        key_namespace: healthy.clone(),
+        watch_namespace: Some(healthy.clone()),
+        key_options: KeyOptions {
+            bits: 2048,
+            ..KeyOptions::default()
+        },
+        http_addr: None,
+        http_limits: kseal_controller::http::Limits::default(),
+        key_renew_period: None,
+        key_cutoff_time: None,
+        leader_election: None,
+        sync: None,
+        metrics_omit_secret_labels: false,
+        metrics_addr: None,
+        key_metadata: Default::default(),
+        unseal: kseal_sealedsecrets::unseal::Options {
+            additional_namespaces: vec![failing.clone()],
+            ..Default::default()
+        },
+    };
+    let controller_client = client.clone();
+    let controller = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let _ = kseal_controller::run_with_listener(
+            controller_client,
+            config,
+            Some(listener),
+            std::future::pending(),
+        )
+        .await;
+    });
+
+    let pem = eventually("the sealing certificate", || http_get(addr, "/v1/cert.pem")).await;
+    let key = kseal_crypto::Certificate::from_pem(pem.as_bytes())
+        .unwrap()
+        .public_key()
+        .clone();
+    for name in ["database", "api-token"] {
+        crate::apply(&client, &sealed_secret(&healthy, name, &key))
+            .await
+            .unwrap();
+    }
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &healthy);
+    eventually("the healthy SealedSecrets unsealed", || async {
+        for name in ["database", "api-token"] {
+            secrets.get_opt(name).await.ok()??;
+        }
+        Some(())
+    })
+    .await;
+
+    // The first scrape: nothing has failed yet.
+    let mut scrapes = vec![http_get(addr, "/metrics").await.expect("/metrics")];
+    let other_key = kseal_crypto::KeyPair::generate(&KeyOptions {
+        bits: 2048,
+        ..KeyOptions::default()
+    })
+    .unwrap();
+    crate::apply(
+        &client,
+        &sealed_secret(&failing, "payments", other_key.certificate().public_key()),
+    )
+    .await
+    .unwrap();
+    // The controller retries the failing SealedSecret with backoff (1 s, 2 s, 4 s, …): each further
+    // scrape is taken once its error counter has moved.
+    let failing_errors = format!(
+        r#"sealed_secrets_controller_unseal_errors_total{{reason="unseal",namespace="{failing}"}} "#
+    );
+    let moved = |last: Option<f64>| {
+        let failing_errors = &failing_errors;
+        eventually("the unseal error counter to move", move || async move {
+            let text = http_get(addr, "/metrics").await?;
+            let count = sample_value(&text, failing_errors)?;
+            (Some(count) != last).then_some((text, count))
+        })
+    };
+    let mut last = None;
+    while scrapes.len() < 4 {
+        let (text, count) = moved(last).await;
+        last = Some(count);
+        scrapes.push(text);
+    }
+    // Later scrapes, for the alerts whose `for:` holds them pending: 16 minutes more as the engine sees
+    // them (the chart's default `for:` is 15 minutes). The failure recurs all along: kseal retries a
+    // failing SealedSecret at least every 5 minutes (its backoff's ceiling); in this compressed time a
+    // change of the object (sealed anew for the other key) makes each retry happen every 4 minutes.
+    let mut later = Vec::new();
+    for i in 1..=(16 * 60 / SCRAPE_INTERVAL) {
+        if i % (4 * 60 / SCRAPE_INTERVAL) == 0 {
+            crate::apply(
+                &client,
+                &sealed_secret(&failing, "payments", other_key.certificate().public_key()),
+            )
+            .await
+            .unwrap();
+            let (text, count) = moved(last).await;
+            last = Some(count);
+            later.push(text);
+        } else {
+            later.push(http_get(addr, "/metrics").await.expect("/metrics"));
+        }
+    }
+    controller.abort();
+
+    // sealed-secrets' mixin, scraped as sealed-secrets' chart's ServiceMonitor does (honorLabels: true
+    // by default there: the samples keep their own `namespace`, the SealedSecret's). Without honorLabels
+    // the target's `namespace` (the controller's) replaces it and the alert names the wrong namespace.
+    let mixin = sealed_secrets_mixin();
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(mixin.join("dashboards/sealed-secrets-controller.json")).unwrap(),
+    )
+    .unwrap();
+    let queries = dashboard_queries(&dashboard, &[("$pod", POD)]);
+    let target = target_labels(&healthy, POD);
+    let result = promql_eval(
+        &scrapes,
+        &target,
+        true,
+        &[mixin.join("lib/alerts.jsonnet")],
+        &queries,
+    );
+    let fired = alerts_of(&result);
+    assert_eq!(
+        fired,
+        [(
+            "SealedSecretsUnsealErrorHigh".to_owned(),
+            "firing".to_owned(),
+            labels(&[
+                ("alertname", "SealedSecretsUnsealErrorHigh"),
+                ("namespace", &failing),
+                ("reason", "unseal"),
+                ("severity", "warning"),
+            ]),
+        )],
+        "the mixin's alerts: {result:#}"
+    );
+    let alert = &result["rules"][0]["alerts"][0];
+    assert_eq!(
+        alert["annotations"]["description"],
+        format!("High number of errors during unsealing Sealed Secrets in {failing} namespace."),
+    );
+    assert_every_query_has_data(&result, |_| false);
+    let by_query = |fragment: &str| -> Vec<(BTreeMap<String, String>, f64)> {
+        query_result(&result, fragment)
+    };
+    let requests = by_query("unseal_requests_total");
+    assert!(
+        requests.len() == 1 && requests[0].1 > 0.0,
+        "unseal request rate: {requests:?}"
+    );
+    let errors = by_query("unseal_errors_total");
+    assert_eq!(errors.len(), 1, "unseal error rate by reason: {errors:?}");
+    assert_eq!(errors[0].0, labels(&[("reason", "unseal")]));
+    assert!(errors[0].1 > 0.0, "unseal error rate: {errors:?}");
+
+    // kseal's chart: its PrometheusRule, scraped as its ServiceMonitor says (kseal's own series have no
+    // `namespace` label: the target's, the controller's namespace, is the one the rules select and group by).
+    let objects = documents(&render(
+        env,
+        &healthy,
+        &[
+            "--set",
+            "metrics.prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true",
+        ],
+    ));
+    let rule = find(&objects, "PrometheusRule", "kseal-controller");
+    let rules_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rules_file.path(), rule["spec"].to_string()).unwrap();
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(chart_dir().join("dashboards/kseal-controller.json")).unwrap(),
+    )
+    .unwrap();
+    // Grafana's `$__rate_interval` for a 15 s scrape interval: four of them.
+    let queries = dashboard_queries(
+        &dashboard,
+        &[
+            ("$namespace", healthy.as_str()),
+            ("$job", "sealed-secrets-controller"),
+            ("$__rate_interval", "1m"),
+        ],
+    );
+    let monitor = find(&objects, "ServiceMonitor", "kseal-controller");
+    let honor_labels = monitor["spec"]["endpoints"][0]["honorLabels"] == true;
+    let kseal_pod = "kseal-controller-7f6c5d4b8-q9z2w";
+    let target = target_labels(&healthy, kseal_pod);
+    let result = promql_eval(
+        &scrapes,
+        &target,
+        honor_labels,
+        &[rules_file.path().to_owned()],
+        &queries,
+    );
+    for evaluated in result["rules"].as_array().unwrap() {
+        assert!(evaluated["error"].is_null(), "{evaluated}");
+    }
+    assert_eq!(
+        result["rules"].as_array().unwrap().len(),
+        rule["spec"]["groups"][0]["rules"].as_array().unwrap().len(),
+        "every alert of the chart is evaluated"
+    );
+    // Its `namespace` is the controller's (the target's): kseal's counter has no per-object label; the
+    // failing SealedSecret's namespace is on sealed-secrets' family, the mixin's alert above.
+    let unseal_errors = labels(&[
+        ("alertname", "KsealUnsealErrors"),
+        ("namespace", &healthy),
+        ("reason", "decrypt"),
+        ("severity", "warning"),
+    ]);
+    assert_eq!(
+        alerts_of(&result),
+        [(
+            "KsealUnsealErrors".to_owned(),
+            "pending".to_owned(),
+            unseal_errors.clone()
+        )],
+        "kseal's alerts a minute after the failure: {result:#}"
+    );
+    // The sync is off in this controller: its panels have no series (the families are served once the
+    // sync runs, see alerts_and_dashboard_query_metrics_the_controller_serves).
+    assert_every_query_has_data(&result, |query| {
+        query.contains("kseal_sync_") && !query.contains("kseal_unseal_")
+    });
+    let decrypt = query_result(&result, "sum by (reason) (rate(kseal_unseal_errors_total");
+    assert_eq!(decrypt.len(), 1, "unseal errors by reason: {decrypt:?}");
+    assert_eq!(decrypt[0].0, labels(&[("reason", "decrypt")]));
+    assert!(decrypt[0].1 > 0.0, "{decrypt:?}");
+    let leader = query_result(&result, "clamp_max(count(kseal_sealedsecrets_per_key");
+    assert_eq!(leader.len(), 1);
+    assert_eq!(leader[0].1, 1.0, "leader present");
+    let up = query_result(&result, "sum(up{");
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].1, 1.0, "replicas up");
+
+    // The failure persists past the alert's `for:`: KsealUnsealErrors fires.
+    let all: Vec<String> = scrapes.iter().chain(&later).cloned().collect();
+    let result = promql_eval(
+        &all,
+        &target,
+        honor_labels,
+        &[rules_file.path().to_owned()],
+        &[],
+    );
+    assert_eq!(
+        alerts_of(&result),
+        [(
+            "KsealUnsealErrors".to_owned(),
+            "firing".to_owned(),
+            unseal_errors
+        )],
+        "kseal's alerts 16 minutes after the failure: {result:#}"
+    );
+    let alert = result["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alert"] == "KsealUnsealErrors")
+        .unwrap();
+    assert_eq!(
+        alert["alerts"][0]["annotations"]["summary"],
+        "SealedSecrets fail to unseal (reason decrypt)."
+    );
+}
+
+/// A SealedSecret `namespace`/`name` (strict scope) with one value sealed for `key`.
+fn sealed_secret(namespace: &str, name: &str, key: &kseal_crypto::PublicKey) -> Value {
+    let label = kseal_crypto::label(kseal_crypto::Scope::Strict, namespace, name);
+    let password = kseal_crypto::seal_base64(key, &label, b"s3cret").unwrap();
+    serde_json::json!({
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"encryptedData": {"password": password}},
+    })
+}
+
+/// The value of the sample whose line starts with `series` (name, labels and a space) in `text`.
+fn sample_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// The labels Prometheus' Kubernetes service discovery gives a ServiceMonitor's target: the controller
+/// in `namespace`, pod `pod`, behind the Service `sealed-secrets-controller` (port `http`).
+fn target_labels(namespace: &str, pod: &str) -> Vec<(String, String)> {
+    [
+        ("job", "sealed-secrets-controller"),
+        ("namespace", namespace),
+        ("service", "sealed-secrets-controller"),
+        ("pod", pod),
+        ("container", "controller"),
+        ("endpoint", "http"),
+        ("instance", "10.244.0.17:8080"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The `expr` of every panel target of a Grafana dashboard, with its template variables replaced.
+fn dashboard_queries(dashboard: &Value, variables: &[(&str, &str)]) -> Vec<String> {
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let mut query = target["expr"].as_str().unwrap().to_owned();
+            // Longest first: `$__rate_interval` before any shorter name it starts with.
+            let mut variables = variables.to_vec();
+            variables.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+            for (name, value) in variables {
+                query = query.replace(name, value);
+            }
+            assert!(!query.contains('$'), "a variable left in {query}");
+            queries.push(query);
+        }
+    }
+    queries
+}
+
+/// Runs `tests/go/promql-eval` over `scrapes` (taken [`SCRAPE_INTERVAL`] apart, the last one now) of a
+/// target with `target` labels; evaluates `rules` files from the first scrape to the last and `queries`
+/// at the last. Returns its JSON answer.
+fn promql_eval(
+    scrapes: &[String],
+    target: &[(String, String)],
+    honor_labels: bool,
+    rules: &[std::path::PathBuf],
+    queries: &[String],
+) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let span = SCRAPE_INTERVAL * (scrapes.len() as u64 - 1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut command = std::process::Command::new(promql_eval_binary());
+    command.arg(format!("--epoch={}", now - span));
+    for (i, text) in scrapes.iter().enumerate() {
+        let file = dir.path().join(format!("scrape-{i}.txt"));
+        std::fs::write(&file, text).unwrap();
+        command.arg(format!(
+            "--scrape={}={}",
+            SCRAPE_INTERVAL * i as u64,
+            file.display()
+        ));
+    }
+    for (name, value) in target {
+        command.arg(format!("--label={name}={value}"));
+    }
+    if honor_labels {
+        command.arg("--honor-labels");
+    }
+    command.arg(format!("--eval-interval={SCRAPE_INTERVAL}s"));
+    for file in rules {
+        command.arg(format!("--rules={}", file.display()));
+    }
+    for query in queries {
+        command.arg(format!("--query={query}"));
+    }
+    let output = command.output().expect("run promql-eval");
+    assert!(
+        output.status.success(),
+        "promql-eval failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("promql-eval prints JSON")
+}
+
+/// `tests/go/promql-eval`, built by `tests/env/build promql-eval` (Go required) unless
+/// `KSEAL_PROMQL_EVAL` names it.
+fn promql_eval_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("KSEAL_PROMQL_EVAL") {
+        return path.into();
+    }
+    let out = std::process::Command::new(crate::repo_root().join("tests/env/build"))
+        .arg("promql-eval")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run tests/env/build promql-eval");
+    assert!(out.status.success(), "tests/env/build promql-eval failed");
+    let path = String::from_utf8(out.stdout).expect("a path");
+    std::path::PathBuf::from(path.lines().last().expect("promql-eval's path").trim())
+}
+
+/// A label set.
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The labels of a JSON object of label values.
+fn labels_of(value: &Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Every active alert of a promql-eval answer: rule, state and labels.
+fn alerts_of(result: &Value) -> Vec<(String, String, BTreeMap<String, String>)> {
+    let mut alerts = Vec::new();
+    for rule in result["rules"].as_array().unwrap() {
+        assert!(rule["error"].is_null(), "{rule}");
+        for alert in rule["alerts"].as_array().unwrap() {
+            alerts.push((
+                rule["alert"].as_str().unwrap().to_owned(),
+                alert["state"].as_str().unwrap().to_owned(),
+                labels_of(&alert["labels"]),
+            ));
+        }
+    }
+    alerts
+}
+
+/// The samples of the query of a promql-eval answer that contains `fragment` (exactly one does).
+fn query_result(result: &Value, fragment: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    let matching: Vec<&Value> = result["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["expr"].as_str().unwrap().contains(fragment))
+        .collect();
+    assert_eq!(matching.len(), 1, "queries containing {fragment}");
+    matching[0]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (labels_of(&s["labels"]), s["value"].as_f64().unwrap()))
+        .collect()
+}
+
+/// Every query of a promql-eval answer evaluated without error, and has samples unless `may_be_empty`.
+fn assert_every_query_has_data(result: &Value, may_be_empty: impl Fn(&str) -> bool) {
+    for query in result["queries"].as_array().unwrap() {
+        let expr = query["expr"].as_str().unwrap();
+        assert!(query["error"].is_null(), "{query}");
+        let empty = query["result"].as_array().unwrap().is_empty();
+        if may_be_empty(expr) {
+            continue;
+        }
+        assert!(!empty, "no data for {expr}");
+    }
 }

@@ -26,6 +26,11 @@ PAUSE="$BIN/pause-$KUBERNETES_VERSION"
 TMPL_ORACLE="$BIN/tmpl-oracle-$(cat "$REPO_DIR"/tests/go/tmpl-oracle/go.mod "$REPO_DIR"/tests/go/tmpl-oracle/go.sum \
   "$REPO_DIR"/tests/go/tmpl-oracle/*.go | sha256sum | cut -c1-12)"
 
+# The PromQL evaluator of the monitoring tests: keyed by the prometheus module version and a hash of its
+# module's files, so any change to tests/go/promql-eval rebuilds it.
+PROMQL_EVAL="$BIN/promql-eval-$PROMETHEUS_VERSION-$(cat "$REPO_DIR"/tests/go/promql-eval/go.mod "$REPO_DIR"/tests/go/promql-eval/go.sum \
+  "$REPO_DIR"/tests/go/promql-eval/*.go | sha256sum | cut -c1-12)"
+
 log() { printf '[kseal-env] %s\n' "$*" >&2; }
 die() { printf '[kseal-env] error: %s\n' "$*" >&2; exit 1; }
 
