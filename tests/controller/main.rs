@@ -5,6 +5,7 @@
 
 mod certmap;
 mod cli;
+mod crds;
 mod http;
 mod interop;
 mod key_flags;
@@ -52,6 +53,11 @@ impl Cluster {
     /// started yet.
     async fn in_env(env: &TestEnv) -> Self {
         env.install_crds(&[SealedSecret::crd()]).await;
+        Self::in_env_as_it_is(env).await
+    }
+
+    /// A fresh namespace in `env`, with only the CRDs `env` already has.
+    async fn in_env_as_it_is(env: &TestEnv) -> Self {
         Cluster {
             client: env.client().await,
             namespace: env.namespace().await,

@@ -12,6 +12,7 @@
 pub mod args;
 pub mod crd;
 pub mod http;
+pub mod served;
 
 mod error;
 
@@ -103,6 +104,7 @@ pub async fn run_with_listener(
     let metrics = metrics::Metrics::register(kseal);
     let api_metrics = http::ApiMetrics::register(kseal);
     metrics::CertificateExpiry::register(kseal, keys.clone());
+    let served = served::Served::register(kseal);
     let sync_metrics = config
         .sync
         .as_ref()
@@ -190,6 +192,7 @@ pub async fn run_with_listener(
         health.clone(),
         Telemetry {
             unseal: metrics.clone(),
+            served,
             sync: sync_metrics,
             decrypt_slots: decrypt_slots.clone(),
         },
@@ -213,6 +216,8 @@ pub async fn run_with_listener(
 /// The metrics of the leader's components.
 struct Telemetry {
     unseal: Arc<metrics::Metrics>,
+    /// Which families' CRDs are served.
+    served: served::Served,
     /// Present when the sync runs.
     sync: Option<kseal_externalsecrets::SyncMetrics>,
     /// The decrypt pool the unsealer shares with the HTTP API.
@@ -269,13 +274,17 @@ async fn follow_or_lead(
             config,
             keys.clone(),
             health.clone(),
-            telemetry.unseal.clone(),
-            telemetry.decrypt_slots.clone(),
+            &telemetry,
             shutdown.clone(),
         );
         let sync = async {
             match (&config.sync, &telemetry.sync) {
                 (Some(sync), Some(metrics)) => {
+                    // Without the ESO CRDs the sync waits for them; the unsealer runs meanwhile.
+                    telemetry
+                        .served
+                        .wait(&client, served::EXTERNAL_SECRETS, || {})
+                        .await;
                     // The sync never writes the Secrets of this key namespace named like keys.
                     let sealing_keys = kseal_externalsecrets::protect::KeyLocation {
                         namespace: Some(config.key_namespace.clone()),
@@ -311,10 +320,11 @@ async fn unseal_with_keys(
     config: &Config,
     keys: Arc<keys::SharedKeys>,
     health: Arc<http::Health>,
-    metrics: Arc<metrics::Metrics>,
-    decrypt_slots: Arc<tokio::sync::Semaphore>,
+    telemetry: &Telemetry,
     shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
 ) -> Result<()> {
+    let (metrics, served) = (telemetry.unseal.clone(), &telemetry.served);
+    let decrypt_slots = telemetry.decrypt_slots.clone();
     let spec = config.key_spec();
     let ring = retry_api("load or generate the keys", || {
         keys::ensure(
@@ -327,6 +337,7 @@ async fn unseal_with_keys(
     .await?;
     let known = ring.fingerprints().into_iter().map(str::to_owned).collect();
     keys.set(ring);
+    let client_for_crd = client.clone();
     // One unsealer per watched namespace with --additional-namespaces (the controller's own and those,
     // as sealed-secrets); otherwise one for `watch_namespace` (or all). Each has its own per-object state.
     let namespaces: Vec<Option<String>> = if config.unseal.additional_namespaces.is_empty() {
@@ -408,7 +419,17 @@ async fn unseal_with_keys(
                 shutdown.clone(),
             )
         });
-    let unsealer = futures::future::join_all(unsealers).map(|_| ());
+    let (crd_client, missing_health) = (client_for_crd, health.clone());
+    let unsealer = async move {
+        // Without the SealedSecret CRD (an ESO-only cluster) the unsealer waits for it; the keys, the
+        // certificate API and the sync serve meanwhile, so the replica is ready.
+        served
+            .wait(&crd_client, served::SEALED_SECRETS, move || {
+                missing_health.set_ready(true)
+            })
+            .await;
+        futures::future::join_all(unsealers).await;
+    };
     let renewal = async {
         match config.key_renew_period {
             Some(period) => {
