@@ -11,7 +11,13 @@ middleware that:
   account (its own secrets) and its own counts;
 * serves ``GET /_kseal/calls`` (JSON: ``{access_key_id: {operation: n}}``),
   ``GET /_kseal/calls?key=ID`` (``{operation: n}``) and ``POST
-  /_kseal/calls/reset``.
+  /_kseal/calls/reset``;
+* serves ``POST /_kseal/iam/user`` (JSON body ``{"user": NAME, "policy":
+  DOCUMENT}``): creates that IAM user in moto's default account with the
+  policy inline and an access key, switches moto's IAM access control on for
+  every later request (moto's ``INITIAL_NO_AUTH_ACTION_COUNT``; for the rest of
+  this process), and answers ``{"AccessKeyId", "SecretAccessKey"}``. Only a
+  private moto (a test's own environment) may be switched.
 
 Usage: python moto_server.py --port PORT [--port-file FILE] [--host ADDRESS]   (port 0: any free)
 """
@@ -87,9 +93,28 @@ class CountingMiddleware:
             with self.lock:
                 self.counts.clear()
             return self.reply(start_response, "200 OK", {})
+        if path == "/_kseal/iam/user" and method == "POST":
+            return self.iam_user(environ, start_response)
         if path == "/_kseal/health":
             return self.reply(start_response, "200 OK", {"ok": True})
         return self.reply(start_response, "404 Not Found", {"error": "unknown"})
+
+    def iam_user(self, environ, start_response):
+        from moto import settings
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.models import iam_backends
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+        iam.create_user("us-east-1", request["user"])
+        iam.put_user_policy(request["user"], "policy", json.dumps(request["policy"]))
+        key = iam.create_access_key(request["user"])
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        ActionAuthenticatorMixin.request_count = 0
+        body = {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
+        return self.reply(start_response, "200 OK", body)
 
     @staticmethod
     def reply(start_response, status, body):

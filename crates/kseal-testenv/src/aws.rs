@@ -25,6 +25,7 @@ const REGION: &str = "us-east-1";
 #[derive(Debug, Clone)]
 pub struct AwsAccount {
     access_key_id: String,
+    secret_access_key: String,
     account_id: String,
     endpoint: String,
 }
@@ -38,7 +39,12 @@ impl TestEnv {
     /// SDK config for moto with the environment's default credentials
     /// (shared moto account `123456789012`).
     pub async fn aws_config(&self) -> SdkConfig {
-        sdk_config(self.moto_endpoint(), var(&self.vars, "AWS_ACCESS_KEY_ID")).await
+        sdk_config(
+            self.moto_endpoint(),
+            var(&self.vars, "AWS_ACCESS_KEY_ID"),
+            SECRET_ACCESS_KEY,
+        )
+        .await
     }
 
     /// A Secrets Manager client for moto with the default credentials.
@@ -52,6 +58,33 @@ impl TestEnv {
         serde_json::from_str(&http_get(url).await).expect("moto call counts are JSON")
     }
 
+    /// Creates IAM user `user` with the inline `policy` in moto's default account and switches moto's
+    /// IAM access control on for every later request: only for a private environment
+    /// ([`TestEnv::isolated`]), since the shared moto's accounts have no IAM users. The user's keys, as
+    /// an account whose calls are counted under its access key.
+    pub async fn moto_iam_user(&self, user: &str, policy: serde_json::Value) -> AwsAccount {
+        assert!(self.is_private(), "IAM access control needs a private moto");
+        let url = format!("{}/_kseal/iam/user", self.moto_endpoint());
+        let body = serde_json::json!({ "user": user, "policy": policy }).to_string();
+        let answer = tokio::task::spawn_blocking(move || {
+            ureq::post(&url)
+                .header("content-type", "application/json")
+                .send(body.as_bytes())
+                .and_then(|mut response| response.body_mut().read_to_string())
+                .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+        })
+        .await
+        .expect("moto request panicked");
+        let keys: serde_json::Value = serde_json::from_str(&answer).expect("moto's answer is JSON");
+        let field = |name: &str| keys[name].as_str().expect("an access key").to_owned();
+        AwsAccount {
+            access_key_id: field("AccessKeyId"),
+            secret_access_key: field("SecretAccessKey"),
+            account_id: "123456789012".to_owned(),
+            endpoint: self.moto_endpoint().to_owned(),
+        }
+    }
+
     /// A fresh moto account for one test.
     pub fn aws_account(&self) -> AwsAccount {
         static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -63,6 +96,7 @@ impl TestEnv {
         );
         AwsAccount {
             access_key_id: format!("KSEAL{account_id}"),
+            secret_access_key: SECRET_ACCESS_KEY.to_owned(),
             account_id,
             endpoint: self.moto_endpoint().to_owned(),
         }
@@ -77,7 +111,7 @@ impl AwsAccount {
 
     /// The secret access key to pair with [`AwsAccount::access_key_id`].
     pub fn secret_access_key(&self) -> &str {
-        SECRET_ACCESS_KEY
+        &self.secret_access_key
     }
 
     /// The moto account id (12 digits; it appears in ARNs).
@@ -113,7 +147,7 @@ spec:
           secretAccessKeySecretRef: {{name: {name}-credentials, key: secret-key}}
 "#,
             access = self.access_key_id,
-            secret = SECRET_ACCESS_KEY,
+            secret = self.secret_access_key,
         )
     }
 
@@ -123,14 +157,14 @@ spec:
         [
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
             ("AWS_REGION", REGION.to_owned()),
         ]
     }
 
     /// SDK config for moto with this account's credentials.
     pub async fn config(&self) -> SdkConfig {
-        sdk_config(&self.endpoint, &self.access_key_id).await
+        sdk_config(&self.endpoint, &self.access_key_id, &self.secret_access_key).await
     }
 
     /// A Secrets Manager client for this account.
@@ -154,10 +188,10 @@ spec:
     }
 }
 
-async fn sdk_config(endpoint: &str, access_key_id: &str) -> SdkConfig {
+async fn sdk_config(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> SdkConfig {
     let credentials = Credentials::new(
         access_key_id,
-        SECRET_ACCESS_KEY,
+        secret_access_key.to_owned(),
         None,
         None,
         "kseal-testenv",

@@ -133,6 +133,11 @@ impl TestEnv {
         TestEnv { dir, vars, owned }
     }
 
+    /// Whether this is a private environment ([`TestEnv::isolated`]), stopped when dropped.
+    pub fn is_private(&self) -> bool {
+        self.owned
+    }
+
     /// The state directory (logs are in `logs/`).
     pub fn dir(&self) -> &Path {
         &self.dir

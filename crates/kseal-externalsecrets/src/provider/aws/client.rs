@@ -3,11 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
+use futures::StreamExt as _;
 use futures::future::join_all;
 use zeroize::Zeroizing;
 
@@ -21,6 +24,12 @@ pub const MAX_BATCH_IDS: usize = 20;
 pub const DEFAULT_STAGE: &str = "AWSCURRENT";
 /// A `version` with this prefix selects a VersionId; anything else a VersionStage.
 const VERSION_ID_PREFIX: &str = "uuid/";
+/// After AWS denies BatchGetSecretValue to a store's identity (a least-privilege policy that grants
+/// only GetSecretValue), its reads go one GetSecretValue per secret for this long, then the batch call
+/// is tried again (the policy may have been widened).
+pub const BATCH_DENIED_RETRY: Duration = Duration::from_secs(15 * 60);
+/// GetSecretValue calls in flight at once per batch that falls back to them.
+const FALLBACK_CONCURRENCY: usize = 4;
 
 /// A secret's value: `SecretString` or `SecretBinary`. Zeroized on drop;
 /// `Debug` does not show it.
@@ -99,6 +108,8 @@ struct Inner {
     client: aws_sdk_secretsmanager::Client,
     prefix: Option<String>,
     observer: Observer,
+    /// Until when BatchGetSecretValue is known to be denied to this identity.
+    batch_denied_until: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for Provider {
@@ -136,6 +147,7 @@ impl Provider {
                 client: aws_sdk_secretsmanager::Client::from_conf(client_config),
                 prefix: config.prefix.filter(|prefix| !prefix.is_empty()),
                 observer,
+                batch_denied_until: Mutex::new(None),
             }),
         })
     }
@@ -210,7 +222,8 @@ impl Provider {
 
     /// One BatchGetSecretValue request (and its pages) for at most
     /// [`MAX_BATCH_IDS`] distinct ids. An id the response neither returns
-    /// nor reports (e.g. a partial ARN) is read with GetSecretValue.
+    /// nor reports (e.g. a partial ARN) is read with GetSecretValue, and so
+    /// is every id while the batch call is denied ([`BATCH_DENIED_RETRY`]).
     async fn batch_call(
         &self,
         ids: &[String],
@@ -219,49 +232,100 @@ impl Provider {
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut values = HashMap::with_capacity(ids.len());
         let mut next_token = None;
-        loop {
-            let result = self
+        let denied_until = || {
+            *self
                 .inner
-                .client
-                .batch_get_secret_value()
-                .set_secret_id_list(Some(ids.to_vec()))
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|e| Error::from_sdk(OPERATION, None, e));
-            let output = self.inner.observer.record(OPERATION, result)?;
-            for entry in output.secret_values.unwrap_or_default() {
-                let Some(id) = requested_id(&entry, &wanted) else {
-                    continue;
-                };
-                let value = RemoteSecret::from_parts(entry.secret_string, entry.secret_binary)
-                    .ok_or_else(|| no_value(OPERATION, &id));
-                values.insert(id, value);
-            }
-            for error in output.errors.unwrap_or_default() {
-                let Some(id) = error.secret_id.filter(|id| wanted.contains(id.as_str())) else {
-                    continue;
-                };
-                let error_value = Error::from_code(
-                    OPERATION,
-                    Some(&id),
-                    error.error_code.as_deref(),
-                    error.message.as_deref(),
-                );
-                values.insert(id, Err(error_value));
-            }
-            next_token = output.next_token.filter(|token| !token.is_empty());
-            if next_token.is_none() {
-                break;
+                .batch_denied_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if denied_until().is_none_or(|until| Instant::now() >= until) {
+            loop {
+                let mut denied = false;
+                let result = self
+                    .inner
+                    .client
+                    .batch_get_secret_value()
+                    .set_secret_id_list(Some(ids.to_vec()))
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        denied = matches!(e.code(), Some("AccessDeniedException" | "AccessDenied"));
+                        Error::from_sdk(OPERATION, None, e)
+                    });
+                if denied && values.is_empty() {
+                    // Counted as the failed call it was, then read one by one.
+                    let _ = self.inner.observer.record(OPERATION, result);
+                    self.batch_denied(ids.len());
+                    break;
+                }
+                let output = self.inner.observer.record(OPERATION, result)?;
+                for entry in output.secret_values.unwrap_or_default() {
+                    let Some(id) = requested_id(&entry, &wanted) else {
+                        continue;
+                    };
+                    let value = RemoteSecret::from_parts(entry.secret_string, entry.secret_binary)
+                        .ok_or_else(|| no_value(OPERATION, &id));
+                    values.insert(id, value);
+                }
+                for error in output.errors.unwrap_or_default() {
+                    let Some(id) = error.secret_id.filter(|id| wanted.contains(id.as_str())) else {
+                        continue;
+                    };
+                    let error_value = Error::from_code(
+                        OPERATION,
+                        Some(&id),
+                        error.error_code.as_deref(),
+                        error.message.as_deref(),
+                    );
+                    values.insert(id, Err(error_value));
+                }
+                next_token = output.next_token.filter(|token| !token.is_empty());
+                if next_token.is_none() {
+                    break;
+                }
             }
         }
-        for id in ids {
-            if !values.contains_key(id) {
-                let value = self.get_id(id, VersionSelector::Stage(DEFAULT_STAGE)).await;
-                values.insert(id.clone(), value);
-            }
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !values.contains_key(*id))
+            .cloned()
+            .collect();
+        // Owned ids and a cloned provider: the stream's futures borrow nothing.
+        let provider = self.clone();
+        let mut singles = futures::stream::iter(missing)
+            .map(move |id| {
+                let provider = provider.clone();
+                async move {
+                    let value = provider
+                        .get_id(&id, VersionSelector::Stage(DEFAULT_STAGE))
+                        .await;
+                    (id, value)
+                }
+            })
+            .buffer_unordered(FALLBACK_CONCURRENCY);
+        while let Some((id, value)) = singles.next().await {
+            values.insert(id, value);
         }
         Ok(values)
+    }
+
+    /// Remembers that BatchGetSecretValue is denied to this identity, for [`BATCH_DENIED_RETRY`].
+    fn batch_denied(&self, ids: usize) {
+        let mut until = self
+            .inner
+            .batch_denied_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_none_or(|until| Instant::now() >= until) {
+            tracing::warn!(
+                ids,
+                retry_in_s = BATCH_DENIED_RETRY.as_secs(),
+                "AWS denied BatchGetSecretValue to this store's identity: reading its secrets one GetSecretValue each (grant secretsmanager:BatchGetSecretValue to save calls)"
+            );
+        }
+        *until = Some(Instant::now() + BATCH_DENIED_RETRY);
     }
 
     /// The secrets a `dataFrom.find` selects, by name, sorted: ListSecrets
