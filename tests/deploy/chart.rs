@@ -677,14 +677,18 @@ async fn common_labels_and_annotations_are_on_every_object() {
     ] {
         assert!(kinds.contains(kind), "{kind} rendered");
     }
-    for object in objects.iter().chain(&cluster_wide) {
+    let all = objects
+        .iter()
+        .map(|o| (o, true))
+        .chain(cluster_wide.iter().map(|o| (o, false)));
+    for (object, own_service_annotation) in all {
         let what = format!("{} {}", object["kind"], object["metadata"]["name"]);
         if what.contains("-extra") {
             continue; // extraDeploy's objects are the user's own.
         }
         let metadata = &object["metadata"];
         assert_eq!(metadata["labels"]["team"], "payments", "{what}");
-        let owner = if object["kind"] == "Service" {
+        let owner = if own_service_annotation && object["kind"] == "Service" {
             "platform" // the object's own annotation wins
         } else {
             "security"
