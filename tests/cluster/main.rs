@@ -11,6 +11,7 @@
 mod eso;
 mod install;
 mod lifecycle;
+mod migration;
 mod proxy;
 
 use std::collections::BTreeSet;
@@ -203,10 +204,15 @@ impl Release {
     /// `helm install NAME deploy/helm/kseal` into a fresh namespace with the local image and `extra`
     /// arguments (`-f values-dev.yaml`, `--set ...`). Does not wait for the pods.
     async fn install(name: &str, extra: &[&str]) -> Release {
+        Release::install_in(name, &format!("{name}-{}", std::process::id()), extra).await
+    }
+
+    /// [`Release::install`] into `namespace` (created when missing).
+    async fn install_in(name: &str, namespace: &str, extra: &[&str]) -> Release {
         let env = TestEnv::node().await;
         import_image(env, IMAGE_TAG).await;
         let client = env.client().await;
-        let namespace = format!("{name}-{}", std::process::id());
+        let namespace = namespace.to_owned();
         let release = Release {
             env,
             client,

@@ -4,6 +4,8 @@
 //! through the same proxy; the SealedSecret is unsealed in the cluster, and deleting it
 //! garbage-collects its Secret (kube-controller-manager's garbage collector).
 
+use std::path::Path;
+
 use k8s_openapi::api::core::v1::Secret;
 use kseal_api::SealedSecret;
 use kseal_api::names::{ACTIVE, KEY_LABEL};
@@ -220,4 +222,119 @@ async fn deleting_a_sealed_secret_garbage_collects_its_secret() {
         },
     )
     .await;
+}
+
+/// A kubeconfig that authenticates as `user` in `groups` (tests/env/kubeconfig-for: a client
+/// certificate of the environment's CA; RBAC decides the rest).
+fn kubeconfig_for(release: &Release, user: &str, groups: &[&str]) -> String {
+    let output = release
+        .env
+        .command(crate::repo_root().join("tests/env/kubeconfig-for"))
+        .arg(user)
+        .args(groups)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tests/env/kubeconfig-for failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn the_service_proxier_role_lets_its_subjects_and_nobody_else_through_the_proxy() {
+    // sealed-secrets' rbac.serviceProxier values, bound to one group instead of every authenticated user.
+    let group = format!("sealers-{}", std::process::id());
+    let subjects = format!(
+        "rbac.serviceProxier.subjects[0].apiGroup=rbac.authorization.k8s.io,rbac.serviceProxier.subjects[0].kind=Group,rbac.serviceProxier.subjects[0].name={group}"
+    );
+    let release = Release::install(
+        "proxier",
+        &[
+            "--set",
+            &subjects,
+            "--set",
+            "replicaCount=1,controller.keySize=2048",
+        ],
+    )
+    .await;
+    release.ready_pods(1, INSTALL_TIMEOUT).await;
+    let env = release.env;
+    let namespace = release.namespace.clone();
+    let value = fresh_value();
+    let sealed = kseal(
+        &release,
+        &["-o", "yaml"],
+        &secret_manifest(&namespace, "app", &value),
+    )
+    .await;
+    let certificate = kseal(&release, &["--fetch-cert"], "").await;
+
+    let sealer = kubeconfig_for(&release, "carol", &[&group]);
+    let outsider = kubeconfig_for(&release, "dave", &[]);
+    // kubeseal has no other way to the certificate than the proxy (it reads the Service for its port
+    // name, then GETs through "http:<service>:http"), kseal's --validate and --re-encrypt neither (POST).
+    let attempts: [(&Path, Vec<&str>, &str); 3] = [
+        (&env.kubeseal(), vec!["--fetch-cert"], ""),
+        (&kseal_binary(), vec!["--validate"], &sealed),
+        (&kseal_binary(), vec!["--re-encrypt", "-o", "yaml"], &sealed),
+    ];
+    for (program, args, stdin) in &attempts {
+        for (who, kubeconfig, allowed) in [("carol", &sealer, true), ("dave", &outsider, false)] {
+            let mut all = vec![
+                "--kubeconfig",
+                kubeconfig,
+                "--controller-namespace",
+                &namespace,
+            ];
+            all.extend(args.iter().copied());
+            let output = run(env, program, &all, stdin).await;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.success(),
+                allowed,
+                "{who}: {} {}: {stderr}",
+                program.display(),
+                args.join(" ")
+            );
+            if !allowed {
+                assert!(
+                    stderr.contains("forbidden") || stderr.contains("403"),
+                    "{who}: {} {}: refused by RBAC: {stderr}",
+                    program.display(),
+                    args.join(" ")
+                );
+            } else if args[0] == "--fetch-cert" {
+                assert_eq!(
+                    kseal_crypto::Certificate::from_pem(&output.stdout)
+                        .unwrap()
+                        .to_pem(),
+                    kseal_crypto::Certificate::from_pem(certificate.as_bytes())
+                        .unwrap()
+                        .to_pem()
+                );
+            }
+        }
+    }
+
+    // The same as raw requests: 200 for the group, 403 for anyone else.
+    {
+        let path = format!(
+            "/api/v1/namespaces/{namespace}/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem"
+        );
+        for (client, expected) in [
+            (env.client_as("carol", &[&group]).await, 200),
+            (env.client_as("dave", &[]).await, 403),
+        ] {
+            let request = http::Request::get(&path).body(Vec::new()).unwrap();
+            let status = match client.request_text(request).await {
+                Ok(_) => 200,
+                Err(kube::Error::Api(status)) => status.code,
+                Err(other) => panic!("{path}: {other}"),
+            };
+            assert_eq!(status, expected, "{path}");
+        }
+    }
 }

@@ -101,6 +101,10 @@ async fn rendered_chart_conforms_to_the_api_servers_schemas() {
             ],
         ),
     ));
+    renders.push((
+        "sealed-secrets values".to_owned(),
+        render_values(env, "kseal", SEALED_SECRETS_VALUES, &[]),
+    ));
 
     let kinds: BTreeSet<(String, String)> = renders
         .iter()
@@ -455,4 +459,450 @@ async fn values_schema_refuses_unsafe_settings() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("leaderElection"));
+}
+
+/// sealed-secrets chart values exercised together: every object kseal's chart renders for them.
+const SEALED_SECRETS_VALUES: &str = r#"
+commonLabels:
+  team: payments
+commonAnnotations:
+  owner: security
+secretName: payments-keys
+additionalNamespaces: [apps, web]
+args: ["--update-status=false"]
+additionalVolumes:
+  - name: ca
+    configMap:
+      name: private-ca
+additionalVolumeMounts:
+  - name: ca
+    mountPath: /etc/private-ca
+    readOnly: true
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+priorityClassName: system-cluster-critical
+runtimeClassName: runc
+podLabels:
+  team: controller
+service:
+  annotations:
+    owner: platform
+serviceAccount:
+  labels:
+    account: kseal
+rbac:
+  labels:
+    rbac: "true"
+  clusterRole: false
+  namespacedRoles: true
+  serviceProxier:
+    subjects: |
+      - apiGroup: rbac.authorization.k8s.io
+        kind: Group
+        name: {{ .Release.Name }}-sealers
+controller:
+  sync:
+    enabled: false
+metrics:
+  serviceMonitor:
+    enabled: true
+  prometheusRule:
+    enabled: true
+  dashboard:
+    enabled: true
+extraDeploy:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: "{{ .Release.Name }}-extra"
+  - |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: {{ .Release.Name }}-extra-text
+"#;
+
+/// `helm template` with `values` as a values file.
+fn render_values(env: &TestEnv, namespace: &str, values: &str, extra: &[&str]) -> String {
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(file.path(), values).unwrap();
+    let mut args = vec!["-f", file.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    render(env, namespace, &args)
+}
+
+/// `helm template` with `args` that must fail; returns helm's stderr.
+fn refused(env: &TestEnv, args: &[&str]) -> String {
+    let chart = chart_dir();
+    let output = env
+        .command(env.helm())
+        .args(["template", "kseal", chart.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} was accepted");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value of the controller container's environment variable `name`, if set.
+fn container_env(objects: &[Value], name: &str) -> Option<Value> {
+    let deployment = find(objects, "Deployment", "kseal-controller");
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .map(|e| e["value"].clone())
+}
+
+#[tokio::test]
+async fn sealed_secrets_values_become_kseal_flags_and_pod_settings() {
+    let env = TestEnv::get().await;
+    let defaults = documents(&render(env, "kube-system", &[]));
+    // sealed-secrets' defaults need no flag: the key prefix is the same, every namespace is watched.
+    assert_eq!(container_env(&defaults, "KSEAL_KEY_PREFIX"), None);
+    assert_eq!(
+        container_env(&defaults, "KSEAL_ADDITIONAL_NAMESPACES"),
+        None
+    );
+    let pod = &find(&defaults, "Deployment", "kseal-controller")["spec"]["template"]["spec"];
+    for absent in ["hostNetwork", "dnsPolicy", "runtimeClassName", "volumes"] {
+        assert!(pod.get(absent).is_none(), "{absent} by default");
+    }
+    assert!(pod["containers"][0].get("args").is_none());
+
+    let objects = documents(&render_values(env, "kseal", SEALED_SECRETS_VALUES, &[]));
+    assert_eq!(
+        container_env(&objects, "KSEAL_KEY_PREFIX"),
+        Some(Value::from("payments-keys"))
+    );
+    assert_eq!(
+        container_env(&objects, "KSEAL_ADDITIONAL_NAMESPACES"),
+        Some(Value::from("apps,web"))
+    );
+    let pod = &find(&objects, "Deployment", "kseal-controller")["spec"]["template"];
+    let spec = &pod["spec"];
+    assert_eq!(spec["hostNetwork"], true);
+    assert_eq!(spec["dnsPolicy"], "ClusterFirstWithHostNet");
+    assert_eq!(spec["priorityClassName"], "system-cluster-critical");
+    assert_eq!(spec["runtimeClassName"], "runc");
+    assert_eq!(
+        spec["volumes"],
+        serde_json::json!([{"name": "ca", "configMap": {"name": "private-ca"}}])
+    );
+    let container = &spec["containers"][0];
+    assert_eq!(
+        container["args"],
+        serde_json::json!(["--update-status=false"])
+    );
+    assert_eq!(
+        container["volumeMounts"],
+        serde_json::json!([{"name": "ca", "mountPath": "/etc/private-ca", "readOnly": true}])
+    );
+    // podLabels win over commonLabels on the pods; the selector keeps the chart's own labels only.
+    assert_eq!(pod["metadata"]["labels"]["team"], "controller");
+    assert_eq!(
+        find(&objects, "Deployment", "kseal-controller")["spec"]["selector"]["matchLabels"],
+        serde_json::json!({"app.kubernetes.io/name": "kseal-controller", "app.kubernetes.io/instance": "kseal"})
+    );
+    // extraDeploy: objects and tpl strings.
+    find(&objects, "ConfigMap", "kseal-extra");
+    find(&objects, "ConfigMap", "kseal-extra-text");
+
+    // Values kseal cannot honour fail the install, naming the value.
+    for (args, complaint) in [
+        (
+            vec!["--set", "command={controller}"],
+            "command is not supported",
+        ),
+        (vec!["--set", "hostUsers=false"], "hostUsers"),
+        (vec!["--set", "keyrenewperiod=720h"], "keyrenewperiod"),
+        (
+            vec!["--set", "rbac.clusterRoleName=unsealer"],
+            "clusterRoleName",
+        ),
+        (
+            vec!["--set", "rbac.clusterRole=false"],
+            "rbac.clusterRole=false",
+        ),
+        (
+            vec!["--set", "additionalNamespaces={Apps}"],
+            "additionalNamespaces",
+        ),
+        (vec!["--set", "secretName=Keys"], "secretName"),
+        (
+            vec!["--set", "commonLabels.app\\.kubernetes\\.io/name=x"],
+            "commonLabels",
+        ),
+    ] {
+        let stderr = refused(env, &args);
+        assert!(stderr.contains(complaint), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn common_labels_and_annotations_are_on_every_object() {
+    let env = TestEnv::get().await;
+    let yaml = render_values(env, "kseal", SEALED_SECRETS_VALUES, &[]);
+    let objects = documents(&yaml);
+    // With the ClusterRole (sync on, no namespaced Roles) too.
+    let cluster_wide = documents(&render(
+        env,
+        "kseal",
+        &[
+            "--set",
+            "commonLabels.team=payments,commonAnnotations.owner=security",
+            "--set",
+            "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true",
+        ],
+    ));
+    let kinds: BTreeSet<&str> = objects
+        .iter()
+        .chain(&cluster_wide)
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    for kind in [
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+    ] {
+        assert!(kinds.contains(kind), "{kind} rendered");
+    }
+    let all = objects
+        .iter()
+        .map(|o| (o, true))
+        .chain(cluster_wide.iter().map(|o| (o, false)));
+    for (object, own_service_annotation) in all {
+        let what = format!("{} {}", object["kind"], object["metadata"]["name"]);
+        if what.contains("-extra") {
+            continue; // extraDeploy's objects are the user's own.
+        }
+        let metadata = &object["metadata"];
+        assert_eq!(metadata["labels"]["team"], "payments", "{what}");
+        let owner = if own_service_annotation && object["kind"] == "Service" {
+            "platform" // the object's own annotation wins
+        } else {
+            "security"
+        };
+        assert_eq!(metadata["annotations"]["owner"], owner, "{what}");
+    }
+    let account = find(&objects, "ServiceAccount", "kseal-controller");
+    assert_eq!(account["metadata"]["labels"]["account"], "kseal");
+    for object in &objects {
+        if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
+            assert_eq!(object["metadata"]["labels"]["rbac"], "true", "{object}");
+        }
+    }
+}
+
+/// `(namespace, name)` of the objects of `kind`.
+fn placed(objects: &[Value], kind: &str) -> BTreeSet<(String, String)> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            (
+                o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                o["metadata"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn namespaced_roles_grant_the_unsealer_in_each_watched_namespace_only() {
+    let env = TestEnv::get().await;
+    let objects = documents(&render_values(env, "kseal", SEALED_SECRETS_VALUES, &[]));
+    assert!(placed(&objects, "ClusterRole").is_empty());
+    assert!(placed(&objects, "ClusterRoleBinding").is_empty());
+    let unsealer = |ns: &str| (ns.to_owned(), "kseal-controller-unsealer".to_owned());
+    let expected: BTreeSet<_> = ["kseal", "apps", "web"].map(unsealer).into();
+    let roles = placed(&objects, "Role");
+    let bindings = placed(&objects, "RoleBinding");
+    for namespaced in [&roles, &bindings] {
+        let unsealers: BTreeSet<_> = namespaced
+            .iter()
+            .filter(|(_, name)| name.ends_with("-unsealer"))
+            .cloned()
+            .collect();
+        assert_eq!(unsealers, expected);
+    }
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == "apps")
+        .unwrap();
+    let rules: BTreeSet<String> = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| {
+            let resources: Vec<String> = rule["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(move |verb| {
+                    let verb = verb.as_str().unwrap().to_owned();
+                    resources
+                        .clone()
+                        .into_iter()
+                        .map(move |r| format!("{verb} {r}"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for needed in [
+        "watch sealedsecrets",
+        "patch sealedsecrets/status",
+        "patch secrets",
+        "create events",
+    ] {
+        assert!(rules.contains(needed), "{needed}: {rules:?}");
+    }
+    assert!(!rules.contains("delete secrets"), "{rules:?}");
+    let binding = objects
+        .iter()
+        .find(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == "web")
+        .unwrap();
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "kseal-controller", "namespace": "kseal"}])
+    );
+    // A name of one's own, and controller.watchNamespace in place of the release namespace's watch.
+    let named = documents(&render(
+        env,
+        "kseal",
+        &[
+            "--set",
+            "rbac.namespacedRoles=true,rbac.namespacedRolesName=secrets-unsealer,controller.sync.enabled=false,controller.watchNamespace=apps",
+        ],
+    ));
+    let roles: BTreeSet<_> = placed(&named, "Role")
+        .into_iter()
+        .filter(|(_, name)| name == "secrets-unsealer")
+        .collect();
+    assert_eq!(
+        roles,
+        ["kseal", "apps"]
+            .map(|ns| (ns.to_owned(), "secrets-unsealer".to_owned()))
+            .into()
+    );
+
+    // Settings no Role could serve are refused, naming what to change.
+    for (set, complaint) in [
+        (
+            "rbac.namespacedRoles=true,additionalNamespaces={apps}",
+            "controller.sync.enabled=false",
+        ),
+        (
+            "rbac.namespacedRoles=true,controller.sync.enabled=false",
+            "additionalNamespaces or controller.watchNamespace",
+        ),
+    ] {
+        let stderr = refused(env, &["--set", set]);
+        assert!(stderr.contains(complaint), "--set {set}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn service_proxier_role_grants_the_service_proxy_of_the_controller_only() {
+    let env = TestEnv::get().await;
+    let objects = documents(&render(env, "kube-system", &[]));
+    let role = find(&objects, "Role", "kseal-controller-service-proxier");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": [""], "resources": ["services"], "resourceNames": ["sealed-secrets-controller"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["services/proxy"], "resourceNames": [
+                "http:sealed-secrets-controller:",
+                "http:sealed-secrets-controller:http",
+                "sealed-secrets-controller"
+            ], "verbs": ["get", "create"]}
+        ])
+    );
+    // sealed-secrets' default: every authenticated user.
+    let binding = find(&objects, "RoleBinding", "kseal-controller-service-proxier");
+    assert_eq!(
+        binding["roleRef"]["name"],
+        "kseal-controller-service-proxier"
+    );
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}])
+    );
+    // Another Service name is what the Role names.
+    let renamed = documents(&render(
+        env,
+        "kube-system",
+        &["--set", "service.name=kseal"],
+    ));
+    let role = find(&renamed, "Role", "kseal-controller-service-proxier");
+    assert_eq!(
+        role["rules"][1]["resourceNames"],
+        serde_json::json!(["http:kseal:", "http:kseal:http", "kseal"])
+    );
+    // Subjects as a list or as sealed-secrets' tpl string.
+    let listed = documents(&render(
+        env,
+        "kube-system",
+        &[
+            "--set",
+            "rbac.serviceProxier.subjects[0].kind=User,rbac.serviceProxier.subjects[0].name=alice",
+        ],
+    ));
+    assert_eq!(
+        find(&listed, "RoleBinding", "kseal-controller-service-proxier")["subjects"],
+        serde_json::json!([{"kind": "User", "name": "alice"}])
+    );
+    let templated = documents(&render_values(env, "kseal", SEALED_SECRETS_VALUES, &[]));
+    assert_eq!(
+        find(
+            &templated,
+            "RoleBinding",
+            "kseal-controller-service-proxier"
+        )["subjects"][0]["name"],
+        "kseal-sealers"
+    );
+    // bind=false: the Role for a binding of one's own; create=false: neither.
+    let unbound = documents(&render(
+        env,
+        "kube-system",
+        &["--set", "rbac.serviceProxier.bind=false"],
+    ));
+    find(&unbound, "Role", "kseal-controller-service-proxier");
+    assert!(
+        !placed(&unbound, "RoleBinding")
+            .iter()
+            .any(|(_, n)| n.ends_with("-proxier"))
+    );
+    let none = documents(&render(
+        env,
+        "kube-system",
+        &["--set", "rbac.serviceProxier.create=false"],
+    ));
+    assert!(!none.iter().any(|o| {
+        o["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-service-proxier")
+    }));
+    let stderr = refused(env, &["--set", "rbac.serviceProxier.subjects="]);
+    assert!(stderr.contains("rbac.serviceProxier.subjects"), "{stderr}");
 }

@@ -1067,3 +1067,171 @@ async fn any_authenticated_user_reads_the_certificate_and_nothing_else() {
         "without the reader Role: {refused:?}"
     );
 }
+
+#[tokio::test]
+async fn namespaced_roles_let_the_controller_unseal_in_its_namespaces_and_nowhere_else() {
+    // sealed-secrets' rbac.namespacedRoles with additionalNamespaces: no ClusterRole at all.
+    let env = TestEnv::get().await;
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    let admin = env.client().await;
+    let home = env.namespace().await;
+    let extra = env.namespace().await;
+    let outside = env.namespace().await;
+    let fullname = format!("{home}-kseal");
+    let yaml = render(
+        env,
+        &home,
+        &[
+            "--set",
+            &format!(
+                "fullnameOverride={fullname},rbac.namespacedRoles=true,controller.sync.enabled=false,additionalNamespaces={{{extra}}}"
+            ),
+            "--show-only",
+            "templates/rbac.yaml",
+            "--show-only",
+            "templates/serviceaccount.yaml",
+            "--show-only",
+            "templates/deployment.yaml",
+        ],
+    );
+    let mut objects = documents(&yaml);
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding"),
+        "rbac.namespacedRoles renders no cluster-wide RBAC"
+    );
+    let deployment_at = objects
+        .iter()
+        .position(|o| o["kind"] == "Deployment")
+        .unwrap();
+    let deployment = objects.remove(deployment_at);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let env_value = |name: &str| {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str())
+            .unwrap_or_else(|| panic!("the Deployment sets {name}"))
+            .to_owned()
+    };
+    assert_eq!(env_value("KSEAL_ADDITIONAL_NAMESPACES"), extra);
+    let lease_name = env_value("KSEAL_LEASE_NAME");
+    for object in &objects {
+        apply(&admin, object).await.unwrap_or_else(|e| {
+            panic!(
+                "applying {} {}: {e}",
+                object["kind"], object["metadata"]["name"]
+            )
+        });
+    }
+    let user = format!("system:serviceaccount:{home}:{fullname}");
+    let home_group = format!("system:serviceaccounts:{home}");
+    let groups = [
+        "system:serviceaccounts",
+        home_group.as_str(),
+        "system:authenticated",
+    ];
+    let identity = env.client_as(&user, &groups).await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let http = listener.local_addr().unwrap();
+    let replica = format!("{home}-replica");
+    let config = kseal_controller::Config {
+        key_namespace: home.clone(),
+        watch_namespace: None,
+        key_options: KeyOptions {
+            bits: 2048,
+            ..KeyOptions::default()
+        },
+        http_addr: None,
+        http_limits: kseal_controller::http::Limits::default(),
+        key_renew_period: None,
+        key_cutoff_time: None,
+        leader_election: Some(kseal_runtime::lease::LeaseConfig {
+            name: lease_name.clone(),
+            identity: replica.clone(),
+            duration: Duration::from_secs(5),
+            renew_interval: Duration::from_secs(1),
+        }),
+        sync: None,
+        metrics_omit_secret_labels: false,
+        metrics_addr: None,
+        key_metadata: Default::default(),
+        // The chart's KSEAL_ADDITIONAL_NAMESPACES.
+        unseal: kseal_sealedsecrets::unseal::Options {
+            additional_namespaces: vec![extra.clone()],
+            ..Default::default()
+        },
+    };
+    let controller = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        kseal_controller::run_with_listener(
+            identity,
+            config,
+            Some(listener),
+            std::future::pending(),
+        )
+        .await
+    });
+    let flow_in = |namespace: &str| Flow {
+        admin: admin.clone(),
+        namespace: namespace.to_owned(),
+        http,
+        lease_name: lease_name.clone(),
+        replica: replica.clone(),
+        account: env.aws_account(),
+        jwt: false,
+    };
+    let result = async {
+        let at_home = flow_in(&home);
+        let certificate = step(KEY, at_home.key()).await?;
+        step(LEASE, at_home.lease()).await?;
+        step(CERT_MAP, at_home.certificate_config_map(&certificate)).await?;
+        step(UNSEAL, at_home.unseal(&certificate)).await?;
+        // The additional namespace, through its Role only.
+        let in_extra = flow_in(&extra);
+        step(UNSEAL, in_extra.unseal(&certificate)).await?;
+        step(DRIFT, in_extra.drift()).await
+    }
+    .await;
+    controller.abort();
+    if let Err(failure) = result {
+        panic!("under rbac.namespacedRoles: {failure}");
+    }
+
+    // Nowhere else: the controller's identity may not read SealedSecrets or Secrets in other namespaces.
+    let identity = env.client_as(&user, &groups).await;
+    let refusals = [
+        (
+            "list SealedSecrets",
+            Api::<SealedSecret>::namespaced(identity.clone(), &outside)
+                .list(&ListParams::default())
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "list Secrets",
+            Api::<Secret>::namespaced(identity.clone(), &outside)
+                .list(&ListParams::default())
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "list SealedSecrets in all namespaces",
+            Api::<SealedSecret>::all(identity)
+                .list(&ListParams::default())
+                .await
+                .map(|_| ()),
+        ),
+    ];
+    for (what, result) in refusals {
+        match result {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{what}: {status:?}"),
+            other => panic!("{what}: expected 403, got {other:?}"),
+        }
+    }
+}
