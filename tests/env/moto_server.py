@@ -17,7 +17,11 @@ middleware that:
   policy inline and an access key, switches moto's IAM access control on for
   every later request (moto's ``INITIAL_NO_AUTH_ACTION_COUNT``; for the rest of
   this process), and answers ``{"AccessKeyId", "SecretAccessKey"}``. Only a
-  private moto (a test's own environment) may be switched.
+  private moto (a test's own environment) may be switched;
+* answers moto's access-control refusals of JSON-protocol calls as AWS does
+  (HTTP 400, ``{"__type": "AccessDeniedException", "Message": ...}``): moto
+  writes them as the query protocol's XML, which an SDK cannot read for a JSON
+  service.
 
 Usage: python moto_server.py --port PORT [--port-file FILE] [--host ADDRESS]   (port 0: any free)
 """
@@ -64,7 +68,36 @@ class CountingMiddleware:
         account = ACCOUNT_KEY.match(key)
         if account and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account.group(1)
-        return self.app(environ, start_response)
+        if "HTTP_X_AMZ_TARGET" not in environ:
+            return self.app(environ, start_response)
+        return self.json_refusals(environ, start_response)
+
+    def json_refusals(self, environ, start_response):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        status, headers = captured["status"], captured["headers"]
+        if status.startswith("403") and b"<ErrorResponse>" in body:
+            text = body.decode("utf-8", "replace")
+            code = re.search(r"<Code>([^<]*)</Code>", text)
+            message = re.search(r"<Message>([^<]*)</Message>", text)
+            code = code.group(1) if code else "AccessDenied"
+            if code == "AccessDenied":
+                code = "AccessDeniedException"
+            error = {"__type": code, "Message": message.group(1) if message else ""}
+            data = json.dumps(error).encode()
+            start_response("400 Bad Request", [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(data))),
+                ("x-amzn-ErrorType", code),
+            ])
+            return [data]
+        start_response(status, headers)
+        return [body]
 
     @staticmethod
     def access_key(environ):

@@ -333,3 +333,81 @@ spec:
     assert!(!message.contains("unknown error"), "{message}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_policy_without_batch_get_reads_each_secret_with_get_secret_value() {
+    let world = World::isolated().await;
+    // The least-privilege policy many ESO installations grant: GetSecretValue and DescribeSecret only
+    // (CreateSecret for this test's own set-up).
+    let reader = world
+        .env
+        .moto_iam_user(
+            "eso-reader",
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": [
+                        "secretsmanager:GetSecretValue",
+                        "secretsmanager:DescribeSecret",
+                        "secretsmanager:CreateSecret",
+                    ],
+                    "Resource": "*",
+                }],
+            }),
+        )
+        .await;
+    let client = reader.secretsmanager_client().await;
+    for (name, value) in [("app/user", "admin"), ("app/password", "p4ss")] {
+        client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    // moto enforces the policy: the batch call is denied to this identity.
+    let denied = client
+        .batch_get_secret_value()
+        .secret_id_list("app/user")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&denied),
+        Some("AccessDeniedException"),
+        "{denied:?}"
+    );
+
+    world.apply(&reader.static_key_store("least")).await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: app
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: least}
+  data:
+    - secretKey: user
+      remoteRef: {key: app/user}
+    - secretKey: password
+      remoteRef: {key: app/password}
+"#,
+        )
+        .await;
+    let secret = world.wait_secret("app", |s| text_data(s).len() == 2).await;
+    assert_eq!(text_data(&secret)["user"], "admin");
+    assert_eq!(text_data(&secret)["password"], "p4ss");
+    world.wait_ready("app", "SecretSynced").await;
+    let calls = reader.call_counts().await;
+    // The test's own denied call, and at most one of the sync's before it remembers the denial.
+    assert!(
+        calls.get("BatchGetSecretValue").copied().unwrap_or(0) <= 2,
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("GetSecretValue").copied(), Some(2), "{calls:?}");
+}
