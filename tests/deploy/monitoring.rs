@@ -52,10 +52,31 @@ async fn alerts_and_dashboard_query_metrics_the_controller_serves() {
         .map(|a| a["expr"].as_str().unwrap().to_owned())
         .collect();
 
-    // The ServiceMonitor scrapes the Service's port by name.
+    // The ServiceMonitor scrapes the metrics Service's port by name (the API's port does not serve
+    // /metrics), keeps the SealedSecrets' `namespace` label, and names the job as the alerts expect.
     let monitor = find(&objects, "ServiceMonitor", "kseal-controller");
-    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "http");
-    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "metrics");
+    assert_eq!(endpoint["path"], "/metrics");
+    assert_eq!(endpoint["honorLabels"], true);
+    assert_eq!(endpoint["relabelings"][0]["targetLabel"], "job");
+    assert_eq!(
+        endpoint["relabelings"][0]["replacement"],
+        "sealed-secrets-controller"
+    );
+    let metrics_service = find(&objects, "Service", "sealed-secrets-controller-metrics");
+    assert_eq!(metrics_service["spec"]["ports"][0]["name"], "metrics");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&metrics_service["metadata"]["labels"][key], value, "{key}");
+    }
+    let api_service = find(&objects, "Service", "sealed-secrets-controller");
+    assert_ne!(
+        api_service["metadata"]["labels"]["kseal-service"], "metrics",
+        "the ServiceMonitor selects the metrics Service only"
+    );
 
     let dashboard_map = find(&objects, "ConfigMap", "kseal-controller-dashboard");
     let dashboard: Value = serde_json::from_str(

@@ -325,8 +325,12 @@ pub struct Api {
     pub keys: Arc<SharedKeys>,
     /// Readiness.
     pub health: Arc<Health>,
-    /// Every component's metrics, rendered at `/metrics`.
+    /// Every component's metrics, rendered at `/metrics` when `serve_metrics`.
     pub registry: Arc<Registry>,
+    /// Serve `/metrics` here: only when there is no metrics listener of its own. With one (the default
+    /// `:8081`, as sealed-secrets), the API's port (which the service proxy reaches, for everyone the
+    /// chart's proxier Role admits) does not show SealedSecret names.
+    pub serve_metrics: bool,
     /// The decrypt pool shared with the unsealer: each decryption of a request holds one slot.
     pub decrypt_slots: Arc<Semaphore>,
     /// The API's own metrics.
@@ -384,7 +388,11 @@ pub fn router(api: Api) -> Router {
     .route("/healthz", get(live))
     .route("/livez", get(live))
     .route("/readyz", get(ready))
-    .route("/metrics", get(render_metrics))
+    .merge(if api.serve_metrics {
+        Router::new().route("/metrics", get(render_metrics))
+    } else {
+        Router::new()
+    })
     .merge(decrypting)
     .layer(tower_http::timeout::TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,

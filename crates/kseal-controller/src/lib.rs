@@ -147,6 +147,7 @@ pub async fn run_with_listener(
                     keys: keys.clone(),
                     health: health.clone(),
                     registry,
+                    serve_metrics: config.metrics_addr.is_none(),
                     decrypt_slots: decrypt_slots.clone(),
                     metrics: api_metrics,
                     limits: config.http_limits,
