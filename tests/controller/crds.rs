@@ -39,12 +39,12 @@ async fn ready(cluster: &Cluster) {
     .await;
 }
 
-/// `kseal_crd_served{crd}` as the controller serves it.
-async fn crd_served(cluster: &Cluster, crd: &str) -> Option<String> {
+/// Asserts `kseal_crd_served{crd}` is `value` on the controller's `/metrics`.
+async fn served_is(cluster: &Cluster, crd: &str, value: &str) {
     let body = get(cluster, "/metrics").await.body;
     let series = format!("kseal_crd_served{{crd=\"{crd}\"}} ");
-    body.lines()
-        .find_map(|line| line.strip_prefix(&series).map(str::to_owned))
+    let served = body.lines().find_map(|line| line.strip_prefix(&series));
+    assert_eq!(served, Some(value), "{crd}");
 }
 
 async fn apply(cluster: &Cluster, yaml: &str) {
@@ -75,6 +75,14 @@ spec:
       remoteRef: {key: app/token}
 "#;
 
+/// A SealedSecret `name` sealed with the controller's certificate becomes its Secret.
+async fn unseals(cluster: &Cluster, name: &str) {
+    let key = cluster.public_key().await;
+    let sealed = seal(plain_secret(&cluster.namespace, name, &[("k", b"v")]), &key);
+    cluster.create_sealed(&sealed).await;
+    cluster.secret_with_key(name, "k").await;
+}
+
 async fn synced(cluster: &Cluster) {
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     eventually("the ExternalSecret's Secret", || async {
@@ -92,36 +100,15 @@ async fn with_only_eso_crds_the_sync_runs_and_the_unsealer_waits() {
     start_with_sync(&mut cluster, &env);
 
     ready(&cluster).await;
-    assert_eq!(
-        crd_served(&cluster, "sealedsecrets.bitnami.com")
-            .await
-            .as_deref(),
-        Some("0")
-    );
+    served_is(&cluster, "sealedsecrets.bitnami.com", "0").await;
     apply(&cluster, FAKE_SYNC).await;
     synced(&cluster).await;
-    assert_eq!(
-        crd_served(&cluster, "externalsecrets.external-secrets.io")
-            .await
-            .as_deref(),
-        Some("1")
-    );
+    served_is(&cluster, "externalsecrets.external-secrets.io", "1").await;
 
     // The CRD arrives later: the unsealer starts on its own.
     env.install_crds(&crds_of("bitnami.com")).await;
-    let key = cluster.public_key().await;
-    let sealed = seal(
-        plain_secret(&cluster.namespace, "late", &[("k", b"v")]),
-        &key,
-    );
-    cluster.create_sealed(&sealed).await;
-    cluster.secret_with_key("late", "k").await;
-    assert_eq!(
-        crd_served(&cluster, "sealedsecrets.bitnami.com")
-            .await
-            .as_deref(),
-        Some("1")
-    );
+    unseals(&cluster, "late").await;
+    served_is(&cluster, "sealedsecrets.bitnami.com", "1").await;
     assert_eq!(get(&cluster, "/readyz").await.status, 200);
 }
 
@@ -133,27 +120,11 @@ async fn with_only_the_sealed_secret_crd_the_unsealer_runs_and_the_sync_waits() 
     start_with_sync(&mut cluster, &env);
 
     ready(&cluster).await;
-    let key = cluster.public_key().await;
-    let sealed = seal(
-        plain_secret(&cluster.namespace, "early", &[("k", b"v")]),
-        &key,
-    );
-    cluster.create_sealed(&sealed).await;
-    cluster.secret_with_key("early", "k").await;
-    assert_eq!(
-        crd_served(&cluster, "externalsecrets.external-secrets.io")
-            .await
-            .as_deref(),
-        Some("0")
-    );
+    unseals(&cluster, "early").await;
+    served_is(&cluster, "externalsecrets.external-secrets.io", "0").await;
 
     env.install_crds(&crds_of("external-secrets.io")).await;
     apply(&cluster, FAKE_SYNC).await;
     synced(&cluster).await;
-    assert_eq!(
-        crd_served(&cluster, "externalsecrets.external-secrets.io")
-            .await
-            .as_deref(),
-        Some("1")
-    );
+    served_is(&cluster, "externalsecrets.external-secrets.io", "1").await;
 }

@@ -169,21 +169,27 @@ async fn key_prefix_names_new_keys_and_adopts_the_secret_named_like_it() {
     assert!(message.contains("sealing-key"), "{message}");
 }
 
-#[tokio::test]
-async fn key_order_priority_secret_creation_timestamp_seals_with_the_newest_secret() {
-    let mut cluster = Cluster::new().await;
-    // The newer certificate goes into the older Secret (a key restored from a backup after rotation).
+/// Two key Secrets where the newer certificate is in the Secret created first (a key restored from a
+/// backup after a rotation): the key pairs with the older and the newer certificate.
+async fn newer_certificate_in_the_older_secret(cluster: &Cluster) -> (KeyPair, KeyPair) {
     let older_cert = existing_key();
+    // Certificate times and creationTimestamp have one-second resolution.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let newer_cert = existing_key();
     cluster
         .create_secret(key_secret(&cluster.namespace, &newer_cert).unwrap())
         .await;
-    // creationTimestamp has one-second resolution.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     cluster
         .create_secret(key_secret(&cluster.namespace, &older_cert).unwrap())
         .await;
+    (older_cert, newer_cert)
+}
+
+#[tokio::test]
+async fn key_order_priority_secret_creation_timestamp_seals_with_the_newest_secret() {
+    let mut cluster = Cluster::new().await;
+    let (older_cert, _) = newer_certificate_in_the_older_secret(&cluster).await;
 
     let mut config = cluster.controller_config();
     config.key_metadata = KeyMetadata {
@@ -199,16 +205,7 @@ async fn key_order_priority_secret_creation_timestamp_seals_with_the_newest_secr
 #[tokio::test]
 async fn key_order_priority_defaults_to_the_newest_certificate() {
     let mut cluster = Cluster::new().await;
-    let older_cert = existing_key();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let newer_cert = existing_key();
-    cluster
-        .create_secret(key_secret(&cluster.namespace, &newer_cert).unwrap())
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    cluster
-        .create_secret(key_secret(&cluster.namespace, &older_cert).unwrap())
-        .await;
+    let (_, newer_cert) = newer_certificate_in_the_older_secret(&cluster).await;
     let mut config = cluster.controller_config();
     config.key_renew_period = None;
     cluster.start_controller_with(config);

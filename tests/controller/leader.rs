@@ -21,22 +21,12 @@ impl Replica {
     /// Starts a replica named `identity` for the cluster's namespace, electing on the default Lease.
     fn start(cluster: &Cluster, identity: &str) -> Self {
         let config = kseal_controller::Config {
-            key_namespace: cluster.namespace.clone(),
-            watch_namespace: Some(cluster.namespace.clone()),
             key_options: KeyOptions {
                 bits: 2048,
                 ..KeyOptions::default()
             },
-            http_addr: None,
-            http_limits: kseal_controller::http::Limits::default(),
-            key_renew_period: None,
-            key_cutoff_time: None,
             leader_election: Some(short_lease(identity)),
-            sync: None,
-            metrics_omit_secret_labels: false,
-            metrics_addr: None,
-            key_metadata: Default::default(),
-            unseal: Default::default(),
+            ..kseal_controller::Config::in_namespace(&cluster.namespace)
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let client = cluster.client.clone();

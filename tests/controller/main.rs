@@ -82,24 +82,15 @@ impl Cluster {
     /// The configuration [`Cluster::start_controller`] uses: keys and watch limited to this namespace.
     fn controller_config(&self) -> kseal_controller::Config {
         kseal_controller::Config {
-            key_namespace: self.namespace.clone(),
-            watch_namespace: Some(self.namespace.clone()),
             // Smaller than the 4096-bit default: generation is much faster and the format is the same.
             key_options: KeyOptions {
                 bits: 2048,
                 ..KeyOptions::default()
             },
-            http_addr: None,
-            http_limits: kseal_controller::http::Limits::default(),
             key_renew_period: self.key_renew_period,
-            key_cutoff_time: None,
             // One identity per namespace: a restarted controller renews its own lease at once.
             leader_election: Some(short_lease(&format!("test-{}", self.namespace))),
-            sync: None,
-            metrics_omit_secret_labels: false,
-            metrics_addr: None,
-            key_metadata: Default::default(),
-            unseal: Default::default(),
+            ..kseal_controller::Config::in_namespace(&self.namespace)
         }
     }
 

@@ -205,27 +205,17 @@ spec:
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let config = kseal_controller::Config {
-        key_namespace: namespace.clone(),
-        watch_namespace: Some(namespace.clone()),
         key_options: KeyOptions {
             bits: 2048,
             ..KeyOptions::default()
         },
-        http_addr: None,
-        http_limits: kseal_controller::http::Limits::default(),
-        key_renew_period: None,
-        key_cutoff_time: None,
-        leader_election: None,
         sync: Some(kseal_externalsecrets::Config {
             watch_namespace: Some(namespace.clone()),
             controller_class: Some(namespace.clone()),
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
             ..kseal_externalsecrets::Config::default()
         }),
-        metrics_omit_secret_labels: false,
-        metrics_addr: None,
-        key_metadata: Default::default(),
-        unseal: Default::default(),
+        ..kseal_controller::Config::in_namespace(&namespace)
     };
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -494,25 +484,15 @@ async fn alerts_fire_for_a_sealedsecret_that_does_not_unseal() {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let config = kseal_controller::Config {
-        key_namespace: healthy.clone(),
-        watch_namespace: Some(healthy.clone()),
         key_options: KeyOptions {
             bits: 2048,
             ..KeyOptions::default()
         },
-        http_addr: None,
-        http_limits: kseal_controller::http::Limits::default(),
-        key_renew_period: None,
-        key_cutoff_time: None,
-        leader_election: None,
-        sync: None,
-        metrics_omit_secret_labels: false,
-        metrics_addr: None,
-        key_metadata: Default::default(),
         unseal: kseal_sealedsecrets::unseal::Options {
             additional_namespaces: vec![failing.clone()],
             ..Default::default()
         },
+        ..kseal_controller::Config::in_namespace(&healthy)
     };
     let controller_client = client.clone();
     let controller = tokio::spawn(async move {

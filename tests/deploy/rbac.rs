@@ -399,17 +399,11 @@ async fn run_variant(
     let http = listener.local_addr().unwrap();
     let replica = format!("{namespace}-replica");
     let config = kseal_controller::Config {
-        key_namespace: namespace.clone(),
-        watch_namespace: Some(namespace.clone()),
         // Smaller than the chart's 4096 bits: 32 controllers generate keys at once on 2 cores.
         key_options: KeyOptions {
             bits: 2048,
             ..KeyOptions::default()
         },
-        http_addr: None,
-        http_limits: kseal_controller::http::Limits::default(),
-        key_renew_period: None,
-        key_cutoff_time: None,
         leader_election: Some(kseal_runtime::lease::LeaseConfig {
             name: rbac.lease_name.clone(),
             identity: replica.clone(),
@@ -423,10 +417,7 @@ async fn run_variant(
             aws_endpoint_url: Some(env.moto_endpoint().to_owned()),
             ..kseal_externalsecrets::Config::default()
         }),
-        metrics_omit_secret_labels: false,
-        metrics_addr: None,
-        key_metadata: Default::default(),
-        unseal: Default::default(),
+        ..kseal_controller::Config::in_namespace(&namespace)
     };
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -1141,32 +1132,25 @@ async fn namespaced_roles_let_the_controller_unseal_in_its_namespaces_and_nowher
     let http = listener.local_addr().unwrap();
     let replica = format!("{home}-replica");
     let config = kseal_controller::Config {
-        key_namespace: home.clone(),
         watch_namespace: None,
         key_options: KeyOptions {
             bits: 2048,
             ..KeyOptions::default()
         },
-        http_addr: None,
-        http_limits: kseal_controller::http::Limits::default(),
-        key_renew_period: None,
-        key_cutoff_time: None,
         leader_election: Some(kseal_runtime::lease::LeaseConfig {
             name: lease_name.clone(),
             identity: replica.clone(),
             duration: Duration::from_secs(5),
             renew_interval: Duration::from_secs(1),
         }),
-        sync: None,
-        metrics_omit_secret_labels: false,
-        metrics_addr: None,
-        key_metadata: Default::default(),
         // The chart's KSEAL_ADDITIONAL_NAMESPACES.
         unseal: kseal_sealedsecrets::unseal::Options {
             additional_namespaces: vec![extra.clone()],
             ..Default::default()
         },
+        ..kseal_controller::Config::in_namespace(&home)
     };
+
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         kseal_controller::run_with_listener(

@@ -385,21 +385,7 @@ fn pairs(items: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// kseal's controller in-process, keys and watch in `namespace`.
 fn start_kseal(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
-    let config = kseal_controller::Config {
-        key_namespace: namespace.to_owned(),
-        watch_namespace: Some(namespace.to_owned()),
-        key_options: KeyOptions::default(),
-        key_metadata: Default::default(),
-        http_addr: None,
-        http_limits: kseal_controller::http::Limits::default(),
-        key_renew_period: None,
-        key_cutoff_time: None,
-        leader_election: None,
-        sync: None,
-        metrics_omit_secret_labels: false,
-        metrics_addr: None,
-        unseal: Default::default(),
-    };
+    let config = kseal_controller::Config::in_namespace(namespace);
     tokio::spawn(async move {
         let _ = kseal_controller::run(client, config, std::future::pending()).await;
     })

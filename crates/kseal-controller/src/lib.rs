@@ -61,6 +61,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// A controller that keeps its keys in `namespace` and unseals there only, with sealed-secrets'
+    /// defaults otherwise, and nothing else of its own: no HTTP or metrics listener, no leader election,
+    /// no key renewal, no sync. Embedders (and tests) set what they need on top.
+    pub fn in_namespace(namespace: &str) -> Self {
+        Config {
+            key_namespace: namespace.to_owned(),
+            watch_namespace: Some(namespace.to_owned()),
+            key_options: KeyOptions::default(),
+            key_metadata: keys::KeyMetadata::default(),
+            http_addr: None,
+            http_limits: http::Limits::default(),
+            key_renew_period: None,
+            key_cutoff_time: None,
+            leader_election: None,
+            sync: None,
+            metrics_omit_secret_labels: false,
+            metrics_addr: None,
+            unseal: unseal::Options::default(),
+        }
+    }
+
     /// What generated keys are.
     fn key_spec(&self) -> keys::KeySpec {
         keys::KeySpec {
