@@ -2,7 +2,8 @@
 //! ServiceAccount, bound by the chart's own ClusterRole, Role and bindings (rendered by helm for a fresh
 //! namespace), and completes every flow: key generation, the Lease, the certificate ConfigMap, unsealing
 //! with status and events, drift repair, the sync from a `fake` SecretStore (with `templateFrom`), from a
-//! ClusterSecretStore with `conditions`, repair of a deleted target, deletionPolicy Delete, and the AWS
+//! ClusterSecretStore with `conditions`, repair of a deleted target, deletionPolicy Delete, deleting an
+//! ExternalSecret that carries ESO's cleanup finalizer, and the AWS
 //! provider with `jwt` auth (TokenRequest, then STS at moto). Then, once per permission (one verb on one
 //! resource of one rule), the same flows run with only that permission removed, and must fail at the step
 //! that needs it. All variants run at once, each in its own namespace with its own controller class, so
@@ -25,8 +26,8 @@ use kseal_core::{PlainSecret, SealOptions, seal_secret};
 use kseal_crypto::{Certificate, KeyOptions};
 use kseal_testenv::{AwsAccount, TestEnv};
 use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams,
-    PostParams,
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch,
+    PatchParams, PostParams,
 };
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -51,6 +52,8 @@ const SYNC_FAKE: &str = "sync from a fake SecretStore with templateFrom (Secret,
 const SYNC_CLUSTER: &str = "sync from a ClusterSecretStore with conditions";
 const SYNC_REPAIR: &str = "recreate a deleted synced Secret";
 const SYNC_DELETE: &str = "delete the Secret when the remote key is gone (deletionPolicy Delete)";
+const SYNC_FINALIZER: &str =
+    "delete an ExternalSecret created under ESO (remove ESO's cleanup finalizer)";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
 const SYNC_JWT_OFF: &str =
     "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
@@ -79,6 +82,7 @@ fn needed_by(permission: &Permission) -> &'static [&'static str] {
         ("configmaps", "create" | "patch") => &[CERT_MAP],
         // templateFrom.configMap.
         ("configmaps", "get") => &[SYNC_FAKE],
+        ("externalsecrets", "patch") => &[SYNC_FINALIZER],
         ("externalsecrets" | "externalsecrets/status", _) => &[SYNC_FAKE],
         ("secretstores" | "secretstores/status", _) => &[SYNC_FAKE],
         // A ClusterSecretStore with `conditions` reads the ExternalSecret's namespace.
@@ -479,6 +483,7 @@ impl Flow {
         step(SYNC_CLUSTER, self.sync_cluster()).await?;
         step(SYNC_REPAIR, self.sync_repair()).await?;
         step(SYNC_DELETE, self.sync_delete()).await?;
+        step(SYNC_FINALIZER, self.sync_finalizer()).await?;
         if self.jwt {
             step(SYNC_JWT, self.sync_jwt()).await?;
         } else {
@@ -731,6 +736,46 @@ spec:
         let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
         poll("Secret temp deleted", || async {
             secrets.get_opt("temp").await.ok()?.is_none().then_some(())
+        })
+        .await
+    }
+
+    async fn sync_finalizer(&self) -> Result<(), String> {
+        self.apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: from-eso
+  finalizers: [externalsecrets.external-secrets.io/externalsecret-cleanup]
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: fake, kind: SecretStore}
+  data:
+    - {secretKey: user, remoteRef: {key: app/db, property: user}}
+"#,
+        )
+        .await?;
+        self.secret_with("from-eso", "user", "app").await?;
+        let externals: Api<DynamicObject> = Api::namespaced_with(
+            self.admin.clone(),
+            &self.namespace,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret"),
+                "externalsecrets",
+            ),
+        );
+        externals
+            .delete("from-eso", &DeleteParams::default())
+            .await
+            .map_err(|e| format!("deleting ExternalSecret from-eso: {e}"))?;
+        poll("ExternalSecret from-eso gone", || async {
+            externals
+                .get_opt("from-eso")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
         })
         .await
     }

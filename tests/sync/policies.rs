@@ -1,6 +1,7 @@
 //! creationPolicy and deletionPolicy, and a remote secret that disappears.
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 use kube::api::{Patch, PatchParams};
 
 use crate::{TEST_MANAGER, World, text_data};
@@ -221,4 +222,61 @@ async fn a_remote_secret_marked_for_deletion_counts_as_gone() {
         world.secret("scheduled").await.is_none(),
         "deletionPolicy Delete applies to a secret scheduled for deletion"
     );
+}
+
+#[tokio::test]
+async fn externalsecrets_left_by_eso_with_its_finalizer_can_be_deleted() {
+    use kube::api::DeleteParams;
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    for remote in ["eso-delete-key", "eso-retain-key"] {
+        world.put_remote(remote, "v").await;
+    }
+    // As ESO left them: its cleanup finalizer on each.
+    for (name, remote, policy) in [
+        ("eso-delete", "eso-delete-key", "deletionPolicy: Delete"),
+        ("eso-retain", "eso-retain-key", "deletionPolicy: Retain"),
+    ] {
+        let manifest = external_secret(name, name, remote, policy).replace(
+            &format!("  name: {name}\nspec:"),
+            &format!(
+                "  name: {name}\n  finalizers: [externalsecrets.external-secrets.io/externalsecret-cleanup]\nspec:"
+            ),
+        );
+        assert!(manifest.contains("finalizers"), "{manifest}");
+        world.apply(&manifest).await;
+        world.wait_secret(name, |_| true).await;
+    }
+    let externals: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        &world.namespace,
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret"),
+            "externalsecrets",
+        ),
+    );
+    for name in ["eso-delete", "eso-retain"] {
+        externals
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for name in ["eso-delete", "eso-retain"] {
+        kseal_testenv::eventually(&format!("ExternalSecret {name} gone"), || async {
+            externals
+                .get_opt(name)
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        })
+        .await;
+    }
+    // ESO's semantics: deletionPolicy Delete deletes the Secret it controls; Retain keeps it (this test
+    // environment has no garbage collector, which would delete an owned Secret in a cluster).
+    kseal_testenv::eventually("the Delete policy's Secret gone", || async {
+        world.secret("eso-delete").await.is_none().then_some(())
+    })
+    .await;
+    assert!(world.secret("eso-retain").await.is_some());
 }

@@ -70,6 +70,9 @@ pub async fn reconcile(
     watched: Arc<WatchedExternalSecret>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if watched.metadata.deletion_timestamp.is_some() {
+        return finalize(&ctx, &watched).await;
+    }
     let es = match watched.parse() {
         Ok(es) => es,
         Err(error) => {
@@ -542,6 +545,63 @@ pub fn ready_conditions(
 }
 
 /// Reports a failure (status and, on a new failure, an event); the error goes to the backoff.
+/// The finalizer ESO puts on every ExternalSecret it reconciles.
+pub const ESO_FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
+
+/// An ExternalSecret being deleted: nothing is synced any more. kseal adds no finalizer (the Secrets it
+/// owns go with their owner), but ExternalSecrets created under ESO carry ESO's, and would hang in
+/// Terminating once ESO is gone: kseal does what ESO does for it (with `deletionPolicy: Delete`, it
+/// deletes the target Secret if this ExternalSecret controls it), then removes it.
+async fn finalize(ctx: &Context, watched: &WatchedExternalSecret) -> Result<Action, Error> {
+    let finalizers = watched.metadata.finalizers.as_deref().unwrap_or_default();
+    let Some(index) = finalizers.iter().position(|f| f == ESO_FINALIZER) else {
+        return Ok(Action::await_change());
+    };
+    let namespace = watched.namespace().unwrap_or_default();
+    let name = watched.name_any();
+    if let Ok(es) = watched.parse()
+        && es.spec.target.deletion_policy == DeletionPolicy::Delete
+    {
+        let target = desired::target_name(&es);
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        let existing = secrets
+            .get_opt(&target)
+            .await
+            .map_err(kube(format!("Secret {namespace}/{target}")))?;
+        if let Some(secret) = existing
+            && desired::controlled_by(&secret, &es)
+            && refuse_protected(ctx, &namespace, &secret).is_ok()
+        {
+            match secrets.delete(&target, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.is_not_found() => {}
+                Err(error) => return Err(kube(format!("Secret {namespace}/{target}"))(error)),
+            }
+        }
+    }
+    // The list without it, at the version read: a list changed meanwhile fails (409), and the next
+    // event retries.
+    let mut rest = finalizers.to_vec();
+    rest.remove(index);
+    let patch = serde_json::json!({
+        "metadata": {
+            "finalizers": rest,
+            "resourceVersion": watched.metadata.resource_version,
+        }
+    });
+    let api: Api<WatchedExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.is_not_found() => {}
+        Err(error) => return Err(kube(format!("ExternalSecret {namespace}/{name}"))(error)),
+    }
+    tracing::info!("removed ESO's cleanup finalizer of a deleted ExternalSecret");
+    Ok(Action::await_change())
+}
+
 async fn fail(
     ctx: &Context,
     watched: &WatchedExternalSecret,

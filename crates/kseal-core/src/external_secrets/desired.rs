@@ -518,6 +518,19 @@ pub fn synced_version(es: &ExternalSecret) -> String {
     )
 }
 
+/// Whether `es` is the controller (ownerReference with `controller: true`) of `secret`.
+pub fn controlled_by(secret: &Secret, es: &ExternalSecret) -> bool {
+    let Some(uid) = es.metadata.uid.as_deref() else {
+        return false;
+    };
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|owner| owner.controller == Some(true) && owner.uid == uid)
+}
+
 /// The name of the other ExternalSecret that controls `secret`, if it is not `es`.
 pub fn owned_by_other(secret: &Secret, es: &ExternalSecret) -> Option<String> {
     let uid = es.metadata.uid.as_deref();
