@@ -293,3 +293,78 @@ spec:
     assert_eq!(data["DB_USER"], "admin");
     assert!(!data.contains_key("user"), "Replace: only templated keys");
 }
+
+#[tokio::test]
+async fn esos_metric_families_describe_each_external_secret_and_store() {
+    let world = World::new().await;
+    world.apply(FAKE_STORE).await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: good}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: fake, kind: SecretStore}
+  data:
+    - {secretKey: token, remoteRef: {key: app/token}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: broken}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: fake, kind: SecretStore}
+  data:
+    - {secretKey: token, remoteRef: {key: app/missing}}
+"#,
+        )
+        .await;
+    world.wait_ready("good", "SecretSynced").await;
+    world.wait_ready("broken", "SecretSyncedError").await;
+    let ns = &world.namespace;
+    let text = kseal_testenv::eventually("ESO's families for both", || async {
+        let text = world.metrics_text();
+        text.contains(&format!(
+            "externalsecret_sync_calls_error{{name=\"broken\",namespace=\"{ns}\"}}"
+        ))
+        .then_some(text)
+    })
+    .await;
+    let value = |series: String| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{series} ")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+    };
+    let es = |name: &str, condition: &str, status: &str| {
+        format!(
+            "externalsecret_status_condition{{name=\"{name}\",namespace=\"{ns}\",condition=\"{condition}\",status=\"{status}\"}}"
+        )
+    };
+    assert_eq!(value(es("good", "Ready", "True")), "1");
+    assert_eq!(value(es("good", "Ready", "False")), "0");
+    assert_eq!(value(es("broken", "Ready", "False")), "1");
+    assert_eq!(value(es("broken", "Ready", "True")), "0");
+    assert_eq!(
+        value(format!(
+            "secretstore_status_condition{{name=\"fake\",namespace=\"{ns}\",condition=\"Ready\",status=\"True\"}}"
+        )),
+        "1"
+    );
+    let calls = value(format!(
+        "externalsecret_sync_calls_total{{name=\"good\",namespace=\"{ns}\"}}"
+    ));
+    assert!(calls.parse::<u64>().unwrap() >= 1, "{calls}");
+    let errors = value(format!(
+        "externalsecret_sync_calls_error{{name=\"broken\",namespace=\"{ns}\"}}"
+    ));
+    assert!(errors.parse::<u64>().unwrap() >= 1, "{errors}");
+    assert!(
+        text.contains(&format!(
+            "externalsecret_reconcile_duration{{name=\"good\",namespace=\"{ns}\"}}"
+        )),
+        "{text}"
+    );
+}

@@ -32,6 +32,8 @@ struct World {
     namespace: String,
     account: AwsAccount,
     sync: Option<tokio::task::JoinHandle<()>>,
+    /// The registry the sync counts into, once started.
+    registry: Option<std::sync::Arc<prometheus_client::registry::Registry>>,
 }
 
 impl World {
@@ -62,6 +64,7 @@ impl World {
             account: env.aws_account(),
             env,
             sync: None,
+            registry: None,
         }
     }
 
@@ -82,9 +85,12 @@ impl World {
                 prefix: Some(kseal_api::names::KEY_SECRET_PREFIX.to_owned()),
             },
         };
-        let metrics = kseal_externalsecrets::SyncMetrics::register(
-            &mut prometheus_client::registry::Registry::default(),
+        // As the controller registers them: kseal's families, and ESO's at the root.
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = kseal_externalsecrets::SyncMetrics::register(&mut registry).with_eso(
+            kseal_externalsecrets::eso_metrics::EsoMetrics::register(&mut registry),
         );
+        self.registry = Some(std::sync::Arc::new(registry));
         let client = self.client.clone();
         self.sync = Some(tokio::spawn(kseal_externalsecrets::run(
             client,
@@ -92,6 +98,17 @@ impl World {
             metrics,
             futures::future::pending::<()>(),
         )));
+    }
+
+    /// The sync's metrics as `/metrics` renders them.
+    fn metrics_text(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(
+            &mut text,
+            self.registry.as_ref().expect("the sync is started"),
+        )
+        .unwrap();
+        text
     }
 
     /// Applies every document of `yaml` (namespaced objects without a namespace land in the test's).

@@ -137,6 +137,12 @@ pub async fn run_with_listener(
         config.metrics_omit_secret_labels,
     );
     let metrics = Arc::new(metrics.with_compat(compat, conditions));
+    // ESO's families beside kseal's, for its dashboards and alerts.
+    let sync_metrics = sync_metrics.map(|sync| {
+        sync.with_eso(kseal_externalsecrets::eso_metrics::EsoMetrics::register(
+            &mut registry,
+        ))
+    });
     api_metrics.register_compat(&mut registry);
     let registry = Arc::new(registry);
     let metrics_listener = match config.metrics_addr {

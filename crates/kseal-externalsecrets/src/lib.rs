@@ -10,6 +10,7 @@
 //!
 //! [`run`] runs inside `kseal-controller`, under its leader election.
 
+pub mod eso_metrics;
 pub mod metrics;
 pub mod protect;
 pub mod provider;
@@ -310,7 +311,8 @@ pub async fn run(
         watcher::Config::default(),
         move |event, store| pruned.observe(event, store),
     );
-    let _ = ctx.externals.set(controller.store());
+    let external_cache = controller.store();
+    let _ = ctx.externals.set(external_cache.clone());
     let (secret_ctx, store_ctx, cluster_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
     let externals = controller
@@ -333,17 +335,38 @@ pub async fn run(
             kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
         )
         .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .run(reconcile_observed, reconcile::error_policy, ctx.clone())
         .for_each(|_| async {});
-    let store_status = Controller::new(stores, watcher::Config::default())
+    let store_controller = Controller::new(stores, watcher::Config::default());
+    let cluster_controller = Controller::new(cluster_stores, watcher::Config::default());
+    ctx.metrics.eso().attach(
+        external_cache,
+        store_controller.store(),
+        cluster_controller.store(),
+    );
+    let store_status = store_controller
         .graceful_shutdown_on(shutdown.clone())
         .run(validate_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
-    let cluster_status = Controller::new(cluster_stores, watcher::Config::default())
+    let cluster_status = cluster_controller
         .graceful_shutdown_on(shutdown)
         .run(validate_cluster_store, store_error_policy, ctx)
         .for_each(|_| async {});
     futures::join!(externals, store_status, cluster_status);
+}
+
+/// [`reconcile::reconcile`], counted in ESO's per-object families.
+async fn reconcile_observed(
+    watched: Arc<WatchedExternalSecret>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let (namespace, name) = (watched.namespace().unwrap_or_default(), watched.name_any());
+    let result = reconcile::reconcile(watched, ctx.clone()).await;
+    ctx.metrics
+        .eso()
+        .reconciled(&namespace, &name, started.elapsed(), result.is_err());
+    result
 }
 
 async fn validate_store(store: Arc<WatchedSecretStore>, ctx: Arc<Context>) -> Result<Action> {

@@ -34,6 +34,8 @@ const NAMES: ReconcileNames = ReconcileNames {
 pub struct SyncMetrics {
     reconciles: ReconcileMetrics,
     provider_calls: Family<CallLabels, Counter>,
+    /// ESO's own families (registered apart, at the root: they have no prefix).
+    eso: crate::eso_metrics::EsoMetrics,
 }
 
 impl SyncMetrics {
@@ -43,6 +45,7 @@ impl SyncMetrics {
         let metrics = SyncMetrics {
             reconciles: ReconcileMetrics::register(registry, &NAMES),
             provider_calls: Family::default(),
+            eso: crate::eso_metrics::EsoMetrics::default(),
         };
         registry.register(
             "provider_calls",
@@ -50,6 +53,17 @@ impl SyncMetrics {
             metrics.provider_calls.clone(),
         );
         metrics
+    }
+
+    /// These metrics, also counting into ESO's families `eso` (see [`crate::eso_metrics`]).
+    pub fn with_eso(mut self, eso: crate::eso_metrics::EsoMetrics) -> Self {
+        self.eso = eso;
+        self
+    }
+
+    /// ESO's families.
+    pub fn eso(&self) -> &crate::eso_metrics::EsoMetrics {
+        &self.eso
     }
 
     /// A refresh finished after `elapsed`, failed with `error` when set.
@@ -76,6 +90,7 @@ impl SyncMetrics {
 impl crate::provider::aws::CallObserver for SyncMetrics {
     fn call(&self, operation: &'static str, result: &'static str) {
         self.provider_call(operation, result);
+        self.eso.provider_call(operation, result);
     }
 }
 
