@@ -411,3 +411,59 @@ spec:
     );
     assert_eq!(calls.get("GetSecretValue").copied(), Some(2), "{calls:?}");
 }
+
+#[tokio::test]
+async fn metadata_policy_fetch_reads_the_tags() {
+    let world = World::new().await;
+    world.apply(&world.aws_store("aws")).await;
+    let client = world.account.secretsmanager_client().await;
+    let tag = |k: &str, v: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    client
+        .create_secret()
+        .name("tagged")
+        .secret_string("the-value")
+        .tags(tag("team", "payments"))
+        .tags(tag("cost-center", "<42>"))
+        .send()
+        .await
+        .unwrap();
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: tags
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: aws}
+  data:
+    - secretKey: team
+      remoteRef: {key: tagged, property: team, metadataPolicy: Fetch}
+    - secretKey: all
+      remoteRef: {key: tagged, metadataPolicy: Fetch}
+    - secretKey: value
+      remoteRef: {key: tagged}
+  dataFrom:
+    - extract: {key: tagged, metadataPolicy: Fetch}
+"#,
+        )
+        .await;
+    let secret = world
+        .wait_secret("tags", |s| text_data(s).contains_key("all"))
+        .await;
+    let data = text_data(&secret);
+    assert_eq!(data["team"], "payments");
+    assert_eq!(data["value"], "the-value");
+    // As ESO writes it: Go's encoding/json, keys sorted, HTML characters escaped.
+    assert_eq!(
+        data["all"],
+        r#"{"cost-center":"\u003c42\u003e","team":"payments"}"#
+    );
+    assert_eq!(data["cost-center"], "<42>");
+}

@@ -565,7 +565,7 @@ pub struct RemoteRef {
     /// `uuid/<id>` selects a VersionId, anything else a VersionStage (default `AWSCURRENT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// `None` (default) or `Fetch` (accepted; tags are not fetched).
+    /// `None` (default: the value) or `Fetch` (the tags, as a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_policy: Option<MetadataPolicy>,
     /// Key conversion.

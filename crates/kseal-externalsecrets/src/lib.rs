@@ -227,10 +227,13 @@ impl Context {
                     .filter_map(|from| from.extract.as_ref()),
             );
             for remote in refs {
+                // Tags (metadataPolicy Fetch) are read apart, not in the batch of values.
                 let current = remote
                     .version
                     .as_deref()
-                    .is_none_or(|v| v.is_empty() || v == aws::DEFAULT_STAGE);
+                    .is_none_or(|v| v.is_empty() || v == aws::DEFAULT_STAGE)
+                    && remote.metadata_policy
+                        != Some(kseal_api::external_secrets::MetadataPolicy::Fetch);
                 if current {
                     keys.insert(remote.key.clone());
                 }

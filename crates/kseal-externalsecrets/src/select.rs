@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use kseal_api::external_secrets::{
-    ConversionStrategy, ExternalSecret, ExternalSecretFind, RemoteRef,
+    ConversionStrategy, ExternalSecret, ExternalSecretFind, MetadataPolicy, RemoteRef,
 };
 use kseal_core::external_secrets::desired::Data;
 use kseal_core::external_secrets::{remote, rewrite};
@@ -146,6 +146,16 @@ async fn get(
 ) -> Result<Arc<RemoteSecret>, Error> {
     let key = reference.key.as_str();
     match &store.handle {
+        // The tags, not the value: read apart (DescribeSecret), once per reference and refresh.
+        StoreHandle::Aws { provider, .. }
+            if reference.metadata_policy == Some(MetadataPolicy::Fetch) =>
+        {
+            provider
+                .tags(key)
+                .await
+                .map(Arc::new)
+                .map_err(|source| provider_error(store, key, source))
+        }
         StoreHandle::Aws { id, provider } => ctx
             .fetcher
             .fetch(

@@ -141,6 +141,15 @@ pub fn get_with(json: &[u8], path: &str, limits: Limits) -> Result<Value, Exceed
     if ctx.failed() { Err(Exceeded) } else { Ok(v) }
 }
 
+/// A JSON string for `s`, as gjson's `AppendJSONString` and Go's `encoding/json` write one: control
+/// characters, `<`, `>`, `&`, U+2028 and U+2029 escaped.
+pub fn json_string(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    scan::push_json_string(&mut out, s.as_bytes());
+    // Only ASCII escapes are added to valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// gjson `Valid`: whether `json` is one strict JSON value (surrounding whitespace allowed).
 pub fn valid(json: &[u8]) -> bool {
     valid::valid(json)

@@ -183,6 +183,43 @@ impl Provider {
             .ok_or_else(|| no_value(OPERATION, id))
     }
 
+    /// The tags of `key` (with the store's prefix), as `remoteRef.metadataPolicy: Fetch` reads them: a
+    /// JSON object of tag keys to values, keys sorted, as ESO writes it (Go's `encoding/json`), from
+    /// DescribeSecret.
+    pub async fn tags(&self, key: &str) -> Result<RemoteSecret, Error> {
+        const OPERATION: &str = "DescribeSecret";
+        let id = self.secret_id(key);
+        let result = self
+            .inner
+            .client
+            .describe_secret()
+            .secret_id(&id)
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk(OPERATION, Some(&id), e));
+        let output = self.inner.observer.record(OPERATION, result)?;
+        let tags: BTreeMap<String, String> = output
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
+            .collect();
+        let members: Vec<String> = tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}:{}",
+                    kseal_gjson::json_string(k),
+                    kseal_gjson::json_string(v)
+                )
+            })
+            .collect();
+        Ok(RemoteSecret::String(Zeroizing::new(format!(
+            "{{{}}}",
+            members.join(",")
+        ))))
+    }
+
     /// The current values of `keys` (with the store's prefix), with
     /// BatchGetSecretValue: at most [`MAX_BATCH_IDS`] per call, calls in
     /// parallel. A missing or unreadable secret fails only its own key; a
