@@ -12,6 +12,7 @@ mod protect;
 mod seed;
 mod stores;
 mod trust;
+mod unsupported;
 
 use std::collections::BTreeMap;
 

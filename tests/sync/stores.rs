@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 
 use crate::{TEST_MANAGER, World, text_data};
 
-async fn store_ready(world: &World, name: &str, reason: &str) -> (String, String) {
+pub(crate) async fn store_ready(world: &World, name: &str, reason: &str) -> (String, String) {
     let api: Api<SecretStore> = Api::namespaced(world.client.clone(), &world.namespace);
     eventually(
         &format!("SecretStore {name} Ready reason {reason}"),
@@ -52,10 +52,11 @@ spec:
         )
         .await;
     assert_eq!(store_ready(&world, "fake", "Valid").await.0, "True");
-    let (status, message) = store_ready(&world, "vault", "InvalidProviderConfig").await;
+    let (status, message) = store_ready(&world, "vault", "Unsupported").await;
     assert_eq!(status, "False");
+    assert!(message.contains("spec.provider.vault"), "{message}");
     assert!(message.contains("\"vault\" is not served"), "{message}");
-    let (_, message) = store_ready(&world, "parameters", "InvalidProviderConfig").await;
+    let (_, message) = store_ready(&world, "parameters", "Unsupported").await;
     assert!(message.contains("ParameterStore"), "{message}");
 
     // An ExternalSecret on an unserved store says why.

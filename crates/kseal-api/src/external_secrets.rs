@@ -122,13 +122,13 @@ pub struct AwsProvider {
         skip_serializing_if = "Option::is_none"
     )]
     pub external_id: Option<String>,
-    /// Session tags when assuming roles (accepted, not sent).
+    /// Session tags when assuming roles (not sent yet: a store setting them is Unsupported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_tags: Vec<SessionTag>,
     /// Secrets Manager write options (accepted; kseal does not write to AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_manager: Option<SecretsManagerOptions>,
-    /// Transitive session tag keys (accepted, not sent).
+    /// Transitive session tag keys (not sent yet: a store setting them is Unsupported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
     /// Prefix added to every remote key.

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, CustomResourceDefinitionVersion,
+    CustomResourceDefinition, CustomResourceDefinitionVersion, JSONSchemaProps,
+    JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
 use kube::CustomResourceExt;
 
@@ -55,7 +56,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 /// The ESO types are `v1`; the same schema is also served as `v1beta1` (not stored), so manifests
 /// of both versions apply. The API server converts between them by changing only
 /// `apiVersion`, which is exact because the schemas are the same.
+///
+/// Every object of the spec keeps the fields the schema does not list
+/// (`x-kubernetes-preserve-unknown-fields`), so the API server prunes nothing of an ESO manifest: a
+/// field kseal does not implement reaches the controller, which reports it as `Unsupported` by its path
+/// instead of ignoring it.
 fn serve_eso_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(spec) = version
+            .schema
+            .as_mut()
+            .and_then(|schema| schema.open_api_v3_schema.as_mut())
+            .and_then(|root| root.properties.as_mut())
+            .and_then(|properties| properties.get_mut("spec"))
+        {
+            preserve_unknown_fields(spec);
+        }
+    }
     let stored = crd.spec.versions[0].clone();
     let versions = kseal_api::external_secrets::SERVED_VERSIONS
         .iter()
@@ -68,6 +85,23 @@ fn serve_eso_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefini
         .collect();
     crd.spec.versions = versions;
     crd
+}
+
+/// Marks `schema` and every object below it as keeping unlisted fields.
+fn preserve_unknown_fields(schema: &mut JSONSchemaProps) {
+    if schema.properties.is_some() {
+        schema.x_kubernetes_preserve_unknown_fields = Some(true);
+    }
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        preserve_unknown_fields(child);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        preserve_unknown_fields(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(values)) = schema.additional_properties.as_mut() {
+        preserve_unknown_fields(values);
+    }
+    // Not inside anyOf/oneOf/allOf: a structural schema keeps extensions out of value validations.
 }
 
 /// The repository's CRD directory, located from this crate's source directory.

@@ -13,6 +13,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The object sets a field kseal does not implement (its message names the field path).
+    #[error("{message}")]
+    Unsupported {
+        /// Which fields, and that nothing is synced.
+        message: String,
+    },
     /// The store is missing, invalid, or may not be used from this namespace.
     #[error("{message}")]
     Store {
@@ -107,6 +113,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Invalid { .. } => "invalid",
+            Error::Unsupported { .. } => "unsupported",
             Error::Store { .. } => "store",
             Error::Provider { source, .. } => source.reason(),
             Error::RemoteMissing { .. } => "not_found",

@@ -418,6 +418,9 @@ where
             },
         )
         .map(drop),
+        Err(error @ Error::Unsupported { .. }) => {
+            Err((stores::reasons::UNSUPPORTED, error.to_string()))
+        }
         Err(error) => Err((stores::reasons::INVALID_PROVIDER_CONFIG, error.to_string())),
     };
     // jwt auth: whether the RBAC lets the controller use the service account (checked again now

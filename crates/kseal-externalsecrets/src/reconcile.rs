@@ -40,6 +40,9 @@ pub mod reasons {
     /// The target Secret is a sealing key or a SealedSecret's; the sync never writes or deletes it
     /// (kseal's own reason).
     pub const PROTECTED_SECRET: &str = "ProtectedSecret";
+    /// The ExternalSecret (or its store) sets a field kseal does not implement; nothing is synced and
+    /// the Secret is left as it is (kseal's own reason).
+    pub const UNSUPPORTED: &str = "Unsupported";
     /// Event: the Secret was created.
     pub const CREATED: &str = "Created";
     /// Event: the Secret was updated.
@@ -610,20 +613,25 @@ async fn fail(
 ) -> Result<Action, Error> {
     tracing::warn!(%error, reason = error.reason(), "sync failed");
     let mut status = es.status.clone().unwrap_or_default();
-    let reason = match error {
-        Error::TargetMissing { .. } => reasons::SECRET_MISSING,
-        Error::Protected { .. } => reasons::PROTECTED_SECRET,
-        _ => reasons::SECRET_SYNCED_ERROR,
-    };
     status.conditions = ready_conditions(
         &status.conditions,
         false,
-        reason,
+        failure_reason(&error),
         &error.to_string(),
         SystemTime::now(),
     );
     report(ctx, watched, Some(status), Err(&error)).await?;
     Err(error)
+}
+
+/// The `Ready=False` reason of `error`.
+fn failure_reason(error: &Error) -> &'static str {
+    match error {
+        Error::TargetMissing { .. } => reasons::SECRET_MISSING,
+        Error::Protected { .. } => reasons::PROTECTED_SECRET,
+        Error::Unsupported { .. } => reasons::UNSUPPORTED,
+        _ => reasons::SECRET_SYNCED_ERROR,
+    }
 }
 
 /// Writes `status` when it differs from the current one (so a repeated failure causes no write and
@@ -641,7 +649,7 @@ async fn report(
             status.conditions = ready_conditions(
                 &status.conditions,
                 false,
-                reasons::SECRET_SYNCED_ERROR,
+                failure_reason(error),
                 &error.to_string(),
                 SystemTime::now(),
             );

@@ -32,6 +32,9 @@ pub mod reasons {
     pub const INVALID_PROVIDER_CONFIG: &str = "InvalidProviderConfig";
     /// The configuration is complete but what it refers to is missing.
     pub const VALIDATION_FAILED: &str = "ValidationFailed";
+    /// The store sets a field kseal does not implement (kseal's own reason); its ExternalSecrets are not
+    /// synced.
+    pub const UNSUPPORTED: &str = "Unsupported";
     /// Condition type on a ClusterSecretStore without `conditions` (kseal's own): any namespace may
     /// read through it.
     pub const SERVES_ALL_NAMESPACES: &str = "ServesAllNamespaces";
@@ -179,10 +182,37 @@ pub fn validate(
 ) -> Result<Provider<'_>, (&'static str, String)> {
     let invalid = |message: String| Err((reasons::INVALID_PROVIDER_CONFIG, message));
     let provider = &spec.provider;
+    let unsupported = |field: &str, why: &str| {
+        Err((
+            reasons::UNSUPPORTED,
+            format!("{field} is not supported by kseal: {why}"),
+        ))
+    };
     if let Some(name) = provider.other.keys().next() {
-        return invalid(format!(
-            "provider {name:?} is not served by kseal (served: aws, fake)"
-        ));
+        return unsupported(
+            &format!("spec.provider.{name}"),
+            &format!("provider {name:?} is not served (served: aws, fake)"),
+        );
+    }
+    if let Some(aws) = &provider.aws {
+        if aws.service != AwsServiceType::SecretsManager {
+            return unsupported(
+                "spec.provider.aws.service",
+                "service ParameterStore is not served yet (use SecretsManager)",
+            );
+        }
+        if !aws.session_tags.is_empty() {
+            return unsupported(
+                "spec.provider.aws.sessionTags",
+                "session tags are not sent to STS yet",
+            );
+        }
+        if !aws.transitive_tag_keys.is_empty() {
+            return unsupported(
+                "spec.provider.aws.transitiveTagKeys",
+                "session tags are not sent to STS yet",
+            );
+        }
     }
     let valid = match (&provider.aws, &provider.fake) {
         (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
@@ -205,9 +235,6 @@ pub fn validate(
 }
 
 fn validate_aws(aws: &AwsProvider, policy: Policy) -> Result<(), String> {
-    if aws.service != AwsServiceType::SecretsManager {
-        return Err("service ParameterStore is not served yet (use SecretsManager)".into());
-    }
     if aws.region.trim().is_empty() {
         return Err("aws.region is required".into());
     }
@@ -725,7 +752,9 @@ mod tests {
             other: [("vault".to_owned(), serde_json::json!({}))].into(),
             ..Default::default()
         };
-        assert!(check(&spec).unwrap_err().1.contains("\"vault\""));
+        let (reason, message) = check(&spec).unwrap_err();
+        assert_eq!(reason, reasons::UNSUPPORTED);
+        assert!(message.contains("spec.provider.vault"), "{message}");
         spec.provider = SecretStoreProvider {
             aws: Some(AwsProvider {
                 service: AwsServiceType::ParameterStore,
@@ -734,7 +763,23 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert!(check(&spec).unwrap_err().1.contains("ParameterStore"));
+        let (reason, message) = check(&spec).unwrap_err();
+        assert_eq!(reason, reasons::UNSUPPORTED);
+        assert!(message.contains("ParameterStore"), "{message}");
+        spec.provider = SecretStoreProvider {
+            aws: Some(AwsProvider {
+                region: "eu-west-1".into(),
+                session_tags: vec![Default::default()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (reason, message) = check(&spec).unwrap_err();
+        assert_eq!(reason, reasons::UNSUPPORTED);
+        assert!(
+            message.contains("spec.provider.aws.sessionTags"),
+            "{message}"
+        );
         spec.provider = SecretStoreProvider {
             fake: Some(FakeProvider::default()),
             ..Default::default()

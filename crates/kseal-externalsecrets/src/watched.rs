@@ -38,6 +38,34 @@ macro_rules! watched {
     };
 }
 
+/// Why a cached spec is not used (kept instead of the typed spec, and reported by its reconcile).
+#[derive(Clone, Debug)]
+pub enum SpecError {
+    /// It does not fit ESO's schema.
+    Invalid(String),
+    /// It sets fields kseal does not implement.
+    Unsupported(String),
+}
+
+impl From<Error> for SpecError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Unsupported { message } => SpecError::Unsupported(message),
+            error => SpecError::Invalid(error.to_string()),
+        }
+    }
+}
+
+impl SpecError {
+    /// The sync's error for it.
+    pub fn into_error(self) -> Error {
+        match self {
+            SpecError::Invalid(message) => Error::Invalid { message },
+            SpecError::Unsupported(message) => Error::Unsupported { message },
+        }
+    }
+}
+
 /// An ExternalSecret as watched and cached: the spec and status parsed once, when they arrive, into
 /// the compact typed form (a JSON tree of the same object takes several times the memory). A spec
 /// that does not fit ESO's schema is kept as the reason, reported by its reconcile.
@@ -48,7 +76,7 @@ pub struct WatchedExternalSecret {
     pub metadata: ObjectMeta,
     /// The spec, or why it does not parse.
     #[serde(skip)]
-    pub spec: Result<ExternalSecretSpec, String>,
+    pub spec: Result<ExternalSecretSpec, SpecError>,
     /// The status; one kseal cannot read counts as none (it is rewritten whole).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ExternalSecretStatus>,
@@ -66,7 +94,7 @@ impl<'de> serde::Deserialize<'de> for WatchedExternalSecret {
             status: Option<serde_json::Value>,
         }
         let raw = Raw::deserialize(deserializer)?;
-        let spec = parse_spec(&raw.spec, &raw.metadata).map_err(|error| error.to_string());
+        let spec = parse_spec(&raw.spec, &raw.metadata).map_err(SpecError::from);
         let status = raw.status.and_then(|s| serde_json::from_value(s).ok());
         Ok(WatchedExternalSecret {
             metadata: raw.metadata,
@@ -89,10 +117,7 @@ impl WatchedExternalSecret {
     pub fn parse(&self) -> Result<ExternalSecret, Error> {
         Ok(ExternalSecret {
             metadata: self.metadata.clone(),
-            spec: self
-                .spec
-                .clone()
-                .map_err(|message| Error::Invalid { message })?,
+            spec: self.spec.clone().map_err(SpecError::into_error)?,
             status: self.current_status(),
         })
     }
@@ -103,13 +128,55 @@ impl WatchedExternalSecret {
     }
 }
 
+/// The typed spec. A field kseal's types do not know (a field of ESO kseal does not implement yet, or
+/// one ESO does not have either) is [`Error::Unsupported`], naming each such path: nothing of the object
+/// is synced, rather than a part of it silently ignored.
 fn parse_spec<T: DeserializeOwned>(
     spec: &serde_json::Value,
     metadata: &ObjectMeta,
 ) -> Result<T, Error> {
-    serde_json::from_value(spec.clone()).map_err(|error| Error::Invalid {
-        message: format!("{}: invalid spec: {error}", name_in(metadata)),
+    let mut unknown = Vec::new();
+    let typed: T = serde_ignored::deserialize(spec.clone(), |path| {
+        unknown.push(field_path(&path));
     })
+    .map_err(|error| Error::Invalid {
+        message: format!("{}: invalid spec: {error}", name_in(metadata)),
+    })?;
+    if unknown.is_empty() {
+        return Ok(typed);
+    }
+    unknown.sort();
+    unknown.dedup();
+    Err(unsupported(metadata, &unknown))
+}
+
+/// [`Error::Unsupported`] for the field paths `fields` of the object `metadata` names.
+pub(crate) fn unsupported(metadata: &ObjectMeta, fields: &[String]) -> Error {
+    Error::Unsupported {
+        message: format!(
+            "{}: {} not supported by kseal (nothing is synced until the {} removed; the Secret is left as it is)",
+            name_in(metadata),
+            fields.join(", "),
+            if fields.len() == 1 {
+                "field is"
+            } else {
+                "fields are"
+            },
+        ),
+    }
+}
+
+/// A field path as Kubernetes writes them: `spec.data[0].sourceRef`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => "spec".to_owned(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => format!("{}.{key}", field_path(parent)),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
 }
 
 #[cfg(test)]
