@@ -548,6 +548,28 @@ mod tests {
     }
 
     #[test]
+    fn key_prefix_and_order_are_taken_from_flags_and_sealed_secrets_variables() {
+        // An order sealed-secrets does not know is refused when the flags are parsed (it would log and
+        // fall back to CertNotBefore).
+        assert!(parse_env(&["kseal-controller", "--key-order-priority=newest"], &[]).is_err());
+        let args = parse_env(
+            &["kseal-controller", "--key-prefix=team-a-key"],
+            &[(
+                "SEALED_SECRETS_KEY_ORDER_PRIORITY",
+                "SecretCreationTimestamp",
+            )],
+        )
+        .unwrap();
+        assert!(args.check().is_ok());
+        let layout = args.config().key_metadata;
+        assert_eq!(layout.prefix, "team-a-key");
+        assert_eq!(
+            layout.order,
+            kseal_sealedsecrets::keys::KeyOrder::SecretCreationTimestamp
+        );
+    }
+
+    #[test]
     fn unsupported_sealed_secrets_values_are_refused_by_name() {
         assert!(
             parse_env(&["kseal-controller"], &[])
@@ -585,39 +607,6 @@ mod tests {
         )
         .unwrap();
         assert!(args.check().is_ok());
-        // An order sealed-secrets does not know is refused when the flags are parsed (it would log and
-        // fall back to CertNotBefore).
-        assert!(parse_env(&["kseal-controller", "--key-order-priority=newest"], &[]).is_err());
-        let args = parse_env(
-            &["kseal-controller", "--key-prefix=team-a-key"],
-            &[(
-                "SEALED_SECRETS_KEY_ORDER_PRIORITY",
-                "SecretCreationTimestamp",
-            )],
-        )
-        .unwrap();
-        assert!(args.check().is_ok());
-        let layout = args.config().key_metadata;
-        assert_eq!(layout.prefix, "team-a-key");
-        assert_eq!(
-            layout.order,
-            kseal_sealedsecrets::keys::KeyOrder::SecretCreationTimestamp
-        );
-        let args = parse_env(
-            &[
-                "kseal-controller",
-                "--watch-for-secrets",
-                "--kubeclient-qps=50",
-                "--kubeclient-burst=100",
-                "--log-format=json",
-                "--log-level=ERROR",
-                "--log-info-stdout=false",
-                "--max-unseal-retries=3",
-                "--accept-deprecated-v1-data=false",
-            ],
-            &[],
-        )
-        .unwrap();
         assert_eq!(args.log_level, tracing::Level::ERROR);
         assert_eq!(args.config().unseal.max_retries, Some(3));
         assert!(!args.config().unseal.accept_v1_data);

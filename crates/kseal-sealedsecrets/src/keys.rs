@@ -172,15 +172,7 @@ pub fn key_from_secret(secret: &Secret, order: KeyOrder) -> Result<Key> {
             message: "tls.key does not match tls.crt".into(),
         });
     }
-    let ordering = match order {
-        KeyOrder::CertNotBefore => certificate.not_before(),
-        // A Secret read from the API server always has one; a missing one sorts oldest.
-        KeyOrder::SecretCreationTimestamp => secret
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map_or(SystemTime::UNIX_EPOCH, |t| SystemTime::from(t.0)),
-    };
+    let ordering = order.time_of(&certificate, secret);
     Ok(Key {
         secret_name: name,
         private,
@@ -199,6 +191,21 @@ pub enum KeyOrder {
     CertNotBefore,
     /// The key Secret's creationTimestamp.
     SecretCreationTimestamp,
+}
+
+impl KeyOrder {
+    /// The time that orders the key of `certificate`, stored in `secret`.
+    pub fn time_of(self, certificate: &Certificate, secret: &Secret) -> SystemTime {
+        match self {
+            KeyOrder::CertNotBefore => certificate.not_before(),
+            // A Secret read from (or created by) the API server always has one; none sorts oldest.
+            KeyOrder::SecretCreationTimestamp => secret
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(SystemTime::UNIX_EPOCH, |t| SystemTime::from(t.0)),
+        }
+    }
 }
 
 impl std::str::FromStr for KeyOrder {
@@ -438,13 +445,7 @@ pub async fn generate(client: &Client, namespace: &str, spec: &KeySpec) -> Resul
     let secret_name = created.metadata.name.clone().unwrap_or_default();
     tracing::info!(namespace, name = %secret_name, fingerprint = pair.private_key().fingerprint(), "generated a sealing key");
     let (private, certificate) = pair.into_parts();
-    let ordering = match spec.metadata.order {
-        KeyOrder::CertNotBefore => certificate.not_before(),
-        KeyOrder::SecretCreationTimestamp => created
-            .metadata
-            .creation_timestamp
-            .map_or_else(SystemTime::now, |t| SystemTime::from(t.0)),
-    };
+    let ordering = spec.metadata.order.time_of(&certificate, &created);
     Ok(Key {
         secret_name,
         private,

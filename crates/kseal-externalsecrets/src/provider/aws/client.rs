@@ -269,14 +269,12 @@ impl Provider {
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut values = HashMap::with_capacity(ids.len());
         let mut next_token = None;
-        let denied_until = || {
-            *self
-                .inner
-                .batch_denied_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if denied_until().is_none_or(|until| Instant::now() >= until) {
+        let denied_until = *self
+            .inner
+            .batch_denied_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if denied_until.is_none_or(|until| Instant::now() >= until) {
             loop {
                 let mut denied = false;
                 let result = self
