@@ -7,6 +7,7 @@ mod aws;
 mod coalesce;
 mod controller;
 mod fake;
+mod fields;
 mod policies;
 mod protect;
 mod seed;

@@ -38,26 +38,22 @@ spec:
     )
 }
 
-/// Fields of ESO v1 that kseal does not implement yet: (field path, spec lines, data-item lines).
+/// Fields of ESO v1 that kseal does not implement yet, and one ESO does not have either: (field path,
+/// spec lines, data-item lines).
 const FIELDS: &[(&str, &str, &str)] = &[
     (
         "spec.syncWindows",
-        "  syncWindows:\n    - {schedule: \"0 * * * *\", duration: 1h}",
+        "  syncWindows:\n    kind: deny\n    windows:\n      - {schedule: \"0 22 * * 1-5\", duration: 8h}",
         "",
     ),
     (
-        "spec.data[0].sourceRef",
+        "spec.data[0].sourceRef.generatorRef",
         "",
-        "      sourceRef: {storeRef: {name: fake, kind: SecretStore}}",
+        "      sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw}}",
     ),
     (
-        "spec.dataFrom[0].sourceRef",
+        "spec.dataFrom[0].sourceRef.generatorRef",
         "  dataFrom:\n    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw}}",
-        "",
-    ),
-    (
-        "spec.dataFrom[0].rewrite[0].transform",
-        "  dataFrom:\n    - extract: {key: app/token}\n      rewrite:\n        - transform: {template: \"x-{{ .value }}\"}",
         "",
     ),
     (
@@ -66,8 +62,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "",
     ),
     (
-        "spec.target.template.metadata.finalizers",
-        "  target:\n    template:\n      metadata:\n        finalizers: [example.com/keep]",
+        "spec.target.notAnEsoField",
+        "  target:\n    notAnEsoField: true",
         "",
     ),
 ];
@@ -137,6 +133,25 @@ spec:
 ---
 apiVersion: external-secrets.io/v1
 kind: SecretStore
+metadata: {name: tag-policy}
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      sessionTagsPolicy: Simple
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: certificates}
+spec:
+  provider:
+    aws:
+      service: CertificateManager
+      region: us-east-1
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
 metadata: {name: unknown-field}
 spec:
   provider:
@@ -153,6 +168,8 @@ spec:
         .await;
     for (store, path) in [
         ("tagged", "spec.provider.aws.sessionTags"),
+        ("tag-policy", "spec.provider.aws.sessionTagsPolicy"),
+        ("certificates", "spec.provider.aws.service"),
         ("unknown-field", "spec.provider.aws.notAnEsoField"),
     ] {
         let (status, message) = crate::stores::store_ready(&world, store, "Unsupported").await;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -54,12 +55,40 @@ pub struct SecretStoreSpec {
     /// Retry settings of the provider client (accepted; kseal's own backoff applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_settings: Option<RetrySettings>,
-    /// How often (seconds) the store is validated again; 0 uses the default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_interval: Option<i64>,
+    /// How often the store is validated again: whole seconds, or a Go duration (`"5m"`); unset or
+    /// 0 uses the controller's default ([`SecretStoreSpec::refresh_interval`]).
+    #[serde(
+        default,
+        rename = "refreshInterval",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(schema_with = "int_or_string")]
+    pub refresh_interval_raw: Option<IntOrString>,
     /// ClusterSecretStore only: which namespaces may use the store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<ClusterSecretStoreCondition>,
+}
+
+impl SecretStoreSpec {
+    /// `refreshInterval` as a duration (`None` when unset or 0: the controller's default), or why it
+    /// is not one (negative, or not a Go duration).
+    pub fn refresh_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        let interval = match &self.refresh_interval_raw {
+            None => return Ok(None),
+            Some(IntOrString::Int(seconds)) => {
+                let seconds = u64::try_from(*seconds)
+                    .map_err(|_| format!("{seconds} must not be negative"))?;
+                std::time::Duration::from_secs(seconds)
+            }
+            Some(IntOrString::String(text)) => crate::duration::parse(text)?,
+        };
+        Ok((!interval.is_zero()).then_some(interval))
+    }
+}
+
+/// The OpenAPI schema of an int-or-string field (`x-kubernetes-int-or-string`).
+fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"x-kubernetes-int-or-string": true})
 }
 
 /// A store any namespace may use, limited by [`SecretStoreSpec::conditions`].
@@ -131,9 +160,28 @@ pub struct AwsProvider {
     /// Transitive session tag keys (not sent yet: a store setting them is Unsupported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
+    /// Session tags ESO adds itself: `None` (default), `Simple` or `Custom` (not sent yet: a store
+    /// setting another than `None` is Unsupported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_tags_policy: Option<SessionTagsPolicy>,
+    /// More session tags with policy `Custom` (not sent yet: a store setting them is Unsupported).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_session_tags: BTreeMap<String, String>,
     /// Prefix added to every remote key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+}
+
+/// `spec.provider.aws.sessionTagsPolicy`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SessionTagsPolicy {
+    /// No tags added.
+    #[default]
+    None,
+    /// The namespace, store name and store kind as tags.
+    Simple,
+    /// Those and `customSessionTags`.
+    Custom,
 }
 
 /// A session tag (`key`, `value`).
@@ -166,6 +214,8 @@ pub enum AwsServiceType {
     SecretsManager,
     /// AWS Systems Manager Parameter Store (not served yet).
     ParameterStore,
+    /// AWS Certificate Manager (not served yet).
+    CertificateManager,
 }
 
 /// `spec.provider.aws.auth`: static keys from a Secret, or IRSA-style web identity.
@@ -232,10 +282,14 @@ pub struct ServiceAccountSelector {
 
 /// `spec.provider.fake`: the store's own data.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FakeProvider {
     /// The remote secrets.
     #[serde(default)]
     pub data: Vec<FakeProviderData>,
+    /// What validating the store gives: 0 valid (default), 1 unknown, 2 an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_result: Option<i32>,
 }
 
 /// One remote secret of the fake provider.
@@ -349,12 +403,46 @@ pub struct ExternalSecretSpec {
     /// How often to read the remote data again (Go duration, default `1h`; `0` syncs once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<String>,
+    /// When periodic refreshes may run (UTC cron windows that allow or deny them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<SyncWindows>,
     /// One Secret key per remote value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<ExternalSecretData>,
     /// Many keys at once: extract a JSON object or find secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_from: Vec<ExternalSecretDataFrom>,
+}
+
+/// `spec.syncWindows`: every window has the same kind.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct SyncWindows {
+    /// `allow`: refreshes only while a window is open; `deny`: none while one is.
+    pub kind: SyncWindowKind,
+    /// The windows.
+    #[serde(default)]
+    pub windows: Vec<SyncWindow>,
+}
+
+/// `syncWindows.kind`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncWindowKind {
+    /// Periodic refreshes only inside a window.
+    #[default]
+    Allow,
+    /// No periodic refreshes inside a window.
+    Deny,
+}
+
+/// One `syncWindows.windows[]` entry: a window opens at each time `schedule` names (5-field cron in
+/// UTC, or `@daily`, `@every 1h`, ...) and stays open for `duration`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct SyncWindow {
+    /// When the window opens.
+    pub schedule: String,
+    /// How long it stays open (Go duration).
+    pub duration: String,
 }
 
 /// `spec.secretStoreRef`.
@@ -408,6 +496,20 @@ pub struct ExternalSecretTarget {
     /// Make the Secret immutable.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub immutable: bool,
+    /// Another kind of object to write instead of a Secret (not served: refused unless it names
+    /// `v1` `Secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestReference>,
+}
+
+/// `spec.target.manifest`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestReference {
+    /// API version of the object, e.g. `v1`.
+    pub api_version: String,
+    /// Its kind, e.g. `ConfigMap`.
+    pub kind: String,
 }
 
 /// `spec.target.creationPolicy`.
@@ -422,6 +524,8 @@ pub enum CreationPolicy {
     Merge,
     /// Do not write a Secret.
     None,
+    /// Merge into the Secret, creating it (without an owner) when it is missing.
+    CreateOrMerge,
 }
 
 /// `spec.target.deletionPolicy`.
@@ -469,6 +573,9 @@ pub struct TemplateMetadata {
     /// Secret labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Finalizers added to the Secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
 }
 
 /// `template.mergePolicy`.
@@ -491,12 +598,16 @@ pub struct TemplateFrom {
     /// Templates from a Secret in the ExternalSecret's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<TemplateRef>,
-    /// Where the rendered result goes: `Data` (default), `Annotations` or `Labels`.
+    /// Where the rendered result goes: `Data` (default), `Annotations` or `Labels`, in any case
+    /// ([`TemplateTarget::parse`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<TemplateTarget>,
+    pub target: Option<String>,
     /// A literal template rendering to YAML key-value pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub literal: Option<String>,
+    /// Decoding of each rendered value (default `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_decoding_strategy: Option<DecodingStrategy>,
 }
 
 /// A ConfigMap or Secret holding templates.
@@ -531,8 +642,8 @@ pub enum TemplateScope {
     KeysAndValues,
 }
 
-/// `templateFrom[].target`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+/// Where a `templateFrom` entry's results go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TemplateTarget {
     /// Secret data.
     #[default]
@@ -543,6 +654,20 @@ pub enum TemplateTarget {
     Labels,
 }
 
+impl TemplateTarget {
+    /// `templateFrom[].target` as ESO reads it: empty is `Data`, and the names match in any case
+    /// (`data`, `LABELS`); anything else (ESO's paths into other kinds of object) is `None`.
+    pub fn parse(target: Option<&str>) -> Option<TemplateTarget> {
+        match target.unwrap_or_default() {
+            "" => Some(TemplateTarget::Data),
+            t if t.eq_ignore_ascii_case("data") => Some(TemplateTarget::Data),
+            t if t.eq_ignore_ascii_case("annotations") => Some(TemplateTarget::Annotations),
+            t if t.eq_ignore_ascii_case("labels") => Some(TemplateTarget::Labels),
+            _ => None,
+        }
+    }
+}
+
 /// One `spec.data` entry.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -551,6 +676,35 @@ pub struct ExternalSecretData {
     pub secret_key: String,
     /// The remote value.
     pub remote_ref: RemoteRef,
+    /// Another store to read this entry from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<SourceRef>,
+}
+
+/// `data[].sourceRef` / `dataFrom[].sourceRef`: another store (or a generator, which kseal does not
+/// serve) for one entry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceRef {
+    /// The store to read the entry from instead of `spec.secretStoreRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_ref: Option<SecretStoreRef>,
+    /// A generator (not served yet: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_ref: Option<GeneratorRef>,
+}
+
+/// `sourceRef.generatorRef`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorRef {
+    /// API version of the generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// `remoteRef` / `dataFrom[].extract`.
@@ -574,6 +728,19 @@ pub struct RemoteRef {
     /// Value decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoding_strategy: Option<DecodingStrategy>,
+    /// Whether a value holding a NUL byte is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
+}
+
+/// `nullBytePolicy`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NullBytePolicy {
+    /// Values may hold NUL bytes (binary data).
+    #[default]
+    Ignore,
+    /// A value with a NUL byte fails the refresh.
+    Fail,
 }
 
 /// `metadataPolicy`.
@@ -624,6 +791,9 @@ pub struct ExternalSecretDataFrom {
     /// Key rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite: Vec<ExternalSecretRewrite>,
+    /// Another store for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<SourceRef>,
 }
 
 /// `dataFrom[].find`.
@@ -645,6 +815,9 @@ pub struct ExternalSecretFind {
     /// Value decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoding_strategy: Option<DecodingStrategy>,
+    /// Whether a value holding a NUL byte is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 /// `find.name`.
@@ -655,12 +828,78 @@ pub struct FindName {
     pub regexp: Option<String>,
 }
 
-/// One `rewrite` entry.
+/// One `rewrite` entry: exactly one of its fields.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct ExternalSecretRewrite {
     /// Replace what `source` matches in each key by `target`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regexp: Option<RewriteRegexp>,
+    /// Rename each key by a template (`{{ .value }}` is the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<RewriteTransform>,
+    /// Merge the JSON objects the keys hold into one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<RewriteMerge>,
+}
+
+/// `rewrite[].transform`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct RewriteTransform {
+    /// Go template giving the new key; `.value` is the key.
+    pub template: String,
+}
+
+/// `rewrite[].merge`: the values are JSON objects, merged in key order (the `priority` keys last,
+/// in their order, so they win).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewriteMerge {
+    /// Strategy `JSON`: the key that receives the merged object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into: Option<String>,
+    /// Keys merged last, in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<String>,
+    /// What a `priority` key missing from the data does (default `Strict`: an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_policy: Option<MergePriorityPolicy>,
+    /// What a member found in two objects does (default `Error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_policy: Option<MergeConflictPolicy>,
+    /// `Extract` (default: the merged members become the keys) or `JSON` (one key `into`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<MergeStrategy>,
+}
+
+/// `merge.priorityPolicy`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergePriorityPolicy {
+    /// A missing priority key is an error.
+    #[default]
+    Strict,
+    /// A missing priority key is skipped.
+    IgnoreNotFound,
+}
+
+/// `merge.conflictPolicy`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergeConflictPolicy {
+    /// A member in two objects is an error.
+    #[default]
+    Error,
+    /// The later object wins.
+    Ignore,
+}
+
+/// `merge.strategy`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MergeStrategy {
+    /// The merged members become the keys.
+    #[default]
+    Extract,
+    /// The keys stay, and `into` receives the merged object as JSON.
+    #[serde(rename = "JSON")]
+    Json,
 }
 
 /// `rewrite[].regexp`.

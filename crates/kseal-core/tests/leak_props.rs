@@ -446,6 +446,7 @@ fn spec(case: &Case, world: &World) -> (ExternalSecret, Vec<TemplateSource>) {
             template["templateFrom"] = json!([{"literal": LITERALS[literal], "target": name}]);
             sources.push(TemplateSource::Literal {
                 target,
+                decoding: kseal_api::external_secrets::DecodingStrategy::None,
                 template: LITERALS[literal].to_owned(),
             });
         }
@@ -482,15 +483,7 @@ fn run(es: &ExternalSecret, world: &World, sources: &[TemplateSource]) -> Result
     let mut data = Data::new();
     for from in &es.spec.data_from {
         let extract = from.extract.as_ref().unwrap();
-        let rewrites: Vec<Rewrite> = from
-            .rewrite
-            .iter()
-            .filter_map(|r| r.regexp.as_ref())
-            .map(|r| Rewrite::Regexp {
-                source: r.source.clone(),
-                target: r.target.clone(),
-            })
-            .collect();
+        let rewrites = Rewrite::list(&from.rewrite);
         let conversion = if !rewrites.is_empty() {
             KeyConversion::Keep
         } else if extract.conversion_strategy

@@ -273,6 +273,7 @@ fn keys_and_values_templates_that_render_invalid_keys_name_the_template() {
     let sources = [TemplateSource::Items {
         origin: "configmap/tpl".into(),
         target: TemplateTarget::Data,
+        decoding: kseal_api::external_secrets::DecodingStrategy::None,
         items: vec![(
             "kv".into(),
             TemplateScope::KeysAndValues,
@@ -285,6 +286,7 @@ fn keys_and_values_templates_that_render_invalid_keys_name_the_template() {
 
     let literal = [TemplateSource::Literal {
         target: TemplateTarget::Data,
+        decoding: kseal_api::external_secrets::DecodingStrategy::None,
         template: "{{ .k }}: v".into(),
     }];
     let values = data(&[("k", &format!("{CANARY}/x"))]);
@@ -305,6 +307,7 @@ fn rendered_yaml_that_is_not_a_map_is_not_quoted() {
     ] {
         let literal = [TemplateSource::Literal {
             target: TemplateTarget::Annotations,
+            decoding: kseal_api::external_secrets::DecodingStrategy::None,
             template: "{{ .k }}".into(),
         }];
         let e = desired_secret(
@@ -389,6 +392,7 @@ fn invalid_label_and_annotation_keys_are_refused() {
     for target in [TemplateTarget::Labels, TemplateTarget::Annotations] {
         let literal = [TemplateSource::Literal {
             target,
+            decoding: kseal_api::external_secrets::DecodingStrategy::None,
             template: "{{ .k }}: v".into(),
         }];
         let name = format!("{target:?}");
@@ -402,6 +406,7 @@ fn invalid_label_and_annotation_keys_are_refused() {
     }
     let literal = [TemplateSource::Literal {
         target: TemplateTarget::Labels,
+        decoding: kseal_api::external_secrets::DecodingStrategy::None,
         template: "tier: \"{{ .k }}\"".into(),
     }];
     let e = desired_secret(

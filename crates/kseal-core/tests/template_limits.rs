@@ -125,6 +125,7 @@ fn an_external_secret_s_templates_share_one_budget() {
     }
     let literal = [TemplateSource::Literal {
         target: TemplateTarget::Data,
+        decoding: kseal_api::external_secrets::DecodingStrategy::None,
         template: slow("from: literal"),
     }];
     desired_secret(

@@ -217,15 +217,27 @@ impl Context {
         let mut keys = std::collections::BTreeSet::new();
         for es in store.state() {
             let Ok(spec) = &es.spec else { continue };
-            if store_display(spec, &es.namespace().unwrap_or_default()).as_deref() != Some(display)
-            {
-                continue;
-            }
-            let refs = spec.data.iter().map(|item| &item.remote_ref).chain(
-                spec.data_from
-                    .iter()
-                    .filter_map(|from| from.extract.as_ref()),
-            );
+            let namespace = es.namespace().unwrap_or_default();
+            // Each entry reads from its own `sourceRef.storeRef`, else from the ExternalSecret's store.
+            let reads_here = |source: Option<&kseal_api::external_secrets::SourceRef>| {
+                source
+                    .and_then(|s| s.store_ref.as_ref())
+                    .or(spec.secret_store_ref.as_ref())
+                    .is_some_and(|r| {
+                        stores::display(r.kind.unwrap_or_default(), &r.name, &namespace) == display
+                    })
+            };
+            let refs = spec
+                .data
+                .iter()
+                .filter(|item| reads_here(item.source_ref.as_ref()))
+                .map(|item| &item.remote_ref)
+                .chain(
+                    spec.data_from
+                        .iter()
+                        .filter(|from| reads_here(from.source_ref.as_ref()))
+                        .filter_map(|from| from.extract.as_ref()),
+                );
             for remote in refs {
                 // Tags (metadataPolicy Fetch) are read apart, not in the batch of values.
                 let current = remote
@@ -259,11 +271,10 @@ impl Context {
                 kind == StoreKind::ClusterSecretStore || es.namespace().as_deref() == namespace
             })
             .filter(|es| {
-                es.spec
-                    .as_ref()
-                    .ok()
-                    .and_then(|spec| spec.secret_store_ref.as_ref())
-                    .is_some_and(|r| r.kind.unwrap_or_default() == kind && r.name == name)
+                es.spec.as_ref().is_ok_and(|spec| {
+                    select::references(spec)
+                        .any(|r| r.kind.unwrap_or_default() == kind && r.name == name)
+                })
             })
             .map(|es| ObjectRef::from_obj(es.as_ref()))
             .collect()

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kseal_api::external_secrets::{
     Binding, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
-    LABEL_MANAGED, RefreshPolicy, StoreKind, TemplateTarget,
+    LABEL_MANAGED, RefreshPolicy, TemplateTarget,
 };
 use kseal_core::external_secrets::desired::{self, Desired, TemplateSource};
 use kube::ResourceExt as _;
@@ -138,7 +138,7 @@ pub async fn reconcile(
         (CreationPolicy::None, _) => true,
         (_, None) => removed,
         // A merged Secret holds other keys too; its hand edits are repaired at the next refresh.
-        (CreationPolicy::Merge, Some(_)) => true,
+        (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Some(_)) => true,
         (_, Some(secret)) => desired::secret_unchanged(secret),
     };
     let interval = es
@@ -155,16 +155,13 @@ pub async fn reconcile(
             return fail(&ctx, &watched, &es, error).await;
         }
     };
-    let store_ref = match &es.spec.secret_store_ref {
-        Some(store_ref) => store_ref.clone(),
-        None => {
-            let error = Error::Invalid {
-                message: "spec.secretStoreRef is required".into(),
-            };
-            return fail(&ctx, &watched, &es, error).await;
-        }
-    };
-    let kind = store_ref.kind.unwrap_or_default();
+    // Entries may each name their store (`sourceRef.storeRef`); the others need `secretStoreRef`.
+    if es.spec.secret_store_ref.is_none() && select::references(&es.spec).next().is_none() {
+        let error = Error::Invalid {
+            message: "spec.secretStoreRef is required".into(),
+        };
+        return fail(&ctx, &watched, &es, error).await;
+    }
     let store_display = crate::store_display(&es.spec, &namespace).unwrap_or_default();
     let inputs = schedule::Inputs {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
@@ -184,15 +181,7 @@ pub async fn reconcile(
 
     let started = Instant::now();
     let freshness = select::Freshness { fresh_after, cycle };
-    let result = refresh(
-        &ctx,
-        &es,
-        &store_ref.name,
-        kind,
-        existing.as_ref(),
-        freshness,
-    )
-    .await;
+    let result = refresh(&ctx, &es, existing.as_ref(), freshness).await;
     let error = result.as_ref().err().map(Error::reason);
     ctx.metrics.synced(started.elapsed(), error);
     let written = match result {
@@ -222,22 +211,11 @@ pub async fn reconcile(
 async fn refresh(
     ctx: &Context,
     es: &ExternalSecret,
-    store_name: &str,
-    kind: StoreKind,
     existing: Option<&Secret>,
     freshness: select::Freshness,
 ) -> Result<Written, Error> {
-    let namespace = es.namespace().unwrap_or_default();
-    let store = stores::resolve(
-        &ctx.client,
-        &ctx.providers,
-        kind,
-        store_name,
-        &namespace,
-        &ctx.config,
-    )
-    .await?;
-    let data = match select::fetch_data(ctx, es, &store, freshness).await {
+    let stores = select::Stores::resolve(ctx, es).await?;
+    let data = match select::fetch_data(ctx, es, &stores, freshness).await {
         Ok(data) => data,
         Err(Error::RemoteMissing { key }) => {
             return remote_gone(ctx, es, existing, key).await;
@@ -351,6 +329,11 @@ async fn write(
     refuse_protected(ctx, &namespace, &object)?;
     let mut object = object;
     match &current {
+        // Being deleted (a finalizer holds it): written again once it is gone, never changed on its
+        // way out (an apply would add or drop finalizers of a terminating object).
+        Some(secret) if secret.metadata.deletion_timestamp.is_some() => {
+            return Ok(Written::Unchanged);
+        }
         Some(secret) => {
             refuse_protected(ctx, &namespace, secret)?;
             if let Some(owner) = desired::owned_by_other(secret, es) {
@@ -421,11 +404,18 @@ async fn template_sources(
     };
     let namespace = es.namespace().unwrap_or_default();
     let mut sources = Vec::new();
-    for entry in &template.template_from {
-        let target = entry.target.unwrap_or(TemplateTarget::Data);
+    for (index, entry) in template.template_from.iter().enumerate() {
+        let target = TemplateTarget::parse(entry.target.as_deref()).ok_or_else(|| Error::Invalid {
+            message: format!(
+                "spec.target.template.templateFrom[{index}].target {:?} is not allowed when the target is a Secret: use Data, Annotations or Labels",
+                entry.target.as_deref().unwrap_or_default()
+            ),
+        })?;
+        let decoding = entry.values_decoding_strategy.unwrap_or_default();
         if let Some(literal) = &entry.literal {
             sources.push(TemplateSource::Literal {
                 target,
+                decoding,
                 template: literal.clone(),
             });
         }
@@ -447,6 +437,7 @@ async fn template_sources(
             sources.push(TemplateSource::Items {
                 origin,
                 target,
+                decoding,
                 items,
             });
         }
@@ -471,6 +462,7 @@ async fn template_sources(
             sources.push(TemplateSource::Items {
                 origin,
                 target,
+                decoding,
                 items,
             });
         }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use kseal_api::external_secrets::{
-    ConversionStrategy, ExternalSecret, ExternalSecretFind, MetadataPolicy, RemoteRef,
+    ConversionStrategy, ExternalSecret, ExternalSecretFind, MetadataPolicy, NullBytePolicy,
+    RemoteRef, SecretStoreRef, SourceRef, StoreKind,
 };
 use kseal_core::external_secrets::desired::Data;
 use kseal_core::external_secrets::{remote, rewrite};
@@ -29,42 +30,142 @@ pub struct Freshness {
     pub cycle: bool,
 }
 
+/// The stores an ExternalSecret reads from: `spec.secretStoreRef` and every entry's
+/// `sourceRef.storeRef`, each resolved once per refresh.
+pub struct Stores {
+    default: Option<SecretStoreRef>,
+    resolved: Vec<((StoreKind, String), ResolvedStore)>,
+}
+
+impl Stores {
+    /// Resolves (and checks the use of) every store `es` names.
+    pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Stores, Error> {
+        let namespace = kube::ResourceExt::namespace(es).unwrap_or_default();
+        let mut resolved: Vec<((StoreKind, String), ResolvedStore)> = Vec::new();
+        for reference in references(&es.spec) {
+            let key = (reference.kind.unwrap_or_default(), reference.name.clone());
+            if resolved.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            let store = crate::stores::resolve(
+                &ctx.client,
+                &ctx.providers,
+                key.0,
+                &key.1,
+                &namespace,
+                &ctx.config,
+            )
+            .await?;
+            resolved.push((key, store));
+        }
+        Ok(Stores {
+            default: es.spec.secret_store_ref.clone(),
+            resolved,
+        })
+    }
+
+    /// The store `spec.secretStoreRef` names, if any.
+    pub fn default_store(&self) -> Option<&ResolvedStore> {
+        self.default.as_ref().and_then(|r| self.get(r))
+    }
+
+    fn get(&self, reference: &SecretStoreRef) -> Option<&ResolvedStore> {
+        let key = (reference.kind.unwrap_or_default(), reference.name.clone());
+        self.resolved
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s)
+    }
+
+    /// The store of an entry with `source` (its `sourceRef`), else the ExternalSecret's.
+    fn of(&self, source: Option<&SourceRef>, entry: &str) -> Result<&ResolvedStore, Error> {
+        let reference = source
+            .and_then(|s| s.store_ref.as_ref())
+            .or(self.default.as_ref())
+            .ok_or_else(|| Error::Invalid {
+                message: format!(
+                    "{entry}: no store to read from (set spec.secretStoreRef or the entry's sourceRef.storeRef)"
+                ),
+            })?;
+        self.get(reference).ok_or_else(|| Error::Invalid {
+            message: format!("{entry}: store {} was not resolved", reference.name),
+        })
+    }
+}
+
+/// Every store `spec` names: `secretStoreRef` first, then each entry's `sourceRef.storeRef`.
+pub fn references(
+    spec: &kseal_api::external_secrets::ExternalSecretSpec,
+) -> impl Iterator<Item = &SecretStoreRef> {
+    spec.secret_store_ref.iter().chain(
+        spec.data
+            .iter()
+            .filter_map(|d| d.source_ref.as_ref())
+            .chain(spec.data_from.iter().filter_map(|d| d.source_ref.as_ref()))
+            .filter_map(|s| s.store_ref.as_ref()),
+    )
+}
+
+/// Refuses values with NUL bytes under `nullBytePolicy: Fail`; `found` says which (never a value).
+fn refuse_null_bytes(policy: Option<NullBytePolicy>, found: String) -> Result<(), Error> {
+    if policy == Some(NullBytePolicy::Fail) {
+        return Err(Error::Invalid {
+            message: format!(
+                "{found} (nullBytePolicy Fail; store binary data in a text-safe form such as base64, or leave nullBytePolicy unset)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Reads every value `es` selects, as Secret keys, with data no older than `freshness` says.
 pub async fn fetch_data(
     ctx: &Context,
     es: &ExternalSecret,
-    store: &ResolvedStore,
+    stores: &Stores,
     freshness: Freshness,
 ) -> Result<Data, Error> {
     let fresh_after = to_instant(freshness.fresh_after);
-    if freshness.cycle {
+    if freshness.cycle
+        && let Some(store) = stores.default_store()
+    {
         prefetch_cycle(ctx, store, freshness.fresh_after, fresh_after).await;
     }
-    let data_items = es.spec.data.iter().map(|item| async move {
-        let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
-        let value = remote::value(
-            view(&secret),
-            &item.remote_ref.key,
-            item.remote_ref.property.as_deref(),
-            item.remote_ref.decoding_strategy.unwrap_or_default(),
-        )?;
-        Ok::<_, Error>((item.secret_key.clone(), value))
-    });
+    let data_items = es
+        .spec
+        .data
+        .iter()
+        .enumerate()
+        .map(|(index, item)| async move {
+            let what = format!("spec.data[{index}]");
+            let store = stores.of(item.source_ref.as_ref(), &what)?;
+            let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
+            let value = remote::value(
+                view(&secret),
+                &item.remote_ref.key,
+                item.remote_ref.property.as_deref(),
+                item.remote_ref.decoding_strategy.unwrap_or_default(),
+            )?;
+            if value.contains(&0) {
+                refuse_null_bytes(
+                    item.remote_ref.null_byte_policy,
+                    format!(
+                        "{what} (secretKey {:?}): the value holds a NUL byte",
+                        item.secret_key
+                    ),
+                )?;
+            }
+            Ok::<_, Error>((item.secret_key.clone(), value))
+        });
     let from_items = es
         .spec
         .data_from
         .iter()
         .enumerate()
         .map(|(entry, from)| async move {
-            let rewrites: Vec<rewrite::Rewrite> = from
-                .rewrite
-                .iter()
-                .filter_map(|r| r.regexp.as_ref())
-                .map(|r| rewrite::Rewrite::Regexp {
-                    source: r.source.clone(),
-                    target: r.target.clone(),
-                })
-                .collect();
+            let what = format!("spec.dataFrom[{entry}]");
+            let store = stores.of(from.source_ref.as_ref(), &what)?;
+            let rewrites = rewrite::Rewrite::list(&from.rewrite);
             // ESO converts keys only when no rewrite follows; rewrites see the keys as they are.
             let converted = |strategy| {
                 if rewrites.is_empty() {
@@ -73,26 +174,38 @@ pub async fn fetch_data(
                     remote::KeyConversion::Keep
                 }
             };
-            let map = if let Some(extract) = &from.extract {
+            let (map, null_bytes) = if let Some(extract) = &from.extract {
                 let secret = get(ctx, store, extract, fresh_after).await?;
-                remote::extract(
+                let map = remote::extract(
                     view(&secret),
                     &extract.key,
                     extract.property.as_deref(),
                     converted(extract.conversion_strategy),
                     extract.decoding_strategy.unwrap_or_default(),
-                )?
+                )?;
+                (map, extract.null_byte_policy)
             } else if let Some(find) = &from.find {
                 // The names `find` returns are data: errors name the entry, not a secret.
                 let context = format!("dataFrom[{entry}].find");
                 let found = find_all(store, find, &context).await?;
-                remote::convert_keys(found, converted(find.conversion_strategy), &context)?
+                let map =
+                    remote::convert_keys(found, converted(find.conversion_strategy), &context)?;
+                (map, find.null_byte_policy)
             } else {
                 return Err(Error::Invalid {
-                    message: "dataFrom entries need extract or find".into(),
+                    message: format!("{what}: a dataFrom entry needs extract or find"),
                 });
             };
-            Ok(rewrite::apply_entry(entry, map, &rewrites)?)
+            let map = rewrite::apply_entry(entry, map, &rewrites)?;
+            // The keys came from data: the values are counted, not named.
+            let with_nul = map.values().filter(|v| v.contains(&0)).count();
+            if with_nul > 0 {
+                refuse_null_bytes(
+                    null_bytes,
+                    format!("{what}: {with_nul} of {} values hold a NUL byte", map.len()),
+                )?;
+            }
+            Ok(map)
         });
     let (values, maps) = futures::join!(
         futures::future::join_all(data_items),

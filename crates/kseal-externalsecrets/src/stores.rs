@@ -198,7 +198,25 @@ pub fn validate(
         if aws.service != AwsServiceType::SecretsManager {
             return unsupported(
                 "spec.provider.aws.service",
-                "service ParameterStore is not served yet (use SecretsManager)",
+                &format!(
+                    "service {:?} is not served yet (use SecretsManager)",
+                    aws.service
+                ),
+            );
+        }
+        if aws
+            .session_tags_policy
+            .is_some_and(|p| p != kseal_api::external_secrets::SessionTagsPolicy::None)
+        {
+            return unsupported(
+                "spec.provider.aws.sessionTagsPolicy",
+                "session tags are not sent to STS yet",
+            );
+        }
+        if !aws.custom_session_tags.is_empty() {
+            return unsupported(
+                "spec.provider.aws.customSessionTags",
+                "session tags are not sent to STS yet",
             );
         }
         if !aws.session_tags.is_empty() {
@@ -217,7 +235,17 @@ pub fn validate(
     let valid = match (&provider.aws, &provider.fake) {
         (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
         (None, None) => invalid("spec.provider must set one provider (aws or fake)".into()),
-        (None, Some(fake)) => Ok(Provider::Fake(fake)),
+        (None, Some(fake)) => match fake.validation_result.unwrap_or_default() {
+            0 => Ok(Provider::Fake(fake)),
+            2 => invalid("the fake provider's validationResult is 2 (Error)".into()),
+            1 => unsupported(
+                "spec.provider.fake.validationResult",
+                "result 1 (Unknown) is not modelled (0 is valid, 2 an error)",
+            ),
+            other => invalid(format!(
+                "spec.provider.fake.validationResult {other} is not 0 (Ready), 1 (Unknown) or 2 (Error)"
+            )),
+        },
         (Some(aws), None) => validate_aws(aws, policy)
             .map(|()| Provider::Aws(aws))
             .map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m)),

@@ -94,7 +94,16 @@ impl<'de> serde::Deserialize<'de> for WatchedExternalSecret {
             status: Option<serde_json::Value>,
         }
         let raw = Raw::deserialize(deserializer)?;
-        let spec = parse_spec(&raw.spec, &raw.metadata).map_err(SpecError::from);
+        let spec = parse_spec(&raw.spec, &raw.metadata)
+            .and_then(|spec: ExternalSecretSpec| {
+                let fields = unimplemented(&spec);
+                if fields.is_empty() {
+                    Ok(spec)
+                } else {
+                    Err(unsupported(&raw.metadata, &fields))
+                }
+            })
+            .map_err(SpecError::from);
         let status = raw.status.and_then(|s| serde_json::from_value(s).ok());
         Ok(WatchedExternalSecret {
             metadata: raw.metadata,
@@ -148,6 +157,42 @@ fn parse_spec<T: DeserializeOwned>(
     unknown.sort();
     unknown.dedup();
     Err(unsupported(metadata, &unknown))
+}
+
+/// The paths of fields of ESO's ExternalSecret that kseal's types know but kseal does not implement
+/// yet: objects other than a Secret as the target, generators, sync windows.
+fn unimplemented(spec: &ExternalSecretSpec) -> Vec<String> {
+    let mut fields = Vec::new();
+    if spec.sync_windows.is_some() {
+        fields.push("spec.syncWindows".to_owned());
+    }
+    if spec
+        .target
+        .manifest
+        .as_ref()
+        .is_some_and(|m| !(m.api_version == "v1" && m.kind == "Secret"))
+    {
+        fields.push("spec.target.manifest".to_owned());
+    }
+    for (index, item) in spec.data.iter().enumerate() {
+        if item
+            .source_ref
+            .as_ref()
+            .is_some_and(|s| s.generator_ref.is_some())
+        {
+            fields.push(format!("spec.data[{index}].sourceRef.generatorRef"));
+        }
+    }
+    for (index, item) in spec.data_from.iter().enumerate() {
+        if item
+            .source_ref
+            .as_ref()
+            .is_some_and(|s| s.generator_ref.is_some())
+        {
+            fields.push(format!("spec.dataFrom[{index}].sourceRef.generatorRef"));
+        }
+    }
+    fields
 }
 
 /// [`Error::Unsupported`] for the field paths `fields` of the object `metadata` names.

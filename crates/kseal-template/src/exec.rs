@@ -394,7 +394,7 @@ impl Exec<'_, '_> {
             && values.len() == 2
             && matches!((&values[0], &self.root), (Value::Map(a), Value::Map(b)) if std::rc::Rc::ptr_eq(a, b));
         // ESO's vendored sprig has a three-argument htpasswd.
-        let callee = if name == "htpasswd" && self.flavour == Flavour::Eso {
+        let callee = if name == "htpasswd" && self.flavour != Flavour::SealedSecrets {
             "eso:htpasswd"
         } else {
             name
@@ -494,7 +494,7 @@ impl Exec<'_, '_> {
                 Value::Map(map) => match map.get(field) {
                     // A field name is template text: a binary value reached through it is named by it.
                     Some(found) => found.clone().labelled(|| format!("key {field:?}")),
-                    None if self.flavour == Flavour::SealedSecrets => Value::Nil,
+                    None if self.flavour.missing_key_is_nil() => Value::Nil,
                     None => {
                         return Err(Error::MissingKey {
                             template: self.template.to_owned(),
@@ -510,7 +510,7 @@ impl Exec<'_, '_> {
                     )
                 })?,
                 // sealed-secrets: a field of a missing value is missing too.
-                Value::Nil if self.flavour == Flavour::SealedSecrets => Value::Nil,
+                Value::Nil if self.flavour.missing_key_is_nil() => Value::Nil,
                 recv if crate::objects::has_methods(recv) => self.method(line, recv, field, &[])?,
                 other => {
                     return Err(self.exec_error(

@@ -95,6 +95,7 @@ mod exec;
 mod funcs;
 mod keys;
 mod lex;
+mod merge;
 mod objects;
 mod parse;
 mod pkcs12;
@@ -111,6 +112,7 @@ use std::rc::Rc;
 use zeroize::Zeroize as _;
 
 pub use error::{Error, Result};
+pub use merge::{MergeError, Merged};
 
 use budget::Budget;
 use value::{COMPUTED, Value};
@@ -158,6 +160,16 @@ pub enum Flavour {
     /// sealed-secrets' `spec.template.data`: a missing key prints `<no value>` (Go's default); sprig's
     /// functions, without ESO's (`toYaml`, `fromYaml`, ...).
     SealedSecrets,
+    /// ESO's `dataFrom[].rewrite[].transform`: ESO's functions like [`Flavour::Eso`], but Go's default
+    /// missing-key behaviour (the template runs without `missingkey=error`).
+    EsoTransform,
+}
+
+impl Flavour {
+    /// Whether a missing map key is Go's `<no value>` rather than an error.
+    pub(crate) fn missing_key_is_nil(self) -> bool {
+        matches!(self, Flavour::SealedSecrets | Flavour::EsoTransform)
+    }
 }
 
 /// Renders the templates of one object against its values, under one budget for the whole object.

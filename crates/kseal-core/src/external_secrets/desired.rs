@@ -10,8 +10,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kseal_api::external_secrets::{
-    ANNOTATION_DATA_HASH, ANNOTATION_FORCE_SYNC, CreationPolicy, ExternalSecret, LABEL_MANAGED,
-    TemplateMergePolicy, TemplateScope, TemplateTarget,
+    ANNOTATION_DATA_HASH, ANNOTATION_FORCE_SYNC, CreationPolicy, DecodingStrategy, ExternalSecret,
+    LABEL_MANAGED, TemplateMergePolicy, TemplateScope, TemplateTarget,
 };
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -58,6 +58,14 @@ pub enum Error {
         /// Which template.
         key: String,
     },
+    /// A rendered value does not decode with the entry's `valuesDecodingStrategy`.
+    #[error("template {key}: a rendered value is not valid {strategy} (valuesDecodingStrategy)")]
+    ValueDecoding {
+        /// Which template.
+        key: String,
+        /// The strategy, as the manifest spells it.
+        strategy: &'static str,
+    },
     /// A resulting key is not a valid Secret key.
     #[error("{origin}")]
     InvalidKey {
@@ -93,7 +101,8 @@ impl Error {
             Error::Template { .. }
             | Error::NotAMap { .. }
             | Error::NotText { .. }
-            | Error::UnsupportedEngine { .. } => "template",
+            | Error::UnsupportedEngine { .. }
+            | Error::ValueDecoding { .. } => "template",
             Error::InvalidKey { .. } => "invalid_key",
             Error::InvalidMetadata { .. } | Error::AnnotationsTooLarge { .. } => "invalid_metadata",
         }
@@ -277,6 +286,8 @@ pub enum TemplateSource {
         origin: String,
         /// Where the rendered results go.
         target: TemplateTarget,
+        /// How each rendered value is decoded.
+        decoding: DecodingStrategy,
         /// The templated keys.
         items: Vec<(String, TemplateScope, String)>,
     },
@@ -284,6 +295,8 @@ pub enum TemplateSource {
     Literal {
         /// Where the rendered result goes.
         target: TemplateTarget,
+        /// How each rendered value is decoded.
+        decoding: DecodingStrategy,
         /// The template.
         template: String,
     },
@@ -307,6 +320,8 @@ pub struct Desired {
     pub immutable: bool,
     /// The controller ownerReference (creationPolicy Owner).
     pub owner: Option<OwnerReference>,
+    /// Finalizers of the Secret (`template.metadata.finalizers`).
+    pub finalizers: Vec<String>,
 }
 
 impl std::fmt::Debug for Desired {
@@ -319,6 +334,7 @@ impl std::fmt::Debug for Desired {
             .field("type_", &self.type_)
             .field("immutable", &self.immutable)
             .field("owner", &self.owner)
+            .field("finalizers", &self.finalizers)
             .finish()
     }
 }
@@ -424,17 +440,28 @@ pub fn desired_secret(
     annotations.insert(ANNOTATION_DATA_HASH.to_owned(), data_hash(&out));
     check_annotations_size(es, template_sources, &annotations)?;
 
-    let merge = target.creation_policy == CreationPolicy::Merge;
+    let merge = matches!(
+        target.creation_policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
+    let finalizers = target
+        .template
+        .as_ref()
+        .and_then(|t| t.metadata.as_ref())
+        .map(|m| m.finalizers.clone())
+        .unwrap_or_default();
     Ok(Desired {
         name: target_name(es),
         data: out,
         labels,
         annotations,
+        // Merging keeps the Secret's type unless the template names one (a created Secret is Opaque).
         type_: if merge {
-            None
+            type_
         } else {
             Some(type_.unwrap_or_else(|| "Opaque".to_owned()))
         },
+        finalizers,
         immutable: target.immutable,
         owner: (target.creation_policy == CreationPolicy::Owner)
             .then(|| owner_reference(es))
@@ -451,6 +478,7 @@ pub fn secret_object(desired: &Desired, namespace: &str) -> Secret {
             labels: Some(desired.labels.clone()),
             annotations: Some(desired.annotations.clone()),
             owner_references: desired.owner.clone().map(|owner| vec![owner]),
+            finalizers: (!desired.finalizers.is_empty()).then(|| desired.finalizers.clone()),
             ..ObjectMeta::default()
         },
         type_: desired.type_.clone(),
@@ -703,11 +731,29 @@ fn apply_source(
     // Every key and value is checked as it is put, by the template that produced it: a key equal to
     // the item's own key (the end of `origin`) is manifest text and may be named, any other key was
     // rendered from data.
-    let mut put = |target: TemplateTarget, key: String, value: Vec<u8>, origin: &str| {
+    let (target, decoding) = match source {
+        TemplateSource::Items {
+            target, decoding, ..
+        }
+        | TemplateSource::Literal {
+            target, decoding, ..
+        } => (*target, *decoding),
+    };
+    let mut put = |key: String, value: Vec<u8>, origin: &str| {
         let literal_key = origin
             .strip_suffix(key.as_str())
             .is_some_and(|rest| rest.ends_with('/'));
         let value = Zeroizing::new(value);
+        let value = if decoding == DecodingStrategy::None {
+            value
+        } else {
+            crate::external_secrets::remote::decode(&value, decoding, origin).map_err(|_| {
+                Error::ValueDecoding {
+                    key: origin.to_owned(),
+                    strategy: decoding_name(decoding),
+                }
+            })?
+        };
         let invalid = |problem, rendered| Error::InvalidMetadata {
             origin: format!("template {origin}"),
             rendered,
@@ -754,11 +800,7 @@ fn apply_source(
         Ok::<(), Error>(())
     };
     match source {
-        TemplateSource::Items {
-            origin,
-            target,
-            items,
-        } => {
+        TemplateSource::Items { origin, items, .. } => {
             for (key, scope, template) in items {
                 let name = format!("{origin}/{key}");
                 let out = renderer
@@ -768,16 +810,16 @@ fn apply_source(
                         source,
                     })?;
                 match scope {
-                    TemplateScope::Values => put(*target, key.clone(), out, &name)?,
+                    TemplateScope::Values => put(key.clone(), out, &name)?,
                     TemplateScope::KeysAndValues => {
                         for (k, v) in yaml_map(&name, &out)? {
-                            put(*target, k, v.into_bytes(), &name)?;
+                            put(k, v.into_bytes(), &name)?;
                         }
                     }
                 }
             }
         }
-        TemplateSource::Literal { target, template } => {
+        TemplateSource::Literal { template, .. } => {
             let name = "templateFrom.literal".to_owned();
             let out = renderer
                 .render(&name, template)
@@ -786,11 +828,21 @@ fn apply_source(
                     source,
                 })?;
             for (k, v) in yaml_map(&name, &out)? {
-                put(*target, k, v.into_bytes(), &name)?;
+                put(k, v.into_bytes(), &name)?;
             }
         }
     }
     Ok(())
+}
+
+/// A decoding strategy as manifests spell it.
+fn decoding_name(decoding: DecodingStrategy) -> &'static str {
+    match decoding {
+        DecodingStrategy::None => "None",
+        DecodingStrategy::Base64 => "Base64",
+        DecodingStrategy::Base64Url => "Base64URL",
+        DecodingStrategy::Auto => "Auto",
+    }
 }
 
 /// A rendered `KeysAndValues`/literal template: a YAML map whose values are scalars.
@@ -950,6 +1002,7 @@ mod tests {
             TemplateSource::Items {
                 origin: "configmap/tpl".into(),
                 target: TemplateTarget::Data,
+                decoding: DecodingStrategy::None,
                 items: vec![
                     (
                         "config.ini".into(),
@@ -965,6 +1018,7 @@ mod tests {
             },
             TemplateSource::Literal {
                 target: TemplateTarget::Annotations,
+                decoding: DecodingStrategy::None,
                 template: "note: v-{{ .a }}".into(),
             },
         ];
@@ -1098,6 +1152,7 @@ mod tests {
             [TemplateSource::Items {
                 origin: "configmap/tpl".into(),
                 target,
+                decoding: DecodingStrategy::None,
                 items: vec![(key.into(), scope, text.into())],
             }]
         };

@@ -21,7 +21,8 @@ pub enum WritePlan {
 
 /// The plan for `object` (the Secret `desired` describes, as [`super::desired::secret_object`] builds
 /// it) over `existing`, under `policy`. Under `Merge`, the data is unchanged when every written key
-/// already has its value; otherwise the whole data must be equal. Labels and annotations are unchanged
+/// already has its value (also under `CreateOrMerge`, which creates a missing Secret); otherwise the
+/// whole data must be equal. Labels and annotations are unchanged
 /// when every desired one is present with its value, and the type when it is not set or equal.
 pub fn write_plan(
     policy: CreationPolicy,
@@ -38,9 +39,12 @@ pub fn write_plan(
     let empty = Default::default();
     let current = existing.data.as_ref().unwrap_or(&empty);
     let written = object.data.as_ref().unwrap_or(&empty);
-    let same_data = current == written
-        || (policy == CreationPolicy::Merge
-            && written.iter().all(|(k, v)| current.get(k) == Some(v)));
+    let merging = matches!(
+        policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
+    let same_data =
+        current == written || (merging && written.iter().all(|(k, v)| current.get(k) == Some(v)));
     if existing.immutable == Some(true) {
         return if same_data {
             WritePlan::Unchanged
@@ -58,7 +62,14 @@ pub fn write_plan(
             .annotations
             .iter()
             .all(|(k, v)| annotations.and_then(|a| a.get(k)) == Some(v))
-        && (desired.type_.is_none() || existing.type_ == desired.type_);
+        && (desired.type_.is_none() || existing.type_ == desired.type_)
+        && desired.finalizers.iter().all(|f| {
+            existing
+                .metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|all| all.contains(f))
+        });
     if same_data && same_metadata {
         WritePlan::Unchanged
     } else {
@@ -88,6 +99,7 @@ mod tests {
             type_: None,
             immutable: false,
             owner: None,
+            finalizers: Vec::new(),
         }
     }
 
@@ -113,6 +125,7 @@ mod tests {
         assert_eq!(plan(CreationPolicy::None, None), WritePlan::Unchanged);
         assert_eq!(plan(CreationPolicy::Owner, None), WritePlan::Write);
         assert_eq!(plan(CreationPolicy::Merge, None), WritePlan::TargetMissing);
+        assert_eq!(plan(CreationPolicy::CreateOrMerge, None), WritePlan::Write);
         assert_eq!(
             plan(CreationPolicy::Owner, Some(&same)),
             WritePlan::Unchanged
@@ -125,6 +138,10 @@ mod tests {
         assert_eq!(plan(CreationPolicy::Owner, Some(&more)), WritePlan::Write);
         assert_eq!(
             plan(CreationPolicy::Merge, Some(&more)),
+            WritePlan::Unchanged
+        );
+        assert_eq!(
+            plan(CreationPolicy::CreateOrMerge, Some(&more)),
             WritePlan::Unchanged
         );
         let mut unlabelled = same.clone();
