@@ -1,9 +1,10 @@
 // Build-only module for the External Secrets Operator, the peer of the sync differential (tests/eso,
-// built by `tests/env/build eso`, never by default). v0.16.2 is the newest release that is one Go
-// module: from v1.0 on, the module requires its own nested modules (apis, runtime, providers) through
-// local replace directives, which cannot be resolved from a module download, so
-// `go build github.com/external-secrets/external-secrets@v1.x` fails. v0.16.2 serves and stores
-// external-secrets.io/v1 (v1beta1 served too), the version kseal's types are.
+// built by `tests/env/build eso`, never by default). v0.16.2 is the newest release that builds from
+// the module proxy: from v1.0 on, the module requires its own nested modules (apis, runtime,
+// providers) through local replace directives, which a module download cannot resolve; v0.17.0 to
+// v0.20.4 are single modules again, but require provider SDKs whose checksums the proxy does not serve
+// (go mod tidy fails verifying them). v0.16.2 serves and stores external-secrets.io/v1 (v1beta1 served
+// too), the version of kseal's types.
 module kseal.invalid/tests/go/eso
 
 go 1.26.8
