@@ -5,10 +5,10 @@
 //!
 //! Each runs as it is installed: ESO in a private environment (its own API server and moto) with ESO's
 //! own CRDs, kseal in the shared one with kseal's. They cannot share one API server: a CRD name exists
-//! once, and ESO's controller relies on the defaults its CRDs write (`spec.refreshInterval: 1h`,
-//! `target.creationPolicy: Owner`, ...): against kseal's CRDs, which default nothing, it panics on an
-//! ExternalSecret without `refreshInterval` (a nil pointer in its refresh check). Both moto accounts
-//! are seeded alike.
+//! once, and ESO's controller relies on the defaults its CRDs write: kseal's CRDs default
+//! `creationPolicy` and `deletionPolicy` but not `spec.refreshInterval` (ESO's default `1h`), and ESO
+//! panics on an ExternalSecret without it (a nil pointer in its refresh check). Both moto accounts are
+//! seeded alike.
 //!
 //! ESO runs as a child process outside the cluster with its environment's kubeconfig, restricted to its
 //! namespace (`--namespace`), without leader election or a metrics listener, and with the reconcilers
@@ -23,6 +23,9 @@
 //! compare the state after each step. The test prints `N agree, M differ`, lists each difference, and
 //! fails on one that `tests/eso/known-differences.yaml` does not list with its reason, or on a listed
 //! case that agrees.
+//!
+//! `KSEAL_ESO_SHOW=1` also prints both outcomes of each known difference and the outcome of each case
+//! that agrees; `KSEAL_ESO_LOGS=DIR` keeps ESO's logs there.
 //!
 //! Not part of `cargo test --workspace` (`test = false`): ESO is not in the default build of the test
 //! environment. `scripts/test-eso` builds it and runs this suite.
@@ -194,7 +197,9 @@ async fn seed_remote(account: &AwsAccount) -> String {
 }
 
 fn cases(first_version: &str) -> Vec<Case> {
-    let data = |key: &str, remote: &str| format!("  data:\n    - secretKey: {key}\n      remoteRef: {remote}\n");
+    let data = |key: &str, remote: &str| {
+        format!("  data:\n    - secretKey: {key}\n      remoteRef: {remote}\n")
+    };
     vec![
         case("data-plain", &data("token", "{key: plain/token}")),
         Case {
@@ -298,6 +303,10 @@ fn cases(first_version: &str) -> Vec<Case> {
         ),
         case(
             "find-rewrite",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^other/\"}\n      rewrite:\n        - regexp: {source: \"other/(.*)\", target: \"renamed-$1\"}\n",
+        ),
+        case(
+            "find-rewrite-leaves-invalid-key",
             "  dataFrom:\n    - find:\n        name: {regexp: \"^other/\"}\n      rewrite:\n        - regexp: {source: \"other_(.*)\", target: \"renamed-$1\"}\n",
         ),
         case(
@@ -406,6 +415,10 @@ fn cases(first_version: &str) -> Vec<Case> {
         ),
         case(
             "template-no-data",
+            "  target:\n    template:\n      type: kubernetes.io/dockerconfigjson\n  data:\n    - {secretKey: .dockerconfigjson, remoteRef: {key: json/b64}}\n",
+        ),
+        case(
+            "template-type-rejects-value",
             "  target:\n    template:\n      type: kubernetes.io/dockerconfigjson\n  data:\n    - {secretKey: .dockerconfigjson, remoteRef: {key: plain/token}}\n",
         ),
         case(
@@ -536,11 +549,13 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
     eso_env.install_crds(&crds).await;
     let eso_side = Side::new(&eso_env).await;
     let kseal_env = TestEnv::get().await;
-    kseal_env
-        .install_crds(&kseal_controller::crd::crds())
-        .await;
+    kseal_env.install_crds(&kseal_controller::crd::crds()).await;
     let kseal_side = Side::new(kseal_env).await;
-    let _eso = Eso::start(&eso_env, &eso_side.namespace, &format!("eso-{}", eso_side.namespace));
+    let _eso = Eso::start(
+        &eso_env,
+        &eso_side.namespace,
+        &format!("eso-{}", eso_side.namespace),
+    );
     let kseal = start_kseal(
         kseal_side.client.clone(),
         &kseal_side.namespace,
@@ -577,26 +592,22 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
             side.step(&case.after).await;
         }
     }
-    let second = futures::future::join_all(
-        eso_cases
-            .iter()
-            .zip(&kseal_cases)
-            .zip(&first)
-            .map(|((eso_case, kseal_case), (eso, ours))| async {
-                if matches!(eso_case.after, After::Nothing) {
-                    return None;
-                }
-                Some(futures::join!(
-                    settled(&eso_side.client, &eso_side.namespace, eso_case, Some(eso)),
-                    settled(
-                        &kseal_side.client,
-                        &kseal_side.namespace,
-                        kseal_case,
-                        Some(ours)
-                    )
-                ))
-            }),
-    )
+    let second = futures::future::join_all(eso_cases.iter().zip(&kseal_cases).zip(&first).map(
+        |((eso_case, kseal_case), (eso, ours))| async {
+            if matches!(eso_case.after, After::Nothing) {
+                return None;
+            }
+            Some(futures::join!(
+                settled(&eso_side.client, &eso_side.namespace, eso_case, Some(eso)),
+                settled(
+                    &kseal_side.client,
+                    &kseal_side.namespace,
+                    kseal_case,
+                    Some(ours)
+                )
+            ))
+        },
+    ))
     .await;
     let cases = kseal_cases;
     kseal.abort();
@@ -611,6 +622,8 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
         }
         if eso != ours {
             differences.insert(case.id.to_owned(), (eso, ours));
+        } else if std::env::var_os("KSEAL_ESO_SHOW").is_some() {
+            println!("AGREE {}: {ours:?}", case.id);
         }
     }
 
@@ -808,15 +821,12 @@ async fn ready_condition(client: &Client, namespace: &str, name: &str) -> Option
         .await
         .unwrap()?;
     let conditions = object.data["status"]["conditions"].as_array()?.clone();
-    conditions
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().to_owned(),
-                c["reason"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+    conditions.iter().find(|c| c["type"] == "Ready").map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().to_owned(),
+            c["reason"].as_str().unwrap_or_default().to_owned(),
+        )
+    })
 }
 
 fn view(secret: Secret, created_by: bool) -> SecretView {
