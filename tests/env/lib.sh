@@ -14,6 +14,8 @@ HELM="$BIN/helm-$HELM_VERSION"
 KUBECONFORM="$BIN/kubeconform-$KUBECONFORM_VERSION"
 KUBESEAL="$BIN/kubeseal-$KUBESEAL_VERSION"
 SEALED_SECRETS_CONTROLLER="$BIN/sealed-secrets-controller-$KUBESEAL_VERSION"
+# The External Secrets Operator, the peer of the sync differential (tests/eso); not in the default build.
+ESO="$BIN/external-secrets-$ESO_VERSION"
 MOTO_VENV="$CACHE/moto-$MOTO_VERSION"
 # Node components (tests/env/node), from tests/go/node.
 KUBELET="$BIN/kubelet-$KUBERNETES_VERSION"

@@ -1,0 +1,1055 @@
+//! Sync differential: the real External Secrets Operator (built by `tests/env/build eso` from its Go
+//! module, the version in `tests/env/versions`) and kseal's sync reconcile the same ExternalSecrets
+//! against the same remote secrets, and the Secrets and `Ready` conditions they leave are compared. A
+//! second test migrates a namespace from ESO to kseal (`migration.rs`).
+//!
+//! Each runs as it is installed: ESO in a private environment (its own API server and moto) with ESO's
+//! own CRDs, kseal in the shared one with kseal's. They cannot share one API server: a CRD name exists
+//! once, and ESO's controller relies on the defaults its CRDs write: kseal's CRDs default
+//! `creationPolicy` and `deletionPolicy` but not `spec.refreshInterval` (ESO's default `1h`), and ESO
+//! panics on an ExternalSecret without it (a nil pointer in its refresh check). Both moto accounts are
+//! seeded alike.
+//!
+//! ESO runs as a child process outside the cluster with its environment's kubeconfig, restricted to its
+//! namespace (`--namespace`), without leader election or a metrics listener, and with the reconcilers
+//! it does not need for ExternalSecrets switched off (ClusterSecretStore, PushSecret, ClusterPushSecret,
+//! ClusterExternalSecret; the GeneratorState reconciler cannot be, so its CRD is installed too). Its
+//! AWS provider reaches moto through `AWS_SECRETSMANAGER_ENDPOINT` / `AWS_STS_ENDPOINT`.
+//!
+//! A case agrees when both report the same `Ready` status and reason and the Secrets it names (the
+//! target by default) are alike: data, type, labels, annotations, owner references (kind, name,
+//! controller, blockOwnerDeletion) and immutability. Two bookkeeping entries are normalised, see
+//! [`view`]. Cases with a second step (the remote secret deleted or changed, the ExternalSecret edited)
+//! compare the state after each step. The test prints `N agree, M differ`, lists each difference, and
+//! fails on one that `tests/eso/known-differences.yaml` does not list with its reason, or on a listed
+//! case that agrees.
+//!
+//! `KSEAL_ESO_SHOW=1` also prints both outcomes of each known difference and the outcome of each case
+//! that agrees; `KSEAL_ESO_LOGS=DIR` keeps ESO's logs there.
+//!
+//! Not part of `cargo test --workspace` (`test = false`): ESO is not in the default build of the test
+//! environment. `scripts/test-eso` builds it and runs this suite.
+
+mod migration;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::primitives::Blob;
+use aws_sdk_secretsmanager::types::Tag;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kseal_testenv::{AwsAccount, TestEnv, eventually};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::{Api, Client};
+use serde::Deserialize;
+
+/// Field manager of what the tests apply.
+const MANAGER: &str = "kseal-eso-test";
+/// ESO's annotation with a hash of the Secret's data: both write it, each with its own hash function
+/// (ESO a SHA3 of Go's rendering of the map, kseal a SHA-256 of the entries), so only its presence is
+/// compared.
+const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
+/// ESO's label on Secrets of `creationPolicy: Owner`: a hash of the ExternalSecret's namespace and name
+/// (so its value differs between the two namespaces by construction), with which ESO finds the Secrets
+/// left behind when `target.name` changes. Its presence is compared in one case (`owner-created-by-label`),
+/// not in every Owner case; what it is for is compared in `target-renamed`.
+const CREATED_BY: &str = "reconcile.external-secrets.io/created-by";
+/// How long the outcome of a case must stay the same to count as settled.
+const SETTLE: Duration = Duration::from_millis(1500);
+/// How long a second step may take to show an effect.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Deserialize)]
+struct Known {
+    id: String,
+    reason: String,
+}
+
+/// What happens after the first outcome of a case was taken.
+enum After {
+    Nothing,
+    /// The remote secret is deleted (force: without recovery window).
+    DeleteRemote(&'static str),
+    /// The remote secret is deleted with AWS's default recovery window (scheduled for deletion).
+    ScheduleDeletion(&'static str),
+    /// The remote secret gets a new value.
+    PutRemote(&'static str, &'static str),
+    /// The ExternalSecret is applied again as this YAML.
+    Reapply(String),
+}
+
+struct Case {
+    id: &'static str,
+    /// Objects applied before the ExternalSecret (ConfigMaps, existing Secrets).
+    pre: &'static str,
+    /// The ExternalSecret.
+    es: String,
+    /// The Secrets compared; empty: the one named like the case.
+    secrets: &'static [&'static str],
+    after: After,
+    /// Compare the presence of [`CREATED_BY`].
+    created_by: bool,
+}
+
+/// An ExternalSecret `id` of the store `aws` with `spec` (YAML lines at two spaces' indent, without
+/// `secretStoreRef`).
+fn es(id: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {id}\nspec:\n  \
+         secretStoreRef: {{name: aws, kind: SecretStore}}\n{spec}"
+    )
+}
+
+fn case(id: &'static str, spec: &str) -> Case {
+    Case {
+        id,
+        pre: "",
+        es: es(id, spec),
+        secrets: &[],
+        after: After::Nothing,
+        created_by: false,
+    }
+}
+
+/// The remote secrets every case reads, in one moto account; returns the VersionId of the first value
+/// of `app/config`.
+async fn seed_remote(account: &AwsAccount) -> String {
+    let sm = account.secretsmanager_client().await;
+    let plain = [
+        (
+            "db/creds",
+            r#"{"username":"admin","password":"s3cr3t","port":5432,"enabled":true,"nested":{"host":"db.internal","tags":["a","b"]},"dotted.key":"literal","nested.host":"flat"}"#,
+        ),
+        ("plain/token", "just-a-string"),
+        ("b64/std", "aGVsbG8gd29ybGQ="),
+        ("b64/url", "PDw_Pz4-"),
+        (
+            "json/b64",
+            r#"{"cert":"aGVsbG8=","plain":"not base64!","url":"PDw_Pz4-"}"#,
+        ),
+        (
+            "keys/special",
+            r#"{"my.key":"1","with space":"2","a/b":"3","ok_key-1":"4"}"#,
+        ),
+        ("del/delete", r#"{"k":"v"}"#),
+        ("del/scheduled", r#"{"k":"v"}"#),
+        ("del/retain", r#"{"k":"v"}"#),
+        ("del/merge-a", "a"),
+        ("del/merge-b", "b"),
+        ("del/partial-a", "a"),
+        ("del/partial-b", "b"),
+        ("del/find-1", "one"),
+        ("refresh/value", "before"),
+        ("other/d", "value-d"),
+        ("multi/line", "line1\nline2\n"),
+    ];
+    for (name, value) in plain {
+        sm.create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    for (name, team) in [("team/a", "x"), ("team/b", "x"), ("team/c", "y")] {
+        sm.create_secret()
+            .name(name)
+            .secret_string(format!("value-{name}"))
+            .tags(Tag::builder().key("team").value(team).build())
+            .send()
+            .await
+            .unwrap();
+    }
+    sm.create_secret()
+        .name("tagged/secret")
+        .secret_string("tagged-value")
+        .tags(Tag::builder().key("env").value("prod").build())
+        .tags(Tag::builder().key("team").value("x").build())
+        .send()
+        .await
+        .unwrap();
+    sm.create_secret()
+        .name("bin/keystore")
+        .secret_binary(Blob::new(vec![0u8, 159, 255, 1]))
+        .send()
+        .await
+        .unwrap();
+    let first = sm
+        .create_secret()
+        .name("app/config")
+        .secret_string(r#"{"level":"debug"}"#)
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    sm.put_secret_value()
+        .secret_id("app/config")
+        .secret_string(r#"{"level":"info"}"#)
+        .send()
+        .await
+        .unwrap();
+    first
+}
+
+fn cases(first_version: &str) -> Vec<Case> {
+    let data = |key: &str, remote: &str| {
+        format!("  data:\n    - secretKey: {key}\n      remoteRef: {remote}\n")
+    };
+    vec![
+        case("data-plain", &data("token", "{key: plain/token}")),
+        Case {
+            created_by: true,
+            ..case("owner-created-by-label", &data("token", "{key: plain/token}"))
+        },
+        case("data-multi-line", &data("text", "{key: multi/line}")),
+        case(
+            "data-property",
+            &data("user", "{key: db/creds, property: username}"),
+        ),
+        case(
+            "data-nested-property",
+            &data("host", "{key: db/creds, property: nested.host}"),
+        ),
+        case(
+            "data-array-property",
+            &data("tag", "{key: db/creds, property: nested.tags.1}"),
+        ),
+        case(
+            "data-dotted-key",
+            &data("v", "{key: db/creds, property: dotted.key}"),
+        ),
+        case(
+            "data-number-property",
+            &data("port", "{key: db/creds, property: port}"),
+        ),
+        case(
+            "data-bool-property",
+            &data("enabled", "{key: db/creds, property: enabled}"),
+        ),
+        case(
+            "data-object-property",
+            &data("nested", "{key: db/creds, property: nested}"),
+        ),
+        case(
+            "data-version-uuid",
+            &data(
+                "level",
+                &format!("{{key: app/config, property: level, version: uuid/{first_version}}}"),
+            ),
+        ),
+        case(
+            "data-version-stage",
+            &data(
+                "level",
+                "{key: app/config, property: level, version: AWSPREVIOUS}",
+            ),
+        ),
+        case(
+            "data-version-current",
+            &data(
+                "level",
+                "{key: app/config, property: level, version: AWSCURRENT}",
+            ),
+        ),
+        case("data-binary", &data("keystore", "{key: bin/keystore}")),
+        case(
+            "data-missing-key",
+            &data("x", "{key: does/not/exist}"),
+        ),
+        case(
+            "data-missing-property",
+            &data("x", "{key: db/creds, property: nope}"),
+        ),
+        case(
+            "data-property-of-plain",
+            &data("x", "{key: plain/token, property: field}"),
+        ),
+        case(
+            "extract-json",
+            "  dataFrom:\n    - extract: {key: db/creds}\n",
+        ),
+        case(
+            "extract-property",
+            "  dataFrom:\n    - extract: {key: db/creds, property: nested}\n",
+        ),
+        case(
+            "extract-plain-string",
+            "  dataFrom:\n    - extract: {key: plain/token}\n",
+        ),
+        case(
+            "extract-rewrite-regexp",
+            "  dataFrom:\n    - extract: {key: db/creds}\n      rewrite:\n        - regexp: {source: \"^(.*)$\", target: \"db_$1\"}\n        - regexp: {source: \"\\\\.\", target: \"-\"}\n",
+        ),
+        case(
+            "extract-and-data",
+            "  data:\n    - secretKey: username\n      remoteRef: {key: plain/token}\n  dataFrom:\n    - extract: {key: db/creds}\n",
+        ),
+        case(
+            "find-name-regexp",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^team/\"}\n",
+        ),
+        case(
+            "find-tags",
+            "  dataFrom:\n    - find:\n        tags: {team: x}\n",
+        ),
+        case(
+            "find-path",
+            "  dataFrom:\n    - find:\n        path: team/\n        name: {regexp: \".*\"}\n",
+        ),
+        case(
+            "find-rewrite",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^other/\"}\n      rewrite:\n        - regexp: {source: \"other/(.*)\", target: \"renamed-$1\"}\n",
+        ),
+        case(
+            "find-rewrite-leaves-invalid-key",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^other/\"}\n      rewrite:\n        - regexp: {source: \"other_(.*)\", target: \"renamed-$1\"}\n",
+        ),
+        case(
+            "find-nothing",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^nothing-matches/\"}\n",
+        ),
+        case(
+            "decoding-base64",
+            &data("v", "{key: b64/std, decodingStrategy: Base64}"),
+        ),
+        case(
+            "decoding-base64url",
+            &data("v", "{key: b64/url, decodingStrategy: Base64URL}"),
+        ),
+        case(
+            "decoding-auto-extract",
+            "  dataFrom:\n    - extract: {key: json/b64, decodingStrategy: Auto}\n",
+        ),
+        case(
+            "decoding-invalid",
+            &data("v", "{key: plain/token, decodingStrategy: Base64}"),
+        ),
+        case(
+            "conversion-default",
+            "  dataFrom:\n    - extract: {key: keys/special, conversionStrategy: Default}\n",
+        ),
+        case(
+            "conversion-unicode",
+            "  dataFrom:\n    - extract: {key: keys/special, conversionStrategy: Unicode}\n",
+        ),
+        case(
+            "find-conversion-unicode",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^team/a$\"}\n        conversionStrategy: Unicode\n",
+        ),
+        Case {
+            secrets: &["another-name"],
+            ..case(
+                "target-name",
+                &format!(
+                    "  target: {{name: another-name}}\n{}",
+                    data("token", "{key: plain/token}")
+                ),
+            )
+        },
+        case(
+            "creation-orphan",
+            &format!(
+                "  target: {{creationPolicy: Orphan}}\n{}",
+                data("token", "{key: plain/token}")
+            ),
+        ),
+        Case {
+            pre: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creation-merge\n  labels: {app: web}\n  annotations: {note: kept}\ntype: kubernetes.io/basic-auth\nstringData:\n  username: old\n  keep: me\n",
+            ..case(
+                "creation-merge",
+                &format!(
+                    "  target: {{creationPolicy: Merge}}\n{}",
+                    data("username", "{key: db/creds, property: username}")
+                ),
+            )
+        },
+        case(
+            "creation-merge-missing",
+            &format!(
+                "  target: {{creationPolicy: Merge}}\n{}",
+                data("token", "{key: plain/token}")
+            ),
+        ),
+        case(
+            "creation-none",
+            &format!(
+                "  target: {{creationPolicy: None}}\n{}",
+                data("token", "{key: plain/token}")
+            ),
+        ),
+        Case {
+            pre: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: owner-existing\n  labels: {before: \"yes\"}\nstringData:\n  old: data\n",
+            ..case("owner-existing", &data("token", "{key: plain/token}"))
+        },
+        case(
+            "immutable",
+            &format!(
+                "  target: {{immutable: true}}\n{}",
+                data("token", "{key: plain/token}")
+            ),
+        ),
+        Case {
+            es: "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: es-metadata\n  labels: {app: web, team: payments}\n  annotations: {owner: platform}\nspec:\n  secretStoreRef: {name: aws, kind: SecretStore}\n  data:\n    - secretKey: token\n      remoteRef: {key: plain/token}\n".to_owned(),
+            ..case("es-metadata", "")
+        },
+        case(
+            "template-data",
+            "  target:\n    template:\n      engineVersion: v2\n      data:\n        url: \"postgres://{{ .username }}:{{ .password }}@{{ .host }}:5432/app\"\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n    - {secretKey: password, remoteRef: {key: db/creds, property: password}}\n    - {secretKey: host, remoteRef: {key: db/creds, property: nested.host}}\n",
+        ),
+        case(
+            "template-metadata-type",
+            "  target:\n    template:\n      type: kubernetes.io/basic-auth\n      metadata:\n        labels: {app: web, user: \"{{ .username }}\"}\n        annotations: {rotated-by: eso}\n      data:\n        username: \"{{ .username }}\"\n        password: \"{{ .password }}\"\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n    - {secretKey: password, remoteRef: {key: db/creds, property: password}}\n",
+        ),
+        case(
+            "template-tls",
+            "  target:\n    template:\n      type: kubernetes.io/tls\n      data:\n        tls.crt: \"{{ .cert | b64dec }}\"\n        tls.key: \"{{ .plain }}\"\n  dataFrom:\n    - extract: {key: json/b64}\n",
+        ),
+        case(
+            "template-merge-policy-merge",
+            "  target:\n    template:\n      mergePolicy: Merge\n      data:\n        greeting: \"hello {{ .username | upper }}\"\n  dataFrom:\n    - extract: {key: db/creds}\n",
+        ),
+        case(
+            "template-no-data",
+            "  target:\n    template:\n      type: kubernetes.io/dockerconfigjson\n  data:\n    - {secretKey: .dockerconfigjson, remoteRef: {key: json/b64}}\n",
+        ),
+        case(
+            "template-type-rejects-value",
+            "  target:\n    template:\n      type: kubernetes.io/dockerconfigjson\n  data:\n    - {secretKey: .dockerconfigjson, remoteRef: {key: plain/token}}\n",
+        ),
+        case(
+            "template-sprig",
+            "  target:\n    template:\n      data:\n        b64: \"{{ .password | b64enc }}\"\n        sha: \"{{ .password | sha256sum }}\"\n        json: '{{ dict \"u\" .username \"p\" .password | toJson }}'\n        trimmed: '{{ \"  x  \" | trim }}'\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n    - {secretKey: password, remoteRef: {key: db/creds, property: password}}\n",
+        ),
+        case(
+            "template-missing-key",
+            "  target:\n    template:\n      data:\n        v: \"{{ .absent }}\"\n  data:\n    - {secretKey: token, remoteRef: {key: plain/token}}\n",
+        ),
+        case(
+            "template-json-functions",
+            "  target:\n    template:\n      data:\n        host: \"{{ (.creds | fromJson).nested.host }}\"\n  data:\n    - {secretKey: creds, remoteRef: {key: db/creds}}\n",
+        ),
+        Case {
+            pre: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tf-values\ndata:\n  config.yaml: |\n    user: {{ .username }}\n    password: {{ .password }}\n",
+            ..case(
+                "template-from-configmap-values",
+                "  target:\n    template:\n      templateFrom:\n        - configMap:\n            name: tf-values\n            items:\n              - {key: config.yaml, templateAs: Values}\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n    - {secretKey: password, remoteRef: {key: db/creds, property: password}}\n",
+            )
+        },
+        Case {
+            pre: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tf-kv\ndata:\n  pairs: |\n    {{ .username }}: {{ .password }}\n    static: value\n",
+            ..case(
+                "template-from-configmap-keys-and-values",
+                "  target:\n    template:\n      templateFrom:\n        - configMap:\n            name: tf-kv\n            items:\n              - {key: pairs, templateAs: KeysAndValues}\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n    - {secretKey: password, remoteRef: {key: db/creds, property: password}}\n",
+            )
+        },
+        case(
+            "template-from-literal",
+            "  target:\n    template:\n      templateFrom:\n        - literal: \"dsn: postgres://{{ .username }}@db\"\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n",
+        ),
+        case(
+            "template-from-target-labels",
+            "  target:\n    template:\n      templateFrom:\n        - target: Labels\n          literal: \"user: {{ .username }}\"\n        - target: Annotations\n          literal: \"note: for {{ .username }}\"\n  data:\n    - {secretKey: username, remoteRef: {key: db/creds, property: username}}\n",
+        ),
+        case(
+            "metadata-fetch",
+            &data("env", "{key: tagged/secret, property: env, metadataPolicy: Fetch}"),
+        ),
+        case(
+            "metadata-fetch-all-tags",
+            &data("tags", "{key: tagged/secret, metadataPolicy: Fetch}"),
+        ),
+        Case {
+            es: es("v1beta1-manifest", &data("token", "{key: plain/token}"))
+                .replace("external-secrets.io/v1\n", "external-secrets.io/v1beta1\n"),
+            ..case("v1beta1-manifest", "")
+        },
+        Case {
+            after: After::DeleteRemote("del/delete"),
+            ..case(
+                "deletion-delete",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  dataFrom:\n    - extract: {key: del/delete}\n",
+            )
+        },
+        Case {
+            after: After::ScheduleDeletion("del/scheduled"),
+            ..case(
+                "deletion-delete-scheduled",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  dataFrom:\n    - extract: {key: del/scheduled}\n",
+            )
+        },
+        Case {
+            after: After::DeleteRemote("del/retain"),
+            ..case(
+                "deletion-retain",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Retain}\n  data:\n    - {secretKey: k, remoteRef: {key: del/retain, property: k}}\n",
+            )
+        },
+        Case {
+            after: After::DeleteRemote("del/merge-a"),
+            ..case(
+                "deletion-merge",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Merge}\n  data:\n    - {secretKey: a, remoteRef: {key: del/merge-a}}\n    - {secretKey: b, remoteRef: {key: del/merge-b}}\n",
+            )
+        },
+        Case {
+            after: After::DeleteRemote("del/partial-a"),
+            ..case(
+                "deletion-delete-one-of-two",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  data:\n    - {secretKey: a, remoteRef: {key: del/partial-a}}\n    - {secretKey: b, remoteRef: {key: del/partial-b}}\n",
+            )
+        },
+        Case {
+            after: After::DeleteRemote("del/find-1"),
+            ..case(
+                "deletion-delete-find",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  dataFrom:\n    - find:\n        name: {regexp: \"^del/find-\"}\n",
+            )
+        },
+        Case {
+            after: After::PutRemote("refresh/value", "after"),
+            ..case(
+                "refresh-remote-change",
+                "  refreshInterval: 1s\n  data:\n    - {secretKey: v, remoteRef: {key: refresh/value}}\n",
+            )
+        },
+        Case {
+            secrets: &["target-renamed", "target-renamed-new"],
+            after: After::Reapply(es(
+                "target-renamed",
+                &format!(
+                    "  target: {{name: target-renamed-new}}\n{}",
+                    data("token", "{key: plain/token}")
+                ),
+            )),
+            ..case("target-renamed", &data("token", "{key: plain/token}"))
+        },
+        Case {
+            after: After::Reapply(es(
+                "template-removed-key",
+                "  target:\n    template:\n      data:\n        b: \"{{ .token }}-b\"\n  data:\n    - {secretKey: token, remoteRef: {key: plain/token}}\n",
+            )),
+            ..case(
+                "template-removed-key",
+                "  target:\n    template:\n      data:\n        a: \"{{ .token }}-a\"\n        b: \"{{ .token }}-b\"\n  data:\n    - {secretKey: token, remoteRef: {key: plain/token}}\n",
+            )
+        },
+    ]
+}
+
+#[tokio::test]
+async fn kseal_syncs_as_the_external_secrets_operator_does() {
+    // ESO in a private environment with ESO's own CRDs, kseal in the shared one with kseal's.
+    let eso_env = TestEnv::isolated().await;
+    let crds: Vec<_> = ESO_CRDS.iter().map(|file| eso_crd(file)).collect();
+    eso_env.install_crds(&crds).await;
+    let eso_side = Side::new(&eso_env).await;
+    let kseal_env = TestEnv::get().await;
+    kseal_env.install_crds(&kseal_controller::crd::crds()).await;
+    let kseal_side = Side::new(kseal_env).await;
+    let _eso = Eso::start(
+        &eso_env,
+        &eso_side.namespace,
+        &format!("eso-{}", eso_side.namespace),
+    );
+    let kseal = start_kseal(
+        kseal_side.client.clone(),
+        &kseal_side.namespace,
+        kseal_env.moto_endpoint(),
+    );
+    for side in [&eso_side, &kseal_side] {
+        wait_store_ready(&side.client, &side.namespace, "aws").await;
+    }
+
+    // The same cases on both sides; only `uuid/<VersionId>` differs, each moto has its own ids.
+    let eso_cases = cases(&eso_side.first_version);
+    let kseal_cases = cases(&kseal_side.first_version);
+    for (side, cases) in [(&eso_side, &eso_cases), (&kseal_side, &kseal_cases)] {
+        for case in cases {
+            if !case.pre.is_empty() {
+                side.apply(case.pre).await;
+            }
+            side.apply(&case.es).await;
+        }
+    }
+    let first = futures::future::join_all(eso_cases.iter().zip(&kseal_cases).map(
+        |(eso_case, kseal_case)| async {
+            futures::join!(
+                settled(&eso_side.client, &eso_side.namespace, eso_case, None),
+                settled(&kseal_side.client, &kseal_side.namespace, kseal_case, None)
+            )
+        },
+    ))
+    .await;
+
+    // Second steps, on each side.
+    for (side, cases) in [(&eso_side, &eso_cases), (&kseal_side, &kseal_cases)] {
+        for case in cases {
+            side.step(&case.after).await;
+        }
+    }
+    let second = futures::future::join_all(eso_cases.iter().zip(&kseal_cases).zip(&first).map(
+        |((eso_case, kseal_case), (eso, ours))| async {
+            if matches!(eso_case.after, After::Nothing) {
+                return None;
+            }
+            Some(futures::join!(
+                settled(&eso_side.client, &eso_side.namespace, eso_case, Some(eso)),
+                settled(
+                    &kseal_side.client,
+                    &kseal_side.namespace,
+                    kseal_case,
+                    Some(ours)
+                )
+            ))
+        },
+    ))
+    .await;
+    let cases = kseal_cases;
+    kseal.abort();
+
+    let mut differences = BTreeMap::new();
+    for ((case, first), second) in cases.iter().zip(first).zip(second) {
+        let mut eso = vec![first.0];
+        let mut ours = vec![first.1];
+        if let Some((e, o)) = second {
+            eso.push(e);
+            ours.push(o);
+        }
+        if eso != ours {
+            differences.insert(case.id.to_owned(), (eso, ours));
+        } else if std::env::var_os("KSEAL_ESO_SHOW").is_some() {
+            println!("AGREE {}: {ours:?}", case.id);
+        }
+    }
+
+    let known: Vec<Known> = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/eso/known-differences.yaml")).unwrap(),
+    )
+    .unwrap();
+    let known: BTreeMap<String, String> = known.into_iter().map(|k| (k.id, k.reason)).collect();
+    println!(
+        "{} agree, {} differ ({} cases, ESO {})",
+        cases.len() - differences.len(),
+        differences.len(),
+        cases.len(),
+        eso_version()
+    );
+    let mut failures = Vec::new();
+    for (id, (eso, ours)) in &differences {
+        match known.get(id) {
+            Some(reason) => println!("DIFFER {id} (known: {reason})"),
+            None => {
+                println!("DIFFER {id}\n  ESO:   {eso:?}\n  kseal: {ours:?}");
+                failures.push(id.clone());
+            }
+        }
+        if std::env::var_os("KSEAL_ESO_SHOW").is_some() && known.contains_key(id) {
+            println!("  ESO:   {eso:?}\n  kseal: {ours:?}");
+        }
+    }
+    let ids: BTreeSet<&str> = cases.iter().map(|c| c.id).collect();
+    for id in known.keys() {
+        if !differences.contains_key(id) {
+            println!(
+                "STALE known difference {id}: the case agrees (or is gone: {})",
+                !ids.contains(id.as_str())
+            );
+            failures.push(id.clone());
+        }
+    }
+    assert!(failures.is_empty(), "unexplained results: {failures:?}");
+}
+
+/// The CRDs of ESO's bundle an ESO installation (its Helm chart) creates for the resources used here,
+/// and the GeneratorState CRD its controller needs (its reconciler cannot be switched off).
+const ESO_CRDS: &[&str] = &[
+    "external-secrets.io_externalsecrets.yaml",
+    "external-secrets.io_secretstores.yaml",
+    "external-secrets.io_clustersecretstores.yaml",
+    "generators.external-secrets.io_generatorstates.yaml",
+];
+
+/// One side of the differential: a namespace, its client, and a moto account with the remote secrets
+/// and the store `aws` reading them.
+struct Side {
+    client: Client,
+    namespace: String,
+    account: AwsAccount,
+    first_version: String,
+}
+
+impl Side {
+    async fn new(env: &TestEnv) -> Side {
+        let client = env.client().await;
+        let namespace = env.namespace().await;
+        let account = env.aws_account();
+        let first_version = seed_remote(&account).await;
+        let side = Side {
+            client,
+            namespace,
+            account,
+            first_version,
+        };
+        side.apply(&side.account.static_key_store("aws")).await;
+        side
+    }
+
+    async fn apply(&self, yaml: &str) {
+        kseal_testenv::apply_yaml(&self.client, &self.namespace, MANAGER, yaml).await;
+    }
+
+    async fn step(&self, after: &After) {
+        let sm = self.account.secretsmanager_client().await;
+        match after {
+            After::Nothing => {}
+            After::DeleteRemote(name) => {
+                sm.delete_secret()
+                    .secret_id(*name)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            After::ScheduleDeletion(name) => {
+                sm.delete_secret().secret_id(*name).send().await.unwrap();
+            }
+            After::PutRemote(name, value) => {
+                sm.put_secret_value()
+                    .secret_id(*name)
+                    .secret_string(*value)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            After::Reapply(yaml) => self.apply(yaml).await,
+        }
+    }
+}
+
+/// What a controller left for a case: the `Ready` status and reason, and the Secrets (normalized).
+#[derive(Debug, PartialEq, Clone)]
+struct Outcome {
+    ready: Option<(String, String)>,
+    secrets: BTreeMap<String, Option<SecretView>>,
+}
+
+/// What the comparison reads of a Secret.
+#[derive(Debug, PartialEq, Clone)]
+struct SecretView {
+    /// Values as text; bytes that are not UTF-8 as `hex:…`.
+    data: BTreeMap<String, String>,
+    secret_type: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    /// (kind, name, controller, blockOwnerDeletion) of each owner reference.
+    owners: Vec<(String, String, Option<bool>, Option<bool>)>,
+    immutable: Option<bool>,
+}
+
+/// The outcome of `case` in `namespace` once it has a `Ready` condition and stayed the same for
+/// [`SETTLE`]. With `before`, first waits (up to [`STEP_TIMEOUT`]) for an outcome other than `before`.
+async fn settled(
+    client: &Client,
+    namespace: &str,
+    case: &Case,
+    before: Option<&Outcome>,
+) -> Outcome {
+    let start = Instant::now();
+    if let Some(before) = before {
+        while start.elapsed() < STEP_TIMEOUT {
+            if outcome(client, namespace, case).await != *before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    } else {
+        eventually(&format!("Ready on {namespace}/{}", case.id), || async {
+            outcome(client, namespace, case).await.ready
+        })
+        .await;
+    }
+    let mut last = outcome(client, namespace, case).await;
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = outcome(client, namespace, case).await;
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= SETTLE {
+            return last;
+        }
+        assert!(
+            start.elapsed() < STEP_TIMEOUT * 2,
+            "{namespace}/{} never settled: {last:?}",
+            case.id
+        );
+    }
+}
+
+async fn outcome(client: &Client, namespace: &str, case: &Case) -> Outcome {
+    let ready = ready_condition(client, namespace, case.id).await;
+    let names: Vec<&str> = if case.secrets.is_empty() {
+        vec![case.id]
+    } else {
+        case.secrets.to_vec()
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut views = BTreeMap::new();
+    for name in names {
+        let secret = secrets.get_opt(name).await.unwrap();
+        views.insert(
+            name.to_owned(),
+            secret.map(|secret| view(secret, case.created_by)),
+        );
+    }
+    Outcome {
+        ready,
+        secrets: views,
+    }
+}
+
+/// The `Ready` condition's (status, reason) of ExternalSecret `name`.
+async fn ready_condition(client: &Client, namespace: &str, name: &str) -> Option<(String, String)> {
+    let object = external_secrets(client, namespace)
+        .get_opt(name)
+        .await
+        .unwrap()?;
+    let conditions = object.data["status"]["conditions"].as_array()?.clone();
+    conditions.iter().find(|c| c["type"] == "Ready").map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().to_owned(),
+            c["reason"].as_str().unwrap_or_default().to_owned(),
+        )
+    })
+}
+
+fn view(secret: Secret, created_by: bool) -> SecretView {
+    let mut labels = secret.metadata.labels.unwrap_or_default();
+    if labels.remove(CREATED_BY).is_some() && created_by {
+        labels.insert(CREATED_BY.to_owned(), "<hash of namespace/name>".to_owned());
+    }
+    let mut annotations = secret.metadata.annotations.unwrap_or_default();
+    if let Some(hash) = annotations.get_mut(DATA_HASH) {
+        "<hash>".clone_into(hash);
+    }
+    SecretView {
+        data: secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = String::from_utf8(v.0.clone()).unwrap_or_else(|_| {
+                    let hex: String = v.0.iter().map(|b| format!("{b:02x}")).collect();
+                    format!("hex:{hex}")
+                });
+                (k, text)
+            })
+            .collect(),
+        secret_type: secret.type_,
+        labels,
+        annotations,
+        owners: secret
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| (o.kind, o.name, o.controller, o.block_owner_deletion))
+            .collect(),
+        immutable: secret.immutable,
+    }
+}
+
+/// ExternalSecrets (v1) of `namespace`.
+fn external_secrets(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "externalsecrets");
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// Waits until SecretStore `name` of `namespace` is `Ready=True` (whoever serves it).
+async fn wait_store_ready(client: &Client, namespace: &str, name: &str) {
+    let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "SecretStore");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "secretstores");
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    eventually(&format!("SecretStore {namespace}/{name} Ready"), || async {
+        let store = api.get_opt(name).await.ok()??;
+        store.data["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            .then_some(())
+    })
+    .await;
+}
+
+/// kseal's sync in-process for `namespace`, with AWS at `endpoint`; its metrics registry.
+fn start_kseal(client: Client, namespace: &str, endpoint: &str) -> KsealSync {
+    let config = kseal_externalsecrets::Config {
+        watch_namespace: Some(namespace.to_owned()),
+        controller_class: None,
+        aws_endpoint_url: Some(endpoint.to_owned()),
+        allow_namespaced_default_credentials: false,
+        sealing_keys: kseal_externalsecrets::protect::KeyLocation {
+            namespace: Some(namespace.to_owned()),
+            prefix: Some(kseal_api::names::KEY_SECRET_PREFIX.to_owned()),
+        },
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = kseal_externalsecrets::SyncMetrics::register(&mut registry).with_eso(
+        kseal_externalsecrets::eso_metrics::EsoMetrics::register(&mut registry),
+    );
+    let task = tokio::spawn(kseal_externalsecrets::run(
+        client,
+        config,
+        metrics,
+        futures::future::pending::<()>(),
+    ));
+    KsealSync { task, registry }
+}
+
+/// kseal's sync, running until aborted.
+struct KsealSync {
+    task: tokio::task::JoinHandle<()>,
+    registry: prometheus_client::registry::Registry,
+}
+
+impl KsealSync {
+    fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// The sync's metrics as `/metrics` renders them.
+    fn metrics_text(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+        text
+    }
+}
+
+impl Drop for KsealSync {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The External Secrets Operator's controller, killed when dropped.
+struct Eso(Option<Child>);
+
+impl Eso {
+    /// Starts ESO for `namespace` with the environment's kubeconfig, logging to `{log}.log` in
+    /// `$KSEAL_ESO_LOGS` (kept after the run), else in the environment's `logs/`.
+    fn start(env: &TestEnv, namespace: &str, log: &str) -> Eso {
+        let dir = std::env::var_os("KSEAL_ESO_LOGS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env.dir().join("logs"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = std::fs::File::create(dir.join(format!("{log}.log"))).unwrap();
+        let endpoint = env.moto_endpoint();
+        let child = Command::new(eso_binary())
+            .args([
+                &format!("--namespace={namespace}"),
+                "--enable-leader-election=false",
+                "--metrics-addr=0",
+                "--enable-cluster-store-reconciler=false",
+                "--enable-cluster-external-secret-reconciler=false",
+                "--enable-push-secret-reconciler=false",
+                "--enable-cluster-push-secret-reconciler=false",
+                "--concurrent=4",
+                "--loglevel=debug",
+            ])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", env.dir())
+            .env("KUBECONFIG", env.kubeconfig_path())
+            .env("AWS_SECRETSMANAGER_ENDPOINT", endpoint)
+            .env("AWS_STS_ENDPOINT", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Eso(Some(child))
+    }
+
+    /// Kills ESO (as an uninstall does: no graceful handover).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Eso {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The ESO controller the test environment built.
+fn eso_binary() -> PathBuf {
+    let path = std::env::var_os("KSEAL_ESO")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let out = Command::new(repo_root().join("tests/env/build"))
+                .arg("eso")
+                .stderr(Stdio::inherit())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+        })
+        .expect("tests/env/build eso");
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+/// A CRD of ESO's own bundle (`config/crds/bases/FILE` of the ESO module tests/go/eso builds).
+fn eso_crd(file: &str) -> CustomResourceDefinition {
+    let out = Command::new("go")
+        .args([
+            "list",
+            "-mod=readonly",
+            "-m",
+            "-f",
+            "{{.Dir}}",
+            "github.com/external-secrets/external-secrets",
+        ])
+        .current_dir(repo_root().join("tests/go/eso"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("go list (the ESO module)");
+    assert!(out.status.success(), "go list failed");
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let path = dir.join("config/crds/bases").join(file);
+    serde_saphyr::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+fn eso_version() -> String {
+    std::fs::read_to_string(repo_root().join("tests/env/versions"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("ESO_VERSION="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
