@@ -107,13 +107,14 @@ async fn deletion_policies_when_the_remote_secret_is_gone() {
         "Retain keeps the Secret"
     );
 
-    world.wait_ready("delete", "SecretDeleted").await;
+    let deleted = world.wait_ready("delete", "SecretDeleted").await;
+    assert_eq!(deleted.status, "True", "done, as ESO reports it");
     assert!(
         world.secret("delete").await.is_none(),
         "Delete removes the owned Secret"
     );
 
-    world.wait_ready("merge", "SecretDeleted").await;
+    // Merge writes the Secret without the keys whose remote secret is gone.
     let merged = world
         .wait_secret("merged", |s| !text_data(s).contains_key("merge-key"))
         .await;
@@ -122,6 +123,8 @@ async fn deletion_policies_when_the_remote_secret_is_gone() {
         "kept",
         "Merge removes only its keys"
     );
+    let synced = world.wait_ready("merge", "SecretSynced").await;
+    assert_eq!(synced.status, "True");
 }
 
 #[tokio::test]
@@ -164,8 +167,9 @@ async fn creation_policies_orphan_merge_and_none() {
         "None writes no Secret"
     );
 
+    // ESO reports it as done: nothing to merge into yet, written once the Secret exists.
     let missing = world.wait_ready("merge", "SecretMissing").await;
-    assert_eq!(missing.status, "False");
+    assert_eq!(missing.status, "True");
 }
 
 #[tokio::test]

@@ -21,6 +21,9 @@ pub const SERVED_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
 /// Label ESO and kseal put on every Secret an ExternalSecret manages.
 pub const LABEL_MANAGED: &str = "reconcile.external-secrets.io/managed";
+/// Label ESO and kseal put on a Secret of `creationPolicy: Owner`: a digest of the ExternalSecret's
+/// `namespace/name`, by which a Secret left under an old `target.name` is found and deleted.
+pub const LABEL_CREATED_BY: &str = "reconcile.external-secrets.io/created-by";
 /// Annotation with a hash of the data an ExternalSecret wrote into its Secret.
 pub const ANNOTATION_DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
 /// Annotation on an ExternalSecret: a new value forces a refresh.

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kseal_api::external_secrets::{
     Binding, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
-    LABEL_MANAGED, RefreshPolicy, TemplateTarget,
+    LABEL_CREATED_BY, RefreshPolicy, TemplateTarget,
 };
 use kseal_core::external_secrets::desired::{self, Desired, TemplateSource};
 use kube::ResourceExt as _;
@@ -65,6 +65,8 @@ enum Written {
     Updated,
     Unchanged,
     Deleted,
+    /// `creationPolicy: Merge` and no Secret to merge into: nothing written until it exists.
+    TargetMissing,
 }
 
 /// Reconciles one ExternalSecret.
@@ -207,7 +209,10 @@ pub async fn reconcile(
     })
 }
 
-/// Reads the remote data and writes the Secret. A missing remote secret follows `deletionPolicy`.
+/// Reads the remote data and writes the Secret. As in ESO, a remote secret that is gone is an error
+/// under `deletionPolicy: Retain`; under `Delete` and `Merge` the entries that read it are left out,
+/// and when no data is left at all, `Delete` deletes the Secret (of creationPolicy Owner), `Retain`
+/// leaves it as it is, and `Merge` writes the Secret without the keys this ExternalSecret wrote.
 async fn refresh(
     ctx: &Context,
     es: &ExternalSecret,
@@ -215,90 +220,97 @@ async fn refresh(
     freshness: select::Freshness,
 ) -> Result<Written, Error> {
     let stores = select::Stores::resolve(ctx, es).await?;
-    let data = match select::fetch_data(ctx, es, &stores, freshness).await {
-        Ok(data) => data,
-        Err(Error::RemoteMissing { key }) => {
-            return remote_gone(ctx, es, existing, key).await;
+    let data = select::fetch_data(ctx, es, &stores, freshness).await?;
+    if data.is_empty() {
+        match es.spec.target.deletion_policy {
+            DeletionPolicy::Delete => return delete_target(ctx, es, existing).await,
+            DeletionPolicy::Retain => return Ok(Written::Unchanged),
+            DeletionPolicy::Merge => {}
         }
-        Err(error) => return Err(error),
-    };
+    }
     let sources = template_sources(ctx, es).await?;
     let desired = desired::desired_secret(es, data, &sources)?;
-    write(ctx, es, &desired, existing).await
-}
-
-/// The remote secret is gone: Retain keeps the Secret and reports; Delete removes an owned Secret;
-/// Merge removes only the keys this ExternalSecret wrote.
-async fn remote_gone(
-    ctx: &Context,
-    es: &ExternalSecret,
-    existing: Option<&Secret>,
-    key: String,
-) -> Result<Written, Error> {
-    let target = desired::target_name(es);
-    let namespace = es.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let what = format!("Secret {namespace}/{target}");
-    match (es.spec.target.deletion_policy, existing) {
-        (DeletionPolicy::Retain, _) => Err(Error::RemoteMissing { key }),
-        (_, None) => Ok(Written::Deleted),
-        (DeletionPolicy::Delete, Some(secret)) => {
-            if es.spec.target.creation_policy == CreationPolicy::Owner {
-                refuse_protected(ctx, &namespace, secret)?;
-                // Exactly the Secret that was checked: not one that replaced it since.
-                let params = DeleteParams {
-                    preconditions: Some(kube::api::Preconditions {
-                        uid: secret.metadata.uid.clone(),
-                        resource_version: secret.metadata.resource_version.clone(),
-                    }),
-                    ..DeleteParams::default()
-                };
-                secrets.delete(&target, &params).await.map_err(kube(what))?;
-                Ok(Written::Deleted)
-            } else {
-                Err(Error::RemoteMissing { key })
-            }
-        }
-        (DeletionPolicy::Merge, Some(secret)) => {
-            refuse_protected(ctx, &namespace, secret)?;
-            // Remove exactly the keys this field manager wrote. Not by applying an empty object:
-            // server-side apply would then drop the whole `data` map when no other manager owns a key
-            // in it, e.g. keys that were created through `stringData`.
-            let mut data = serde_json::Map::new();
-            for key in applied_data_keys(secret, FIELD_MANAGER) {
-                data.insert(key, serde_json::Value::Null);
-            }
-            // The resourceVersion makes the patch apply only to the Secret that was checked.
-            let patch = serde_json::json!({
-                "metadata": {
-                    "resourceVersion": secret.metadata.resource_version,
-                    "labels": {LABEL_MANAGED: null},
-                    "annotations": {kseal_api::external_secrets::ANNOTATION_DATA_HASH: null},
-                },
-                "data": data,
-            });
-            secrets
-                .patch(&target, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(kube(what))?;
-            Ok(Written::Deleted)
-        }
+    match write(ctx, es, &desired, existing).await {
+        Err(Error::TargetMissing { .. }) => Ok(Written::TargetMissing),
+        result => result,
     }
 }
 
-/// The `data` keys `manager` owns on `secret` through server-side apply (from `managedFields`).
-pub fn applied_data_keys(secret: &Secret, manager: &str) -> Vec<String> {
-    secret
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .filter(|entry| {
-            entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some("Apply")
-        })
-        .flat_map(kseal_api::fields::data_fields)
-        .map(str::to_owned)
-        .collect()
+/// `deletionPolicy: Delete` and no remote data left: deletes the Secret this ExternalSecret owns.
+async fn delete_target(
+    ctx: &Context,
+    es: &ExternalSecret,
+    existing: Option<&Secret>,
+) -> Result<Written, Error> {
+    let target = desired::target_name(es);
+    let namespace = es.namespace().unwrap_or_default();
+    let policy = es.spec.target.creation_policy;
+    if policy != CreationPolicy::Owner {
+        return Err(Error::Invalid {
+            message: format!(
+                "the provider returned no data and deletionPolicy Delete deletes only a Secret of creationPolicy Owner (this ExternalSecret has {policy:?}); Secret {namespace}/{target} is kept"
+            ),
+        });
+    }
+    let Some(secret) = existing else {
+        return Ok(Written::Deleted);
+    };
+    refuse_protected(ctx, &namespace, secret)?;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    delete_exactly(&secrets, secret)
+        .await
+        .map_err(kube(format!("Secret {namespace}/{target}")))?;
+    Ok(Written::Deleted)
+}
+
+/// Deletes exactly `secret` as it was read: not one that replaced it since. Gone already is fine.
+async fn delete_exactly(secrets: &Api<Secret>, secret: &Secret) -> Result<(), kube::Error> {
+    let params = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: secret.metadata.uid.clone(),
+            resource_version: secret.metadata.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    match secrets.delete(&secret.name_any(), &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// After writing the Secret of a `creationPolicy: Owner` ExternalSecret: deletes the Secrets it wrote
+/// under an earlier `target.name` (labelled with its [`desired::created_by`] digest and controlled by
+/// it), as ESO does.
+async fn delete_renamed_targets(
+    ctx: &Context,
+    es: &ExternalSecret,
+    target: &str,
+) -> Result<(), Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let selector = format!("{}={}", LABEL_CREATED_BY, desired::created_by(es));
+    let listed = secrets
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(kube(format!(
+            "Secrets of ExternalSecret {namespace}/{}",
+            es.name_any()
+        )))?;
+    for secret in listed.items {
+        if secret.name_any() == target || !desired::controlled_by(&secret, es) {
+            continue;
+        }
+        refuse_protected(ctx, &namespace, &secret)?;
+        delete_exactly(&secrets, &secret)
+            .await
+            .map_err(kube(format!("Secret {namespace}/{}", secret.name_any())))?;
+        tracing::info!(
+            secret = secret.name_any(),
+            "deleted the Secret of an earlier target.name"
+        );
+    }
+    Ok(())
 }
 
 /// Writes `desired` as `creationPolicy` says.
@@ -347,6 +359,32 @@ async fn write(
                 .metadata
                 .resource_version
                 .clone_from(&secret.metadata.resource_version);
+            // Owner and Orphan write the whole data, as ESO does: keys other writers put there go
+            // (server-side apply alone would leave them).
+            if matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan) {
+                let extra: serde_json::Map<String, serde_json::Value> = secret
+                    .data
+                    .iter()
+                    .flatten()
+                    .filter(|(key, _)| !desired.data.contains_key(*key))
+                    .map(|(key, _)| (key.clone(), serde_json::Value::Null))
+                    .collect();
+                if !extra.is_empty() {
+                    let patch = serde_json::json!({
+                        "metadata": {"resourceVersion": secret.metadata.resource_version},
+                        "data": extra,
+                    });
+                    let patched = secrets
+                        .patch(
+                            &desired.name,
+                            &PatchParams::default(),
+                            &Patch::Merge(&patch),
+                        )
+                        .await
+                        .map_err(kube(what.clone()))?;
+                    object.metadata.resource_version = patched.metadata.resource_version;
+                }
+            }
         }
         None if policy == CreationPolicy::Merge => {
             return Err(Error::TargetMissing {
@@ -375,6 +413,9 @@ async fn write(
     )
     .await
     .map_err(kube(what))?;
+    if policy == CreationPolicy::Owner {
+        delete_renamed_targets(ctx, es, &desired.name).await?;
+    }
     Ok(if current.is_some() {
         Written::Updated
     } else {
@@ -496,6 +537,10 @@ fn synced_status(
 ) -> ExternalSecretStatus {
     let previous = es.status.clone().unwrap_or_default();
     let (reason, message) = match written {
+        Written::TargetMissing => (
+            reasons::SECRET_MISSING,
+            "the target Secret does not exist; creationPolicy Merge writes once it does",
+        ),
         Written::Deleted => (
             reasons::SECRET_DELETED,
             "the remote secret is gone; the Secret was removed as deletionPolicy says",
@@ -506,7 +551,8 @@ fn synced_status(
         ),
         _ => (reasons::SECRET_SYNCED, "secret synced"),
     };
-    let ready = written != Written::Deleted;
+    // ESO reports these outcomes as done: Ready, with the reason saying what happened.
+    let ready = true;
     ExternalSecretStatus {
         refresh_time: Some(Time(now.try_into().unwrap_or_default())),
         synced_resource_version: Some(version.to_owned()),
@@ -668,7 +714,7 @@ async fn report(
             reasons::DELETED,
             "remote secret gone: Secret data removed (deletionPolicy)".to_owned(),
         )),
-        Ok(Written::Unchanged) => None,
+        Ok(Written::Unchanged | Written::TargetMissing) => None,
         // One event per new failure, not per retry.
         Err(error) if changed => Some((true, reasons::UPDATE_FAILED, error.to_string())),
         Err(_) => None,
@@ -734,39 +780,6 @@ mod tests {
             failed[0].last_transition_time,
             first[0].last_transition_time
         );
-    }
-
-    #[test]
-    fn applied_data_keys_come_from_the_managers_apply_entry() {
-        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
-        let entry =
-            |manager: &str, operation: &str, fields: serde_json::Value| ManagedFieldsEntry {
-                manager: Some(manager.into()),
-                operation: Some(operation.into()),
-                fields_v1: Some(FieldsV1(fields)),
-                ..ManagedFieldsEntry::default()
-            };
-        let mut secret = Secret::default();
-        secret.metadata.managed_fields = Some(vec![
-            entry(
-                FIELD_MANAGER,
-                "Apply",
-                serde_json::json!({"f:data": {"f:mine": {}, "f:also": {}}}),
-            ),
-            entry(
-                "someone",
-                "Apply",
-                serde_json::json!({"f:data": {"f:theirs": {}}}),
-            ),
-            entry(
-                FIELD_MANAGER,
-                "Update",
-                serde_json::json!({"f:data": {"f:status-only": {}}}),
-            ),
-        ]);
-        let mut keys = applied_data_keys(&secret, FIELD_MANAGER);
-        keys.sort();
-        assert_eq!(keys, ["also", "mine"]);
     }
 
     #[test]

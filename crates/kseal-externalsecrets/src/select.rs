@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use kseal_api::external_secrets::{
-    ConversionStrategy, ExternalSecret, ExternalSecretFind, MetadataPolicy, NullBytePolicy,
-    RemoteRef, SecretStoreRef, SourceRef, StoreKind,
+    ConversionStrategy, DeletionPolicy, ExternalSecret, ExternalSecretFind, MetadataPolicy,
+    NullBytePolicy, RemoteRef, SecretStoreRef, SourceRef, StoreKind,
 };
 use kseal_core::external_secrets::desired::Data;
 use kseal_core::external_secrets::{remote, rewrite};
@@ -211,14 +211,25 @@ pub async fn fetch_data(
         futures::future::join_all(data_items),
         futures::future::join_all(from_items)
     );
-    // `dataFrom` first, then `data` over it (ESO's order).
+    // `dataFrom` first, then `data` over it (ESO's order). Under deletionPolicy Delete or Merge, an
+    // entry whose remote secret is gone is left out (ESO's behaviour); under Retain it is an error.
+    let skip_missing = es.spec.target.deletion_policy != DeletionPolicy::Retain;
     let mut data = Data::new();
     for map in maps {
-        data.extend(map?);
+        match map {
+            Ok(map) => data.extend(map),
+            Err(Error::RemoteMissing { .. }) if skip_missing => {}
+            Err(error) => return Err(error),
+        }
     }
     for value in values {
-        let (key, value) = value?;
-        data.insert(key, value);
+        match value {
+            Ok((key, value)) => {
+                data.insert(key, value);
+            }
+            Err(Error::RemoteMissing { .. }) if skip_missing => {}
+            Err(error) => return Err(error),
+        }
     }
     Ok(data)
 }

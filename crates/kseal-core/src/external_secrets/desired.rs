@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kseal_api::external_secrets::{
     ANNOTATION_DATA_HASH, ANNOTATION_FORCE_SYNC, CreationPolicy, DecodingStrategy, ExternalSecret,
-    LABEL_MANAGED, TemplateMergePolicy, TemplateScope, TemplateTarget,
+    LABEL_CREATED_BY, LABEL_MANAGED, TemplateMergePolicy, TemplateScope, TemplateTarget,
 };
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -437,6 +437,9 @@ pub fn desired_secret(
     }
     check_metadata(es, &labels, &annotations)?;
     labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+    if target.creation_policy == CreationPolicy::Owner {
+        labels.insert(LABEL_CREATED_BY.to_owned(), created_by(es));
+    }
     annotations.insert(ANNOTATION_DATA_HASH.to_owned(), data_hash(&out));
     check_annotations_size(es, template_sources, &annotations)?;
 
@@ -467,6 +470,17 @@ pub fn desired_secret(
             .then(|| owner_reference(es))
             .flatten(),
     })
+}
+
+/// The value of [`LABEL_CREATED_BY`] for `es`: ESO's `ObjectHash` of `namespace/name` (SHA3-224, hex).
+pub fn created_by(es: &ExternalSecret) -> String {
+    use sha3::Digest as _;
+    let text = format!(
+        "{}/{}",
+        es.metadata.namespace.as_deref().unwrap_or_default(),
+        es.metadata.name.as_deref().unwrap_or_default()
+    );
+    hex::encode(sha3::Sha3_224::digest(text.as_bytes()))
 }
 
 /// The Secret object to server-side apply for `desired` in `namespace`.
