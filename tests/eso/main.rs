@@ -44,7 +44,6 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kseal_testenv::{AwsAccount, TestEnv, eventually};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client};
-use serde::Deserialize;
 
 /// Field manager of what the tests apply.
 const MANAGER: &str = "kseal-eso-test";
@@ -61,12 +60,6 @@ const CREATED_BY: &str = "reconcile.external-secrets.io/created-by";
 const SETTLE: Duration = Duration::from_millis(1500);
 /// How long a second step may take to show an effect.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
-
-#[derive(Deserialize)]
-struct Known {
-    id: String,
-    reason: String,
-}
 
 /// What happens after the first outcome of a case was taken.
 enum After {
@@ -627,42 +620,15 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
         }
     }
 
-    let known: Vec<Known> = serde_saphyr::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/eso/known-differences.yaml")).unwrap(),
-    )
-    .unwrap();
-    let known: BTreeMap<String, String> = known.into_iter().map(|k| (k.id, k.reason)).collect();
-    println!(
-        "{} agree, {} differ ({} cases, ESO {})",
-        cases.len() - differences.len(),
-        differences.len(),
-        cases.len(),
-        eso_version()
-    );
-    let mut failures = Vec::new();
-    for (id, (eso, ours)) in &differences {
-        match known.get(id) {
-            Some(reason) => println!("DIFFER {id} (known: {reason})"),
-            None => {
-                println!("DIFFER {id}\n  ESO:   {eso:?}\n  kseal: {ours:?}");
-                failures.push(id.clone());
-            }
-        }
-        if std::env::var_os("KSEAL_ESO_SHOW").is_some() && known.contains_key(id) {
-            println!("  ESO:   {eso:?}\n  kseal: {ours:?}");
-        }
-    }
     let ids: BTreeSet<&str> = cases.iter().map(|c| c.id).collect();
-    for id in known.keys() {
-        if !differences.contains_key(id) {
-            println!(
-                "STALE known difference {id}: the case agrees (or is gone: {})",
-                !ids.contains(id.as_str())
-            );
-            failures.push(id.clone());
-        }
-    }
-    assert!(failures.is_empty(), "unexplained results: {failures:?}");
+    kseal_e2e::differential_verdict(
+        "tests/eso/known-differences.yaml",
+        &format!("ESO {}", eso_version()),
+        "ESO",
+        &ids,
+        &differences,
+        std::env::var_os("KSEAL_ESO_SHOW").is_some(),
+    );
 }
 
 /// The CRDs of ESO's bundle an ESO installation (its Helm chart) creates for the resources used here,
@@ -999,7 +965,7 @@ fn eso_binary() -> PathBuf {
     let path = std::env::var_os("KSEAL_ESO")
         .map(PathBuf::from)
         .or_else(|| {
-            let out = Command::new(repo_root().join("tests/env/build"))
+            let out = Command::new(kseal_e2e::repo_root().join("tests/env/build"))
                 .arg("eso")
                 .stderr(Stdio::inherit())
                 .output()
@@ -1024,7 +990,7 @@ fn eso_crd(file: &str) -> CustomResourceDefinition {
             "{{.Dir}}",
             "github.com/external-secrets/external-secrets",
         ])
-        .current_dir(repo_root().join("tests/go/eso"))
+        .current_dir(kseal_e2e::repo_root().join("tests/go/eso"))
         .stderr(Stdio::inherit())
         .output()
         .expect("go list (the ESO module)");
@@ -1038,18 +1004,11 @@ fn eso_crd(file: &str) -> CustomResourceDefinition {
 }
 
 fn eso_version() -> String {
-    std::fs::read_to_string(repo_root().join("tests/env/versions"))
+    std::fs::read_to_string(kseal_e2e::repo_root().join("tests/env/versions"))
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("ESO_VERSION="))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or("?")
-        .to_owned()
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
         .to_owned()
 }

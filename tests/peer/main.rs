@@ -28,7 +28,6 @@ use kseal_crypto::{KeyOptions, KeyPair, PublicKey, Scope};
 use kseal_testenv::{TestEnv, eventually};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
-use serde::Deserialize;
 
 /// The labels and annotations only kseal writes on a Secret (its bookkeeping; see the README).
 const KSEAL_ONLY: &[&str] = &[
@@ -36,12 +35,6 @@ const KSEAL_ONLY: &[&str] = &[
     kseal_api::names::SEALED_DIGEST,
     kseal_api::names::UNSEALED_WITH,
 ];
-
-#[derive(Deserialize)]
-struct Known {
-    id: String,
-    reason: String,
-}
 
 /// One case: a Secret to seal (its name is the case id), how, and what exists beforehand.
 struct Case {
@@ -197,39 +190,15 @@ async fn kseal_unseals_as_the_sealed_secrets_controller_does() {
     }
     kseal.abort();
 
-    let known: Vec<Known> = serde_saphyr::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/peer/known-differences.yaml")).unwrap(),
-    )
-    .unwrap();
-    let known: BTreeMap<String, String> = known.into_iter().map(|k| (k.id, k.reason)).collect();
-    println!(
-        "{} agree, {} differ ({} cases, sealed-secrets controller {})",
-        cases.len() - differences.len(),
-        differences.len(),
-        cases.len(),
-        peer_version()
-    );
-    let mut failures = Vec::new();
-    for (id, (peer, ours)) in &differences {
-        match known.get(id) {
-            Some(reason) => println!("DIFFER {id} (known: {reason})"),
-            None => {
-                println!("DIFFER {id}\n  sealed-secrets: {peer:?}\n  kseal:          {ours:?}");
-                failures.push(id.clone());
-            }
-        }
-    }
     let ids: BTreeSet<&str> = cases.iter().map(|c| c.id).collect();
-    for id in known.keys() {
-        if !differences.contains_key(id) {
-            println!(
-                "STALE known difference {id}: the case agrees (or is gone: {})",
-                !ids.contains(id.as_str())
-            );
-            failures.push(id.clone());
-        }
-    }
-    assert!(failures.is_empty(), "unexplained results: {failures:?}");
+    kseal_e2e::differential_verdict(
+        "tests/peer/known-differences.yaml",
+        &format!("sealed-secrets controller {}", peer_version()),
+        "sealed-secrets",
+        &ids,
+        &differences,
+        false,
+    );
 }
 
 /// What a controller left for a case: the `Synced` status, and the Secret (normalized).
@@ -509,7 +478,7 @@ fn peer_binary() -> PathBuf {
     let path = std::env::var_os("KSEAL_SEALED_SECRETS_CONTROLLER")
         .map(PathBuf::from)
         .or_else(|| {
-            let out = Command::new(repo_root().join("tests/env/build"))
+            let out = Command::new(kseal_e2e::repo_root().join("tests/env/build"))
                 .arg("sealed-secrets-controller")
                 .stderr(Stdio::inherit())
                 .output()
@@ -524,18 +493,11 @@ fn peer_binary() -> PathBuf {
 }
 
 fn peer_version() -> String {
-    std::fs::read_to_string(repo_root().join("tests/env/versions"))
+    std::fs::read_to_string(kseal_e2e::repo_root().join("tests/env/versions"))
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("KUBESEAL_VERSION="))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or("?")
-        .to_owned()
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
         .to_owned()
 }
