@@ -72,3 +72,23 @@ pub fn differential_verdict<T: Debug>(
     }
     assert!(failures.is_empty(), "unexplained results: {failures:?}");
 }
+
+/// A peer's binary: the path in the environment variable `var`, else what `tests/env/build NAME`
+/// builds (or finds cached) and prints.
+pub fn built_peer(var: &str, name: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| {
+            let out = std::process::Command::new(repo_root().join("tests/env/build"))
+                .arg(name)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+        })
+        .unwrap_or_else(|| panic!("tests/env/build {name}"));
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}

@@ -962,21 +962,7 @@ impl Drop for Eso {
 
 /// The ESO controller the test environment built.
 fn eso_binary() -> PathBuf {
-    let path = std::env::var_os("KSEAL_ESO")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let out = Command::new(kseal_e2e::repo_root().join("tests/env/build"))
-                .arg("eso")
-                .stderr(Stdio::inherit())
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
-        })
-        .expect("tests/env/build eso");
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
+    kseal_e2e::built_peer("KSEAL_ESO", "eso")
 }
 
 /// A CRD of ESO's own bundle (`config/crds/bases/FILE` of the ESO module tests/go/eso builds).

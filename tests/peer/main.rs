@@ -475,21 +475,10 @@ fn free_port() -> u16 {
 
 /// The sealed-secrets controller the test environment built.
 fn peer_binary() -> PathBuf {
-    let path = std::env::var_os("KSEAL_SEALED_SECRETS_CONTROLLER")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let out = Command::new(kseal_e2e::repo_root().join("tests/env/build"))
-                .arg("sealed-secrets-controller")
-                .stderr(Stdio::inherit())
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
-        })
-        .expect("tests/env/build sealed-secrets-controller");
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
+    kseal_e2e::built_peer(
+        "KSEAL_SEALED_SECRETS_CONTROLLER",
+        "sealed-secrets-controller",
+    )
 }
 
 fn peer_version() -> String {
