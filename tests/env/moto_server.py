@@ -12,6 +12,12 @@ middleware that:
 * serves ``GET /_kseal/calls`` (JSON: ``{access_key_id: {operation: n}}``),
   ``GET /_kseal/calls?key=ID`` (``{operation: n}``) and ``POST
   /_kseal/calls/reset``;
+* records the parameters of every STS ``AssumeRole`` and
+  ``AssumeRoleWithWebIdentity`` call (moto itself ignores session tags and
+  keeps no token): ``GET /_kseal/sts`` answers a JSON list of ``{"action",
+  "role_arn", "session_name", "external_id", "tags": {key: value},
+  "transitive_tag_keys": [...], "audiences": [...]}`` in call order, where
+  ``audiences`` is the ``aud`` claim of the web identity token;
 * serves ``POST /_kseal/iam/user`` (JSON body ``{"user": NAME, "policy":
   DOCUMENT}``): creates that IAM user in moto's default account with the
   policy inline and an access key, switches moto's IAM access control on for
@@ -27,6 +33,8 @@ Usage: python moto_server.py --port PORT [--port-file FILE] [--host ADDRESS]   (
 """
 
 import argparse
+import base64
+import io
 import json
 import os
 import re
@@ -55,13 +63,18 @@ class CountingMiddleware:
         self.app = app
         self.lock = threading.Lock()
         self.counts = defaultdict(lambda: defaultdict(int))
+        self.sts = []
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_kseal/"):
             return self.control(environ, start_response, path)
         key = self.access_key(environ)
-        operation = self.operation(environ)
+        form = self.form(environ)
+        operation = self.operation(environ) or (form.get("Action") or [None])[0]
+        if operation in ("AssumeRole", "AssumeRoleWithWebIdentity"):
+            with self.lock:
+                self.sts.append(self.sts_call(operation, form))
         if operation:
             with self.lock:
                 self.counts[key][operation] += 1
@@ -100,6 +113,48 @@ class CountingMiddleware:
         return [body]
 
     @staticmethod
+    def form(environ):
+        """The form-encoded body of a query-protocol call (put back for moto)."""
+        if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            return {}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+    @staticmethod
+    def sts_call(operation, form):
+        one = lambda name: (form.get(name) or [None])[0]
+        members = lambda prefix: sorted(
+            (int(k[len(prefix):].split(".")[0]), k) for k in form if k.startswith(prefix)
+        )
+        tags = {}
+        for index, _ in members("Tags.member."):
+            key = one(f"Tags.member.{index}.Key")
+            if key is not None:
+                tags[key] = one(f"Tags.member.{index}.Value") or ""
+        transitive = [one(k) for _, k in members("TransitiveTagKeys.member.")]
+        audiences = []
+        token = one("WebIdentityToken")
+        if token and token.count(".") == 2:
+            payload = token.split(".")[1]
+            try:
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                aud = claims.get("aud", [])
+                audiences = aud if isinstance(aud, list) else [aud]
+            except ValueError:
+                audiences = []
+        return {
+            "action": operation,
+            "role_arn": one("RoleArn"),
+            "session_name": one("RoleSessionName"),
+            "external_id": one("ExternalId"),
+            "tags": tags,
+            "transitive_tag_keys": sorted(set(transitive)),
+            "audiences": audiences,
+        }
+
+    @staticmethod
     def access_key(environ):
         match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
         return match.group(1) if match else ""
@@ -121,6 +176,10 @@ class CountingMiddleware:
                     body = dict(self.counts.get(key[0], {}))
                 else:
                     body = {k: dict(v) for k, v in self.counts.items()}
+            return self.reply(start_response, "200 OK", body)
+        if path == "/_kseal/sts" and method == "GET":
+            with self.lock:
+                body = list(self.sts)
             return self.reply(start_response, "200 OK", body)
         if path == "/_kseal/calls/reset" and method == "POST":
             with self.lock:

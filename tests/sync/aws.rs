@@ -467,3 +467,88 @@ spec:
     );
     assert_eq!(data["cost-center"], "<42>");
 }
+
+#[tokio::test]
+async fn jwt_audiences_and_session_tags_reach_sts_as_in_eso() {
+    let world = World::new().await;
+    let account = world.account.account_id().to_owned();
+    let web_role = format!("arn:aws:iam::{account}:role/web-identity");
+    let tagged_role = format!("arn:aws:iam::{account}:role/tagged");
+    world
+        .apply(&format!(
+            r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: reader
+  annotations:
+    eks.amazonaws.com/role-arn: {web_role}
+    eks.amazonaws.com/audience: custom-audience
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: tagged
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      role: {tagged_role}
+      sessionTagsPolicy: Custom
+      customSessionTags:
+        cost-centre: "42"
+      transitiveTagKeys: [esoNamespace]
+      auth:
+        jwt:
+          serviceAccountRef:
+            name: reader
+            audiences: [extra-audience]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: tagged
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {{name: tagged}}
+  data:
+    - secretKey: value
+      remoteRef: {{key: tagged/db}}
+"#
+        ))
+        .await;
+    world.put_remote("tagged/db", "through-two-roles").await;
+    world
+        .wait_secret("tagged", |s| text_data(s)["value"] == "through-two-roles")
+        .await;
+    world.wait_ready("tagged", "SecretSynced").await;
+
+    // The token's audiences: the service account's annotation first, then the store's.
+    let web = world.env.sts_calls(&web_role).await;
+    assert!(
+        !web.is_empty(),
+        "no AssumeRoleWithWebIdentity for {web_role}"
+    );
+    for call in &web {
+        assert_eq!(call.action, "AssumeRoleWithWebIdentity");
+        assert_eq!(call.audiences, ["custom-audience", "extra-audience"]);
+        assert!(call.tags.is_empty(), "{call:?}");
+    }
+    // The role after it: ESO's tags for the store and namespace, the custom one, the transitive key.
+    let tagged = world.env.sts_calls(&tagged_role).await;
+    assert!(!tagged.is_empty(), "no AssumeRole for {tagged_role}");
+    for call in &tagged {
+        assert_eq!(call.action, "AssumeRole");
+        assert_eq!(
+            call.tags,
+            std::collections::BTreeMap::from([
+                ("cost-centre".to_owned(), "42".to_owned()),
+                ("esoNamespace".to_owned(), world.namespace.clone()),
+                ("esoStoreKind".to_owned(), "SecretStore".to_owned()),
+                ("esoStoreName".to_owned(), "tagged".to_owned()),
+            ])
+        );
+        assert_eq!(call.transitive_tag_keys, ["esoNamespace"]);
+    }
+}

@@ -66,4 +66,10 @@ async fn seed_manifests_sync_as_written() {
     assert_eq!(secret.owner_references()[0].name, "myapp-secret");
     let ready = world.wait_ready("myapp-secret", "SecretSynced").await;
     assert_eq!(ready.status, "True");
+    // The service account has no audience annotation and the store asks for none: IRSA's.
+    let calls = world.env.sts_calls(&role).await;
+    assert!(!calls.is_empty(), "no STS call for {role}");
+    for call in calls {
+        assert_eq!(call.audiences, ["sts.amazonaws.com"], "{call:?}");
+    }
 }

@@ -123,26 +123,6 @@ async fn store_fields_kseal_does_not_implement_are_refused_by_their_path() {
             r#"
 apiVersion: external-secrets.io/v1
 kind: SecretStore
-metadata: {name: tagged}
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      sessionTags: [{key: team, value: payments}]
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {name: tag-policy}
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      sessionTagsPolicy: Simple
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
 metadata: {name: certificates}
 spec:
   provider:
@@ -167,8 +147,6 @@ spec:
         )
         .await;
     for (store, path) in [
-        ("tagged", "spec.provider.aws.sessionTags"),
-        ("tag-policy", "spec.provider.aws.sessionTagsPolicy"),
         ("certificates", "spec.provider.aws.service"),
         ("unknown-field", "spec.provider.aws.notAnEsoField"),
     ] {

@@ -154,20 +154,20 @@ pub struct AwsProvider {
         skip_serializing_if = "Option::is_none"
     )]
     pub external_id: Option<String>,
-    /// Session tags when assuming roles (not sent yet: a store setting them is Unsupported).
+    /// Session tags sent when assuming `role` (with `sessionTagsPolicy: None`, the default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_tags: Vec<SessionTag>,
     /// Secrets Manager write options (accepted; kseal does not write to AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_manager: Option<SecretsManagerOptions>,
-    /// Transitive session tag keys (not sent yet: a store setting them is Unsupported).
+    /// Session tag keys that pass on to the sessions of later roles in a chain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
-    /// Session tags ESO adds itself: `None` (default), `Simple` or `Custom` (not sent yet: a store
-    /// setting another than `None` is Unsupported).
+    /// Session tags made from the store: `None` (default: `sessionTags`), `Simple` (the namespace,
+    /// store name and kind instead) or `Custom` (those and `customSessionTags`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_tags_policy: Option<SessionTagsPolicy>,
-    /// More session tags with policy `Custom` (not sent yet: a store setting them is Unsupported).
+    /// More session tags with policy `Custom`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_session_tags: BTreeMap<String, String>,
     /// Prefix added to every remote key.

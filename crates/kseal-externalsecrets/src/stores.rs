@@ -194,43 +194,16 @@ pub fn validate(
             &format!("provider {name:?} is not served (served: aws, fake)"),
         );
     }
-    if let Some(aws) = &provider.aws {
-        if aws.service != AwsServiceType::SecretsManager {
-            return unsupported(
-                "spec.provider.aws.service",
-                &format!(
-                    "service {:?} is not served yet (use SecretsManager)",
-                    aws.service
-                ),
-            );
-        }
-        if aws
-            .session_tags_policy
-            .is_some_and(|p| p != kseal_api::external_secrets::SessionTagsPolicy::None)
-        {
-            return unsupported(
-                "spec.provider.aws.sessionTagsPolicy",
-                "session tags are not sent to STS yet",
-            );
-        }
-        if !aws.custom_session_tags.is_empty() {
-            return unsupported(
-                "spec.provider.aws.customSessionTags",
-                "session tags are not sent to STS yet",
-            );
-        }
-        if !aws.session_tags.is_empty() {
-            return unsupported(
-                "spec.provider.aws.sessionTags",
-                "session tags are not sent to STS yet",
-            );
-        }
-        if !aws.transitive_tag_keys.is_empty() {
-            return unsupported(
-                "spec.provider.aws.transitiveTagKeys",
-                "session tags are not sent to STS yet",
-            );
-        }
+    if let Some(aws) = &provider.aws
+        && aws.service != AwsServiceType::SecretsManager
+    {
+        return unsupported(
+            "spec.provider.aws.service",
+            &format!(
+                "service {:?} is not served yet (use SecretsManager)",
+                aws.service
+            ),
+        );
     }
     let valid = match (&provider.aws, &provider.fake) {
         (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
@@ -409,6 +382,7 @@ pub async fn resolve(
         StoreKind::ClusterSecretStore => RefScope::Default(es_namespace),
     };
     let (auth, versions) = auth_config(client, &display, aws.auth.as_ref(), scope).await?;
+    let session_tags = session_tags(&aws, kind, name, es_namespace);
     let id = StoreId(hash_of(&(
         &display,
         uid,
@@ -419,12 +393,16 @@ pub async fn resolve(
         &aws.additional_roles,
         &aws.external_id,
         &aws.prefix,
+        &session_tags,
+        &aws.transitive_tag_keys,
     )));
     let config = aws::StoreConfig {
         region: aws.region,
         role: aws.role,
         additional_roles: aws.additional_roles,
         external_id: aws.external_id,
+        session_tags,
+        transitive_tag_keys: aws.transitive_tag_keys,
         prefix: aws.prefix,
         auth,
         session_name: format!("kseal-{name}"),
@@ -435,6 +413,47 @@ pub async fn resolve(
         handle: StoreHandle::Aws { id, provider },
         seed,
     })
+}
+
+/// The session tags sent when assuming a store's `role`, as ESO chooses them: `sessionTags` with
+/// `sessionTagsPolicy: None` (the default); with `Simple` instead `esoNamespace` (the namespace the
+/// store is used from), `esoStoreName` and `esoStoreKind`; with `Custom` those and every
+/// `customSessionTags` entry whose key and value are not empty. Sorted by key.
+pub fn session_tags(
+    aws: &AwsProvider,
+    kind: StoreKind,
+    name: &str,
+    namespace: &str,
+) -> Vec<(String, String)> {
+    use kseal_api::external_secrets::SessionTagsPolicy;
+    let mut tags: BTreeMap<String, String> = match aws.session_tags_policy.unwrap_or_default() {
+        SessionTagsPolicy::None => {
+            return aws
+                .session_tags
+                .iter()
+                .map(|tag| (tag.key.clone(), tag.value.clone()))
+                .collect();
+        }
+        SessionTagsPolicy::Simple => BTreeMap::new(),
+        SessionTagsPolicy::Custom => aws
+            .custom_session_tags
+            .iter()
+            .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    };
+    let kind = match kind {
+        StoreKind::SecretStore => "SecretStore",
+        StoreKind::ClusterSecretStore => "ClusterSecretStore",
+    };
+    for (key, value) in [
+        ("esoNamespace", namespace),
+        ("esoStoreName", name),
+        ("esoStoreKind", kind),
+    ] {
+        tags.insert(key.to_owned(), value.to_owned());
+    }
+    tags.into_iter().collect()
 }
 
 /// The store `name` of `api`, or an error naming it (`display`) when it does not exist.
@@ -553,11 +572,18 @@ async fn auth_config(
                     sa_ref.name
                 ),
             })?;
+        let audiences = aws::audiences(
+            account
+                .annotations()
+                .get(aws::AUDIENCE_ANNOTATION)
+                .map(String::as_str),
+            &sa_ref.audiences,
+        );
         let token = aws::ServiceAccountTokenSource::new(
             client.clone(),
             namespace,
             sa_ref.name.clone(),
-            sa_ref.audiences.clone(),
+            audiences,
         );
         let version = account.resource_version().unwrap_or_default();
         return Ok((
@@ -795,24 +821,64 @@ mod tests {
         assert_eq!(reason, reasons::UNSUPPORTED);
         assert!(message.contains("ParameterStore"), "{message}");
         spec.provider = SecretStoreProvider {
-            aws: Some(AwsProvider {
-                region: "eu-west-1".into(),
-                session_tags: vec![Default::default()],
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let (reason, message) = check(&spec).unwrap_err();
-        assert_eq!(reason, reasons::UNSUPPORTED);
-        assert!(
-            message.contains("spec.provider.aws.sessionTags"),
-            "{message}"
-        );
-        spec.provider = SecretStoreProvider {
             fake: Some(FakeProvider::default()),
             ..Default::default()
         };
         assert!(matches!(validate(&spec, NAMESPACED), Ok(Provider::Fake(_))));
+    }
+
+    #[test]
+    fn session_tags_follow_the_policy_as_in_eso() {
+        use kseal_api::external_secrets::{SessionTag, SessionTagsPolicy};
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let mut aws = AwsProvider {
+            region: "eu-west-1".into(),
+            session_tags: vec![SessionTag {
+                key: "team".into(),
+                value: "payments".into(),
+            }],
+            custom_session_tags: [
+                ("cost-centre".to_owned(), "42".to_owned()),
+                ("empty".to_owned(), String::new()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let tags =
+            |aws: &AwsProvider| session_tags(aws, StoreKind::ClusterSecretStore, "shared", "apps");
+        // No policy: the store's own sessionTags.
+        assert_eq!(tags(&aws), pairs(&[("team", "payments")]));
+        aws.session_tags_policy = Some(SessionTagsPolicy::None);
+        assert_eq!(tags(&aws), pairs(&[("team", "payments")]));
+        // Simple: only what identifies the store and the namespace it is used from.
+        aws.session_tags_policy = Some(SessionTagsPolicy::Simple);
+        let simple = [
+            ("esoNamespace", "apps"),
+            ("esoStoreKind", "ClusterSecretStore"),
+            ("esoStoreName", "shared"),
+        ];
+        assert_eq!(tags(&aws), pairs(&simple));
+        // Custom: those and the custom tags that have a value.
+        aws.session_tags_policy = Some(SessionTagsPolicy::Custom);
+        let mut custom = vec![("cost-centre", "42")];
+        custom.extend(simple);
+        assert_eq!(tags(&aws), pairs(&custom));
+        // The injected keys win over custom ones of the same name.
+        aws.custom_session_tags
+            .insert("esoNamespace".into(), "spoofed".into());
+        assert!(tags(&aws).contains(&("esoNamespace".into(), "apps".into())));
+        assert_eq!(
+            session_tags(&aws, StoreKind::SecretStore, "own", "team-a")[1..],
+            pairs(&[
+                ("esoNamespace", "team-a"),
+                ("esoStoreKind", "SecretStore"),
+                ("esoStoreName", "own"),
+            ])[..]
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ fn store(account: &AwsAccount) -> StoreConfig {
         role: None,
         additional_roles: Vec::new(),
         external_id: None,
+        session_tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
         prefix: None,
         auth: Auth::Static {
             access_key_id: account.access_key_id().to_owned(),
@@ -442,6 +444,46 @@ async fn roles_are_chained_with_the_external_id() {
         2
     );
     assert_eq!(base.call_count("GetSecretValue").await, 0);
+}
+
+#[tokio::test]
+async fn session_tags_and_transitive_keys_go_with_the_last_role() {
+    let env = TestEnv::get().await;
+    let base = env.aws_account();
+    let hop = env.aws_account();
+    let target = env.aws_account();
+    create(&target, "tagged/db", "from-tagged-session").await;
+    let mut config = store(&base);
+    let hop_arn = format!("arn:aws:iam::{}:role/hop", hop.account_id());
+    let target_arn = format!("arn:aws:iam::{}:role/tagged", target.account_id());
+    config.additional_roles = vec![hop_arn.clone()];
+    config.role = Some(target_arn.clone());
+    config.session_tags = vec![
+        ("team".to_owned(), "payments".to_owned()),
+        ("env".to_owned(), "prod".to_owned()),
+    ];
+    config.transitive_tag_keys = vec!["team".to_owned()];
+    let (provider, _) = new_provider(env, config).await;
+    let value = provider.get("tagged/db", None).await.unwrap();
+    assert_eq!(text(&value), "from-tagged-session");
+
+    // What STS received: no tags for the hop, the tags and transitive keys with `role`.
+    let hops = env.sts_calls(&hop_arn).await;
+    assert_eq!(hops.len(), 1, "{hops:?}");
+    assert!(hops[0].tags.is_empty(), "{hops:?}");
+    assert!(hops[0].transitive_tag_keys.is_empty(), "{hops:?}");
+    let targets = env.sts_calls(&target_arn).await;
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0].action, "AssumeRole");
+    assert_eq!(
+        targets[0].tags,
+        BTreeMap::from([
+            ("env".to_owned(), "prod".to_owned()),
+            ("team".to_owned(), "payments".to_owned()),
+        ])
+    );
+    assert_eq!(targets[0].transitive_tag_keys, ["team"]);
+    assert_eq!(targets[0].session_name.as_deref(), Some("kseal-test"));
 }
 
 /// One role session moto's STS handed out.

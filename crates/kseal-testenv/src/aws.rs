@@ -16,6 +16,26 @@ use crate::{TestEnv, var};
 /// Calls moto received, by operation name (`BatchGetSecretValue`, …).
 pub type CallCounts = BTreeMap<String, u64>;
 
+/// One STS AssumeRole or AssumeRoleWithWebIdentity call moto received, with the parameters moto
+/// itself ignores (session tags) or does not keep (the token's audiences).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StsCall {
+    /// `AssumeRole` or `AssumeRoleWithWebIdentity`.
+    pub action: String,
+    /// `RoleArn`.
+    pub role_arn: Option<String>,
+    /// `RoleSessionName`.
+    pub session_name: Option<String>,
+    /// `ExternalId`.
+    pub external_id: Option<String>,
+    /// `Tags`, by key.
+    pub tags: BTreeMap<String, String>,
+    /// `TransitiveTagKeys`, sorted.
+    pub transitive_tag_keys: Vec<String>,
+    /// The `aud` claim of `WebIdentityToken`.
+    pub audiences: Vec<String>,
+}
+
 /// Secret access key moto accepts with any access key id.
 const SECRET_ACCESS_KEY: &str = "testing";
 /// Region every test uses.
@@ -50,6 +70,17 @@ impl TestEnv {
     /// A Secrets Manager client for moto with the default credentials.
     pub async fn secretsmanager_client(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&self.aws_config().await)
+    }
+
+    /// The STS calls moto received for `role_arn`, in order.
+    pub async fn sts_calls(&self, role_arn: &str) -> Vec<StsCall> {
+        let url = format!("{}/_kseal/sts", self.moto_endpoint());
+        let calls: Vec<StsCall> =
+            serde_json::from_str(&http_get(url).await).expect("moto's STS calls are JSON");
+        calls
+            .into_iter()
+            .filter(|call| call.role_arn.as_deref() == Some(role_arn))
+            .collect()
     }
 
     /// All calls moto received, by access key id, then operation.

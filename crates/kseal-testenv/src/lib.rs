@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use aws::{AwsAccount, CallCounts};
+pub use aws::{AwsAccount, CallCounts, StsCall};
 pub use scripts::Component;
 
 /// How long a polled condition may take before the test fails.

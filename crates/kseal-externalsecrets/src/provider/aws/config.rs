@@ -29,6 +29,12 @@ pub struct StoreConfig {
     pub additional_roles: Vec<String>,
     /// External id passed when assuming [`StoreConfig::role`] (`externalID`).
     pub external_id: Option<String>,
+    /// Session tags (`key`, `value`) passed when assuming [`StoreConfig::role`]: `sessionTags`, or
+    /// what `sessionTagsPolicy` makes of the store.
+    pub session_tags: Vec<(String, String)>,
+    /// Tag keys of [`StoreConfig::session_tags`] that pass on in a role chain
+    /// (`transitiveTagKeys`).
+    pub transitive_tag_keys: Vec<String>,
     /// Prepended to every key of `get` and `batch_get` (`prefix`).
     pub prefix: Option<String>,
     /// Where the first credentials come from (`auth`).
@@ -93,6 +99,20 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
     fn token(&self) -> BoxFuture<'static, Result<String, Error>>;
 }
 
+/// Service account annotation naming the audience of its tokens (EKS pod identity webhook's).
+pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+
+/// The audiences of a `jwt` store's tokens, as ESO asks for them: the service account's
+/// [`AUDIENCE_ANNOTATION`] (else [`DEFAULT_AUDIENCE`]), then `serviceAccountRef.audiences`.
+pub fn audiences(annotation: Option<&str>, extra: &[String]) -> Vec<String> {
+    let first = annotation
+        .filter(|a| !a.is_empty())
+        .unwrap_or(DEFAULT_AUDIENCE);
+    std::iter::once(first.to_owned())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
 /// Tokens of a Kubernetes service account, from the TokenRequest API.
 #[derive(Clone)]
 pub struct ServiceAccountTokenSource {
@@ -103,8 +123,8 @@ pub struct ServiceAccountTokenSource {
 }
 
 impl ServiceAccountTokenSource {
-    /// Tokens of service account `namespace/name` for `audiences`
-    /// (empty: [`DEFAULT_AUDIENCE`]).
+    /// Tokens of service account `namespace/name` for `audiences` (empty: [`DEFAULT_AUDIENCE`]; see
+    /// [`audiences`] for how ESO chooses them).
     pub fn new(
         client: kube::Client,
         namespace: impl Into<String>,

@@ -22,7 +22,8 @@ const STATIC_PROVIDER: &str = "kseal-static";
 const STS_PROVIDER: &str = "kseal-sts";
 
 /// The credentials provider for `config`: base credentials, then
-/// `additional_roles` in order, then `role` with `external_id` (as ESO does).
+/// `additional_roles` in order, then `role` with `external_id`, the session tags and the transitive
+/// tag keys (as ESO does).
 /// `base` carries region, endpoint and (for [`Auth::DefaultChain`]) the
 /// SDK's default chain.
 pub(crate) fn chain(
@@ -53,21 +54,24 @@ pub(crate) fn chain(
             observer: observer.clone(),
         }),
     };
-    let roles = config
-        .additional_roles
-        .iter()
-        .map(|role| (role, None))
-        .chain(
-            config
-                .role
-                .iter()
-                .map(|role| (role, config.external_id.clone())),
-        );
-    for (role, external_id) in roles {
+    for role in &config.additional_roles {
         current = cached(AssumeRole {
             sts: sts_client(base, Some(current)),
             role_arn: role.clone(),
-            external_id,
+            external_id: None,
+            session_tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            session_name: config.session_name.clone(),
+            observer: observer.clone(),
+        });
+    }
+    if let Some(role) = &config.role {
+        current = cached(AssumeRole {
+            sts: sts_client(base, Some(current)),
+            role_arn: role.clone(),
+            external_id: config.external_id.clone(),
+            session_tags: config.session_tags.clone(),
+            transitive_tag_keys: config.transitive_tag_keys.clone(),
             session_name: config.session_name.clone(),
             observer: observer.clone(),
         });
@@ -171,6 +175,10 @@ struct AssumeRole {
     sts: aws_sdk_sts::Client,
     role_arn: String,
     external_id: Option<String>,
+    /// Session tags (`key`, `value`), sent when not empty.
+    session_tags: Vec<(String, String)>,
+    /// Tag keys that pass on to later sessions of a role chain, sent with the session tags.
+    transitive_tag_keys: Vec<String>,
     session_name: String,
     observer: Observer,
 }
@@ -179,12 +187,27 @@ impl AssumeRole {
     async fn assume(&self) -> Result<Credentials, Error> {
         const OPERATION: &str = "AssumeRole";
         tracing::debug!(role = %self.role_arn, "assuming role");
-        let result = self
+        let mut request = self
             .sts
             .assume_role()
             .role_arn(&self.role_arn)
             .set_external_id(self.external_id.clone())
-            .role_session_name(&self.session_name)
+            .role_session_name(&self.session_name);
+        if !self.session_tags.is_empty() {
+            for (key, value) in &self.session_tags {
+                request = request.tags(
+                    aws_sdk_sts::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()
+                        .map_err(|e| Error::Config(format!("session tag {key:?}: {e}")))?,
+                );
+            }
+            for key in &self.transitive_tag_keys {
+                request = request.transitive_tag_keys(key);
+            }
+        }
+        let result = request
             .send()
             .await
             .map_err(|e| with_role(Error::from_sdk(OPERATION, None, e), &self.role_arn));
@@ -198,6 +221,8 @@ impl fmt::Debug for AssumeRole {
         f.debug_struct("AssumeRole")
             .field("role_arn", &self.role_arn)
             .field("external_id", &self.external_id.is_some())
+            .field("session_tags", &self.session_tags)
+            .field("transitive_tag_keys", &self.transitive_tag_keys)
             .finish_non_exhaustive()
     }
 }

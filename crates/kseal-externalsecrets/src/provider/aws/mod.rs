@@ -20,8 +20,8 @@ pub mod fetch;
 
 pub use client::{DEFAULT_STAGE, MAX_BATCH_IDS, Provider, RemoteSecret, VersionSelector};
 pub use config::{
-    Auth, CallObserver, DEFAULT_AUDIENCE, ProviderOptions, ServiceAccountTokenSource, StoreConfig,
-    TokenSource,
+    AUDIENCE_ANNOTATION, Auth, CallObserver, DEFAULT_AUDIENCE, ProviderOptions,
+    ServiceAccountTokenSource, StoreConfig, TokenSource, audiences,
 };
 pub use credentials::REFRESH_BEFORE_EXPIRY;
 pub use error::{Error, Result};
