@@ -27,7 +27,10 @@ middleware that:
 * answers moto's access-control refusals of JSON-protocol calls as AWS does
   (HTTP 400, ``{"__type": "AccessDeniedException", "Message": ...}``): moto
   writes them as the query protocol's XML, which an SDK cannot read for a JSON
-  service.
+  service;
+* answers moto's access-control refusals of query-protocol calls (STS) as AWS
+  does: moto wraps the error in ``<Errors>``, which AWS's ``ErrorResponse``
+  does not have and the Rust SDK does not read.
 
 Usage: python moto_server.py --port PORT [--port-file FILE] [--host ADDRESS]   (port 0: any free)
 """
@@ -82,8 +85,27 @@ class CountingMiddleware:
         if account and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account.group(1)
         if "HTTP_X_AMZ_TARGET" not in environ:
+            if form:
+                return self.query_refusals(environ, start_response)
             return self.app(environ, start_response)
         return self.json_refusals(environ, start_response)
+
+    def query_refusals(self, environ, start_response):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        status, headers = captured["status"], captured["headers"]
+        if status.startswith("403") and b"<ErrorResponse><Errors><Error>" in body:
+            body = body.replace(b"<ErrorResponse><Errors><Error>", b"<ErrorResponse><Error>")
+            body = body.replace(b"</Error></Errors></ErrorResponse>", b"</Error></ErrorResponse>")
+            headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+            headers += [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body]
 
     def json_refusals(self, environ, start_response):
         captured = {}

@@ -324,11 +324,14 @@ spec:
     world.wait_ready("good", "SecretSynced").await;
     world.wait_ready("broken", "SecretSyncedError").await;
     let ns = &world.namespace;
-    let text = kseal_testenv::eventually("ESO's families for both", || async {
+    // The store's status is written apart from the ExternalSecrets': wait for both.
+    let text = kseal_testenv::eventually("ESO's families for both and the store", || async {
         let text = world.metrics_text();
-        text.contains(&format!(
+        (text.contains(&format!(
             "externalsecret_sync_calls_error{{name=\"broken\",namespace=\"{ns}\"}}"
-        ))
+        )) && text.contains(&format!(
+            "secretstore_status_condition{{name=\"fake\",namespace=\"{ns}\",condition=\"Ready\",status=\"True\"}} 1"
+        )))
         .then_some(text)
     })
     .await;

@@ -218,3 +218,105 @@ spec:
         .collect();
     assert_eq!(types, ["Ready"]);
 }
+
+#[tokio::test]
+async fn store_credentials_are_checked_at_aws_and_refused_ones_hold_back_their_external_secrets() {
+    let world = World::isolated().await;
+    // IAM access control on, and one identity that may read: a least-privilege policy without any
+    // STS permission (GetCallerIdentity needs none at AWS).
+    let reader = world
+        .env
+        .moto_iam_user(
+            "checked-reader",
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": [
+                        "secretsmanager:GetSecretValue",
+                        "secretsmanager:BatchGetSecretValue",
+                        "secretsmanager:CreateSecret",
+                    ],
+                    "Resource": "*",
+                }],
+            }),
+        )
+        .await;
+    reader
+        .secretsmanager_client()
+        .await
+        .create_secret()
+        .name("app/token")
+        .secret_string("t0ken")
+        .send()
+        .await
+        .unwrap();
+    // The test's own account is no IAM user: AWS (moto) refuses its keys from now on.
+    let checked_every_10s = |yaml: String| {
+        yaml.replace(
+            "spec:\n  provider:",
+            "spec:\n  refreshInterval: 10\n  provider:",
+        )
+    };
+    world
+        .apply(&checked_every_10s(
+            world.account.static_key_store("checked"),
+        ))
+        .await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: held}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: checked}
+  data: [{secretKey: token, remoteRef: {key: app/token}}]
+"#,
+        )
+        .await;
+    let (status, message) = store_ready(&world, "checked", "InvalidProviderConfig").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("GetCallerIdentity"), "{message}");
+    assert!(message.contains("InvalidClientTokenId"), "{message}");
+    assert!(
+        !message.contains(world.account.secret_access_key()),
+        "{message}"
+    );
+    let held = world.wait_ready("held", "SecretSyncedError").await;
+    let why = held.message.unwrap_or_default();
+    assert!(
+        why.contains("SecretStore") && why.contains("is not ready"),
+        "{why}"
+    );
+    assert!(why.contains("InvalidClientTokenId"), "{why}");
+
+    // Once refused, the ExternalSecret retries without calling AWS with those keys (a read that
+    // raced the store's first check may have been made before), and the store is checked once.
+    let reads = |calls: &kseal_testenv::CallCounts| {
+        calls.get("GetSecretValue").copied().unwrap_or(0)
+            + calls.get("BatchGetSecretValue").copied().unwrap_or(0)
+    };
+    let before = world.account.call_counts().await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let calls = world.account.call_counts().await;
+    assert_eq!(reads(&calls), reads(&before), "{calls:?}");
+    assert_eq!(calls.get("GetCallerIdentity"), Some(&1), "{calls:?}");
+    assert!(world.secret("held").await.is_none());
+
+    // Working keys in the store's Secret: the ExternalSecret tries them at once, the store turns
+    // Ready at its next check.
+    world
+        .apply(&checked_every_10s(reader.static_key_store("checked")))
+        .await;
+    let secret = world.wait_secret("held", |_| true).await;
+    assert_eq!(text_data(&secret)["token"], "t0ken");
+    world.wait_ready("held", "SecretSynced").await;
+    let (status, _) = store_ready(&world, "checked", "Valid").await;
+    assert_eq!(status, "True");
+    assert!(
+        reader.call_count("GetCallerIdentity").await >= 1,
+        "the working keys were checked too"
+    );
+}

@@ -94,6 +94,19 @@ pub struct Context {
     externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
     /// The refresh cycle each AWS store last read all its values for.
     cycles: Mutex<HashMap<aws::StoreId, SystemTime>>,
+    /// The last check of each AWS store's credentials, by display name.
+    checks: Mutex<HashMap<String, Check>>,
+}
+
+/// The last check of a store's credentials against AWS.
+#[derive(Debug, Clone)]
+struct Check {
+    /// The configuration checked.
+    id: aws::StoreId,
+    at: std::time::Instant,
+    /// `Err((why, refused))`: `refused` when AWS refused the credentials (not a network failure);
+    /// then the store's ExternalSecrets wait instead of calling AWS with them.
+    outcome: std::result::Result<(), (String, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +142,35 @@ impl Context {
             targets: Mutex::default(),
             externals: std::sync::OnceLock::new(),
             cycles: Mutex::default(),
+            checks: Mutex::default(),
+        }
+    }
+
+    fn checks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Check>> {
+        self.checks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The last check of store `display`, if it was of configuration `id` and less than `within` ago.
+    fn last_check(
+        &self,
+        display: &str,
+        id: aws::StoreId,
+        within: std::time::Duration,
+    ) -> Option<Check> {
+        self.checks()
+            .get(display)
+            .filter(|check| check.id == id && check.at.elapsed() < within)
+            .cloned()
+    }
+
+    /// Why AWS refused store `display` in configuration `id` at its last check, if it did: a changed
+    /// configuration (e.g. new keys in its Secret) is tried at once.
+    pub(crate) fn refused(&self, display: &str, id: aws::StoreId) -> Option<String> {
+        let checks = self.checks();
+        let check = checks.get(display).filter(|check| check.id == id)?;
+        match &check.outcome {
+            Err((why, true)) => Some(why.clone()),
+            _ => None,
         }
     }
 
@@ -440,20 +482,115 @@ where
         .as_ref()
         .ok()
         .and_then(|spec| stores::jwt_account(spec, kind, &store.namespace().unwrap_or_default()));
+    let shown = stores::display(
+        kind,
+        &store.name_any(),
+        &store.namespace().unwrap_or_default(),
+    );
     let verdict = match (verdict, &jwt) {
         (Ok(()), Some((namespace, name))) => {
-            let display = stores::display(
-                kind,
-                &store.name_any(),
-                &store.namespace().unwrap_or_default(),
-            );
-            stores::check_jwt_access(&ctx.client, &display, namespace.as_deref(), name).await
+            stores::check_jwt_access(&ctx.client, &shown, namespace.as_deref(), name).await
         }
         (verdict, _) => verdict,
     };
-    let (ready, reason, message) = match &verdict {
-        Ok(()) => (true, stores::reasons::VALID, "store validated".to_owned()),
-        Err((reason, message)) => (false, *reason, message.clone()),
+    let interval = spec
+        .as_ref()
+        .ok()
+        .map(|spec| spec.refresh_interval())
+        .transpose();
+    let verdict = match (verdict, &interval) {
+        (Ok(()), Err(error)) => Err((
+            stores::reasons::INVALID_PROVIDER_CONFIG,
+            format!("spec.refreshInterval: {error}"),
+        )),
+        (verdict, _) => verdict,
+    };
+    let interval = interval
+        .ok()
+        .flatten()
+        .flatten()
+        .unwrap_or(stores::VERIFY_INTERVAL)
+        .max(stores::MIN_VERIFY_INTERVAL);
+    // Do the credentials work? Checked again at the store's refreshInterval.
+    let valid = |next| {
+        (
+            true,
+            stores::reasons::VALID,
+            "store validated".to_owned(),
+            next,
+        )
+    };
+    let (ready, reason, message, next_check) = match (verdict, &spec) {
+        (Ok(()), Ok(spec)) => {
+            let namespace = match kind {
+                StoreKind::SecretStore => store.namespace().unwrap_or_default(),
+                StoreKind::ClusterSecretStore => String::new(),
+            };
+            let checked = stores::verify(
+                &ctx.client,
+                &ctx.providers,
+                kind,
+                &store.name_any(),
+                &namespace,
+                spec,
+                store.uid(),
+                kube::Resource::meta(store).generation,
+                |id| {
+                    ctx.last_check(&shown, id, stores::MIN_VERIFY_INTERVAL)
+                        .is_some()
+                },
+            )
+            .await;
+            let record = |id, outcome| {
+                let at = std::time::Instant::now();
+                ctx.checks()
+                    .insert(shown.clone(), Check { id, at, outcome });
+            };
+            let outcome = match checked {
+                Ok(stores::Verification::NotAws) => Checked::Nothing,
+                Ok(stores::Verification::Unknown) => Checked::Unknown,
+                Ok(stores::Verification::Recent) => match ctx.checks().get(&shown) {
+                    Some(Check {
+                        outcome: Err((why, refused)),
+                        ..
+                    }) => Checked::Failed(why.clone(), *refused),
+                    _ => Checked::Verified,
+                },
+                Ok(stores::Verification::Verified { id, arn }) => {
+                    tracing::debug!(store = %shown, %arn, "store credentials verified");
+                    record(id, Ok(()));
+                    Checked::Verified
+                }
+                Err(rejection) => {
+                    if let Some(id) = rejection.id {
+                        record(id, Err((rejection.message.clone(), rejection.refused)));
+                    }
+                    Checked::Failed(rejection.message, rejection.refused)
+                }
+            };
+            match outcome {
+                Checked::Nothing => valid(None),
+                Checked::Verified => valid(Some(interval)),
+                Checked::Unknown => (
+                    true,
+                    stores::reasons::VALIDATION_UNKNOWN,
+                    "could not determine validation status: the credentials are read in each ExternalSecret's namespace".to_owned(),
+                    Some(interval),
+                ),
+                // A refusal is checked again at the interval; a network failure sooner.
+                Checked::Failed(message, refused) => {
+                    let next = if refused {
+                        interval
+                    } else {
+                        interval.min(TRANSIENT_RECHECK)
+                    };
+                    let reason = stores::reasons::INVALID_PROVIDER_CONFIG;
+                    (false, reason, message, Some(next))
+                }
+            }
+        }
+        (Ok(()), Err(_)) => valid(None),
+        (Err((reason, message)), _) => (false, reason, message, None),
     };
     let previous: kseal_api::external_secrets::SecretStoreStatus = current
         .clone()
@@ -472,24 +609,33 @@ where
     let unchanged = previous.capabilities == status.capabilities
         && kseal_core::conditions::same(&previous.conditions, &status.conditions);
     if !unchanged {
-        let what = format!(
-            "the status of {}",
-            stores::display(
-                kind,
-                &store.name_any(),
-                &store.namespace().unwrap_or_default()
-            )
-        );
+        let what = format!("the status of {shown}");
         ctx.reporter
             .patch_status(api, &store.name_any(), &status)
             .await
             .map_err(error::kube(what))?;
     }
-    Ok(match jwt {
-        Some(_) => Action::requeue(stores::JWT_ACCESS_RECHECK),
-        None => Action::await_change(),
+    Ok(match (next_check, jwt) {
+        (Some(next), _) => Action::requeue(next),
+        (None, Some(_)) => Action::requeue(stores::JWT_ACCESS_RECHECK),
+        (None, None) => Action::await_change(),
     })
 }
+
+/// What checking a store against AWS found, for its `Ready` condition.
+enum Checked {
+    /// Not an AWS store.
+    Nothing,
+    /// AWS accepted the credentials.
+    Verified,
+    /// The credentials are read per ExternalSecret namespace: nothing to check on its own.
+    Unknown,
+    /// Why not, and whether AWS refused the credentials (rather than not answering).
+    Failed(String, bool),
+}
+
+/// A store check that could not reach AWS (network, throttling) is repeated this soon.
+const TRANSIENT_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn store_error_policy<K>(_store: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(%error, "cannot write a store's status");

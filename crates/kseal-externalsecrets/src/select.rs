@@ -56,6 +56,15 @@ impl Stores {
                 &ctx.config,
             )
             .await?;
+            // AWS refused these very credentials at the store's last check: wait for a change or
+            // the next check instead of calling AWS with them again.
+            if let crate::stores::StoreHandle::Aws { id, .. } = &store.handle
+                && let Some(why) = ctx.refused(&store.display, *id)
+            {
+                return Err(Error::Store {
+                    message: format!("{} is not ready: {why}", store.display),
+                });
+            }
             resolved.push((key, store));
         }
         Ok(Stores {

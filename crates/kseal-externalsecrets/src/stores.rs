@@ -32,6 +32,9 @@ pub mod reasons {
     pub const INVALID_PROVIDER_CONFIG: &str = "InvalidProviderConfig";
     /// The configuration is complete but what it refers to is missing.
     pub const VALIDATION_FAILED: &str = "ValidationFailed";
+    /// Usable, but its credentials cannot be checked on their own (a ClusterSecretStore that reads
+    /// them in each ExternalSecret's namespace); `Ready` stays `True`.
+    pub const VALIDATION_UNKNOWN: &str = "ValidationUnknown";
     /// The store sets a field kseal does not implement (kseal's own reason); its ExternalSecrets are not
     /// synced.
     pub const UNSUPPORTED: &str = "Unsupported";
@@ -322,12 +325,12 @@ pub async fn resolve(
 ) -> Result<ResolvedStore, Error> {
     let controller_class = config.controller_class.as_deref();
     let display = display(kind, name, es_namespace);
-    let (spec, uid, version) = match kind {
+    let (spec, uid, generation) = match kind {
         StoreKind::SecretStore => {
             let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
             let store = read_store(&api, name, &display).await?;
             let spec = store.parse()?;
-            (spec, store.uid(), store.resource_version())
+            (spec, store.uid(), store.metadata.generation)
         }
         StoreKind::ClusterSecretStore => {
             let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
@@ -347,7 +350,7 @@ pub async fn resolve(
                     });
                 }
             }
-            (spec, store.uid(), store.resource_version())
+            (spec, store.uid(), store.metadata.generation)
         }
     };
     if !handles_class(&spec, controller_class) {
@@ -376,17 +379,51 @@ pub async fn resolve(
         }
         Provider::Aws(aws) => aws.clone(),
     };
+    let (id, provider) = aws_store(
+        client,
+        providers,
+        &display,
+        kind,
+        name,
+        es_namespace,
+        aws,
+        uid,
+        generation,
+    )
+    .await?;
+    Ok(ResolvedStore {
+        display,
+        handle: StoreHandle::Aws { id, provider },
+        seed,
+    })
+}
+
+/// The provider of an AWS store used from `namespace` (a ClusterSecretStore's references without a
+/// namespace are read there), and its fetch cache key.
+#[allow(clippy::too_many_arguments)]
+async fn aws_store(
+    client: &Client,
+    providers: &Providers,
+    display: &str,
+    kind: StoreKind,
+    name: &str,
+    namespace: &str,
+    aws: AwsProvider,
+    uid: Option<String>,
+    generation: Option<i64>,
+) -> Result<(StoreId, aws::Provider), Error> {
     let scope = match kind {
         // A namespaced store reads its references in its own namespace only.
-        StoreKind::SecretStore => RefScope::Fixed(es_namespace),
-        StoreKind::ClusterSecretStore => RefScope::Default(es_namespace),
+        StoreKind::SecretStore => RefScope::Fixed(namespace),
+        StoreKind::ClusterSecretStore => RefScope::Default(namespace),
     };
-    let (auth, versions) = auth_config(client, &display, aws.auth.as_ref(), scope).await?;
-    let session_tags = session_tags(&aws, kind, name, es_namespace);
+    let (auth, versions) = auth_config(client, display, aws.auth.as_ref(), scope).await?;
+    let session_tags = session_tags(&aws, kind, name, namespace);
+    // The store's generation, not its resource version: writing its status changes nothing here.
     let id = StoreId(hash_of(&(
-        &display,
+        display,
         uid,
-        version,
+        generation,
         versions,
         &aws.region,
         &aws.role,
@@ -407,12 +444,118 @@ pub async fn resolve(
         auth,
         session_name: format!("kseal-{name}"),
     };
-    let provider = providers.get(&display, id, config).await?;
-    Ok(ResolvedStore {
-        display,
-        handle: StoreHandle::Aws { id, provider },
-        seed,
-    })
+    let provider = providers.get(display, id, config).await?;
+    Ok((id, provider))
+}
+
+/// How often a store's credentials are checked against AWS when its `refreshInterval` is unset
+/// (ESO's default store requeue interval).
+pub const VERIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// The shortest interval between two checks of one store: a tiny `refreshInterval` does not send an
+/// STS call per second.
+pub const MIN_VERIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What checking a store against AWS found.
+#[derive(Debug)]
+pub enum Verification {
+    /// Not an AWS store: nothing to check.
+    NotAws,
+    /// A ClusterSecretStore whose credentials are read in each ExternalSecret's namespace: there are
+    /// none to check until an ExternalSecret uses it (ESO's `ValidationUnknown`).
+    Unknown,
+    /// This configuration was checked less than [`MIN_VERIFY_INTERVAL`] ago (the status written after
+    /// a check triggers another): the outcome of that check stands.
+    Recent,
+    /// AWS accepted the credentials (through every role of the chain).
+    Verified {
+        /// The store's fetch cache key.
+        id: StoreId,
+        /// The identity AWS answered with (empty when GetCallerIdentity is explicitly denied).
+        arn: String,
+    },
+}
+
+/// Why a store's credentials could not be used.
+#[derive(Debug)]
+pub struct Rejection {
+    /// The store's fetch cache key, once its configuration could be read.
+    pub id: Option<StoreId>,
+    /// What failed, naming the step: a missing Secret or service account, an AssumeRole, or the
+    /// GetCallerIdentity call; never a credential.
+    pub message: String,
+    /// AWS refused the credentials or access (not a network failure or throttling): the store's
+    /// ExternalSecrets make no AWS call with them until they change or a later check passes.
+    pub refused: bool,
+}
+
+/// Checks that a store's credentials work: reads what its `auth` refers to, obtains the credentials
+/// (assuming every role) and calls STS GetCallerIdentity with them, unless `recent` says this
+/// configuration was just checked.
+#[allow(clippy::too_many_arguments)]
+pub async fn verify(
+    client: &Client,
+    providers: &Providers,
+    kind: StoreKind,
+    name: &str,
+    namespace: &str,
+    spec: &SecretStoreSpec,
+    uid: Option<String>,
+    generation: Option<i64>,
+    recent: impl Fn(StoreId) -> bool,
+) -> Result<Verification, Rejection> {
+    let Some(aws) = &spec.provider.aws else {
+        return Ok(Verification::NotAws);
+    };
+    if kind == StoreKind::ClusterSecretStore && referent(aws.auth.as_ref()) {
+        return Ok(Verification::Unknown);
+    }
+    let display = display(kind, name, namespace);
+    let (id, provider) = aws_store(
+        client,
+        providers,
+        &display,
+        kind,
+        name,
+        namespace,
+        aws.clone(),
+        uid,
+        generation,
+    )
+    .await
+    .map_err(|error| Rejection {
+        id: None,
+        message: error.to_string(),
+        refused: false,
+    })?;
+    if recent(id) {
+        return Ok(Verification::Recent);
+    }
+    match provider.verify().await {
+        Ok(arn) => Ok(Verification::Verified { id, arn }),
+        Err(error) => Err(Rejection {
+            id: Some(id),
+            refused: matches!(error, aws::Error::Auth(_) | aws::Error::Config(_)),
+            message: format!("{display}: the AWS credentials do not work: {error}"),
+        }),
+    }
+}
+
+/// Whether a ClusterSecretStore's `auth` reads its credentials in each ExternalSecret's namespace
+/// (a reference without a namespace).
+fn referent(auth: Option<&AwsAuth>) -> bool {
+    let Some(auth) = auth else { return false };
+    if let Some(secret_ref) = &auth.secret_ref {
+        return secret_ref.access_key_id_secret_ref.namespace.is_none()
+            || secret_ref.secret_access_key_secret_ref.namespace.is_none()
+            || secret_ref
+                .session_token_secret_ref
+                .as_ref()
+                .is_some_and(|s| s.namespace.is_none());
+    }
+    auth.jwt
+        .as_ref()
+        .and_then(|jwt| jwt.service_account_ref.as_ref())
+        .is_some_and(|sa| sa.namespace.is_none())
 }
 
 /// The session tags sent when assuming a store's `role`, as ESO chooses them: `sessionTags` with

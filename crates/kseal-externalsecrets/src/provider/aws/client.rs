@@ -106,6 +106,8 @@ pub struct Provider {
 
 struct Inner {
     client: aws_sdk_secretsmanager::Client,
+    /// STS with the same credentials, for [`Provider::verify`].
+    sts: aws_sdk_sts::Client,
     prefix: Option<String>,
     observer: Observer,
     /// Until when BatchGetSecretValue is known to be denied to this identity.
@@ -140,16 +142,39 @@ impl Provider {
         let observer = Observer::new(options.observer);
         let credentials = credentials::chain(&config, &base, &observer)?;
         let client_config = aws_sdk_secretsmanager::config::Builder::from(&base)
+            .credentials_provider(credentials.clone())
+            .build();
+        let sts_config = aws_sdk_sts::config::Builder::from(&base)
             .credentials_provider(credentials)
             .build();
         Ok(Self {
             inner: Arc::new(Inner {
                 client: aws_sdk_secretsmanager::Client::from_conf(client_config),
+                sts: aws_sdk_sts::Client::from_conf(sts_config),
                 prefix: config.prefix.filter(|prefix| !prefix.is_empty()),
                 observer,
                 batch_denied_until: Mutex::new(None),
             }),
         })
+    }
+
+    /// Whether the store's credentials work: obtains them (through every role of the chain, as reads
+    /// do, and cached as theirs) and signs an STS GetCallerIdentity with them. That call needs no IAM
+    /// permission, so a least-privilege policy passes; an explicit deny of it (`AccessDenied`) still
+    /// proves that AWS accepted the credentials. Returns the identity's ARN.
+    pub async fn verify(&self) -> Result<String, Error> {
+        const OPERATION: &str = "GetCallerIdentity";
+        let result = match self.inner.sts.get_caller_identity().send().await {
+            Ok(output) => Ok(output.arn.unwrap_or_default()),
+            Err(error)
+                if aws_sdk_sts::error::ProvideErrorMetadata::code(&error)
+                    == Some("AccessDenied") =>
+            {
+                Ok(String::new())
+            }
+            Err(error) => Err(Error::from_sdk(OPERATION, None, error)),
+        };
+        self.inner.observer.record(OPERATION, result)
     }
 
     /// The secret id of `key`: the store's prefix, then the key.
