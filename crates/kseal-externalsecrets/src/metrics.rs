@@ -90,9 +90,20 @@ impl SyncMetrics {
 impl crate::provider::aws::CallObserver for SyncMetrics {
     fn call(&self, operation: &'static str, result: &'static str) {
         self.provider_call(operation, result);
-        self.eso.provider_call(operation, result);
+        // ESO's family counts Secrets Manager calls (`provider="AWS/SecretsManager"`); STS calls
+        // (roles, the store checks) are kseal's family only.
+        if !STS_OPERATIONS.contains(&operation) {
+            self.eso.provider_call(operation, result);
+        }
     }
 }
+
+/// The STS operations the AWS provider calls.
+const STS_OPERATIONS: &[&str] = &[
+    "AssumeRole",
+    "AssumeRoleWithWebIdentity",
+    "GetCallerIdentity",
+];
 
 #[cfg(test)]
 mod tests {
@@ -118,5 +129,25 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn sts_calls_count_in_kseals_family_only() {
+        use crate::provider::aws::CallObserver as _;
+        let mut registry = Registry::default();
+        let metrics = SyncMetrics::register(&mut registry)
+            .with_eso(crate::eso_metrics::EsoMetrics::register(&mut registry));
+        metrics.call("GetCallerIdentity", "success");
+        metrics.call("GetSecretValue", "success");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(
+                "provider_calls_total{operation=\"GetCallerIdentity\",result=\"success\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("call=\"GetSecretValue\""), "{text}");
+        assert!(!text.contains("call=\"GetCallerIdentity\""), "{text}");
     }
 }
