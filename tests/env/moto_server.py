@@ -90,7 +90,8 @@ class CountingMiddleware:
             return self.app(environ, start_response)
         return self.json_refusals(environ, start_response)
 
-    def query_refusals(self, environ, start_response):
+    def answer(self, environ):
+        """moto's answer to one request: (status, headers, body)."""
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -98,7 +99,10 @@ class CountingMiddleware:
             return lambda data: None
 
         body = b"".join(self.app(environ, capture))
-        status, headers = captured["status"], captured["headers"]
+        return captured["status"], captured["headers"], body
+
+    def query_refusals(self, environ, start_response):
+        status, headers, body = self.answer(environ)
         if status.startswith("403") and b"<ErrorResponse><Errors><Error>" in body:
             body = body.replace(b"<ErrorResponse><Errors><Error>", b"<ErrorResponse><Error>")
             body = body.replace(b"</Error></Errors></ErrorResponse>", b"</Error></ErrorResponse>")
@@ -108,14 +112,7 @@ class CountingMiddleware:
         return [body]
 
     def json_refusals(self, environ, start_response):
-        captured = {}
-
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        body = b"".join(self.app(environ, capture))
-        status, headers = captured["status"], captured["headers"]
+        status, headers, body = self.answer(environ)
         if status.startswith("403") and b"<ErrorResponse>" in body:
             text = body.decode("utf-8", "replace")
             code = re.search(r"<Code>([^<]*)</Code>", text)
