@@ -25,30 +25,32 @@ use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
     PrivateDecryptingKey,
 };
-use futures::{StreamExt as _, TryStreamExt as _};
-use kseal_api::{SealedSecret, annotations};
-use kseal_core::{PlainSecret, SealOptions, seal_secret};
-use kseal_crypto::{KeyOptions, KeyPair, PublicKey};
+use futures::StreamExt as _;
+use kseal_api::SealedSecret;
+use kseal_crypto::PublicKey;
 use kseal_testenv::TestEnv;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// Values per SealedSecret.
-const VALUES: usize = 5;
 /// Active keys in the key-hint measurement.
 const KEYS: usize = 12;
 /// Cores of the reference machine: the raw one-core rate is scaled by this.
 const CORES: f64 = 2.0;
 /// How long one raw decrypt-rate measurement runs.
 const RAW_WINDOW: Duration = Duration::from_secs(4);
-/// Concurrent creates while setting up.
-const CREATE_CONCURRENCY: usize = 16;
 /// How long the controller may take to sync everything before the benchmark fails.
 const SYNC_DEADLINE: Duration = Duration::from_secs(60 * 60);
 /// The controller is idle once its reconcile count has not moved for this long.
 const IDLE_AFTER: Duration = Duration::from_secs(5);
+
+#[path = "common.rs"]
+mod common;
+use common::{
+    ApiRequests, CREATE_CONCURRENCY, CpuUse, VALUES, create_sealed, generate_keys, rss, sealed,
+    store_keys,
+};
 
 fn main() {
     kseal_testenv::block_on(run());
@@ -73,16 +75,16 @@ async fn run() {
     store_keys(&client, &namespace, std::slice::from_ref(&pair)).await;
     let public = [pair.certificate().public_key().clone()];
     eprintln!("creating {n} SealedSecrets × {VALUES} values…");
-    create_sealed(&client, &namespace, 0..n, &public, Hint::Kseal).await;
+    create_sealed(&client, &namespace, 0..n, &public, true).await;
     let mut controller = Controller::start(&binary, env, &namespace);
-    let cpu_before = CpuUse::now(env, &controller);
+    let cpu_before = CpuUse::now(env, controller.child.id());
     let requests_before = ApiRequests::now(&client).await;
     let started = Instant::now();
     controller.ready().await;
     let first_ready = started.elapsed();
     synced(&client, &namespace, n).await;
     let elapsed = started.elapsed();
-    let cpu = CpuUse::now(env, &controller).minus(&cpu_before);
+    let cpu = CpuUse::now(env, controller.child.id()).minus(&cpu_before);
     let requests = ApiRequests::now(&client).await.minus(&requests_before);
     let first_ops = controller.metric("kseal_unseal_rsa_operations_total").await;
     let raw_after = raw.one_core().await;
@@ -90,7 +92,7 @@ async fn run() {
     let raw_rate = (raw_before + raw_after) / 2.0;
     let rate = (n * VALUES) as f64 / elapsed.as_secs_f64();
     let reference = CORES * raw_rate;
-    let rss_small = controller.rss();
+    let rss_small = rss(controller.child.id());
     println!();
     println!(
         "kseal unseal benchmark: RSA-4096 keys, real kube-apiserver, controller {}",
@@ -151,7 +153,7 @@ async fn run() {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
         let namespace = env.namespace().await;
         store_keys(&client, &namespace, std::slice::from_ref(&pair)).await;
-        create_sealed(&client, &namespace, 0..n, &public, Hint::Kseal).await;
+        create_sealed(&client, &namespace, 0..n, &public, true).await;
         let pinned = Pinned::new(env);
         let controller = Controller::start_on(&binary, env, &namespace, Some(CONTROLLER_CPU));
         let started = Instant::now();
@@ -182,16 +184,16 @@ async fn run() {
         store_keys(&client, &namespace, std::slice::from_ref(&pair)).await;
         eprintln!("creating {rss_n} SealedSecrets × {VALUES} values…");
         let setup = Instant::now();
-        create_sealed(&client, &namespace, 0..rss_n, &public, Hint::Kseal).await;
+        create_sealed(&client, &namespace, 0..rss_n, &public, true).await;
         eprintln!("created in {:.0} s", setup.elapsed().as_secs_f64());
         let mut controller = Controller::start(&binary, env, &namespace);
         let started = Instant::now();
         synced(&client, &namespace, rss_n).await;
         let to_synced = started.elapsed();
         controller.idle().await;
-        let (rss, peak) = controller.rss();
+        let (resident, peak) = rss(controller.child.id());
         println!(
-            "  controller RSS with {rss_n} SealedSecrets synced, idle: {rss:.1} MiB (peak {peak:.1} MiB while \
+            "  controller RSS with {rss_n} SealedSecrets synced, idle: {resident:.1} MiB (peak {peak:.1} MiB while \
              unsealing; synced in {:.0} s); target < 64 MiB",
             to_synced.as_secs_f64()
         );
@@ -200,23 +202,13 @@ async fn run() {
         let mut controller = Controller::start(&binary, env, &namespace);
         controller.reconciled(rss_n).await;
         controller.idle().await;
-        let (rss, peak) = controller.rss();
+        let (resident, peak) = rss(controller.child.id());
         println!(
-            "  controller RSS with {rss_n} SealedSecrets synced, after a restart, idle: {rss:.1} MiB \
+            "  controller RSS with {rss_n} SealedSecrets synced, after a restart, idle: {resident:.1} MiB \
              (peak {peak:.1} MiB); target < 64 MiB"
         );
         controller.stop().await;
     }
-}
-
-/// CPU time (seconds) used so far by the processes that share the machine during a measurement.
-struct CpuUse {
-    controller: f64,
-    apiserver: f64,
-    etcd: f64,
-    bench: f64,
-    /// Every process on the machine (busy time of all cores).
-    machine: f64,
 }
 
 /// The CPU the pinned controller runs on, and the one everything else shares meanwhile.
@@ -260,126 +252,6 @@ impl Drop for Pinned {
     }
 }
 
-/// Clock ticks per second of `/proc` times (`USER_HZ`, 100 on Linux).
-const TICKS: f64 = 100.0;
-
-impl CpuUse {
-    fn now(env: &TestEnv, controller: &Controller) -> Self {
-        let server = |name: &str| {
-            std::fs::read_to_string(env.dir().join(format!("{name}.pid")))
-                .ok()
-                .and_then(|pid| pid.trim().parse().ok())
-                .map_or(0.0, process_cpu)
-        };
-        let stat = std::fs::read_to_string("/proc/stat").unwrap();
-        let ticks: Vec<f64> = stat
-            .lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .skip(1)
-            .map(|t| t.parse().unwrap())
-            .collect();
-        // user nice system idle iowait irq softirq steal …: busy is all but idle and iowait.
-        let busy = ticks.iter().take(8).sum::<f64>() - ticks[3] - ticks[4];
-        CpuUse {
-            controller: process_cpu(controller.child.id()),
-            apiserver: server("apiserver"),
-            etcd: server("etcd"),
-            bench: process_cpu(std::process::id()),
-            machine: busy / TICKS,
-        }
-    }
-
-    fn minus(&self, before: &CpuUse) -> CpuUse {
-        CpuUse {
-            controller: self.controller - before.controller,
-            apiserver: self.apiserver - before.apiserver,
-            etcd: self.etcd - before.etcd,
-            bench: self.bench - before.bench,
-            machine: self.machine - before.machine,
-        }
-    }
-}
-
-/// The API server's own request counts (`apiserver_request_total`) by verb and resource.
-struct ApiRequests(std::collections::BTreeMap<(String, String), f64>);
-
-impl ApiRequests {
-    async fn now(client: &Client) -> Self {
-        let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-        let text = client.request_text(request).await.unwrap_or_default();
-        let mut counts = std::collections::BTreeMap::new();
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
-                continue;
-            };
-            let Some((labels, value)) = rest.rsplit_once("} ") else {
-                continue;
-            };
-            let label = |name: &str| {
-                labels
-                    .split(',')
-                    .find_map(|pair| pair.strip_prefix(&format!("{name}=\"")))
-                    .map_or("", |v| v.trim_end_matches('"'))
-            };
-            let resource = match label("subresource") {
-                "" => label("resource").to_owned(),
-                sub => format!("{}/{sub}", label("resource")),
-            };
-            if resource.is_empty() || label("verb") == "WATCH" {
-                continue;
-            }
-            *counts
-                .entry((label("verb").to_owned(), resource))
-                .or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
-        }
-        ApiRequests(counts)
-    }
-
-    fn minus(&self, before: &ApiRequests) -> ApiRequests {
-        ApiRequests(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), v - before.0.get(k).copied().unwrap_or(0.0)))
-                .filter(|(_, v)| *v > 0.0)
-                .collect(),
-        )
-    }
-
-    /// `VERB resource n.nn` for each (verb, resource) with at least 0.01 request per object.
-    fn per_object(&self, objects: usize) -> String {
-        let shown: Vec<String> = self
-            .0
-            .iter()
-            .map(|((verb, resource), count)| (verb, resource, count / objects as f64))
-            .filter(|(_, _, each)| *each >= 0.01)
-            .map(|(verb, resource, each)| format!("{verb} {resource} {each:.2}"))
-            .collect();
-        let total: f64 = self.0.values().sum::<f64>() / objects as f64;
-        format!("{total:.2} in all: {}", shown.join(", "))
-    }
-}
-
-/// User + system CPU seconds of process `pid` (`/proc/<pid>/stat` fields 14 and 15).
-fn process_cpu(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|t| t.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / TICKS
-}
-
 /// RSA operations per value with [`KEYS`] active keys and SealedSecrets sealed with each in turn.
 async fn key_hints(client: &Client, env: &TestEnv, binary: &PathBuf, count: usize) {
     let pairs = generate_keys(KEYS).await;
@@ -392,7 +264,7 @@ async fn key_hints(client: &Client, env: &TestEnv, binary: &PathBuf, count: usiz
     for hint in [Hint::Kseal, Hint::None] {
         let namespace = env.namespace().await;
         store_keys(client, &namespace, &pairs).await;
-        create_sealed(client, &namespace, 0..count, &public, hint).await;
+        create_sealed(client, &namespace, 0..count, &public, hint == Hint::Kseal).await;
         let mut controller = Controller::start(binary, env, &namespace);
         synced(client, &namespace, count).await;
         let first = controller.metric("kseal_unseal_rsa_operations_total").await;
@@ -523,98 +395,13 @@ impl RawRate {
     }
 }
 
-/// `count` RSA-4096 key pairs (generation takes a while: both cores).
-async fn generate_keys(count: usize) -> Vec<KeyPair> {
-    futures::stream::iter(0..count)
-        .map(|_| tokio::task::spawn_blocking(|| KeyPair::generate(&KeyOptions::default()).unwrap()))
-        .buffer_unordered(2)
-        .try_collect()
-        .await
-        .unwrap()
-}
-
-/// Stores `pairs` as the controller's key Secrets in `namespace`, as it would have generated them.
-async fn store_keys(client: &Client, namespace: &str, pairs: &[KeyPair]) {
-    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
-    for pair in pairs {
-        let secret = kseal_sealedsecrets::keys::key_secret(namespace, pair).unwrap();
-        api.create(&PostParams::default(), &secret).await.unwrap();
-    }
-}
-
-/// SealedSecret `s-{i}` with [`VALUES`] values, sealed with `keys[i % keys.len()]`.
-fn sealed(namespace: &str, i: usize, keys: &[PublicKey], hint: Hint) -> SealedSecret {
-    let secret = PlainSecret {
-        metadata: ObjectMeta {
-            name: Some(format!("s-{i}")),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        data: (0..VALUES)
-            .map(|v| {
-                let value = format!("value {v} of secret {i}: {}", "x".repeat(24));
-                (format!("key-{v}"), value.into_bytes().into())
-            })
-            .collect(),
-        ..PlainSecret::default()
-    };
-    let mut sealed = seal_secret(
-        secret,
-        &SealOptions {
-            key: &keys[i % keys.len()],
-            scope: None,
-            allow_empty_data: false,
-            default_namespace: namespace.to_owned(),
-            namespace: None,
-            name: None,
-        },
-    )
-    .unwrap();
-    if hint != Hint::Kseal {
-        sealed
-            .metadata
-            .annotations
-            .get_or_insert_default()
-            .remove(annotations::KEY_HINT);
-    }
-    sealed
-}
-
-/// Seals (on the blocking pool) and creates SealedSecrets `range`.
-async fn create_sealed(
-    client: &Client,
-    namespace: &str,
-    range: std::ops::Range<usize>,
-    keys: &[PublicKey],
-    hint: Hint,
-) {
-    let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
-    futures::stream::iter(range)
-        .map(|i| {
-            let (namespace, keys) = (namespace.to_owned(), keys.to_vec());
-            tokio::task::spawn_blocking(move || sealed(&namespace, i, &keys, hint))
-        })
-        .buffered(CREATE_CONCURRENCY)
-        .map(|sealed| {
-            let api = api.clone();
-            async move {
-                api.create(&PostParams::default(), &sealed.unwrap())
-                    .await
-                    .expect("creating a SealedSecret")
-            }
-        })
-        .buffer_unordered(CREATE_CONCURRENCY)
-        .for_each(|_| async {})
-        .await;
-}
-
 /// Replaces the `encryptedData` of SealedSecrets `0..count` by a fresh sealing (no hint).
 async fn update_sealed(client: &Client, namespace: &str, count: usize, keys: &[PublicKey]) {
     let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
     futures::stream::iter(0..count)
         .map(|i| {
             let api = api.clone();
-            let fresh = sealed(namespace, i, keys, Hint::None);
+            let fresh = sealed(namespace, i, keys, false);
             async move {
                 let patch =
                     serde_json::json!({ "spec": { "encryptedData": fresh.spec.encrypted_data } });
@@ -804,20 +591,6 @@ impl Controller {
         let mut response = String::new();
         stream.read_to_string(&mut response).await.ok()?;
         Some(response)
-    }
-
-    /// (VmRSS, VmHWM) in MiB, from `/proc/<pid>/status`.
-    fn rss(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no {name} in /proc/<pid>/status"))
-                / 1024.0
-        };
-        (field("VmRSS:"), field("VmHWM:"))
     }
 }
 

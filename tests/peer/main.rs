@@ -3,10 +3,8 @@
 //! the same key, each in a namespace of its own, and the Secrets and `Synced` conditions they leave are
 //! compared.
 //!
-//! sealed-secrets' controller only reads in-cluster configuration, so it runs in a private mount
-//! namespace (`unshare --mount`) with a service account's token, `ca.crt` and `namespace` where
-//! in-cluster configuration reads them and `KUBERNETES_SERVICE_HOST`/`PORT` naming the API server. It
-//! watches only its own namespace (`--all-namespaces=false`).
+//! sealed-secrets' controller runs as a pod would run it (in-cluster configuration in a private mount
+//! namespace; see `controller.rs`) and watches only its own namespace.
 //!
 //! A case agrees when both controllers report the same `Synced` status and, where a Secret is written,
 //! the Secrets have the same data, type, labels, annotations, owner reference and immutability (kseal's
@@ -14,14 +12,13 @@
 //! difference, and fails on one that `tests/peer/known-differences.yaml` does not list with its reason,
 //! or on a listed case that agrees.
 
+mod controller;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
+use controller::{peer_version, start_peer};
+use k8s_openapi::api::core::v1::Secret;
 use kseal_api::{SealedSecret, SealedSecretStatus};
 use kseal_core::{PlainSecret, SealOptions, seal_secret};
 use kseal_crypto::{KeyOptions, KeyPair, PublicKey, Scope};
@@ -171,7 +168,7 @@ async fn kseal_unseals_as_the_sealed_secrets_controller_does() {
             .await
             .unwrap();
     }
-    let _peer = start_peer(env, &client, &peer_ns).await;
+    let _peer = start_peer(env, &client, &peer_ns, &[]).await;
     let kseal = start_kseal(client.clone(), &kseal_ns);
 
     let cases = cases();
@@ -358,135 +355,4 @@ fn start_kseal(client: Client, namespace: &str) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let _ = kseal_controller::run(client, config, std::future::pending()).await;
     })
-}
-
-/// The sealed-secrets controller, killed when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the sealed-secrets controller for `namespace` as a pod would run it: in-cluster configuration
-/// from a service account (bound to `cluster-admin`: the test owns the cluster) in a private mount
-/// namespace.
-async fn start_peer(env: &TestEnv, client: &Client, namespace: &str) -> Peer {
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    accounts
-        .create(
-            &PostParams::default(),
-            &ServiceAccount {
-                metadata: ObjectMeta {
-                    name: Some("sealed-secrets".into()),
-                    ..ObjectMeta::default()
-                },
-                ..ServiceAccount::default()
-            },
-        )
-        .await
-        .unwrap();
-    Api::<ClusterRoleBinding>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &ClusterRoleBinding {
-                metadata: ObjectMeta {
-                    name: Some(format!("peer-{namespace}")),
-                    ..ObjectMeta::default()
-                },
-                role_ref: RoleRef {
-                    api_group: "rbac.authorization.k8s.io".into(),
-                    kind: "ClusterRole".into(),
-                    name: "cluster-admin".into(),
-                },
-                subjects: Some(vec![Subject {
-                    kind: "ServiceAccount".into(),
-                    name: "sealed-secrets".into(),
-                    namespace: Some(namespace.to_owned()),
-                    ..Subject::default()
-                }]),
-            },
-        )
-        .await
-        .unwrap();
-    let token = accounts
-        .create_token_request(
-            "sealed-secrets",
-            &PostParams::default(),
-            &TokenRequest {
-                spec: TokenRequestSpec {
-                    audiences: vec![],
-                    expiration_seconds: Some(3600),
-                    ..TokenRequestSpec::default()
-                },
-                ..TokenRequest::default()
-            },
-        )
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .token;
-
-    let files = tempfile::tempdir().unwrap().keep();
-    std::fs::write(files.join("token"), token).unwrap();
-    std::fs::write(files.join("namespace"), namespace).unwrap();
-    std::fs::copy(env.dir().join("pki/ca.crt"), files.join("ca.crt")).unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(env.kubeconfig_path()).unwrap();
-    let server = kubeconfig.clusters[0]
-        .cluster
-        .as_ref()
-        .unwrap()
-        .server
-        .clone()
-        .unwrap();
-    let authority = server.trim_start_matches("https://");
-    let (host, port) = authority.rsplit_once(':').unwrap();
-    let listen = free_port();
-    let metrics = free_port();
-    let log = std::fs::File::create(env.dir().join(format!("logs/peer-{namespace}.log"))).unwrap();
-    let script = format!(
-        "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && \
-         cp {files}/token {files}/namespace {files}/ca.crt /run/secrets/kubernetes.io/serviceaccount/ && \
-         exec {binary} --all-namespaces=false --key-renew-period=0 \
-         --listen-addr 127.0.0.1:{listen} --listen-metrics-addr 127.0.0.1:{metrics}",
-        files = files.display(),
-        binary = peer_binary().display(),
-    );
-    let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .env("KUBERNETES_SERVICE_HOST", host)
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .env("POD_NAMESPACE", namespace)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Peer(child)
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// The sealed-secrets controller the test environment built.
-fn peer_binary() -> PathBuf {
-    kseal_e2e::built_peer(
-        "KSEAL_SEALED_SECRETS_CONTROLLER",
-        "sealed-secrets-controller",
-    )
-}
-
-fn peer_version() -> String {
-    std::fs::read_to_string(kseal_e2e::repo_root().join("tests/env/versions"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("KUBESEAL_VERSION="))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("?")
-        .to_owned()
 }
