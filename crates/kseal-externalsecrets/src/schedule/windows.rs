@@ -14,8 +14,8 @@
 //!
 //! Schedules are parsed by croner set up as robfig's parser: five fields, names (`MON`, `JAN`), `?`
 //! as `*`, `N/step` as `N-max/step`, and a day that matches the day of month *or* the weekday when
-//! both are restricted. Where croner accepts more than robfig (`L`, `W` and `#`, weekday `7`, a
-//! weekday name in another field), kseal runs the schedule where ESO would ignore it as unparseable.
+//! both are restricted. Where croner accepts more than robfig (`L`, `W` and `#`, weekday `7` and so
+//! `FRI-SUN`, a weekday or month name in the other's field), kseal runs the schedule where ESO would ignore it as unparseable.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
