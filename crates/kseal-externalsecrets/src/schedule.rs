@@ -11,6 +11,7 @@
 //! ExternalSecret and the repair of its Secret run at once, as in ESO. A refresh held back waits
 //! until the windows next allow one, and then reads the data of the cycle it runs in.
 
+mod cron;
 mod windows;
 
 pub use windows::{Parsed, Windows};

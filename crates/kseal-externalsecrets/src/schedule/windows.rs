@@ -12,24 +12,16 @@
 //! - `@every D` has no fixed firings (robfig's next firing is the probe time, truncated to the
 //!   second, plus `D`), so such a window is open always, never, or during a part of every second.
 //!
-//! Schedules are parsed by croner set up as robfig's parser: five fields, names (`MON`, `JAN`), `?`
-//! as `*`, `N/step` as `N-max/step`, and a day that matches the day of month *or* the weekday when
-//! both are restricted. Where croner accepts more than robfig (`L`, `W` and `#`, weekday `7` and so
-//! `FRI-SUN`, a weekday or month name in the other's field), kseal runs the schedule where ESO would ignore it as unparseable.
+//! Cron schedules are read as robfig reads them (see [`super::cron`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
-use jiff::Timestamp;
-use jiff::tz::Offset;
 use kseal_api::external_secrets::{SyncWindowKind, SyncWindows};
+
+use super::cron::CronSchedule;
 
 /// One second, in nanoseconds (the unit of every instant here).
 const SECOND: i128 = 1_000_000_000;
-
-/// robfig gives up looking for a firing more than 5 years after the probe's year.
-const SEARCH_YEARS: i16 = 5;
 
 /// Instants [`Windows::next_allowed`] examines before it settles for "look again then".
 const MAX_STEPS: usize = 256;
@@ -56,7 +48,7 @@ struct Window {
 
 #[derive(Debug, Clone)]
 enum Schedule {
-    Cron(Box<Cron>),
+    Cron(CronSchedule),
     /// `@every D`: D in nanoseconds, whole seconds, at least one.
     Every(i128),
 }
@@ -236,7 +228,7 @@ impl Schedule {
                 text
             }
         };
-        cron(fields).map(|cron| Schedule::Cron(Box::new(cron)))
+        CronSchedule::parse(fields).map(Schedule::Cron)
     }
 
     /// The first firing strictly after `t` (robfig's `Next`): firings are whole seconds.
@@ -244,46 +236,9 @@ impl Schedule {
         let after = t.div_euclid(SECOND) + 1;
         match self {
             Schedule::Every(every) => Some((after - 1) * SECOND + every),
-            Schedule::Cron(cron) => {
-                let start = Timestamp::from_second(i64::try_from(after).ok()?).ok()?;
-                let start = Offset::UTC.to_datetime(start);
-                let next = cron.find_next_occurrence(&start, true).ok()?;
-                if next.year() > start.year() + SEARCH_YEARS {
-                    return None;
-                }
-                let next = Offset::UTC.to_timestamp(next).ok()?;
-                Some(i128::from(next.as_second()) * SECOND)
-            }
+            Schedule::Cron(cron) => cron.first_from(after).map(|second| second * SECOND),
         }
     }
-}
-
-/// Five cron fields as robfig reads them: `?` is `*` in every field, and a day field that lists
-/// `*` (or `*/1`) is the wildcard, which matters for the day-of-month-or-weekday rule.
-fn cron(text: &str) -> Option<Cron> {
-    let mut fields: Vec<String> = text
-        .split_whitespace()
-        .map(|f| f.replace('?', "*"))
-        .collect();
-    if fields.len() != 5 {
-        return None;
-    }
-    for day in [2, 4] {
-        if fields[day]
-            .split(',')
-            .any(|part| part == "*" || part == "*/1")
-        {
-            fields[day] = "*".to_owned();
-        }
-    }
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .dom_and_dow(false)
-        .sloppy_ranges(true)
-        .build()
-        .parse(&fields.join(" "))
-        .ok()
 }
 
 fn nanos(t: SystemTime) -> i128 {
@@ -309,6 +264,7 @@ fn instant(nanos: i128) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::Timestamp;
     use kseal_api::external_secrets::SyncWindow;
 
     /// An instant written as RFC 3339 (UTC).
@@ -535,6 +491,13 @@ mod tests {
             "@every 5d",
             "@every",
             "61 * * * *",
+            // croner's extensions, which robfig refuses.
+            "0 0 L * *",
+            "0 0 1W * *",
+            "0 9 * * 1#2",
+            "0 22 * * 7",
+            "0 22 * * FRI-SUN",
+            "0 0 * MON *",
         ] {
             let deny = parsed(SyncWindowKind::Deny, &[(bad, "8h"), ("0 22 * * 1-5", "8h")]);
             assert_eq!(deny.ignored, [0], "{bad}");
