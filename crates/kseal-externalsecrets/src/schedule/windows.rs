@@ -154,7 +154,7 @@ impl Window {
     ///
     /// For a cron schedule, the window is open at `t` iff no firing lies in `(t − d − 1s, t − d)`
     /// and one lies in `[t − d, t]`: it can open only at a firing `f` or at `f + d + 1s`, and close
-    /// only just after `f + d`. `@every` repeats every second; see [`Window::every_changes`].
+    /// only just after `f + d`. An `@every` window repeats its state every second.
     fn next_change(&self, at: i128) -> Option<i128> {
         let d = self.duration;
         match &self.schedule {
@@ -206,8 +206,8 @@ impl Window {
 }
 
 impl Schedule {
-    /// robfig's descriptors, `@every <Go duration>`, or five cron fields; `None` where robfig's
-    /// parser (as ESO sets it up) fails, or croner's does.
+    /// robfig's descriptors (exactly as written, lower case), `@every <Go duration>`, or five cron
+    /// fields; `None` where robfig's parser, as ESO sets it up, fails.
     fn parse(text: &str) -> Option<Schedule> {
         let fields = match text {
             "@yearly" | "@annually" => "0 0 1 1 *",
