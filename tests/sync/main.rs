@@ -14,6 +14,7 @@ mod seed;
 mod stores;
 mod trust;
 mod unsupported;
+mod windows;
 
 use std::collections::BTreeMap;
 

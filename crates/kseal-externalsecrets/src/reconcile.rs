@@ -157,6 +157,19 @@ pub async fn reconcile(
             return fail(&ctx, &watched, &es, error).await;
         }
     };
+    let windows = match schedule::Windows::parse(es.spec.sync_windows.as_ref()) {
+        Ok(parsed) => {
+            for index in parsed.ignored {
+                // The span names the ExternalSecret; the schedule is not logged.
+                tracing::warn!(
+                    window = index,
+                    "ignoring spec.syncWindows.windows[{index}]: its schedule does not parse, as ESO ignores it"
+                );
+            }
+            parsed.windows
+        }
+        Err(message) => return fail(&ctx, &watched, &es, Error::Invalid { message }).await,
+    };
     // Entries may each name their store (`sourceRef.storeRef`); the others need `secretStoreRef`.
     if es.spec.secret_store_ref.is_none() && select::references(&es.spec).next().is_none() {
         let error = Error::Invalid {
@@ -172,6 +185,7 @@ pub async fn reconcile(
         spec_synced,
         target_intact,
         store_seed: stores::seed(&store_display),
+        windows,
     };
     let (fresh_after, cycle) = match schedule::decide(&inputs, now) {
         Decision::Due { fresh_after, cycle } => (fresh_after, cycle),

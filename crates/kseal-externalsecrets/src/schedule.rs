@@ -6,6 +6,15 @@
 //! spread over the interval, so a restart does not send every request at once. A refresh fetches
 //! data no older than its grid point ([`Decision::Due::fresh_after`]): data fetched since the grid
 //! point by another ExternalSecret is shared, not fetched again.
+//!
+//! Sync windows ([`Windows`]) hold back only the periodic refreshes: a first sync, a change of the
+//! ExternalSecret and the repair of its Secret run at once, as in ESO. A refresh held back waits
+//! until the windows next allow one, and then reads the data of the cycle it runs in.
+
+mod cron;
+mod windows;
+
+pub use windows::{Parsed, Windows};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,6 +58,8 @@ pub struct Inputs {
     pub target_intact: bool,
     /// Identity of the store: spreads stores over the interval.
     pub store_seed: u64,
+    /// `spec.syncWindows`: when periodic refreshes may run.
+    pub windows: Windows,
 }
 
 /// The outcome of [`decide`].
@@ -99,13 +110,18 @@ pub fn decide(inputs: &Inputs, now: SystemTime) -> Decision {
         }
         (RefreshPolicy::Periodic, Some(grid)) => {
             let next = grid.after(refreshed_at);
-            if next <= now {
+            if next > now {
+                Decision::Wait { until: Some(next) }
+            } else if inputs.windows.allows(now) {
+                // Late (held back by the windows, or a stopped controller): this cycle's data.
                 Decision::Due {
-                    fresh_after: next,
+                    fresh_after: this_cycle,
                     cycle: true,
                 }
             } else {
-                Decision::Wait { until: Some(next) }
+                Decision::Wait {
+                    until: inputs.windows.next_allowed(now),
+                }
             }
         }
     }
@@ -152,6 +168,7 @@ fn seconds(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kseal_api::external_secrets::{SyncWindow, SyncWindowKind, SyncWindows};
 
     #[test]
     fn intervals_read_as_go_durations_with_a_one_second_floor() {
@@ -182,6 +199,7 @@ mod tests {
             spec_synced: true,
             target_intact: true,
             store_seed: 600,
+            windows: Windows::default(),
         }
     }
 
@@ -259,6 +277,112 @@ mod tests {
         let mut once = synced(4300);
         once.interval = Duration::ZERO;
         assert_eq!(decide(&once, at(100_000)), Decision::Wait { until: None });
+    }
+
+    /// Wednesday 2026-12-02 00:00 UTC, in seconds since the epoch.
+    const WEDNESDAY: u64 = 1_796_169_600;
+
+    fn windows(kind: SyncWindowKind, schedule: &str, duration: &str) -> Windows {
+        let spec = SyncWindows {
+            kind,
+            windows: vec![SyncWindow {
+                schedule: schedule.into(),
+                duration: duration.into(),
+            }],
+        };
+        Windows::parse(Some(&spec)).unwrap().windows
+    }
+
+    /// Synced at `refreshed`, with weeknight (22:00 for 8h, Monday to Friday) windows of `kind`.
+    fn weeknights(kind: SyncWindowKind, refreshed: u64) -> Inputs {
+        Inputs {
+            windows: windows(kind, "0 22 * * 1-5", "8h"),
+            ..synced(refreshed)
+        }
+    }
+
+    #[test]
+    fn sync_windows_hold_back_periodic_refreshes_until_they_allow() {
+        // Grid points: 600 + k·3600, so 22:10, 23:10, ... Refreshed at 21:10 on Wednesday.
+        let refreshed = WEDNESDAY + 21 * 3600 + 600;
+        let denied = weeknights(SyncWindowKind::Deny, refreshed);
+        let thursday_six = WEDNESDAY + 30 * 3600;
+        assert_eq!(
+            decide(&denied, at(refreshed + 1000)),
+            Decision::Wait {
+                until: Some(at(refreshed + 3600))
+            },
+            "not due yet: the grid says when"
+        );
+        assert_eq!(
+            decide(&denied, at(refreshed + 3601)),
+            Decision::Wait {
+                until: Some(at(thursday_six) + Duration::from_nanos(1))
+            },
+            "due, but denied until the window closes"
+        );
+        // When the window allows it: the data of the cycle it runs in, not of the missed one.
+        assert_eq!(
+            decide(&denied, at(thursday_six + 1)),
+            Decision::Due {
+                fresh_after: at(thursday_six - 3000),
+                cycle: true,
+            }
+        );
+
+        let allowed = weeknights(SyncWindowKind::Allow, refreshed);
+        assert_eq!(
+            decide(&allowed, at(refreshed + 3601)),
+            Decision::Due {
+                fresh_after: at(refreshed + 3600),
+                cycle: true,
+            }
+        );
+        // Refreshed Thursday at 05:10; due at 06:10, after the window closed: until Thursday 22:00.
+        let after = weeknights(SyncWindowKind::Allow, thursday_six - 3000);
+        assert_eq!(
+            decide(&after, at(thursday_six + 700)),
+            Decision::Wait {
+                until: Some(at(WEDNESDAY + 46 * 3600))
+            }
+        );
+    }
+
+    #[test]
+    fn sync_windows_never_hold_back_first_syncs_changes_and_repairs() {
+        let refreshed = WEDNESDAY + 22 * 3600 + 600;
+        let now = at(refreshed + 100);
+        let mut new = weeknights(SyncWindowKind::Deny, refreshed);
+        new.refreshed_at = None;
+        assert!(matches!(decide(&new, now), Decision::Due { .. }));
+        let mut changed = weeknights(SyncWindowKind::Deny, refreshed);
+        changed.spec_synced = false;
+        assert_eq!(
+            decide(&changed, now),
+            Decision::Due {
+                fresh_after: now,
+                cycle: false
+            }
+        );
+        let mut edited = weeknights(SyncWindowKind::Deny, refreshed);
+        edited.target_intact = false;
+        assert!(matches!(decide(&edited, now), Decision::Due { .. }));
+        // Nor do they make the other policies refresh.
+        let mut once = weeknights(SyncWindowKind::Allow, refreshed);
+        once.policy = RefreshPolicy::CreatedOnce;
+        assert_eq!(decide(&once, now), Decision::Wait { until: None });
+    }
+
+    #[test]
+    fn windows_that_never_allow_wait_for_a_change() {
+        let inputs = Inputs {
+            windows: windows(SyncWindowKind::Allow, "@every 1h", "10m"),
+            ..synced(WEDNESDAY)
+        };
+        assert_eq!(
+            decide(&inputs, at(WEDNESDAY + 7200)),
+            Decision::Wait { until: None }
+        );
     }
 
     #[test]

@@ -160,12 +160,9 @@ fn parse_spec<T: DeserializeOwned>(
 }
 
 /// The paths of fields of ESO's ExternalSecret that kseal's types know but kseal does not implement
-/// yet: objects other than a Secret as the target, generators, sync windows.
+/// yet: objects other than a Secret as the target, generators.
 fn unimplemented(spec: &ExternalSecretSpec) -> Vec<String> {
     let mut fields = Vec::new();
-    if spec.sync_windows.is_some() {
-        fields.push("spec.syncWindows".to_owned());
-    }
     if spec
         .target
         .manifest
