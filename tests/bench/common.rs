@@ -1,6 +1,10 @@
 //! What the unseal benchmarks share: SealedSecrets to unseal, the controller's keys, and the CPU,
 //! memory and API requests a measurement reads from `/proc` and the API server.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
 use futures::{StreamExt as _, TryStreamExt as _};
 use kseal_api::{SealedSecret, annotations};
 use kseal_core::{PlainSecret, SealOptions, seal_secret};
@@ -8,11 +12,14 @@ use kseal_crypto::{KeyOptions, KeyPair, PublicKey};
 use kseal_testenv::TestEnv;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Values per SealedSecret.
 pub const VALUES: usize = 5;
 /// Concurrent creates while setting up.
 pub const CREATE_CONCURRENCY: usize = 16;
+/// A controller is idle once its reconcile count has not moved for this long.
+pub const IDLE_AFTER: Duration = Duration::from_secs(5);
 
 /// Value `v` of SealedSecret `s-{i}`.
 pub fn value(i: usize, v: usize) -> String {
@@ -131,6 +138,11 @@ impl ApiRequests {
         )
     }
 
+    /// Requests in all.
+    pub fn total(&self) -> f64 {
+        self.0.values().sum()
+    }
+
     /// `VERB resource n.nn` for each (verb, resource) with at least 0.01 request per object.
     pub fn per_object(&self, objects: usize) -> String {
         let shown: Vec<String> = self
@@ -140,7 +152,7 @@ impl ApiRequests {
             .filter(|(_, _, each)| *each >= 0.01)
             .map(|(verb, resource, each)| format!("{verb} {resource} {each:.2}"))
             .collect();
-        let total: f64 = self.0.values().sum::<f64>() / objects as f64;
+        let total = self.total() / objects as f64;
         format!("{total:.2} in all: {}", shown.join(", "))
     }
 }
@@ -245,4 +257,116 @@ pub async fn create_sealed(
         .buffer_unordered(CREATE_CONCURRENCY)
         .for_each(|_| async {})
         .await;
+}
+
+/// The release controller: `KSEAL_CONTROLLER_BIN`, else `target/release/kseal-controller`.
+pub fn controller_binary() -> PathBuf {
+    let path = std::env::var_os("KSEAL_CONTROLLER_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/kseal-controller"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} not found: run scripts/bench-unseal (it builds the release controller)",
+        path.display()
+    );
+    path
+}
+
+/// The controller as a child process, watching one namespace that also holds its keys.
+pub struct Controller {
+    pub child: Child,
+    addr: std::net::SocketAddr,
+    _log: tempfile::NamedTempFile,
+}
+
+impl Controller {
+    pub fn start(binary: &PathBuf, env: &TestEnv, namespace: &str) -> Self {
+        Controller::start_on(binary, env, namespace, None)
+    }
+
+    /// Starts the controller, on the CPUs `cpus` (a `taskset` list) when given.
+    pub fn start_on(binary: &PathBuf, env: &TestEnv, namespace: &str, cpus: Option<&str>) -> Self {
+        let addr: std::net::SocketAddr = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut command = env.command("taskset");
+                command.args(["--cpu-list", cpus]).arg(binary);
+                command
+            }
+            None => env.command(binary),
+        };
+        let child = command
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig_path())
+            .args(["--namespace", namespace])
+            .args(["--watch-namespace", namespace])
+            .args(["--listen-addr", &addr.to_string()])
+            // No metrics listener: tests run controllers side by side.
+            .args(["--listen-metrics-addr", ""])
+            // Every log line in one stream.
+            .arg("--log-info-stdout=false")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("starting the controller");
+        Controller {
+            child,
+            addr,
+            _log: log,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit (the Lease is released, so the next one leads at once).
+    pub async fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the controller did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The value of a sample of `/metrics` (0 when absent).
+    pub async fn metric(&mut self, series: &str) -> f64 {
+        let body = loop {
+            if let Some(body) = self.get("/metrics").await {
+                break body;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the controller exited"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// The raw response to `GET path`, or `None` while nothing listens.
+    pub async fn get(&self, path: &str) -> Option<String> {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.ok()?;
+        Some(response)
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

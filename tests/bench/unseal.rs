@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,6 @@ use kseal_testenv::TestEnv;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt as _};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Active keys in the key-hint measurement.
 const KEYS: usize = 12;
@@ -42,14 +41,12 @@ const CORES: f64 = 2.0;
 const RAW_WINDOW: Duration = Duration::from_secs(4);
 /// How long the controller may take to sync everything before the benchmark fails.
 const SYNC_DEADLINE: Duration = Duration::from_secs(60 * 60);
-/// The controller is idle once its reconcile count has not moved for this long.
-const IDLE_AFTER: Duration = Duration::from_secs(5);
 
 #[path = "common.rs"]
 mod common;
 use common::{
-    ApiRequests, CREATE_CONCURRENCY, CpuUse, VALUES, create_sealed, generate_keys, rss, sealed,
-    store_keys,
+    ApiRequests, CREATE_CONCURRENCY, Controller, CpuUse, IDLE_AFTER, VALUES, controller_binary,
+    create_sealed, generate_keys, rss, sealed, store_keys,
 };
 
 fn main() {
@@ -314,20 +311,6 @@ impl Hint {
     }
 }
 
-/// The release controller: `KSEAL_CONTROLLER_BIN`, else `target/release/kseal-controller`.
-fn controller_binary() -> PathBuf {
-    let path = std::env::var_os("KSEAL_CONTROLLER_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/kseal-controller"),
-        PathBuf::from,
-    );
-    assert!(
-        path.is_file(),
-        "{} not found: run scripts/bench-unseal (it builds the release controller)",
-        path.display()
-    );
-    path
-}
-
 /// The raw aws-lc-rs RSA-4096 OAEP decrypt the controller's unsealing is built on, as
 /// `crates/kseal-crypto/benches/decrypt.rs` measures it.
 struct RawRate {
@@ -466,70 +449,10 @@ fn is_synced(sealed: &SealedSecret) -> bool {
     })
 }
 
-/// The controller as a child process, watching one namespace that also holds its keys.
-struct Controller {
-    child: Child,
-    addr: std::net::SocketAddr,
-    _log: tempfile::NamedTempFile,
-}
-
+/// What only this benchmark asks of the controller.
 impl Controller {
-    fn start(binary: &PathBuf, env: &TestEnv, namespace: &str) -> Self {
-        Controller::start_on(binary, env, namespace, None)
-    }
-
-    /// Starts the controller, on the CPUs `cpus` (a `taskset` list) when given.
-    fn start_on(binary: &PathBuf, env: &TestEnv, namespace: &str, cpus: Option<&str>) -> Self {
-        let addr: std::net::SocketAddr = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap()
-        };
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut command = match cpus {
-            Some(cpus) => {
-                let mut command = env.command("taskset");
-                command.args(["--cpu-list", cpus]).arg(binary);
-                command
-            }
-            None => env.command(binary),
-        };
-        let child = command
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig_path())
-            .args(["--namespace", namespace])
-            .args(["--watch-namespace", namespace])
-            .args(["--listen-addr", &addr.to_string()])
-            // No metrics listener: tests run controllers side by side.
-            .args(["--listen-metrics-addr", ""])
-            // Every log line in one stream.
-            .arg("--log-info-stdout=false")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("starting the controller");
-        Controller {
-            child,
-            addr,
-            _log: log,
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit (the Lease is released, so the next one leads at once).
-    async fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the controller did not stop");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Waits until `/readyz` answers 200.
-    async fn ready(&mut self) {
+    pub async fn ready(&mut self) {
         loop {
             if self
                 .get("/readyz")
@@ -547,14 +470,14 @@ impl Controller {
     }
 
     /// Waits until the controller has reconciled at least `count` SealedSecrets.
-    async fn reconciled(&mut self, count: usize) {
+    pub async fn reconciled(&mut self, count: usize) {
         while self.metric("kseal_unseal_runs_total").await < count as f64 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Waits until the reconcile count stops moving for [`IDLE_AFTER`].
-    async fn idle(&mut self) {
+    pub async fn idle(&mut self) {
         let mut last = (self.metric("kseal_unseal_runs_total").await, Instant::now());
         while last.1.elapsed() < IDLE_AFTER {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -563,40 +486,5 @@ impl Controller {
                 last = (runs, Instant::now());
             }
         }
-    }
-
-    /// The value of a sample of `/metrics` (0 when absent).
-    async fn metric(&mut self, series: &str) -> f64 {
-        let body = loop {
-            if let Some(body) = self.get("/metrics").await {
-                break body;
-            }
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "the controller exited"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        body.lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-            .map_or(0.0, |v| v.trim().parse().unwrap())
-    }
-
-    /// The raw response to `GET path`, or `None` while nothing listens.
-    async fn get(&self, path: &str) -> Option<String> {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.ok()?;
-        Some(response)
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -30,17 +30,17 @@
 //! Not part of `cargo test --workspace` (`test = false`): ESO is not in the default build of the test
 //! environment. `scripts/test-eso` builds it and runs this suite.
 
+mod controller;
 mod migration;
 
+use controller::{ESO_CRDS, Eso, eso_crd, eso_version};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::Tag;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kseal_testenv::{AwsAccount, TestEnv, eventually};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client};
@@ -548,6 +548,7 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
         &eso_env,
         &eso_side.namespace,
         &format!("eso-{}", eso_side.namespace),
+        4,
     );
     let kseal = start_kseal(
         kseal_side.client.clone(),
@@ -630,15 +631,6 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
         std::env::var_os("KSEAL_ESO_SHOW").is_some(),
     );
 }
-
-/// The CRDs of ESO's bundle an ESO installation (its Helm chart) creates for the resources used here,
-/// and the GeneratorState CRD its controller needs (its reconciler cannot be switched off).
-const ESO_CRDS: &[&str] = &[
-    "external-secrets.io_externalsecrets.yaml",
-    "external-secrets.io_secretstores.yaml",
-    "external-secrets.io_clustersecretstores.yaml",
-    "generators.external-secrets.io_generatorstates.yaml",
-];
 
 /// One side of the differential: a namespace, its client, and a moto account with the remote secrets
 /// and the store `aws` reading them.
@@ -904,97 +896,3 @@ impl Drop for KsealSync {
     }
 }
 
-/// The External Secrets Operator's controller, killed when dropped.
-struct Eso(Option<Child>);
-
-impl Eso {
-    /// Starts ESO for `namespace` with the environment's kubeconfig, logging to `{log}.log` in
-    /// `$KSEAL_ESO_LOGS` (kept after the run), else in the environment's `logs/`.
-    fn start(env: &TestEnv, namespace: &str, log: &str) -> Eso {
-        let dir = std::env::var_os("KSEAL_ESO_LOGS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| env.dir().join("logs"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = std::fs::File::create(dir.join(format!("{log}.log"))).unwrap();
-        let endpoint = env.moto_endpoint();
-        let child = Command::new(eso_binary())
-            .args([
-                &format!("--namespace={namespace}"),
-                "--enable-leader-election=false",
-                "--metrics-addr=0",
-                "--enable-cluster-store-reconciler=false",
-                "--enable-cluster-external-secret-reconciler=false",
-                "--enable-push-secret-reconciler=false",
-                "--enable-cluster-push-secret-reconciler=false",
-                "--concurrent=4",
-                "--loglevel=debug",
-            ])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.dir())
-            .env("KUBECONFIG", env.kubeconfig_path())
-            .env("AWS_SECRETSMANAGER_ENDPOINT", endpoint)
-            .env("AWS_STS_ENDPOINT", endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Eso(Some(child))
-    }
-
-    /// Kills ESO (as an uninstall does: no graceful handover).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Eso {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The ESO controller the test environment built.
-fn eso_binary() -> PathBuf {
-    kseal_e2e::built_peer("KSEAL_ESO", "eso")
-}
-
-/// A CRD of ESO's own bundle (`config/crds/bases/FILE` of the ESO module tests/go/eso builds).
-fn eso_crd(file: &str) -> CustomResourceDefinition {
-    let out = Command::new("go")
-        .args([
-            "list",
-            "-mod=readonly",
-            "-m",
-            "-f",
-            "{{.Dir}}",
-            "github.com/external-secrets/external-secrets",
-        ])
-        .current_dir(kseal_e2e::repo_root().join("tests/go/eso"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("go list (the ESO module)");
-    assert!(out.status.success(), "go list failed");
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let path = dir.join("config/crds/bases").join(file);
-    serde_saphyr::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
-fn eso_version() -> String {
-    std::fs::read_to_string(kseal_e2e::repo_root().join("tests/env/versions"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("ESO_VERSION="))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("?")
-        .to_owned()
-}

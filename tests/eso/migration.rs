@@ -12,7 +12,8 @@ use kseal_testenv::{TestEnv, eventually};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 
-use crate::{ESO_CRDS, Eso, MANAGER, eso_crd, external_secrets, ready_condition, start_kseal};
+use crate::controller::{ESO_CRDS, Eso, eso_crd};
+use crate::{MANAGER, external_secrets, ready_condition, start_kseal};
 
 /// The Secrets the ExternalSecrets of the test write.
 const SECRETS: &[&str] = &["owned", "templated", "merge-target"];
@@ -95,7 +96,7 @@ spec:
     .await;
 
     // ESO syncs.
-    let mut eso = Eso::start(&env, &namespace, &format!("eso-migration-{namespace}"));
+    let mut eso = Eso::start(&env, &namespace, &format!("eso-migration-{namespace}"), 4);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     for name in ["owned", "templated", "merged"] {
         eventually(&format!("{name} Ready under ESO"), || async {
