@@ -14,10 +14,24 @@
 //!   controller CPU-s per value (and kseal's RSA operations per value);
 //! - RSS with `KSEAL_BENCH_RSS_N` SealedSecrets (default 10 000; 0 skips), the peer without its limiter.
 //!
-//! `KSEAL_BENCH_PEERS` picks the parts (default `unseal`). Run it with `scripts/bench-peers`.
+//! Sync (the External Secrets Operator of the version `tests/env/versions` pins, built from its Go
+//! module by `tests/env/build eso`; kseal's release controller), in a private environment with ESO's
+//! own CRDs (ESO v0.16 cannot run on kseal's; kseal's are applied over them for kseal's run, as a
+//! migration does):
+//! - `KSEAL_BENCH_SYNC_N` ExternalSecrets (default 1000) over `KSEAL_BENCH_SYNC_SECRETS` AWS secrets
+//!   (default 100) at moto, `refreshInterval: 30s`: time from the controller's start to all Ready; then
+//!   over `KSEAL_BENCH_SYNC_CYCLES` refresh cycles (default 2): AWS calls per cycle (counted at moto by
+//!   access key), controller and API server CPU-s per cycle, API requests per refresh; RSS; ESO at its
+//!   defaults (`--concurrent=1`) and with `--concurrent=8`;
+//! - RSS with `KSEAL_BENCH_SYNC_RSS_N` ExternalSecrets (default 10 000; 0 skips), ESO with
+//!   `--concurrent=8`.
+//!
+//! `KSEAL_BENCH_PEERS` picks the parts (default `unseal,sync`). Run it with `scripts/bench-peers`.
 
 #[path = "common.rs"]
 mod common;
+#[path = "../eso/controller.rs"]
+mod eso;
 #[path = "../peer/controller.rs"]
 mod peer;
 
@@ -50,12 +64,15 @@ fn main() {
 }
 
 async fn run() {
-    let parts = std::env::var("KSEAL_BENCH_PEERS").unwrap_or_else(|_| "unseal".to_owned());
-    let env = TestEnv::get().await;
-    env.install_crds(&kseal_controller::crd::crds()).await;
+    let parts = std::env::var("KSEAL_BENCH_PEERS").unwrap_or_else(|_| "unseal,sync".to_owned());
     let mut table = Table::default();
     if parts.split(',').any(|p| p == "unseal") {
+        let env = TestEnv::get().await;
+        env.install_crds(&kseal_controller::crd::crds()).await;
         unseal(env, &mut table).await;
+    }
+    if parts.split(',').any(|p| p == "sync") {
+        sync(&mut table).await;
     }
     table.print();
 }
@@ -193,8 +210,9 @@ async fn unseal(env: &TestEnv, table: &mut Table) {
     let client = env.client().await;
     let peer_version = peer::peer_version();
     table.header(format!(
-        "unseal: sealed-secrets controller {peer_version} (from its Go module) vs kseal-controller \
-         (release), RSA-4096, {VALUES} values per SealedSecret, one controller at a time on one kube-apiserver"
+        "unseal: sealed-secrets controller {peer_version} (from its Go module) vs {}, RSA-4096, \
+         {VALUES} values per SealedSecret, one controller at a time on one kube-apiserver",
+        controller_binary().display()
     ));
 
     let namespace = env.namespace().await;
@@ -368,6 +386,14 @@ async fn many_keys(env: &TestEnv, client: &Client, count: usize, table: &mut Tab
     let ops = controller.metric("kseal_unseal_rsa_operations_total").await;
     let seconds = started.elapsed().as_secs_f64();
     controller.stop().await;
+    // The same Secrets sealed by the kseal CLI, which names the key in an annotation.
+    let hinted = env.namespace().await;
+    store_keys(client, &hinted, &pairs).await;
+    create_sealed(client, &hinted, 0..count, &public, true).await;
+    let mut controller = Controller::start(&controller_binary(), env, &hinted);
+    secrets_right(client, &hinted, 0..count).await;
+    let hinted_ops = controller.metric("kseal_unseal_rsa_operations_total").await;
+    controller.stop().await;
     table.row(
         format!(
             "{KEYS} active keys, {count} SealedSecrets without hint: controller CPU-ms per value"
@@ -378,10 +404,11 @@ async fn many_keys(env: &TestEnv, client: &Client, count: usize, table: &mut Tab
         Better::Lower,
     );
     table.note(format!(
-        "  {KEYS} keys: kseal {:.2} RSA operations per value (target ≤ 1.1; trying keys in turn: {:.1}); \
-         peer {:.1} s, kseal {seconds:.1} s",
+        "  {KEYS} keys: kseal {:.2} RSA operations per value as kubeseal seals (no key named; trying keys \
+         in turn: {:.1}), {:.2} as the kseal CLI seals (target ≤ 1.1); peer {:.1} s, kseal {seconds:.1} s",
         ops / values,
         (KEYS as f64 + 1.0) / 2.0,
+        hinted_ops / values,
         peer.seconds
     ));
 }
@@ -428,6 +455,329 @@ async fn memory(
         "",
         Better::Lower,
     );
+}
+
+/// The refresh interval of the sync rows.
+const REFRESH: Duration = Duration::from_secs(30);
+/// ESO's `--concurrent` in its raised run.
+const ESO_RAISED: u32 = 8;
+
+/// One measured run of a sync controller.
+struct SyncRun {
+    to_ready: f64,
+    calls_per_cycle: f64,
+    controller_cpu_per_cycle: f64,
+    server_cpu_per_cycle: f64,
+    requests_per_refresh: f64,
+    /// Requests per refresh by verb and resource.
+    requests: String,
+    rss_mib: f64,
+}
+
+/// A running sync controller of either kind.
+enum Syncing {
+    Eso(eso::Eso),
+    Kseal(Controller),
+}
+
+impl Syncing {
+    fn pid(&self) -> u32 {
+        match self {
+            Syncing::Eso(eso) => eso.id().expect("ESO runs"),
+            Syncing::Kseal(controller) => controller.child.id(),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Syncing::Eso(mut eso) => eso.kill(),
+            Syncing::Kseal(controller) => controller.stop().await,
+        }
+    }
+}
+
+/// The sync rows.
+async fn sync(table: &mut Table) {
+    let n = kseal_testenv::env_count("KSEAL_BENCH_SYNC_N", 1000);
+    let secrets = kseal_testenv::env_count("KSEAL_BENCH_SYNC_SECRETS", 100);
+    let cycles = kseal_testenv::env_count("KSEAL_BENCH_SYNC_CYCLES", 2);
+    let rss_n = kseal_testenv::env_count("KSEAL_BENCH_SYNC_RSS_N", 10_000);
+    let env = TestEnv::isolated().await;
+    let crds: Vec<_> = eso::ESO_CRDS
+        .iter()
+        .map(|file| eso::eso_crd(file))
+        .collect();
+    env.install_crds(&crds).await;
+    let client = env.client().await;
+    table.header(format!(
+        "sync: External Secrets Operator {} (from its Go module; the newest the Go module proxy builds) vs \
+         {}, {n} ExternalSecrets over {secrets} AWS secrets at moto, refreshInterval 30s",
+        eso::eso_version(),
+        controller_binary().display()
+    ));
+    let eso_default = sync_run(Some(1), &env, &client, n, secrets, cycles).await;
+    let eso_raised = sync_run(Some(ESO_RAISED), &env, &client, n, secrets, cycles).await;
+    // kseal's CRDs over ESO's, as a migration does.
+    env.install_crds(&kseal_controller::crd::crds()).await;
+    let kseal = sync_run(None, &env, &client, n, secrets, cycles).await;
+    let raised = format!("--concurrent={ESO_RAISED}");
+    let both = |f: fn(&SyncRun) -> f64| {
+        [
+            (f(&eso_default), "defaults"),
+            (f(&eso_raised), raised.as_str()),
+        ]
+    };
+    table.row(
+        "seconds from start to all Ready".to_owned(),
+        &both(|r| r.to_ready),
+        kseal.to_ready,
+        "",
+        Better::Lower,
+    );
+    table.row(
+        "AWS calls per 30 s cycle (at moto)".to_owned(),
+        &both(|r| r.calls_per_cycle),
+        kseal.calls_per_cycle,
+        &format!("kseal ≤ ⌈{secrets}/20⌉ = {}", secrets.div_ceil(20)),
+        Better::Lower,
+    );
+    table.row(
+        "controller CPU-s per cycle".to_owned(),
+        &both(|r| r.controller_cpu_per_cycle),
+        kseal.controller_cpu_per_cycle,
+        "",
+        Better::Lower,
+    );
+    table.row(
+        "kube-apiserver + etcd CPU-s per cycle".to_owned(),
+        &both(|r| r.server_cpu_per_cycle),
+        kseal.server_cpu_per_cycle,
+        "below ESO's",
+        Better::Lower,
+    );
+    table.row(
+        "API requests per refresh of an unchanged ExternalSecret".to_owned(),
+        &both(|r| r.requests_per_refresh),
+        kseal.requests_per_refresh,
+        "≤ 1.5",
+        Better::Lower,
+    );
+    for (who, run) in [
+        ("ESO at its defaults", &eso_default),
+        (&format!("ESO {raised}"), &eso_raised),
+        ("kseal", &kseal),
+    ] {
+        table.note(format!("    requests per refresh, {who}: {}", run.requests));
+    }
+    table.row(
+        format!("RSS with {n} ExternalSecrets, MiB"),
+        &both(|r| r.rss_mib),
+        kseal.rss_mib,
+        "",
+        Better::Lower,
+    );
+    table.note(format!(
+        "  ESO refreshes each ExternalSecret with its own AWS call; at its defaults it keeps up with \
+         {:.0} % of the {n} refreshes a cycle asks for",
+        100.0 * eso_default.calls_per_cycle / n as f64
+    ));
+    if rss_n > 0 {
+        let eso = sync_rss(Some(ESO_RAISED), &env, &client, rss_n, secrets).await;
+        let kseal = sync_rss(None, &env, &client, rss_n, secrets).await;
+        table.row(
+            format!("RSS with {rss_n} ExternalSecrets Ready, MiB"),
+            &[(eso, raised.as_str())],
+            kseal,
+            "below ESO's, and < 64 MiB",
+            Better::Lower,
+        );
+    }
+}
+
+/// Sets up a namespace with `n` ExternalSecrets over `secrets` remote secrets of a moto account of its
+/// own, and starts ESO (`Some(concurrent)`) or kseal on it.
+async fn sync_setup(
+    eso_concurrent: Option<u32>,
+    env: &TestEnv,
+    client: &Client,
+    n: usize,
+    secrets: usize,
+) -> (String, kseal_testenv::AwsAccount, Syncing, Instant) {
+    let namespace = env.namespace().await;
+    let account = env.aws_account();
+    let aws = account.secretsmanager_client().await;
+    futures::stream::iter(0..secrets)
+        .map(|i| {
+            let aws = aws.clone();
+            async move {
+                aws.create_secret()
+                    .name(format!("bench/secret-{i}"))
+                    .secret_string(format!("value of secret {i}"))
+                    .send()
+                    .await
+                    .expect("creating a remote secret");
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .for_each(|_| async {})
+        .await;
+    kseal_testenv::apply_yaml(
+        client,
+        &namespace,
+        "bench",
+        &account.static_key_store("aws"),
+    )
+    .await;
+    let externals = external_secrets(client, &namespace);
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let externals = externals.clone();
+            async move {
+                let object: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "external-secrets.io/v1",
+                    "kind": "ExternalSecret",
+                    "metadata": {"name": format!("es-{i}")},
+                    "spec": {
+                        "refreshInterval": "30s",
+                        "secretStoreRef": {"name": "aws", "kind": "SecretStore"},
+                        "target": {"name": format!("es-{i}")},
+                        "data": [{"secretKey": "value", "remoteRef": {"key": format!("bench/secret-{}", i % secrets)}}],
+                    }
+                }))
+                .unwrap();
+                externals
+                    .create(&Default::default(), &object)
+                    .await
+                    .expect("creating an ExternalSecret");
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .for_each(|_| async {})
+        .await;
+    let started = Instant::now();
+    let running = match eso_concurrent {
+        Some(concurrent) => Syncing::Eso(eso::Eso::start(
+            env,
+            &namespace,
+            &format!("bench-eso-{namespace}"),
+            concurrent,
+        )),
+        None => Syncing::Kseal(Controller::start(&controller_binary(), env, &namespace)),
+    };
+    (namespace, account, running, started)
+}
+
+fn external_secrets(client: &Client, namespace: &str) -> Api<kube::api::DynamicObject> {
+    let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
+    let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, "externalsecrets");
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// Waits (watching) until `count` ExternalSecrets of `namespace` are Ready.
+async fn all_ready(client: &Client, namespace: &str, count: usize) {
+    let mut ready = HashSet::new();
+    let events = watcher(
+        external_secrets(client, namespace),
+        watcher::Config::default(),
+    );
+    let mut events = std::pin::pin!(events);
+    let is_ready = |object: &kube::api::DynamicObject| {
+        object.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    };
+    let wait = async {
+        while ready.len() < count {
+            match events.next().await {
+                Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
+                    if is_ready(&object) {
+                        ready.insert(object.name_any());
+                    } else {
+                        ready.remove(&object.name_any());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    eprintln!("watch error (retrying): {error}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => panic!("the watch ended"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("not all {count} ExternalSecrets Ready in {DEADLINE:?}"));
+}
+
+async fn sync_run(
+    eso_concurrent: Option<u32>,
+    env: &TestEnv,
+    client: &Client,
+    n: usize,
+    secrets: usize,
+    cycles: usize,
+) -> SyncRun {
+    eprintln!(
+        "sync: {} over {n} ExternalSecrets…",
+        eso_concurrent.map_or("kseal".to_owned(), |c| format!("ESO --concurrent={c}"))
+    );
+    let (namespace, account, running, started) =
+        sync_setup(eso_concurrent, env, client, n, secrets).await;
+    all_ready(client, &namespace, n).await;
+    let to_ready = started.elapsed().as_secs_f64();
+    // The steady state: whole refresh cycles with nothing changed.
+    let calls_before = account.call_counts().await;
+    let cpu_before = CpuUse::now(env, running.pid());
+    let requests_before = ApiRequests::now(client).await;
+    tokio::time::sleep(REFRESH * cycles as u32).await;
+    let calls_after = account.call_counts().await;
+    let cpu = CpuUse::now(env, running.pid()).minus(&cpu_before);
+    let requests = ApiRequests::now(client).await.minus(&requests_before);
+    let secrets_manager = |calls: &kseal_testenv::CallCounts| {
+        [
+            "GetSecretValue",
+            "BatchGetSecretValue",
+            "DescribeSecret",
+            "ListSecrets",
+        ]
+        .iter()
+        .map(|op| calls.get(*op).copied().unwrap_or(0))
+        .sum::<u64>()
+    };
+    let calls = secrets_manager(&calls_after) - secrets_manager(&calls_before);
+    let rss_mib = rss(running.pid()).0;
+    running.stop().await;
+    let whole = cycles;
+    let cycles = cycles as f64;
+    SyncRun {
+        to_ready,
+        calls_per_cycle: calls as f64 / cycles,
+        controller_cpu_per_cycle: cpu.controller / cycles,
+        server_cpu_per_cycle: (cpu.apiserver + cpu.etcd) / cycles,
+        requests_per_refresh: requests.total() / (n as f64 * cycles),
+        requests: requests.per_object(n * whole),
+        rss_mib,
+    }
+}
+
+/// RSS (MiB) of a sync controller once `n` ExternalSecrets are Ready.
+async fn sync_rss(
+    eso_concurrent: Option<u32>,
+    env: &TestEnv,
+    client: &Client,
+    n: usize,
+    secrets: usize,
+) -> f64 {
+    let (namespace, _, running, _) = sync_setup(eso_concurrent, env, client, n, secrets).await;
+    all_ready(client, &namespace, n).await;
+    let resident = rss(running.pid()).0;
+    running.stop().await;
+    resident
 }
 
 /// Waits (watching) until Secrets `s-{i}` for every `i` of `range` hold exactly their values.

@@ -76,7 +76,10 @@ impl Eso {
 
 impl Eso {
     /// The process id, while it runs.
-    #[allow(dead_code, reason = "read by the side-by-side benchmark, which shares this file")]
+    #[allow(
+        dead_code,
+        reason = "read by the side-by-side benchmark, which shares this file"
+    )]
     pub fn id(&self) -> Option<u32> {
         self.0.as_ref().map(Child::id)
     }

@@ -895,4 +895,3 @@ impl Drop for KsealSync {
         self.task.abort();
     }
 }
-
