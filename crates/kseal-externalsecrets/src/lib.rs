@@ -36,6 +36,7 @@ use kseal_runtime::report::Reporter;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
 
@@ -92,6 +93,11 @@ pub struct Context {
     /// Targets of ExternalSecrets without an ownerReference on their Secret: (namespace, Secret) → name.
     targets: Mutex<HashMap<(String, String), String>>,
     externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
+    /// The stores as the ExternalSecret controller's watches of them see them.
+    store_caches: std::sync::OnceLock<stores::StoreCaches>,
+    /// The Secrets the sync manages, trimmed by [`trim_managed`]: no data, only whether it is as
+    /// written.
+    managed: std::sync::OnceLock<Store<Secret>>,
     /// The refresh cycle each AWS store last read all its values for.
     cycles: Mutex<HashMap<aws::StoreId, SystemTime>>,
     /// The last check of each AWS store's credentials, by display name.
@@ -141,6 +147,8 @@ impl Context {
             objects: ObjectTable::default(),
             targets: Mutex::default(),
             externals: std::sync::OnceLock::new(),
+            store_caches: std::sync::OnceLock::new(),
+            managed: std::sync::OnceLock::new(),
             cycles: Mutex::default(),
             checks: Mutex::default(),
         }
@@ -233,6 +241,32 @@ impl Context {
         Some(ObjectRef::new(&owner).within(&namespace))
     }
 
+    /// Whether the managed Secret `namespace/name` holds the data last written, from the watch cache
+    /// (`creationPolicy` None and Merge: always); `None` when the cache cannot tell (no managed Secret
+    /// of that name, or one being deleted), and the Secret must be read.
+    pub(crate) fn cached_target_intact(
+        &self,
+        namespace: &str,
+        name: &str,
+        policy: kseal_api::external_secrets::CreationPolicy,
+    ) -> Option<bool> {
+        use kseal_api::external_secrets::CreationPolicy;
+        if policy == CreationPolicy::None {
+            return Some(true);
+        }
+        let secret = self
+            .managed
+            .get()?
+            .get(&ObjectRef::new(name).within(namespace))?;
+        if secret.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        Some(match policy {
+            CreationPolicy::Merge | CreationPolicy::CreateOrMerge => true,
+            _ => secret.annotations().get(INTACT_MARK).map(String::as_str) == Some("true"),
+        })
+    }
+
     /// Whether `cycle` is new for `store` (and records it): only its first refresh reads the whole store.
     fn start_cycle(&self, store: aws::StoreId, cycle: SystemTime) -> bool {
         let mut cycles = self.cycles.lock().unwrap_or_else(PoisonError::into_inner);
@@ -323,6 +357,25 @@ impl Context {
     }
 }
 
+/// Annotation the trimmed copies in the managed-Secret cache carry (never written to the API server):
+/// whether the Secret's data matched its data-hash annotation.
+const INTACT_MARK: &str = "kseal.internal/intact";
+
+/// What the cache keeps of a managed Secret: its name, namespace, resource version, owner references
+/// and deletion timestamp, and [`INTACT_MARK`]; its data, labels and other annotations go.
+fn trim_managed(secret: &mut Secret) {
+    let intact = kseal_core::external_secrets::desired::secret_unchanged(secret);
+    secret.data = None;
+    secret.string_data = None;
+    secret.metadata.managed_fields = None;
+    secret.metadata.labels = None;
+    secret.metadata.annotations = Some(
+        [(INTACT_MARK.to_owned(), intact.to_string())]
+            .into_iter()
+            .collect(),
+    );
+}
+
 /// How messages name the store an ExternalSecret in `namespace` uses: `SecretStore ns/name` or
 /// `ClusterSecretStore name`.
 pub fn store_display(
@@ -371,22 +424,43 @@ pub async fn run(
     let _ = ctx.externals.set(external_cache.clone());
     let (secret_ctx, store_ctx, cluster_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
+    // The stores' watches keep caches that refreshes read them from; each change reaches the cache
+    // before it triggers the ExternalSecrets that use the store.
+    let (namespaced_cache, namespaced_writer) = kube::runtime::reflector::store();
+    let (cluster_cache, cluster_writer) = kube::runtime::reflector::store();
+    let _ = ctx.store_caches.set(stores::StoreCaches {
+        namespaced: namespaced_cache,
+        cluster: cluster_cache,
+    });
+    let namespaced_events = kube::runtime::reflector(
+        namespaced_writer,
+        watcher(stores.clone(), watcher::Config::default()),
+    )
+    .touched_objects();
+    let cluster_events = kube::runtime::reflector(
+        cluster_writer,
+        watcher(cluster_stores.clone(), watcher::Config::default()),
+    )
+    .touched_objects();
+    let (managed_cache, managed_writer) = kube::runtime::reflector::store();
+    let _ = ctx.managed.set(managed_cache);
+    let managed_events = kube::runtime::reflector(
+        managed_writer,
+        watcher(secrets, managed).modify(trim_managed),
+    )
+    .touched_objects();
     let externals = controller
-        .watches(secrets, managed, move |secret| secret_ctx.owner_of(&secret))
-        .watches(stores.clone(), watcher::Config::default(), move |store| {
+        .watches_stream(managed_events, move |secret| secret_ctx.owner_of(&secret))
+        .watches_stream(namespaced_events, move |store| {
             store_ctx.users_of(
                 StoreKind::SecretStore,
                 &store.name_any(),
                 store.namespace().as_deref(),
             )
         })
-        .watches(
-            cluster_stores.clone(),
-            watcher::Config::default(),
-            move |store| {
-                cluster_ctx.users_of(StoreKind::ClusterSecretStore, &store.name_any(), None)
-            },
-        )
+        .watches_stream(cluster_events, move |store| {
+            cluster_ctx.users_of(StoreKind::ClusterSecretStore, &store.name_any(), None)
+        })
         .with_config(
             kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
         )

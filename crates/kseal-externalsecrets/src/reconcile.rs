@@ -99,6 +99,16 @@ pub async fn reconcile(
         },
         ..Secret::default()
     };
+    // Nothing due (the reconcile that follows a status write, most events): decided from the watch
+    // cache of the managed Secrets, without reading the target.
+    let now = SystemTime::now();
+    if let Some(intact) = ctx.cached_target_intact(&namespace, &target, policy)
+        && let Ok(inputs) = schedule_inputs(&ctx, &watched, &es, &namespace, intact, false)
+        && let Decision::Wait { until } = schedule::decide(&inputs, now)
+    {
+        ctx.objects.succeeded(watched.as_ref());
+        return Ok(wait(until, now));
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let existing = secrets
         .get_opt(&target)
@@ -118,24 +128,13 @@ pub async fn reconcile(
         return fail(&ctx, &watched, &es, error).await;
     }
 
-    let now = SystemTime::now();
     let version = desired::synced_version(&es);
-    let remembered = ctx.remembered(watched.as_ref());
-    let status = es.status.clone().unwrap_or_default();
-    let refreshed_at = [
-        status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
-        remembered.as_ref().map(|(_, at)| *at),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    let spec_synced = status.synced_resource_version.as_deref() == Some(version.as_str())
-        || remembered.as_ref().is_some_and(|(v, _)| *v == version);
     // Removed on purpose (deletionPolicy): nothing to repair until the remote secret is back.
-    let removed = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == reasons::READY && c.reason.as_deref() == Some(reasons::SECRET_DELETED));
+    let removed = es.status.as_ref().is_some_and(|status| {
+        status.conditions.iter().any(|c| {
+            c.type_ == reasons::READY && c.reason.as_deref() == Some(reasons::SECRET_DELETED)
+        })
+    });
     let target_intact = match (policy, &existing) {
         (CreationPolicy::None, _) => true,
         (_, None) => removed,
@@ -143,49 +142,9 @@ pub async fn reconcile(
         (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Some(_)) => true,
         (_, Some(secret)) => desired::secret_unchanged(secret),
     };
-    let interval = es
-        .spec
-        .refresh_interval
-        .as_deref()
-        .map_or(Ok(schedule::DEFAULT_INTERVAL), schedule::interval);
-    let interval = match interval {
-        Ok(interval) => interval,
-        Err(error) => {
-            let error = Error::Invalid {
-                message: format!("spec.refreshInterval: {error}"),
-            };
-            return fail(&ctx, &watched, &es, error).await;
-        }
-    };
-    let windows = match schedule::Windows::parse(es.spec.sync_windows.as_ref()) {
-        Ok(parsed) => {
-            for index in parsed.ignored {
-                // The span names the ExternalSecret; the schedule is not logged.
-                tracing::warn!(
-                    window = index,
-                    "ignoring spec.syncWindows.windows[{index}]: its schedule does not parse, as ESO ignores it"
-                );
-            }
-            parsed.windows
-        }
-        Err(message) => return fail(&ctx, &watched, &es, Error::Invalid { message }).await,
-    };
-    // Entries may each name their store (`sourceRef.storeRef`); the others need `secretStoreRef`.
-    if es.spec.secret_store_ref.is_none() && select::references(&es.spec).next().is_none() {
-        let error = Error::Invalid {
-            message: "spec.secretStoreRef is required".into(),
-        };
-        return fail(&ctx, &watched, &es, error).await;
-    }
-    let store_display = crate::store_display(&es.spec, &namespace).unwrap_or_default();
-    let inputs = schedule::Inputs {
-        policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
-        interval,
-        refreshed_at,
-        spec_synced,
-        target_intact,
-        store_seed: stores::seed(&store_display),
-        windows,
+    let inputs = match schedule_inputs(&ctx, &watched, &es, &namespace, target_intact, true) {
+        Ok(inputs) => inputs,
+        Err(error) => return fail(&ctx, &watched, &es, error).await,
     };
     let (fresh_after, cycle) = match schedule::decide(&inputs, now) {
         Decision::Due { fresh_after, cycle } => (fresh_after, cycle),
@@ -220,6 +179,65 @@ pub async fn reconcile(
     Ok(match next {
         Decision::Wait { until } => wait(until, now),
         Decision::Due { .. } => Action::requeue(GRID_MARGIN),
+    })
+}
+
+/// When an ExternalSecret is due, from its spec and status, what this controller remembers of it, and
+/// whether its target is intact. Logs ignored sync windows when `log`.
+fn schedule_inputs(
+    ctx: &Context,
+    watched: &WatchedExternalSecret,
+    es: &ExternalSecret,
+    namespace: &str,
+    target_intact: bool,
+    log: bool,
+) -> Result<schedule::Inputs, Error> {
+    let version = desired::synced_version(es);
+    let remembered = ctx.remembered(watched);
+    let status = es.status.clone().unwrap_or_default();
+    let refreshed_at = [
+        status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+        remembered.as_ref().map(|(_, at)| *at),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let spec_synced = status.synced_resource_version.as_deref() == Some(version.as_str())
+        || remembered.as_ref().is_some_and(|(v, _)| *v == version);
+    let interval = es
+        .spec
+        .refresh_interval
+        .as_deref()
+        .map_or(Ok(schedule::DEFAULT_INTERVAL), schedule::interval)
+        .map_err(|error| Error::Invalid {
+            message: format!("spec.refreshInterval: {error}"),
+        })?;
+    let parsed = schedule::Windows::parse(es.spec.sync_windows.as_ref())
+        .map_err(|message| Error::Invalid { message })?;
+    if log {
+        for index in parsed.ignored {
+            // The span names the ExternalSecret; the schedule is not logged.
+            tracing::warn!(
+                window = index,
+                "ignoring spec.syncWindows.windows[{index}]: its schedule does not parse, as ESO ignores it"
+            );
+        }
+    }
+    // Entries may each name their store (`sourceRef.storeRef`); the others need `secretStoreRef`.
+    if es.spec.secret_store_ref.is_none() && select::references(&es.spec).next().is_none() {
+        return Err(Error::Invalid {
+            message: "spec.secretStoreRef is required".into(),
+        });
+    }
+    let store_display = crate::store_display(&es.spec, namespace).unwrap_or_default();
+    Ok(schedule::Inputs {
+        policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
+        interval,
+        refreshed_at,
+        spec_synced,
+        target_intact,
+        store_seed: stores::seed(&store_display),
+        windows: parsed.windows,
     })
 }
 

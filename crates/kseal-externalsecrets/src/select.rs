@@ -50,6 +50,7 @@ impl Stores {
             let store = crate::stores::resolve(
                 &ctx.client,
                 &ctx.providers,
+                ctx.store_caches.get(),
                 key.0,
                 &key.1,
                 &namespace,

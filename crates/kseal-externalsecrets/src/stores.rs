@@ -98,11 +98,41 @@ pub struct ResolvedStore {
     pub seed: u64,
 }
 
-/// Providers built so far, by configuration (credentials are cached inside each).
+/// The sync's watch caches of SecretStores and ClusterSecretStores: an ExternalSecret's refresh reads
+/// its store from them instead of the API server (a store not in them yet is read from the API server).
+#[derive(Clone)]
+pub struct StoreCaches {
+    /// SecretStores.
+    pub namespaced: kube::runtime::reflector::Store<WatchedSecretStore>,
+    /// ClusterSecretStores.
+    pub cluster: kube::runtime::reflector::Store<WatchedClusterSecretStore>,
+}
+
+/// Providers built so far, by configuration (credentials are cached inside each), and the Secrets
+/// holding stores' static keys, read lately.
 #[derive(Default)]
 pub struct Providers {
     built: Mutex<HashMap<StoreId, aws::Provider>>,
     options: aws::ProviderOptions,
+    /// Credential Secrets by (namespace, name), read at most every [`CREDENTIALS_TTL`] for the
+    /// ExternalSecrets (a store check reads them afresh); one read at a time per Secret, which the
+    /// reconciles waiting for it share.
+    credentials: Mutex<CredentialSlots>,
+}
+
+/// How long the ExternalSecrets of a store reuse a read of its credential Secret: a refresh of a
+/// thousand ExternalSecrets reads it once, and rotated keys are used within this time (at once by the
+/// store's next check).
+pub const CREDENTIALS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One slot per credential Secret (namespace, name): its last read, behind a lock held while reading.
+type CredentialSlots = HashMap<(String, String), Arc<tokio::sync::Mutex<Option<CredentialSecret>>>>;
+
+/// A Secret holding static keys, as read at `at`.
+struct CredentialSecret {
+    at: std::time::Instant,
+    data: Arc<BTreeMap<String, Zeroizing<Vec<u8>>>>,
+    version: String,
 }
 
 impl std::fmt::Debug for Providers {
@@ -117,7 +147,64 @@ impl Providers {
         Providers {
             built: Mutex::default(),
             options,
+            credentials: Mutex::default(),
         }
+    }
+
+    /// The data and resource version of credential Secret `namespace/name`: a read younger than
+    /// [`CREDENTIALS_TTL`] unless `fresh`; `None` when it does not exist.
+    async fn credential_secret(
+        &self,
+        client: &Client,
+        namespace: &str,
+        name: &str,
+        fresh: bool,
+    ) -> Result<Option<(Arc<BTreeMap<String, Zeroizing<Vec<u8>>>>, String)>, Error> {
+        let key = (namespace.to_owned(), name.to_owned());
+        let slot = {
+            let mut map = self.credentials_lock();
+            if map.len() > 4096 {
+                map.clear();
+            }
+            map.entry(key).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if !fresh
+            && let Some(entry) = slot
+                .as_ref()
+                .filter(|entry| entry.at.elapsed() < CREDENTIALS_TTL)
+        {
+            return Ok(Some((entry.data.clone(), entry.version.clone())));
+        }
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let read = api
+            .get_opt(name)
+            .await
+            .map_err(kube(format!("Secret {namespace}/{name}")))?;
+        let Some(secret) = read else {
+            *slot = None;
+            return Ok(None);
+        };
+        let version = secret.resource_version().unwrap_or_default();
+        let data: BTreeMap<String, Zeroizing<Vec<u8>>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Zeroizing::new(v.0)))
+            .collect();
+        let data = Arc::new(data);
+        *slot = Some(CredentialSecret {
+            at: std::time::Instant::now(),
+            data: data.clone(),
+            version: version.clone(),
+        });
+        Ok(Some((data, version)))
+    }
+
+    fn credentials_lock(&self) -> std::sync::MutexGuard<'_, CredentialSlots> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn get(
@@ -315,9 +402,11 @@ pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, Stri
 
 /// Looks up the store `es_namespace`'s ExternalSecret refers to, checks that it may be used, and
 /// returns its provider.
+#[allow(clippy::too_many_arguments)]
 pub async fn resolve(
     client: &Client,
     providers: &Providers,
+    caches: Option<&StoreCaches>,
     kind: StoreKind,
     name: &str,
     es_namespace: &str,
@@ -327,14 +416,33 @@ pub async fn resolve(
     let display = display(kind, name, es_namespace);
     let (spec, uid, generation) = match kind {
         StoreKind::SecretStore => {
-            let api: Api<WatchedSecretStore> = Api::namespaced(client.clone(), es_namespace);
-            let store = read_store(&api, name, &display).await?;
+            let cached = caches.and_then(|c| {
+                let reference = kube::runtime::reflector::ObjectRef::new(name).within(es_namespace);
+                c.namespaced.get(&reference)
+            });
+            let store = match cached {
+                Some(store) => (*store).clone(),
+                None => {
+                    let api: Api<WatchedSecretStore> =
+                        Api::namespaced(client.clone(), es_namespace);
+                    read_store(&api, name, &display).await?
+                }
+            };
             let spec = store.parse()?;
             (spec, store.uid(), store.metadata.generation)
         }
         StoreKind::ClusterSecretStore => {
-            let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
-            let store = read_store(&api, name, &display).await?;
+            let cached = caches.and_then(|c| {
+                c.cluster
+                    .get(&kube::runtime::reflector::ObjectRef::new(name))
+            });
+            let store = match cached {
+                Some(store) => (*store).clone(),
+                None => {
+                    let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
+                    read_store(&api, name, &display).await?
+                }
+            };
             let spec = store.parse()?;
             if !spec.conditions.is_empty() {
                 let namespace = Api::<Namespace>::all(client.clone())
@@ -389,6 +497,7 @@ pub async fn resolve(
         aws,
         uid,
         generation,
+        false,
     )
     .await?;
     Ok(ResolvedStore {
@@ -411,13 +520,15 @@ async fn aws_store(
     aws: AwsProvider,
     uid: Option<String>,
     generation: Option<i64>,
+    fresh: bool,
 ) -> Result<(StoreId, aws::Provider), Error> {
     let scope = match kind {
         // A namespaced store reads its references in its own namespace only.
         StoreKind::SecretStore => RefScope::Fixed(namespace),
         StoreKind::ClusterSecretStore => RefScope::Default(namespace),
     };
-    let (auth, versions) = auth_config(client, display, aws.auth.as_ref(), scope).await?;
+    let (auth, versions) =
+        auth_config(client, providers, display, aws.auth.as_ref(), scope, fresh).await?;
     let session_tags = session_tags(&aws, kind, name, namespace);
     // The store's generation, not its resource version: writing its status changes nothing here.
     let id = StoreId(hash_of(&(
@@ -520,6 +631,7 @@ pub async fn verify(
         aws.clone(),
         uid,
         generation,
+        true,
     )
     .await
     .map_err(|error| Rejection {
@@ -649,9 +761,11 @@ impl RefScope<'_> {
 /// The credentials a store's `auth` selects, and the resource versions of what they were read from.
 async fn auth_config(
     client: &Client,
+    providers: &Providers,
     display: &str,
     auth: Option<&AwsAuth>,
     scope: RefScope<'_>,
+    fresh: bool,
 ) -> Result<(aws::Auth, Vec<String>), Error> {
     let Some(auth) = auth else {
         return Ok((aws::Auth::DefaultChain, Vec::new()));
@@ -659,7 +773,8 @@ async fn auth_config(
     if let Some(secret_ref) = &auth.secret_ref {
         let mut versions = Vec::new();
         let mut read = async |selector: &SecretKeySelector| {
-            let (value, version) = secret_value(client, display, selector, scope).await?;
+            let (value, version) =
+                secret_value(client, providers, display, selector, scope, fresh).await?;
             versions.push(version);
             Ok::<_, Error>(value)
         };
@@ -742,31 +857,27 @@ async fn auth_config(
 
 async fn secret_value(
     client: &Client,
+    providers: &Providers,
     display: &str,
     selector: &SecretKeySelector,
     scope: RefScope<'_>,
+    fresh: bool,
 ) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
     let namespace = scope.namespace(selector.namespace.as_deref());
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let missing = |what: String| Error::Store {
         message: format!("{display}: {what}"),
     };
-    let secret = api
-        .get_opt(&selector.name)
-        .await
-        .map_err(kube(format!("Secret {namespace}/{}", selector.name)))?
+    let (data, version) = providers
+        .credential_secret(client, namespace, &selector.name, fresh)
+        .await?
         .ok_or_else(|| missing(format!("Secret {namespace}/{} not found", selector.name)))?;
-    let version = secret.resource_version().unwrap_or_default();
-    let value = secret
-        .data
-        .and_then(|mut data| data.remove(&selector.key))
-        .ok_or_else(|| {
-            missing(format!(
-                "Secret {namespace}/{} has no key {:?}",
-                selector.name, selector.key
-            ))
-        })?;
-    Ok((Zeroizing::new(value.0), version))
+    let value = data.get(&selector.key).cloned().ok_or_else(|| {
+        missing(format!(
+            "Secret {namespace}/{} has no key {:?}",
+            selector.name, selector.key
+        ))
+    })?;
+    Ok((value, version))
 }
 
 /// How often a store with `jwt` auth is checked again for the controller's access to its service
