@@ -34,9 +34,9 @@ use kseal_api::external_secrets::{LABEL_MANAGED, StoreKind};
 use kseal_runtime::ObjectTable;
 use kseal_runtime::report::Reporter;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
 
@@ -241,7 +241,16 @@ impl Context {
         Some(ObjectRef::new(&owner).within(&namespace))
     }
 
-    /// Whether the managed Secret `namespace/name` holds the data last written, from the watch cache
+    /// The managed Secret `namespace/name` as the watch cache has it ([`trim_managed`]), unless it is
+    /// being deleted.
+    pub(crate) fn cached_target(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.managed
+            .get()?
+            .get(&ObjectRef::new(name).within(namespace))
+            .filter(|secret| secret.metadata.deletion_timestamp.is_none())
+    }
+
+    /// Whether the target `namespace/name` holds the data last written, from the watch cache
     /// (`creationPolicy` None and Merge: always); `None` when the cache cannot tell (no managed Secret
     /// of that name, or one being deleted), and the Secret must be read.
     pub(crate) fn cached_target_intact(
@@ -254,16 +263,10 @@ impl Context {
         if policy == CreationPolicy::None {
             return Some(true);
         }
-        let secret = self
-            .managed
-            .get()?
-            .get(&ObjectRef::new(name).within(namespace))?;
-        if secret.metadata.deletion_timestamp.is_some() {
-            return None;
-        }
+        let secret = self.cached_target(namespace, name)?;
         Some(match policy {
             CreationPolicy::Merge | CreationPolicy::CreateOrMerge => true,
-            _ => secret.annotations().get(INTACT_MARK).map(String::as_str) == Some("true"),
+            _ => is_intact(&secret),
         })
     }
 
@@ -361,19 +364,23 @@ impl Context {
 /// whether the Secret's data matched its data-hash annotation.
 const INTACT_MARK: &str = "kseal.internal/intact";
 
-/// What the cache keeps of a managed Secret: its name, namespace, resource version, owner references
-/// and deletion timestamp, and [`INTACT_MARK`]; its data, labels and other annotations go.
+/// What the cache keeps of a managed Secret: its metadata (without managed fields), type and
+/// immutability, with [`INTACT_MARK`]; its data goes.
 fn trim_managed(secret: &mut Secret) {
     let intact = kseal_core::external_secrets::desired::secret_unchanged(secret);
     secret.data = None;
     secret.string_data = None;
     secret.metadata.managed_fields = None;
-    secret.metadata.labels = None;
-    secret.metadata.annotations = Some(
-        [(INTACT_MARK.to_owned(), intact.to_string())]
-            .into_iter()
-            .collect(),
-    );
+    secret
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(INTACT_MARK.to_owned(), intact.to_string());
+}
+
+/// Whether a cached managed Secret held the data its data-hash annotation names.
+fn is_intact(secret: &Secret) -> bool {
+    secret.annotations().get(INTACT_MARK).map(String::as_str) == Some("true")
 }
 
 /// How messages name the store an ExternalSecret in `namespace` uses: `SecretStore ns/name` or

@@ -58,6 +58,32 @@ pub const RESYNC: Duration = Duration::from_secs(60 * 60);
 /// Added to a periodic wait, so the timer fires after the grid point, never just before it.
 const GRID_MARGIN: Duration = Duration::from_millis(200);
 
+/// The target Secret as a reconcile knows it.
+enum Existing {
+    /// Read from the API server (`None`: there is none).
+    Read(Option<Box<Secret>>),
+    /// A managed Secret as the watch cache has it: no data, but known to hold the data its
+    /// data-hash annotation names.
+    Cached(Arc<Secret>),
+}
+
+impl Existing {
+    /// The whole Secret: read from the API server when only the cached copy is known.
+    async fn read(self, ctx: &Context, es: &ExternalSecret) -> Result<Option<Secret>, Error> {
+        match self {
+            Existing::Read(secret) => Ok(secret.map(|secret| *secret)),
+            Existing::Cached(_) => {
+                let namespace = es.namespace().unwrap_or_default();
+                let target = desired::target_name(es);
+                Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+                    .get_opt(&target)
+                    .await
+                    .map_err(kube(format!("Secret {namespace}/{target}")))
+            }
+        }
+    }
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
@@ -109,24 +135,41 @@ pub async fn reconcile(
         ctx.objects.succeeded(watched.as_ref());
         return Ok(wait(until, now));
     }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = secrets
-        .get_opt(&target)
-        .await
-        .map_err(kube(format!("Secret {namespace}/{target}")))?;
-    // The Secret as it is, or (when there is none yet) its name alone: checked before any remote read.
-    if let Err(error) = refuse_protected(&ctx, &namespace, existing.as_ref().unwrap_or(&named)) {
-        return fail(&ctx, &watched, &es, error).await;
-    }
-    if let Some(secret) = &existing
-        && let Some(owner) = desired::owned_by_other(secret, &es)
-    {
-        let error = Error::Conflict {
-            secret: target.clone(),
-            owner,
-        };
-        return fail(&ctx, &watched, &es, error).await;
-    }
+    // A managed Secret whose cached copy holds the data last written, is this ExternalSecret's and is
+    // not protected: a refresh that changes nothing does not read it.
+    let cached = ctx.cached_target(&namespace, &target).filter(|cached| {
+        matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan)
+            && crate::is_intact(cached)
+            && desired::owned_by_other(cached, &es).is_none()
+            && refuse_protected(&ctx, &namespace, cached).is_ok()
+    });
+    let existing = match cached {
+        Some(cached) => Existing::Cached(cached),
+        None => {
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+            let existing = secrets
+                .get_opt(&target)
+                .await
+                .map_err(kube(format!("Secret {namespace}/{target}")))?;
+            // The Secret as it is, or (when there is none yet) its name alone: checked before any
+            // remote read.
+            if let Err(error) =
+                refuse_protected(&ctx, &namespace, existing.as_ref().unwrap_or(&named))
+            {
+                return fail(&ctx, &watched, &es, error).await;
+            }
+            if let Some(secret) = &existing
+                && let Some(owner) = desired::owned_by_other(secret, &es)
+            {
+                let error = Error::Conflict {
+                    secret: target.clone(),
+                    owner,
+                };
+                return fail(&ctx, &watched, &es, error).await;
+            }
+            Existing::Read(existing.map(Box::new))
+        }
+    };
 
     let version = desired::synced_version(&es);
     // Removed on purpose (deletionPolicy): nothing to repair until the remote secret is back.
@@ -136,11 +179,11 @@ pub async fn reconcile(
         })
     });
     let target_intact = match (policy, &existing) {
-        (CreationPolicy::None, _) => true,
-        (_, None) => removed,
+        (_, Existing::Cached(_)) | (CreationPolicy::None, _) => true,
+        (_, Existing::Read(None)) => removed,
         // A merged Secret holds other keys too; its hand edits are repaired at the next refresh.
-        (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Some(_)) => true,
-        (_, Some(secret)) => desired::secret_unchanged(secret),
+        (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Existing::Read(Some(_))) => true,
+        (_, Existing::Read(Some(secret))) => desired::secret_unchanged(secret),
     };
     let inputs = match schedule_inputs(&ctx, &watched, &es, &namespace, target_intact, true) {
         Ok(inputs) => inputs,
@@ -156,7 +199,7 @@ pub async fn reconcile(
 
     let started = Instant::now();
     let freshness = select::Freshness { fresh_after, cycle };
-    let result = refresh(&ctx, &es, existing.as_ref(), freshness).await;
+    let result = refresh(&ctx, &es, existing, freshness).await;
     let error = result.as_ref().err().map(Error::reason);
     ctx.metrics.synced(started.elapsed(), error);
     let written = match result {
@@ -248,21 +291,34 @@ fn schedule_inputs(
 async fn refresh(
     ctx: &Context,
     es: &ExternalSecret,
-    existing: Option<&Secret>,
+    existing: Existing,
     freshness: select::Freshness,
 ) -> Result<Written, Error> {
     let stores = select::Stores::resolve(ctx, es).await?;
     let data = select::fetch_data(ctx, es, &stores, freshness).await?;
     if data.is_empty() {
         match es.spec.target.deletion_policy {
-            DeletionPolicy::Delete => return delete_target(ctx, es, existing).await,
+            DeletionPolicy::Delete => {
+                let existing = existing.read(ctx, es).await?;
+                return delete_target(ctx, es, existing.as_ref()).await;
+            }
             DeletionPolicy::Retain => return Ok(Written::Unchanged),
             DeletionPolicy::Merge => {}
         }
     }
     let sources = template_sources(ctx, es).await?;
     let desired = desired::desired_secret(es, data, &sources)?;
-    match write(ctx, es, &desired, existing).await {
+    if let Existing::Cached(cached) = &existing
+        && kseal_core::external_secrets::write::unchanged_by_hash(
+            es.spec.target.creation_policy,
+            cached,
+            &desired,
+        )
+    {
+        return Ok(Written::Unchanged);
+    }
+    let existing = existing.read(ctx, es).await?;
+    match write(ctx, es, &desired, existing.as_ref()).await {
         Err(Error::TargetMissing { .. }) => Ok(Written::TargetMissing),
         result => result,
     }

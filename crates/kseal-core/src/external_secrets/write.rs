@@ -2,7 +2,7 @@
 //! `creationPolicy`, the Secret as the watch shows it and the Secret the ExternalSecret describes.
 
 use k8s_openapi::api::core::v1::Secret;
-use kseal_api::external_secrets::CreationPolicy;
+use kseal_api::external_secrets::{ANNOTATION_DATA_HASH, CreationPolicy};
 
 use super::desired::Desired;
 
@@ -52,9 +52,19 @@ pub fn write_plan(
             WritePlan::Immutable
         };
     }
+    let same_metadata = same_metadata(existing, desired);
+    if same_data && same_metadata {
+        WritePlan::Unchanged
+    } else {
+        WritePlan::Write
+    }
+}
+
+/// Whether `existing` has every label, annotation and finalizer of `desired`, and its type.
+fn same_metadata(existing: &Secret, desired: &Desired) -> bool {
     let labels = existing.metadata.labels.as_ref();
     let annotations = existing.metadata.annotations.as_ref();
-    let same_metadata = desired
+    desired
         .labels
         .iter()
         .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
@@ -69,12 +79,17 @@ pub fn write_plan(
                 .finalizers
                 .as_ref()
                 .is_some_and(|all| all.contains(f))
-        });
-    if same_data && same_metadata {
-        WritePlan::Unchanged
-    } else {
-        WritePlan::Write
-    }
+        })
+}
+
+/// Whether a Secret known only from a copy without its data (a watch cache's), whose data matched its
+/// data-hash annotation, is already as `desired` would write it under `creationPolicy` Owner or Orphan:
+/// the desired annotations carry the hash of the desired data, so the same metadata means the same
+/// data. `false` means only the whole Secret can tell.
+pub fn unchanged_by_hash(policy: CreationPolicy, cached: &Secret, desired: &Desired) -> bool {
+    matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan)
+        && desired.annotations.contains_key(ANNOTATION_DATA_HASH)
+        && same_metadata(cached, desired)
 }
 
 #[cfg(test)]
@@ -168,5 +183,46 @@ mod tests {
             write_plan(CreationPolicy::Owner, Some(&stale), &want, &object),
             WritePlan::Immutable
         );
+    }
+
+    #[test]
+    fn a_cached_copy_is_unchanged_only_when_its_hash_and_metadata_match() {
+        let with_hash = |data: &[(&str, &str)]| {
+            let mut want = desired(data);
+            let values: BTreeMap<String, &[u8]> = data
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_bytes()))
+                .collect();
+            want.annotations.insert(
+                ANNOTATION_DATA_HASH.to_owned(),
+                crate::external_secrets::desired::data_hash(&values),
+            );
+            want
+        };
+        let written = with_hash(&[("user", "u")]);
+        let mut cached = secret_object(&written, "ns");
+        cached.data = None;
+        assert!(unchanged_by_hash(CreationPolicy::Owner, &cached, &written));
+        assert!(unchanged_by_hash(CreationPolicy::Orphan, &cached, &written));
+        // Other data has another hash; merged Secrets hold other keys: only the whole Secret tells.
+        let other = with_hash(&[("user", "new")]);
+        assert!(!unchanged_by_hash(CreationPolicy::Owner, &cached, &other));
+        assert!(!unchanged_by_hash(CreationPolicy::Merge, &cached, &written));
+        // A new label from the template.
+        let mut relabelled = written.clone();
+        relabelled.labels.insert("tier".into(), "web".into());
+        assert!(!unchanged_by_hash(
+            CreationPolicy::Owner,
+            &cached,
+            &relabelled
+        ));
+        // Without the hash annotation nothing is known of the data.
+        let mut unhashed = written.clone();
+        unhashed.annotations.clear();
+        assert!(!unchanged_by_hash(
+            CreationPolicy::Owner,
+            &cached,
+            &unhashed
+        ));
     }
 }
