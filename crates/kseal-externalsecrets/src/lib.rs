@@ -11,6 +11,7 @@
 //! [`run`] runs inside `kseal-controller`, under its leader election.
 
 pub mod eso_metrics;
+pub mod managed;
 pub mod metrics;
 pub mod protect;
 pub mod provider;
@@ -95,9 +96,8 @@ pub struct Context {
     externals: std::sync::OnceLock<Store<WatchedExternalSecret>>,
     /// The stores as the ExternalSecret controller's watches of them see them.
     store_caches: std::sync::OnceLock<stores::StoreCaches>,
-    /// The Secrets the sync manages, trimmed by [`trim_managed`]: no data, only whether it is as
-    /// written.
-    managed: std::sync::OnceLock<Store<Secret>>,
+    /// What the sync keeps of each Secret it manages.
+    managed: managed::ManagedIndex,
     /// The refresh cycle each AWS store last read all its values for.
     cycles: Mutex<HashMap<aws::StoreId, SystemTime>>,
     /// The last check of each AWS store's credentials, by display name.
@@ -148,7 +148,7 @@ impl Context {
             targets: Mutex::default(),
             externals: std::sync::OnceLock::new(),
             store_caches: std::sync::OnceLock::new(),
-            managed: std::sync::OnceLock::new(),
+            managed: managed::ManagedIndex::default(),
             cycles: Mutex::default(),
             checks: Mutex::default(),
         }
@@ -241,18 +241,16 @@ impl Context {
         Some(ObjectRef::new(&owner).within(&namespace))
     }
 
-    /// The managed Secret `namespace/name` as the watch cache has it ([`trim_managed`]), unless it is
-    /// being deleted.
-    pub(crate) fn cached_target(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+    /// What the index of managed Secrets knows of `namespace/name`, unless it is being deleted.
+    pub(crate) fn cached_target(&self, namespace: &str, name: &str) -> Option<managed::Managed> {
         self.managed
-            .get()?
-            .get(&ObjectRef::new(name).within(namespace))
-            .filter(|secret| secret.metadata.deletion_timestamp.is_none())
+            .get(namespace, name)
+            .filter(|secret| !secret.deleting)
     }
 
-    /// Whether the target `namespace/name` holds the data last written, from the watch cache
-    /// (`creationPolicy` None and Merge: always); `None` when the cache cannot tell (no managed Secret
-    /// of that name, or one being deleted), and the Secret must be read.
+    /// Whether the target `namespace/name` holds the data last written, from the index of managed
+    /// Secrets (`creationPolicy` None and Merge: always); `None` when the index cannot tell (no
+    /// managed Secret of that name, or one being deleted), and the Secret must be read.
     pub(crate) fn cached_target_intact(
         &self,
         namespace: &str,
@@ -266,7 +264,7 @@ impl Context {
         let secret = self.cached_target(namespace, name)?;
         Some(match policy {
             CreationPolicy::Merge | CreationPolicy::CreateOrMerge => true,
-            _ => is_intact(&secret),
+            _ => secret.intact,
         })
     }
 
@@ -360,29 +358,6 @@ impl Context {
     }
 }
 
-/// Annotation the trimmed copies in the managed-Secret cache carry (never written to the API server):
-/// whether the Secret's data matched its data-hash annotation.
-const INTACT_MARK: &str = "kseal.internal/intact";
-
-/// What the cache keeps of a managed Secret: its metadata (without managed fields), type and
-/// immutability, with [`INTACT_MARK`]; its data goes.
-fn trim_managed(secret: &mut Secret) {
-    let intact = kseal_core::external_secrets::desired::secret_unchanged(secret);
-    secret.data = None;
-    secret.string_data = None;
-    secret.metadata.managed_fields = None;
-    secret
-        .metadata
-        .annotations
-        .get_or_insert_default()
-        .insert(INTACT_MARK.to_owned(), intact.to_string());
-}
-
-/// Whether a cached managed Secret held the data its data-hash annotation names.
-fn is_intact(secret: &Secret) -> bool {
-    secret.annotations().get(INTACT_MARK).map(String::as_str) == Some("true")
-}
-
 /// How messages name the store an ExternalSecret in `namespace` uses: `SecretStore ns/name` or
 /// `ClusterSecretStore name`.
 pub fn store_display(
@@ -449,13 +424,18 @@ pub async fn run(
         watcher(cluster_stores.clone(), watcher::Config::default()),
     )
     .touched_objects();
-    let (managed_cache, managed_writer) = kube::runtime::reflector::store();
-    let _ = ctx.managed.set(managed_cache);
-    let managed_events = kube::runtime::reflector(
-        managed_writer,
-        watcher(secrets, managed).modify(trim_managed),
-    )
-    .touched_objects();
+    // The index of managed Secrets takes in each event before it triggers their ExternalSecrets.
+    let index_ctx = ctx.clone();
+    let managed_events = watcher(secrets, managed)
+        .map(move |event| {
+            if let Ok(event) = &event {
+                index_ctx
+                    .managed
+                    .observe(event, &index_ctx.config.sealing_keys);
+            }
+            event
+        })
+        .touched_objects();
     let externals = controller
         .watches_stream(managed_events, move |secret| secret_ctx.owner_of(&secret))
         .watches_stream(namespaced_events, move |store| {

@@ -62,9 +62,9 @@ const GRID_MARGIN: Duration = Duration::from_millis(200);
 enum Existing {
     /// Read from the API server (`None`: there is none).
     Read(Option<Box<Secret>>),
-    /// A managed Secret as the watch cache has it: no data, but known to hold the data its
-    /// data-hash annotation names.
-    Cached(Arc<Secret>),
+    /// A managed Secret as the index of managed Secrets knows it (the facts of its metadata), known to
+    /// hold the data its data-hash annotation names.
+    Cached(Box<[u64]>),
 }
 
 impl Existing {
@@ -135,16 +135,19 @@ pub async fn reconcile(
         ctx.objects.succeeded(watched.as_ref());
         return Ok(wait(until, now));
     }
-    // A managed Secret whose cached copy holds the data last written, is this ExternalSecret's and is
-    // not protected: a refresh that changes nothing does not read it.
+    // A managed Secret that holds the data last written, is this ExternalSecret's (or no other's) and
+    // is not protected: a refresh that changes nothing does not read it.
     let cached = ctx.cached_target(&namespace, &target).filter(|cached| {
         matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan)
-            && crate::is_intact(cached)
-            && desired::owned_by_other(cached, &es).is_none()
-            && refuse_protected(&ctx, &namespace, cached).is_ok()
+            && cached.intact
+            && !cached.protected
+            && cached
+                .controller
+                .as_deref()
+                .is_none_or(|uid| Some(uid) == es.metadata.uid.as_deref())
     });
     let existing = match cached {
-        Some(cached) => Existing::Cached(cached),
+        Some(cached) => Existing::Cached(cached.facts),
         None => {
             let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
             let existing = secrets
@@ -308,10 +311,10 @@ async fn refresh(
     }
     let sources = template_sources(ctx, es).await?;
     let desired = desired::desired_secret(es, data, &sources)?;
-    if let Existing::Cached(cached) = &existing
-        && kseal_core::external_secrets::write::unchanged_by_hash(
+    if let Existing::Cached(facts) = &existing
+        && kseal_core::external_secrets::write::unchanged_by_facts(
             es.spec.target.creation_policy,
-            cached,
+            facts,
             &desired,
         )
     {

@@ -82,14 +82,51 @@ fn same_metadata(existing: &Secret, desired: &Desired) -> bool {
         })
 }
 
-/// Whether a Secret known only from a copy without its data (a watch cache's), whose data matched its
+/// What a watch cache keeps of a Secret's metadata, compactly: a hash of each label, annotation,
+/// finalizer and of its type (sorted). [`unchanged_by_facts`] compares a desired Secret with it.
+pub fn metadata_facts(secret: &Secret) -> Box<[u64]> {
+    let meta = &secret.metadata;
+    let mut facts: Vec<u64> = meta
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| fact('l', k, v))
+        .chain(
+            meta.annotations
+                .iter()
+                .flatten()
+                .map(|(k, v)| fact('a', k, v)),
+        )
+        .chain(meta.finalizers.iter().flatten().map(|f| fact('f', f, "")))
+        .chain(secret.type_.iter().map(|t| fact('t', t, "")))
+        .collect();
+    facts.sort_unstable();
+    facts.into()
+}
+
+fn fact(kind: char, key: &str, value: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    // Fixed keys: the same fact hashes alike in every call of this process.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (kind, key, value).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether a Secret known only by its [`metadata_facts`] (a watch cache's copy), whose data matched its
 /// data-hash annotation, is already as `desired` would write it under `creationPolicy` Owner or Orphan:
 /// the desired annotations carry the hash of the desired data, so the same metadata means the same
 /// data. `false` means only the whole Secret can tell.
-pub fn unchanged_by_hash(policy: CreationPolicy, cached: &Secret, desired: &Desired) -> bool {
+pub fn unchanged_by_facts(policy: CreationPolicy, facts: &[u64], desired: &Desired) -> bool {
+    let has = |f: u64| facts.binary_search(&f).is_ok();
     matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan)
         && desired.annotations.contains_key(ANNOTATION_DATA_HASH)
-        && same_metadata(cached, desired)
+        && desired.labels.iter().all(|(k, v)| has(fact('l', k, v)))
+        && desired
+            .annotations
+            .iter()
+            .all(|(k, v)| has(fact('a', k, v)))
+        && desired.finalizers.iter().all(|f| has(fact('f', f, "")))
+        && desired.type_.iter().all(|t| has(fact('t', t, "")))
 }
 
 #[cfg(test)]
@@ -201,28 +238,33 @@ mod tests {
         };
         let written = with_hash(&[("user", "u")]);
         let mut cached = secret_object(&written, "ns");
-        cached.data = None;
-        assert!(unchanged_by_hash(CreationPolicy::Owner, &cached, &written));
-        assert!(unchanged_by_hash(CreationPolicy::Orphan, &cached, &written));
+        // Labels another writer added do not matter.
+        cached
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert("extra".into(), "x".into());
+        let facts = metadata_facts(&cached);
+        let unchanged = |policy, want: &Desired| unchanged_by_facts(policy, &facts, want);
+        assert!(unchanged(CreationPolicy::Owner, &written));
+        assert!(unchanged(CreationPolicy::Orphan, &written));
         // Other data has another hash; merged Secrets hold other keys: only the whole Secret tells.
         let other = with_hash(&[("user", "new")]);
-        assert!(!unchanged_by_hash(CreationPolicy::Owner, &cached, &other));
-        assert!(!unchanged_by_hash(CreationPolicy::Merge, &cached, &written));
-        // A new label from the template.
+        assert!(!unchanged(CreationPolicy::Owner, &other));
+        assert!(!unchanged(CreationPolicy::Merge, &written));
+        // A new label, another type, a finalizer from the template.
         let mut relabelled = written.clone();
         relabelled.labels.insert("tier".into(), "web".into());
-        assert!(!unchanged_by_hash(
-            CreationPolicy::Owner,
-            &cached,
-            &relabelled
-        ));
+        assert!(!unchanged(CreationPolicy::Owner, &relabelled));
+        let mut typed = written.clone();
+        typed.type_ = Some("kubernetes.io/tls".into());
+        assert!(!unchanged(CreationPolicy::Owner, &typed));
+        let mut held = written.clone();
+        held.finalizers.push("example.com/hold".into());
+        assert!(!unchanged(CreationPolicy::Owner, &held));
         // Without the hash annotation nothing is known of the data.
         let mut unhashed = written.clone();
         unhashed.annotations.clear();
-        assert!(!unchanged_by_hash(
-            CreationPolicy::Owner,
-            &cached,
-            &unhashed
-        ));
+        assert!(!unchanged(CreationPolicy::Owner, &unhashed));
     }
 }
