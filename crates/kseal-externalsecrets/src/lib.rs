@@ -1,7 +1,7 @@
 //! External secret sync: ExternalSecrets, SecretStores and ClusterSecretStores of
 //! `external-secrets.io`, synced from AWS Secrets Manager (or the `fake` provider) into Secrets.
 //!
-//! Modules: [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
+//! Modules: [`cluster`] (ClusterExternalSecrets: an ExternalSecret per selected namespace), [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
 //! `fake`), [`stores`] (store validation, `conditions`, the provider of a store), [`schedule`] (when a
 //! refresh is due), [`select`] (what `data`/`dataFrom` read), [`reconcile`] (the ExternalSecret reconciler),
 //! [`watched`] (loosely typed watches), [`protect`] (Secrets the sync never writes: sealing keys and
@@ -10,6 +10,7 @@
 //!
 //! [`run`] runs inside `kseal-controller`, under its leader election.
 
+pub mod cluster;
 pub mod eso_metrics;
 pub mod metrics;
 pub mod protect;
@@ -387,7 +388,8 @@ pub fn store_display(
     Some(stores::display(kind, &reference.name, namespace))
 }
 
-/// Runs the sync until `shutdown` completes: the ExternalSecret reconciler and the store validators.
+/// Runs the sync until `shutdown` completes: the ExternalSecret reconciler, the store validators and,
+/// when it watches every namespace, the ClusterExternalSecret reconciler ([`cluster`]).
 pub async fn run(
     client: Client,
     config: Config,
@@ -479,10 +481,17 @@ pub async fn run(
         .run(validate_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
     let cluster_status = cluster_controller
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(validate_cluster_store, store_error_policy, ctx)
         .for_each(|_| async {});
-    futures::join!(externals, store_status, cluster_status);
+    // A ClusterExternalSecret's status lists namespaces cluster-wide: only a sync of every namespace
+    // writes it.
+    let cluster_externals = async {
+        if namespace.is_none() {
+            cluster::run(client, shutdown).await;
+        }
+    };
+    futures::join!(externals, store_status, cluster_status, cluster_externals);
 }
 
 /// [`reconcile::reconcile`], counted in ESO's per-object families.
