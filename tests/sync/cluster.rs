@@ -35,7 +35,9 @@ fn start_reconciler() {
                 .expect("tokio runtime");
             runtime.block_on(async {
                 let client = TestEnv::get().await.client().await;
-                kseal_externalsecrets::cluster::run(client, futures::future::pending::<()>()).await;
+                let all = kube::runtime::watcher::Config::default();
+                kseal_externalsecrets::cluster::run(client, all, futures::future::pending::<()>())
+                    .await;
             });
         });
     });

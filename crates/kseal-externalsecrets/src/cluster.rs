@@ -28,10 +28,11 @@ use kseal_api::external_secrets::{
     ClusterExternalSecret, ClusterExternalSecretCondition, ClusterExternalSecretSpec,
     ClusterExternalSecretStatus, ExternalSecret, NamespaceFailure,
 };
+use kseal_runtime::ObjectTable;
 use kseal_runtime::meta::{name_in, without_managed_fields};
 use kseal_runtime::report::Reporter;
 use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource as _, ResourceExt as _};
@@ -127,10 +128,17 @@ struct Context {
     client: Client,
     reporter: Reporter,
     namespaces: Store<Namespace>,
+    /// Consecutive failures per ClusterExternalSecret, for the backoff; pruned when it is deleted.
+    objects: Arc<ObjectTable<()>>,
 }
 
-/// Runs the ClusterExternalSecret reconciler until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the ClusterExternalSecret reconciler until `shutdown` completes, for the
+/// ClusterExternalSecrets `selection` lists (the sync passes the default: all of them).
+pub async fn run(
+    client: Client,
+    selection: watcher::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let (namespaces, writer) = reflector::store();
     let namespace_changes = reflector::reflector(
         writer,
@@ -141,7 +149,11 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
     )
     .applied_objects();
     let api: Api<WatchedClusterExternalSecret> = Api::all(client.clone());
-    let controller = Controller::new(api, watcher::Config::default());
+    let objects: Arc<ObjectTable<()>> = Arc::new(ObjectTable::default());
+    let pruned = objects.clone();
+    let controller = kseal_runtime::objects::controller(api, selection, move |event, store| {
+        pruned.observe(event, store);
+    });
     let cache = controller.store();
     // Only metadata: the ownerReferences are all this needs of an ExternalSecret.
     let children: Api<PartialObjectMeta<ExternalSecret>> = Api::all(client.clone());
@@ -149,6 +161,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         reporter: Reporter::new(client.clone(), FIELD_MANAGER),
         client,
         namespaces,
+        objects,
     });
     controller
         .owns(children, watcher::Config::default())
@@ -309,10 +322,17 @@ pub fn status_of(
 
 #[tracing::instrument(skip_all, fields(name = %ces.name_any()))]
 async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let action = reconcile_once(&ces, &ctx).await?;
+    ctx.objects.succeeded(ces.as_ref());
+    Ok(action)
+}
+
+/// One reconcile: select, apply and delete, then write the status.
+async fn reconcile_once(ces: &WatchedClusterExternalSecret, ctx: &Context) -> Result<Action> {
     let name = ces.name_any();
     let previous = ces.status.clone().unwrap_or_default();
     if ces.metadata.deletion_timestamp.is_some() {
-        return finalize(&ctx, &ces, &previous).await;
+        return finalize(ctx, ces, &previous).await;
     }
     let (spec, raw_spec) = match &ces.spec {
         Ok(parsed) => parsed,
@@ -324,7 +344,7 @@ async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) ->
                 status: "False".to_owned(),
                 message: Some(message.clone()),
             }];
-            write_status(&ctx, &name, &previous, &status).await?;
+            write_status(ctx, &name, &previous, &status).await?;
             return Ok(Action::await_change());
         }
     };
@@ -354,7 +374,7 @@ async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) ->
         }
         if !failed.is_empty() {
             let status = status_of(old, BTreeSet::new(), failed);
-            write_status(&ctx, &name, &previous, &status).await?;
+            write_status(ctx, &name, &previous, &status).await?;
             return Ok(Action::requeue(FAILURE_RETRY.min(refresh)));
         }
     }
@@ -362,8 +382,12 @@ async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) ->
     if let Some(why) = invalid_selector(spec) {
         failed.insert("unknown".to_owned(), why);
         let status = status_of(&es_name, BTreeSet::new(), failed);
-        write_status(&ctx, &name, &previous, &status).await?;
+        write_status(ctx, &name, &previous, &status).await?;
         return Ok(Action::await_change());
+    }
+    // Before the first list of namespaces, every namespace would look unselected.
+    if ctx.namespaces.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(FAILURE_RETRY));
     }
     let namespaces = ctx.namespaces.state();
     let selected: BTreeMap<String, &Namespace> = namespaces
@@ -410,7 +434,7 @@ async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) ->
     }
     let retry = !failed.is_empty();
     let status = status_of(&es_name, provisioned, failed);
-    write_status(&ctx, &name, &previous, &status).await?;
+    write_status(ctx, &name, &previous, &status).await?;
     Ok(Action::requeue(if retry {
         FAILURE_RETRY.min(refresh)
     } else {
@@ -534,6 +558,9 @@ async fn finalize(
     for namespace in &previous.provisioned_namespaces {
         delete_owned(&ctx.client, namespace, &es_name, &name).await?;
     }
+    if ctx.namespaces.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(FAILURE_RETRY));
+    }
     for namespace in ctx.namespaces.state() {
         release_namespace(&ctx.client, &namespace, &name).await?;
     }
@@ -575,13 +602,14 @@ async fn write_status(
         .map_err(kube(format!("the status of ClusterExternalSecret {name}")))
 }
 
+/// A failed reconcile (the API refused or failed a request) is retried with per-object backoff.
 fn error_policy(
-    _ces: Arc<WatchedClusterExternalSecret>,
+    ces: Arc<WatchedClusterExternalSecret>,
     error: &Error,
-    _ctx: Arc<Context>,
+    ctx: Arc<Context>,
 ) -> Action {
     tracing::warn!(%error, reason = error.reason(), "ClusterExternalSecret reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(crate::schedule::BACKOFF.delay(ctx.objects.failed(ces.as_ref())))
 }
 
 #[cfg(test)]

@@ -488,7 +488,7 @@ pub async fn run(
     // writes it.
     let cluster_externals = async {
         if namespace.is_none() {
-            cluster::run(client, shutdown).await;
+            cluster::run(client, watcher::Config::default(), shutdown).await;
         }
     };
     futures::join!(externals, store_status, cluster_status, cluster_externals);
