@@ -160,6 +160,20 @@ spec:
             ("ClusterExternalSecret", ces.as_str(), Some(true))
         );
     }
+    // An ExternalSecret deleted by hand comes back (the owned ExternalSecrets are watched).
+    let first = externals_in(&a, &a.namespace).get("shared").await.unwrap();
+    externals_in(&a, &a.namespace)
+        .delete("shared", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the deleted ExternalSecret recreated", || async {
+        let again = externals_in(&a, &a.namespace)
+            .get_opt("shared")
+            .await
+            .unwrap()?;
+        (again.metadata.uid != first.metadata.uid).then_some(())
+    })
+    .await;
     let unselected = externals_in(&a, &c.namespace)
         .get_opt("shared")
         .await

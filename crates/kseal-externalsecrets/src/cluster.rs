@@ -17,7 +17,7 @@
 //! Only a sync watching every namespace runs this: a ClusterExternalSecret's status lists namespaces
 //! cluster-wide, which a sync restricted to one namespace cannot write truthfully.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,6 +157,9 @@ pub async fn run(
     let cache = controller.store();
     // Only metadata: the ownerReferences are all this needs of an ExternalSecret.
     let children: Api<PartialObjectMeta<ExternalSecret>> = Api::all(client.clone());
+    let children = watcher(children, watcher::Config::default())
+        .default_backoff()
+        .filter_map(spec_changes());
     let ctx = Arc::new(Context {
         reporter: Reporter::new(client.clone(), FIELD_MANAGER),
         client,
@@ -164,7 +167,7 @@ pub async fn run(
         objects,
     });
     controller
-        .owns(children, watcher::Config::default())
+        .owns_stream(children)
         .watches_stream(namespace_changes, move |namespace| {
             interested(&cache.state(), &namespace)
         })
@@ -172,6 +175,34 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;
+}
+
+/// An event of the watch of ExternalSecrets' metadata.
+type ChildEvent = Result<watcher::Event<PartialObjectMeta<ExternalSecret>>, watcher::Error>;
+/// An ExternalSecret's metadata that triggers its owner.
+type ChildResult = Result<PartialObjectMeta<ExternalSecret>, watcher::Error>;
+
+/// The ExternalSecrets whose spec changed (a new `generation`) or that were deleted: every status write
+/// of an ExternalSecret's own reconcile would otherwise re-run its ClusterExternalSecret, which applies
+/// the ExternalSecret of every namespace.
+fn spec_changes() -> impl FnMut(ChildEvent) -> std::future::Ready<Option<ChildResult>> {
+    let mut generations: HashMap<String, Option<i64>> = HashMap::new();
+    move |event| {
+        let changed = match event {
+            Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
+                let generation = es.metadata.generation;
+                let uid = es.metadata.uid.clone().unwrap_or_default();
+                (generations.insert(uid, generation) != Some(generation)).then_some(Ok(es))
+            }
+            Ok(watcher::Event::Delete(es)) => {
+                generations.remove(es.metadata.uid.as_deref().unwrap_or_default());
+                Some(Ok(es))
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+            Err(error) => Some(Err(error)),
+        };
+        std::future::ready(changed)
+    }
 }
 
 /// The ClusterExternalSecrets a change of `namespace` may concern: those that select it now, and
