@@ -1,6 +1,6 @@
 //! ClusterExternalSecrets: an ExternalSecret in each namespace selected by name or labels, following
-//! label changes; status of provisioned and failed namespaces; a foreign ExternalSecret is left alone;
-//! ESO's finalizers are honoured on deletion.
+//! label changes and renames; status of provisioned and failed namespaces; a foreign ExternalSecret is
+//! left alone; ESO's finalizers are honoured on deletion.
 //!
 //! A ClusterExternalSecret is cluster-scoped, and the sync runs its reconciler only when it watches
 //! every namespace, which the tests' syncs do not (each watches its own namespace and turns the
@@ -332,4 +332,44 @@ spec:
     assert!(message.contains("spec.namespaceRegexes"), "{message}");
     let created = externals_in(&a, &a.namespace).get_opt(&ces).await.unwrap();
     assert!(created.is_none());
+}
+
+#[tokio::test]
+async fn a_new_external_secret_name_replaces_the_old_external_secret() {
+    let a = World::new().await;
+    start_reconciler();
+    let id = a.namespace.clone();
+    let (store, ces) = (format!("fake-{id}"), format!("renamed-{id}"));
+    a.apply(&fake_cluster_store(&store)).await;
+    let manifest = |es_name: &str| {
+        format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata: {{name: {ces}}}
+spec:
+  externalSecretName: {es_name}
+  namespaces: [{id}]
+  externalSecretSpec:
+    secretStoreRef: {{name: {store}, kind: ClusterSecretStore}}
+    data: [{{secretKey: greeting, remoteRef: {{key: shared}}}}]
+"#
+        )
+    };
+    a.apply(&manifest("before")).await;
+    a.wait_secret("before", |s| text_data(s)["greeting"] == "hello")
+        .await;
+    a.apply(&manifest("after")).await;
+    a.wait_secret("after", |s| text_data(s)["greeting"] == "hello")
+        .await;
+    let status = wait_status(&a, &ces, "the new name", |s| {
+        s.external_secret_name.as_deref() == Some("after")
+    })
+    .await;
+    assert_eq!(status.provisioned_namespaces, std::slice::from_ref(&id));
+    eventually("the ExternalSecret of the old name deleted", || async {
+        let old = externals_in(&a, &id).get_opt("before").await.unwrap();
+        old.is_none().then_some(())
+    })
+    .await;
 }
