@@ -108,6 +108,12 @@ fn parse_spec(
         }
     })
     .map_err(|error| format!("{}: invalid spec: {error}", name_in(metadata)))?;
+    if let Err(error) = refresh_interval(&typed) {
+        return Err(format!(
+            "{}: invalid spec.refreshTime: {error}",
+            name_in(metadata)
+        ));
+    }
     if !unknown.is_empty() {
         unknown.sort();
         return Err(format!(
@@ -121,6 +127,15 @@ fn parse_spec(
         .cloned()
         .unwrap_or_else(|| serde_json::json!({}));
     Ok((typed, raw))
+}
+
+/// `spec.refreshTime` as a duration (`None` when unset or zero: [`DEFAULT_REFRESH`]), or why it is not
+/// a Go duration.
+fn refresh_interval(spec: &ClusterExternalSecretSpec) -> Result<Option<Duration>, String> {
+    match spec.refresh_time.as_deref() {
+        None => Ok(None),
+        Some(text) => kseal_api::duration::parse(text).map(|d| (!d.is_zero()).then_some(d)),
+    }
 }
 
 /// Shared state of the ClusterExternalSecret reconciler.
@@ -379,13 +394,10 @@ async fn reconcile_once(ces: &WatchedClusterExternalSecret, ctx: &Context) -> Re
             return Ok(Action::await_change());
         }
     };
-    let refresh = match spec.refresh_time.as_deref() {
-        Some(text) => kseal_api::duration::parse(text)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_REFRESH),
-        None => DEFAULT_REFRESH,
-    };
+    let refresh = refresh_interval(spec)
+        .ok()
+        .flatten()
+        .unwrap_or(DEFAULT_REFRESH);
     let es_name = spec
         .external_secret_name
         .clone()
@@ -404,7 +416,9 @@ async fn reconcile_once(ces: &WatchedClusterExternalSecret, ctx: &Context) -> Re
             }
         }
         if !failed.is_empty() {
-            let status = status_of(old, BTreeSet::new(), failed);
+            // The namespaces keep counting as provisioned: the next reconcile deletes again.
+            let kept = previous.provisioned_namespaces.iter().cloned().collect();
+            let status = status_of(old, kept, failed);
             write_status(ctx, &name, &previous, &status).await?;
             return Ok(Action::requeue(FAILURE_RETRY.min(refresh)));
         }
@@ -736,6 +750,15 @@ mod tests {
             Some(NAMESPACES_FAILED)
         );
         assert_eq!(failed.failed_namespaces[0].namespace, "c");
+    }
+
+    #[test]
+    fn refresh_time_is_a_go_duration() {
+        let (spec, _) = spec(serde_json::json!({"externalSecretSpec": {}, "refreshTime": "1m30s"}));
+        assert_eq!(refresh_interval(&spec), Ok(Some(Duration::from_secs(90))));
+        let bad = serde_json::json!({"externalSecretSpec": {}, "refreshTime": "soon"});
+        let error = parse_spec(&bad, &ObjectMeta::default()).unwrap_err();
+        assert!(error.contains("spec.refreshTime"), "{error}");
     }
 
     #[test]
