@@ -437,6 +437,7 @@ async fn run_variant(
         identity.clone(),
         kube::runtime::watcher::Config::default()
             .fields(&format!("metadata.name={}", ces_name(&namespace))),
+        kseal_externalsecrets::eso_metrics::EsoMetrics::default(),
         std::future::pending(),
     ));
     let controller = tokio::spawn(async move {

@@ -23,11 +23,15 @@ use crate::{World, text_data};
 const ESO_FINALIZER: &str = "externalsecrets.external-secrets.io/clusterexternalsecret-cleanup";
 const ESO_NAMESPACE_FINALIZER: &str = "externalsecrets.external-secrets.io/ces-";
 
+/// The registry the shared reconciler counts into (ESO's families, as the controller registers them).
+static REGISTRY: OnceLock<std::sync::Arc<prometheus_client::registry::Registry>> = OnceLock::new();
+
 /// Starts the ClusterExternalSecret reconciler once for this test process.
 fn start_reconciler() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        std::thread::spawn(|| {
+    REGISTRY.get_or_init(|| {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = kseal_externalsecrets::eso_metrics::EsoMetrics::register(&mut registry);
+        std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .enable_all()
@@ -36,11 +40,20 @@ fn start_reconciler() {
             runtime.block_on(async {
                 let client = TestEnv::get().await.client().await;
                 let all = kube::runtime::watcher::Config::default();
-                kseal_externalsecrets::cluster::run(client, all, futures::future::pending::<()>())
-                    .await;
+                let forever = futures::future::pending::<()>();
+                kseal_externalsecrets::cluster::run(client, all, metrics, forever).await;
             });
         });
+        std::sync::Arc::new(registry)
     });
+}
+
+/// The shared reconciler's metrics as `/metrics` renders them.
+fn metrics_text() -> String {
+    let mut text = String::new();
+    let registry = REGISTRY.get().expect("the reconciler is started");
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text
 }
 
 /// A fake ClusterSecretStore `name` serving `shared` = `hello`.
@@ -141,6 +154,15 @@ spec:
     assert!(status.failed_namespaces.is_empty(), "{status:?}");
     assert_eq!(status.conditions[0].type_, "Ready");
     assert_eq!(status.conditions[0].status, "True");
+    // ESO's families, for dashboards written for ESO.
+    let text = metrics_text();
+    let ready = format!(
+        "clusterexternalsecret_status_condition{{name=\"{ces}\",namespace=\"\",condition=\"Ready\",status=\"True\"}} 1"
+    );
+    assert!(text.contains(&ready), "{text}");
+    let duration =
+        format!("clusterexternalsecret_reconcile_duration{{name=\"{ces}\",namespace=\"\"}}");
+    assert!(text.contains(&duration), "{text}");
     for world in [&a, &b] {
         let secret = world.wait_secret("shared", |_| true).await;
         assert_eq!(

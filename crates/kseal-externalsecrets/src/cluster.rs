@@ -38,6 +38,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource as _, ResourceExt as _};
 
 use crate::error::kube;
+use crate::eso_metrics::EsoMetrics;
 use crate::{Error, FIELD_MANAGER, Result};
 
 /// How often the namespaces are selected again without `spec.refreshTime` (ESO's default).
@@ -145,13 +146,16 @@ struct Context {
     namespaces: Store<Namespace>,
     /// Consecutive failures per ClusterExternalSecret, for the backoff; pruned when it is deleted.
     objects: Arc<ObjectTable<()>>,
+    metrics: EsoMetrics,
 }
 
 /// Runs the ClusterExternalSecret reconciler until `shutdown` completes, for the
-/// ClusterExternalSecrets `selection` lists (the sync passes the default: all of them).
+/// ClusterExternalSecrets `selection` lists (the sync passes the default: all of them), counting into
+/// ESO's `clusterexternalsecret_*` families of `metrics`.
 pub async fn run(
     client: Client,
     selection: watcher::Config,
+    metrics: EsoMetrics,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (namespaces, writer) = reflector::store();
@@ -170,6 +174,7 @@ pub async fn run(
         pruned.observe(event, store);
     });
     let cache = controller.store();
+    metrics.attach_cluster_externals(cache.clone());
     // Only metadata: the ownerReferences are all this needs of an ExternalSecret.
     let children: Api<PartialObjectMeta<ExternalSecret>> = Api::all(client.clone());
     let children = watcher(children, watcher::Config::default())
@@ -180,6 +185,7 @@ pub async fn run(
         client,
         namespaces,
         objects,
+        metrics,
     });
     controller
         .owns_stream(children)
@@ -368,7 +374,11 @@ pub fn status_of(
 
 #[tracing::instrument(skip_all, fields(name = %ces.name_any()))]
 async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
-    let action = reconcile_once(&ces, &ctx).await?;
+    let started = std::time::Instant::now();
+    let result = reconcile_once(&ces, &ctx).await;
+    ctx.metrics
+        .cluster_reconciled(&ces.name_any(), started.elapsed());
+    let action = result?;
     ctx.objects.succeeded(ces.as_ref());
     Ok(action)
 }

@@ -397,6 +397,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
     let ctx = Arc::new(Context::new(client.clone(), config.clone(), metrics));
+    let eso_metrics = ctx.metrics.eso().clone();
     let namespace = config.watch_namespace.as_deref();
     let (externals, secrets, stores): (
         Api<WatchedExternalSecret>,
@@ -488,7 +489,8 @@ pub async fn run(
     // writes it.
     let cluster_externals = async {
         if namespace.is_none() {
-            cluster::run(client, watcher::Config::default(), shutdown).await;
+            let metrics = eso_metrics.clone();
+            cluster::run(client, watcher::Config::default(), metrics, shutdown).await;
         }
     };
     futures::join!(externals, store_status, cluster_status, cluster_externals);
