@@ -35,9 +35,9 @@ use kseal_api::external_secrets::{LABEL_MANAGED, StoreKind};
 use kseal_runtime::ObjectTable;
 use kseal_runtime::report::Reporter;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt as _};
 
