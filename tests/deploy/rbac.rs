@@ -3,7 +3,8 @@
 //! namespace), and completes every flow: key generation, the Lease, the certificate ConfigMap, unsealing
 //! with status and events, drift repair, the sync from a `fake` SecretStore (with `templateFrom`), from a
 //! ClusterSecretStore with `conditions`, repair of a deleted target, deletionPolicy Delete, deleting an
-//! ExternalSecret that carries ESO's cleanup finalizer, and the AWS
+//! ExternalSecret that carries ESO's cleanup finalizer, a ClusterExternalSecret made under ESO (its
+//! ExternalSecret and Secret, its status, ESO's finalizers removed on the way out), and the AWS
 //! provider with `jwt` auth (TokenRequest, then STS at moto). Then, once per permission (one verb on one
 //! resource of one rule), the same flows run with only that permission removed, and must fail at the step
 //! that needs it. All variants run at once, each in its own namespace with its own controller class, so
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
 use kseal_api::SealedSecret;
 use kseal_core::{PlainSecret, SealOptions, seal_secret};
@@ -54,6 +55,8 @@ const SYNC_REPAIR: &str = "recreate a deleted synced Secret";
 const SYNC_DELETE: &str = "delete the Secret when the remote key is gone (deletionPolicy Delete)";
 const SYNC_FINALIZER: &str =
     "delete an ExternalSecret created under ESO (remove ESO's cleanup finalizer)";
+const SYNC_CES: &str =
+    "provision a ClusterExternalSecret made under ESO (status, ESO's finalizers), then delete it";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
 const SYNC_JWT_OFF: &str =
     "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
@@ -83,6 +86,11 @@ fn needed_by(permission: &Permission) -> &'static [&'static str] {
         // templateFrom.configMap.
         ("configmaps", "get") => &[SYNC_FAKE],
         ("externalsecrets", "patch") => &[SYNC_FINALIZER],
+        // The ClusterExternalSecret reconciler reads, creates and deletes ExternalSecrets, and
+        // watches namespaces; patch on namespaces drops ESO's finalizers there.
+        ("externalsecrets", "get" | "create" | "delete") => &[SYNC_CES],
+        ("clusterexternalsecrets" | "clusterexternalsecrets/status", _) => &[SYNC_CES],
+        ("namespaces", "list" | "watch" | "patch") => &[SYNC_CES],
         ("externalsecrets" | "externalsecrets/status", _) => &[SYNC_FAKE],
         ("secretstores" | "secretstores/status", _) => &[SYNC_FAKE],
         // A ClusterSecretStore with `conditions` reads the ExternalSecret's namespace.
@@ -423,6 +431,15 @@ async fn run_variant(
         }),
         ..kseal_controller::Config::in_namespace(&namespace)
     };
+    // The ClusterExternalSecret reconciler runs only in a sync of every namespace; this variant's
+    // runs apart, under the same identity, for its own ClusterExternalSecret only.
+    let cluster_externals = tokio::spawn(kseal_externalsecrets::cluster::run(
+        identity.clone(),
+        kube::runtime::watcher::Config::default()
+            .fields(&format!("metadata.name={}", ces_name(&namespace))),
+        kseal_externalsecrets::eso_metrics::EsoMetrics::default(),
+        std::future::pending(),
+    ));
     let controller = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         kseal_controller::run_with_listener(
@@ -443,7 +460,9 @@ async fn run_variant(
         account: env.aws_account(),
         jwt,
     };
-    match flow.run().await {
+    let outcome = flow.run().await;
+    cluster_externals.abort();
+    match outcome {
         Err(mut failure) if controller.is_finished() => {
             let ended = match controller.await {
                 Ok(Err(error)) => format!("the controller stopped: {error}"),
@@ -458,6 +477,11 @@ async fn run_variant(
             other
         }
     }
+}
+
+/// The name of a variant's ClusterExternalSecret (cluster-wide: named after the variant's namespace).
+fn ces_name(namespace: &str) -> String {
+    format!("{namespace}-ces")
 }
 
 /// One variant's view of the cluster: what the test does as admin, and where the controller listens.
@@ -484,6 +508,7 @@ impl Flow {
         step(SYNC_REPAIR, self.sync_repair()).await?;
         step(SYNC_DELETE, self.sync_delete()).await?;
         step(SYNC_FINALIZER, self.sync_finalizer()).await?;
+        step(SYNC_CES, self.sync_cluster_external()).await?;
         if self.jwt {
             step(SYNC_JWT, self.sync_jwt()).await?;
         } else {
@@ -740,6 +765,91 @@ spec:
         .await
     }
 
+    async fn sync_cluster_external(&self) -> Result<(), String> {
+        let name = ces_name(&self.namespace);
+        let kept = format!("externalsecrets.external-secrets.io/ces-{name}");
+        let namespaces: Api<Namespace> = Api::all(self.admin.clone());
+        let finalizers = json!({"metadata": {"finalizers": [kept]}});
+        namespaces
+            .patch(
+                &self.namespace,
+                &PatchParams::default(),
+                &Patch::Merge(finalizers),
+            )
+            .await
+            .map_err(|e| format!("adding ESO's finalizer to the namespace: {e}"))?;
+        self.apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata:
+  name: {name}
+  finalizers: [externalsecrets.external-secrets.io/clusterexternalsecret-cleanup]
+spec:
+  externalSecretName: from-ces
+  namespaces: [{namespace}]
+  externalSecretSpec:
+    refreshInterval: 1h
+    secretStoreRef: {{name: fake, kind: SecretStore}}
+    data:
+      - {{secretKey: user, remoteRef: {{key: app/db, property: user}}}}
+"#,
+            namespace = self.namespace,
+        ))
+        .await?;
+        self.secret_with("from-ces", "user", "app").await?;
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("external-secrets.io", "v1", "ClusterExternalSecret"),
+            "clusterexternalsecrets",
+        );
+        let cluster_externals: Api<DynamicObject> = Api::all_with(self.admin.clone(), &resource);
+        poll(
+            "the ClusterExternalSecret's provisionedNamespaces",
+            || async {
+                let ces = cluster_externals.get_opt(&name).await.ok()??;
+                (ces.data["status"]["provisionedNamespaces"] == json!([self.namespace]))
+                    .then_some(())
+            },
+        )
+        .await?;
+        poll("ESO's finalizer removed from the namespace", || async {
+            let namespace = namespaces.get(&self.namespace).await.ok()?;
+            let finalizers = namespace.metadata.finalizers.unwrap_or_default();
+            (!finalizers.contains(&kept)).then_some(())
+        })
+        .await?;
+        cluster_externals
+            .delete(&name, &DeleteParams::default())
+            .await
+            .map_err(|e| format!("deleting ClusterExternalSecret {name}: {e}"))?;
+        poll("ClusterExternalSecret gone", || async {
+            cluster_externals
+                .get_opt(&name)
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        })
+        .await?;
+        let externals: Api<DynamicObject> = Api::namespaced_with(
+            self.admin.clone(),
+            &self.namespace,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret"),
+                "externalsecrets",
+            ),
+        );
+        poll("its ExternalSecret deleted", || async {
+            externals
+                .get_opt("from-ces")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        })
+        .await
+    }
+
     async fn sync_finalizer(&self) -> Result<(), String> {
         self.apply(
             r#"
@@ -863,7 +973,7 @@ spec:
     /// Applies every document of `yaml` as admin, in this namespace unless cluster-scoped.
     async fn apply(&self, yaml: &str) -> Result<(), String> {
         for mut object in documents(yaml) {
-            if object["kind"] != "ClusterSecretStore" {
+            if object["kind"] != "ClusterSecretStore" && object["kind"] != "ClusterExternalSecret" {
                 object["metadata"]["namespace"] = json!(self.namespace);
             }
             apply(&self.admin, &object).await.map_err(|e| {

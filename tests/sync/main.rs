@@ -1,9 +1,10 @@
 //! Sync suite: the external secret sync against the real API server and moto (tests/env).
 //!
 //! Each test owns a namespace, a moto account and a sync (`kseal_externalsecrets::run`) watching only that
-//! namespace, so tests run in parallel without seeing each other.
+//! namespace, so tests run in parallel without seeing each other (ClusterExternalSecrets: see `cluster`).
 
 mod aws;
+mod cluster;
 mod coalesce;
 mod controller;
 mod fake;

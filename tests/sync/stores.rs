@@ -284,7 +284,17 @@ spec:
         !message.contains(world.account.secret_access_key()),
         "{message}"
     );
-    let held = world.wait_ready("held", "SecretSyncedError").await;
+    // Until the store's check has finished, the ExternalSecret may still have called AWS itself (and
+    // failed with the same refusal); its retry then finds the store refused.
+    let held = eventually("ExternalSecret held: its store is not ready", || async {
+        crate::ready(&world.status("held").await?).filter(|c| {
+            c.reason.as_deref() == Some("SecretSyncedError")
+                && c.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("is not ready"))
+        })
+    })
+    .await;
     let why = held.message.unwrap_or_default();
     assert!(
         why.contains("SecretStore") && why.contains("is not ready"),

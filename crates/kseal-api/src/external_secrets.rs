@@ -1,5 +1,5 @@
 //! The External Secrets Operator resources kseal serves (`external-secrets.io`):
-//! [`ExternalSecret`], [`SecretStore`] and [`ClusterSecretStore`].
+//! [`ExternalSecret`], [`SecretStore`], [`ClusterSecretStore`] and [`ClusterExternalSecret`].
 //!
 //! Field names, enum values and defaults are ESO's, so existing manifests apply unchanged. The types
 //! are version `v1` (storage); the generated CRDs also serve `v1beta1` with the same schema
@@ -938,6 +938,100 @@ pub struct Binding {
     /// Secret name.
     #[serde(default)]
     pub name: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClusterExternalSecret
+// ---------------------------------------------------------------------------------------------
+
+/// An ExternalSecret to create in each selected namespace (cluster-scoped).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "external-secrets.io",
+    version = "v1",
+    kind = "ClusterExternalSecret",
+    plural = "clusterexternalsecrets",
+    shortname = "ces",
+    category = "external-secrets",
+    status = "ClusterExternalSecretStatus",
+    printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.externalSecretSpec.secretStoreRef.name"}"#,
+    printcolumn = r#"{"name":"Refresh Interval","type":"string","jsonPath":".spec.refreshTime"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterExternalSecretSpec {
+    /// The spec of every ExternalSecret created.
+    pub external_secret_spec: ExternalSecretSpec,
+    /// Name of the ExternalSecrets; default the ClusterExternalSecret's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_secret_name: Option<String>,
+    /// Labels and annotations of the ExternalSecrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_secret_metadata: Option<ExternalSecretMetadata>,
+    /// Deprecated single selector of namespaces (ORed with the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Namespaces whose labels match any of these selectors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_selectors: Vec<LabelSelector>,
+    /// Namespaces by name (ORed with the selectors).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// How often the namespaces are selected again (Go duration; default `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_time: Option<String>,
+}
+
+/// `spec.externalSecretMetadata`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ExternalSecretMetadata {
+    /// Annotations of each ExternalSecret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Labels of each ExternalSecret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Observed state of a ClusterExternalSecret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterExternalSecretStatus {
+    /// Name of the ExternalSecrets created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_secret_name: Option<String>,
+    /// Namespaces where no ExternalSecret could be created or deleted, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_namespaces: Vec<NamespaceFailure>,
+    /// Namespaces holding the ExternalSecret, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisioned_namespaces: Vec<String>,
+    /// `Ready`: `True` when every selected namespace is provisioned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ClusterExternalSecretCondition>,
+}
+
+/// One entry of `status.failedNamespaces`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct NamespaceFailure {
+    /// The namespace.
+    pub namespace: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A ClusterExternalSecret's condition: ESO's carries no reason or transition time.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct ClusterExternalSecretCondition {
+    /// Condition type, `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True` or `False`.
+    pub status: String,
+    /// Human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[cfg(test)]

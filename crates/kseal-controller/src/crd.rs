@@ -41,15 +41,18 @@ pub fn crd_files() -> Result<Vec<CrdFile>, serde_saphyr::SerializeError> {
         .collect()
 }
 
-/// Every CRD kseal serves: SealedSecret, and ExternalSecret, SecretStore and ClusterSecretStore in
-/// versions `v1` (stored) and `v1beta1`.
+/// Every CRD kseal serves: SealedSecret, and ExternalSecret, SecretStore, ClusterSecretStore and
+/// ClusterExternalSecret in versions `v1` (stored) and `v1beta1`.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    use kseal_api::external_secrets::{ClusterSecretStore, ExternalSecret, SecretStore};
+    use kseal_api::external_secrets::{
+        ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore,
+    };
     vec![
         kseal_api::SealedSecret::crd(),
         serve_eso_versions(ExternalSecret::crd()),
         serve_eso_versions(SecretStore::crd()),
         serve_eso_versions(ClusterSecretStore::crd()),
+        serve_eso_versions(ClusterExternalSecret::crd()),
     ]
 }
 

@@ -9,6 +9,8 @@
 //! | `externalsecret_status_condition{name,namespace,condition,status}` | gauge | 1 for the status the condition has, 0 for the opposite one |
 //! | `externalsecret_provider_api_calls_count{provider,call,status}` | counter (no `_total`) | calls to the provider: `AWS/SecretsManager`, the operation, `success` or `error` |
 //! | `secretstore_status_condition{name,namespace,condition,status}`, `clustersecretstore_status_condition{name,namespace,condition,status}` | gauge | as for ExternalSecrets |
+//! | `clusterexternalsecret_status_condition{name,namespace,condition,status}` | gauge | as for ExternalSecrets (ESO sets it only while `Ready` is `True`) |
+//! | `clusterexternalsecret_reconcile_duration{name,namespace}` | gauge | the last reconcile's duration, in nanoseconds |
 //!
 //! The per-object families are computed at each scrape from the sync's watch caches, so a deleted
 //! object's series go with it (ESO keeps them until it restarts). Families without `_total` are served
@@ -26,6 +28,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::cluster::WatchedClusterExternalSecret;
 use crate::watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSecretStore};
 
 /// ESO's provider label of AWS Secrets Manager calls.
@@ -44,6 +47,10 @@ struct Inner {
     objects: Mutex<HashMap<(String, String), Counts>>,
     api_calls: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     caches: Mutex<Option<Caches>>,
+    /// The ClusterExternalSecret reconciler's cache, when it runs.
+    cluster_externals: Mutex<Option<Store<WatchedClusterExternalSecret>>>,
+    /// The last reconcile's duration per ClusterExternalSecret, kept while it is in that cache.
+    cluster_durations: Mutex<BTreeMap<String, Duration>>,
 }
 
 #[derive(Clone)]
@@ -89,6 +96,24 @@ impl EsoMetrics {
             stores,
             cluster_stores,
         });
+    }
+
+    /// Reads the ClusterExternalSecret families from this cache while their reconciler runs.
+    pub(crate) fn attach_cluster_externals(&self, cache: Store<WatchedClusterExternalSecret>) {
+        *self
+            .inner
+            .cluster_externals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(cache);
+    }
+
+    /// One reconcile of the ClusterExternalSecret `name` took `elapsed`.
+    pub(crate) fn cluster_reconciled(&self, name: &str, elapsed: Duration) {
+        self.inner
+            .cluster_durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), elapsed);
     }
 
     /// One reconcile of `namespace/name` took `elapsed`, and failed when `failed`.
@@ -181,8 +206,70 @@ fn encode_conditions<'a>(
     Ok(())
 }
 
+impl EsoMetrics {
+    /// The ClusterExternalSecret families, when their reconciler runs.
+    fn encode_cluster_externals(
+        &self,
+        encoder: &mut DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let Some(cache) = self
+            .inner
+            .cluster_externals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return Ok(());
+        };
+        let all = cache.state();
+        let durations = {
+            let mut durations = self
+                .inner
+                .cluster_durations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let present: std::collections::HashSet<String> = all
+                .iter()
+                .filter_map(|ces| ces.metadata.name.clone())
+                .collect();
+            durations.retain(|name, _| present.contains(name));
+            durations.clone()
+        };
+        let mut metric = encoder.encode_descriptor(
+            "clusterexternalsecret_reconcile_duration",
+            "The duration time to reconcile the Cluster External Secret",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, elapsed) in &durations {
+            let nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
+            let labels = [("name", name.as_str()), ("namespace", "")];
+            ConstGauge::new(nanos).encode(metric.encode_family(&labels)?)?;
+        }
+        encode_conditions(
+            encoder,
+            "clusterexternalsecret_status_condition",
+            "The status condition of a specific Cluster External Secret",
+            all.iter().map(|ces| {
+                let conditions = ces
+                    .status
+                    .iter()
+                    .flat_map(|s| s.conditions.iter())
+                    .map(|c| (c.type_.clone(), c.status.clone()))
+                    .collect();
+                (
+                    "",
+                    ces.metadata.name.as_deref().unwrap_or_default(),
+                    conditions,
+                )
+            }),
+        )
+    }
+}
+
 impl prometheus_client::collector::Collector for EsoMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.encode_cluster_externals(&mut encoder)?;
         {
             let calls = self
                 .inner

@@ -1,7 +1,7 @@
 //! External secret sync: ExternalSecrets, SecretStores and ClusterSecretStores of
 //! `external-secrets.io`, synced from AWS Secrets Manager (or the `fake` provider) into Secrets.
 //!
-//! Modules: [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
+//! Modules: [`cluster`] (ClusterExternalSecrets: an ExternalSecret per selected namespace), [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
 //! `fake`), [`stores`] (store validation, `conditions`, the provider of a store), [`schedule`] (when a
 //! refresh is due), [`select`] (what `data`/`dataFrom` read), [`reconcile`] (the ExternalSecret reconciler),
 //! [`watched`] (loosely typed watches), [`protect`] (Secrets the sync never writes: sealing keys and
@@ -10,6 +10,7 @@
 //!
 //! [`run`] runs inside `kseal-controller`, under its leader election.
 
+pub mod cluster;
 pub mod eso_metrics;
 pub mod managed;
 pub mod metrics;
@@ -369,7 +370,8 @@ pub fn store_display(
     Some(stores::display(kind, &reference.name, namespace))
 }
 
-/// Runs the sync until `shutdown` completes: the ExternalSecret reconciler and the store validators.
+/// Runs the sync until `shutdown` completes: the ExternalSecret reconciler, the store validators and,
+/// when it watches every namespace, the ClusterExternalSecret reconciler ([`cluster`]).
 pub async fn run(
     client: Client,
     config: Config,
@@ -377,6 +379,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
     let ctx = Arc::new(Context::new(client.clone(), config.clone(), metrics));
+    let eso_metrics = ctx.metrics.eso().clone();
     let namespace = config.watch_namespace.as_deref();
     let (externals, secrets, stores): (
         Api<WatchedExternalSecret>,
@@ -466,10 +469,18 @@ pub async fn run(
         .run(validate_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
     let cluster_status = cluster_controller
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(validate_cluster_store, store_error_policy, ctx)
         .for_each(|_| async {});
-    futures::join!(externals, store_status, cluster_status);
+    // A ClusterExternalSecret's status lists namespaces cluster-wide: only a sync of every namespace
+    // writes it.
+    let cluster_externals = async {
+        if namespace.is_none() {
+            let metrics = eso_metrics.clone();
+            cluster::run(client, watcher::Config::default(), metrics, shutdown).await;
+        }
+    };
+    futures::join!(externals, store_status, cluster_status, cluster_externals);
 }
 
 /// [`reconcile::reconcile`], counted in ESO's per-object families.

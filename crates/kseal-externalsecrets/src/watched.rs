@@ -209,7 +209,7 @@ pub(crate) fn unsupported(metadata: &ObjectMeta, fields: &[String]) -> Error {
 }
 
 /// A field path as Kubernetes writes them: `spec.data[0].sourceRef`.
-fn field_path(path: &serde_ignored::Path<'_>) -> String {
+pub(crate) fn field_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {
         Path::Root => "spec".to_owned(),

@@ -309,7 +309,11 @@ pub async fn apply_yaml(client: &kube::Client, namespace: &str, field_manager: &
         let gvk = GroupVersionKind::gvk(group, version, &types.kind);
         let plural = format!("{}s", types.kind.to_lowercase());
         let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-        let api: kube::Api<DynamicObject> = if types.kind == "ClusterSecretStore" {
+        let cluster_scoped = matches!(
+            types.kind.as_str(),
+            "ClusterSecretStore" | "ClusterExternalSecret"
+        );
+        let api: kube::Api<DynamicObject> = if cluster_scoped {
             kube::Api::all_with(client.clone(), &resource)
         } else {
             let namespace = object
