@@ -98,8 +98,8 @@ pub struct ResolvedStore {
     pub seed: u64,
 }
 
-/// The sync's watch caches of SecretStores and ClusterSecretStores: an ExternalSecret's refresh reads
-/// its store from them instead of the API server (a store not in them yet is read from the API server).
+/// The sync's watch caches of SecretStores and ClusterSecretStores: an ExternalSecret reads its store
+/// from them, not from the API server.
 #[derive(Clone)]
 pub struct StoreCaches {
     /// SecretStores.
@@ -416,12 +416,12 @@ pub async fn resolve(
     let display = display(kind, name, es_namespace);
     let (spec, uid, generation) = match kind {
         StoreKind::SecretStore => {
-            let cached = caches.and_then(|c| {
-                let reference = kube::runtime::reflector::ObjectRef::new(name).within(es_namespace);
-                c.namespaced.get(&reference)
-            });
-            let store = match cached {
-                Some(store) => (*store).clone(),
+            let store = match caches {
+                Some(caches) => {
+                    let reference =
+                        kube::runtime::reflector::ObjectRef::new(name).within(es_namespace);
+                    cached_store(&caches.namespaced, &reference, &display).await?
+                }
                 None => {
                     let api: Api<WatchedSecretStore> =
                         Api::namespaced(client.clone(), es_namespace);
@@ -432,12 +432,11 @@ pub async fn resolve(
             (spec, store.uid(), store.metadata.generation)
         }
         StoreKind::ClusterSecretStore => {
-            let cached = caches.and_then(|c| {
-                c.cluster
-                    .get(&kube::runtime::reflector::ObjectRef::new(name))
-            });
-            let store = match cached {
-                Some(store) => (*store).clone(),
+            let store = match caches {
+                Some(caches) => {
+                    let reference = kube::runtime::reflector::ObjectRef::new(name);
+                    cached_store(&caches.cluster, &reference, &display).await?
+                }
                 None => {
                     let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
                     read_store(&api, name, &display).await?
@@ -709,6 +708,28 @@ pub fn session_tags(
         tags.insert(key.to_owned(), value.to_owned());
     }
     tags.into_iter().collect()
+}
+
+/// The store `reference` from the sync's watch cache once it has listed them all, or an error naming
+/// it (`display`) when it does not exist.
+async fn cached_store<K>(
+    cache: &kube::runtime::reflector::Store<K>,
+    reference: &kube::runtime::reflector::ObjectRef<K>,
+    display: &str,
+) -> Result<K, Error>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    cache.wait_until_ready().await.map_err(|_| Error::Store {
+        message: format!("{display}: the sync is stopping"),
+    })?;
+    cache
+        .get(reference)
+        .map(|store| (*store).clone())
+        .ok_or_else(|| Error::Store {
+            message: format!("{display} not found"),
+        })
 }
 
 /// The store `name` of `api`, or an error naming it (`display`) when it does not exist.
