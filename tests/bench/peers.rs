@@ -556,7 +556,8 @@ async fn sync(table: &mut Table) {
         Better::Lower,
     );
     table.row(
-        "API requests per refresh of an unchanged ExternalSecret".to_owned(),
+        "API requests per ExternalSecret and cycle, nothing changed (kseal refreshes each once)"
+            .to_owned(),
         &both(|r| r.requests_per_refresh),
         kseal.requests_per_refresh,
         "≤ 1.5",
@@ -567,7 +568,10 @@ async fn sync(table: &mut Table) {
         (&format!("ESO {raised}"), &eso_raised),
         ("kseal", &kseal),
     ] {
-        table.note(format!("    requests per refresh, {who}: {}", run.requests));
+        table.note(format!(
+            "    requests per ExternalSecret and cycle, {who}: {}",
+            run.requests
+        ));
     }
     table.row(
         format!("RSS with {n} ExternalSecrets, MiB"),
