@@ -679,12 +679,6 @@ fn external_secrets(client: &Client, namespace: &str) -> Api<kube::api::DynamicO
 
 /// Waits (watching) until `count` ExternalSecrets of `namespace` are Ready.
 async fn all_ready(client: &Client, namespace: &str, count: usize) {
-    let mut ready = HashSet::new();
-    let events = watcher(
-        external_secrets(client, namespace),
-        watcher::Config::default(),
-    );
-    let mut events = std::pin::pin!(events);
     let is_ready = |object: &kube::api::DynamicObject| {
         object.data["status"]["conditions"]
             .as_array()
@@ -694,28 +688,8 @@ async fn all_ready(client: &Client, namespace: &str, count: usize) {
                     .any(|c| c["type"] == "Ready" && c["status"] == "True")
             })
     };
-    let wait = async {
-        while ready.len() < count {
-            match events.next().await {
-                Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
-                    if is_ready(&object) {
-                        ready.insert(object.name_any());
-                    } else {
-                        ready.remove(&object.name_any());
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    eprintln!("watch error (retrying): {error}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                None => panic!("the watch ended"),
-            }
-        }
-    };
-    tokio::time::timeout(DEADLINE, wait)
-        .await
-        .unwrap_or_else(|_| panic!("not all {count} ExternalSecrets Ready in {DEADLINE:?}"));
+    let api = external_secrets(client, namespace);
+    until_count(api, count, is_ready, "ExternalSecrets Ready").await;
 }
 
 async fn sync_run(
@@ -788,9 +762,6 @@ async fn sync_rss(
 async fn secrets_right(client: &Client, namespace: &str, range: std::ops::Range<usize>) {
     let count = range.len();
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let mut right = HashSet::new();
-    let events = watcher(api, watcher::Config::default());
-    let mut events = std::pin::pin!(events);
     let is_right = |secret: &Secret| {
         let Some(i) = secret
             .name_any()
@@ -807,18 +778,29 @@ async fn secrets_right(client: &Client, namespace: &str, range: std::ops::Range<
                     .is_some_and(|got| got.0 == common::value(i, v).as_bytes())
             })
     };
+    until_count(api, count, is_right, "Secrets right").await;
+}
+
+/// Waits (watching `api`) until `count` of its objects pass `check` at once ([`DEADLINE`] at most).
+async fn until_count<K>(api: Api<K>, count: usize, check: impl Fn(&K) -> bool, what: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let mut passing = HashSet::new();
+    let events = watcher(api, watcher::Config::default());
+    let mut events = std::pin::pin!(events);
     let wait = async {
-        while right.len() < count {
+        while passing.len() < count {
             match events.next().await {
-                Some(Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret))) => {
-                    if is_right(&secret) {
-                        right.insert(secret.name_any());
+                Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
+                    if check(&object) {
+                        passing.insert(object.name_any());
                     } else {
-                        right.remove(&secret.name_any());
+                        passing.remove(&object.name_any());
                     }
                 }
-                Some(Ok(watcher::Event::Delete(secret))) => {
-                    right.remove(&secret.name_any());
+                Some(Ok(watcher::Event::Delete(object))) => {
+                    passing.remove(&object.name_any());
                 }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
@@ -831,7 +813,7 @@ async fn secrets_right(client: &Client, namespace: &str, range: std::ops::Range<
     };
     tokio::time::timeout(DEADLINE, wait)
         .await
-        .unwrap_or_else(|_| panic!("not all {count} Secrets right in {DEADLINE:?}"));
+        .unwrap_or_else(|_| panic!("not all {count} {what} in {DEADLINE:?}"));
 }
 
 /// Deletes Secrets `s-{i}` of `range` and waits until they are gone (the next controller starts from
