@@ -29,7 +29,7 @@ use kseal_api::external_secrets::{
     ClusterExternalSecretStatus, ExternalSecret, NamespaceFailure,
 };
 use kseal_runtime::ObjectTable;
-use kseal_runtime::meta::{name_in, without_managed_fields};
+use kseal_runtime::meta::name_in;
 use kseal_runtime::report::Reporter;
 use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -75,16 +75,7 @@ pub struct WatchedClusterExternalSecret {
 
 impl<'de> serde::Deserialize<'de> for WatchedClusterExternalSecret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct Raw {
-            #[serde(deserialize_with = "without_managed_fields")]
-            metadata: ObjectMeta,
-            #[serde(default)]
-            spec: serde_json::Value,
-            #[serde(default)]
-            status: Option<serde_json::Value>,
-        }
-        let raw = Raw::deserialize(deserializer)?;
+        let raw = crate::watched::RawObject::deserialize(deserializer)?;
         let spec = parse_spec(&raw.spec, &raw.metadata);
         let status = raw.status.and_then(|s| serde_json::from_value(s).ok());
         Ok(WatchedClusterExternalSecret {

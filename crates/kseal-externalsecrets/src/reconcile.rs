@@ -128,8 +128,11 @@ pub async fn reconcile(
     // Nothing due (the reconcile that follows a status write, most events): decided from the watch
     // cache of the managed Secrets, without reading the target.
     let now = SystemTime::now();
-    if let Some(intact) = ctx.cached_target_intact(&namespace, &target, policy)
-        && let Ok(inputs) = schedule_inputs(&ctx, &watched, &es, &namespace, intact, false)
+    let version = desired::synced_version(&es);
+    let indexed = ctx.cached_target(&namespace, &target);
+    if let Some(intact) = indexed_intact(policy, indexed.as_ref())
+        && let Ok(inputs) =
+            schedule_inputs(&ctx, &watched, &es, &namespace, &version, intact, false)
         && let Decision::Wait { until } = schedule::decide(&inputs, now)
     {
         ctx.objects.succeeded(watched.as_ref());
@@ -137,7 +140,7 @@ pub async fn reconcile(
     }
     // A managed Secret that holds the data last written, is this ExternalSecret's (or no other's) and
     // is not protected: a refresh that changes nothing does not read it.
-    let cached = ctx.cached_target(&namespace, &target).filter(|cached| {
+    let cached = indexed.filter(|cached| {
         matches!(policy, CreationPolicy::Owner | CreationPolicy::Orphan)
             && cached.intact
             && !cached.protected
@@ -174,7 +177,6 @@ pub async fn reconcile(
         }
     };
 
-    let version = desired::synced_version(&es);
     // Removed on purpose (deletionPolicy): nothing to repair until the remote secret is back.
     let removed = es.status.as_ref().is_some_and(|status| {
         status.conditions.iter().any(|c| {
@@ -188,7 +190,15 @@ pub async fn reconcile(
         (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Existing::Read(Some(_))) => true,
         (_, Existing::Read(Some(secret))) => desired::secret_unchanged(secret),
     };
-    let inputs = match schedule_inputs(&ctx, &watched, &es, &namespace, target_intact, true) {
+    let inputs = match schedule_inputs(
+        &ctx,
+        &watched,
+        &es,
+        &namespace,
+        &version,
+        target_intact,
+        true,
+    ) {
         Ok(inputs) => inputs,
         Err(error) => return fail(&ctx, &watched, &es, error).await,
     };
@@ -228,17 +238,33 @@ pub async fn reconcile(
     })
 }
 
-/// When an ExternalSecret is due, from its spec and status, what this controller remembers of it, and
-/// whether its target is intact. Logs ignored sync windows when `log`.
+/// Whether the target holds the data last written, from what the index of managed Secrets knows of it
+/// (`creationPolicy` None and Merge: always); `None` when the index cannot tell (no managed Secret of
+/// that name, or one being deleted), and the Secret must be read.
+fn indexed_intact(
+    policy: CreationPolicy,
+    indexed: Option<&crate::managed::Managed>,
+) -> Option<bool> {
+    match (policy, indexed) {
+        (CreationPolicy::None, _) => Some(true),
+        (_, None) => None,
+        (CreationPolicy::Merge | CreationPolicy::CreateOrMerge, Some(_)) => Some(true),
+        (_, Some(secret)) => Some(secret.intact),
+    }
+}
+
+/// When an ExternalSecret is due, from its spec and status (`version`: its
+/// [`desired::synced_version`]), what this controller remembers of it, and whether its target is
+/// intact. Logs ignored sync windows when `log`.
 fn schedule_inputs(
     ctx: &Context,
     watched: &WatchedExternalSecret,
     es: &ExternalSecret,
     namespace: &str,
+    version: &str,
     target_intact: bool,
     log: bool,
 ) -> Result<schedule::Inputs, Error> {
-    let version = desired::synced_version(es);
     let remembered = ctx.remembered(watched);
     let status = es.status.clone().unwrap_or_default();
     let refreshed_at = [
@@ -248,8 +274,8 @@ fn schedule_inputs(
     .into_iter()
     .flatten()
     .max();
-    let spec_synced = status.synced_resource_version.as_deref() == Some(version.as_str())
-        || remembered.as_ref().is_some_and(|(v, _)| *v == version);
+    let spec_synced = status.synced_resource_version.as_deref() == Some(version)
+        || remembered.as_ref().is_some_and(|(v, _)| v == version);
     let interval = es
         .spec
         .refresh_interval

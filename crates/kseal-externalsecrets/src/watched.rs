@@ -66,6 +66,18 @@ impl SpecError {
     }
 }
 
+/// An object as it arrives, before its spec and status are parsed: metadata (without
+/// `managedFields`), the spec and the status as JSON.
+#[derive(serde::Deserialize)]
+pub(crate) struct RawObject {
+    #[serde(deserialize_with = "without_managed_fields")]
+    pub(crate) metadata: ObjectMeta,
+    #[serde(default)]
+    pub(crate) spec: serde_json::Value,
+    #[serde(default)]
+    pub(crate) status: Option<serde_json::Value>,
+}
+
 /// An ExternalSecret as watched and cached: the spec and status parsed once, when they arrive, into
 /// the compact typed form (a JSON tree of the same object takes several times the memory). A spec
 /// that does not fit ESO's schema is kept as the reason, reported by its reconcile.
@@ -84,16 +96,7 @@ pub struct WatchedExternalSecret {
 
 impl<'de> serde::Deserialize<'de> for WatchedExternalSecret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct Raw {
-            #[serde(deserialize_with = "without_managed_fields")]
-            metadata: ObjectMeta,
-            #[serde(default)]
-            spec: serde_json::Value,
-            #[serde(default)]
-            status: Option<serde_json::Value>,
-        }
-        let raw = Raw::deserialize(deserializer)?;
+        let raw = RawObject::deserialize(deserializer)?;
         let spec = parse_spec(&raw.spec, &raw.metadata)
             .and_then(|spec: ExternalSecretSpec| {
                 let fields = unimplemented(&spec);
