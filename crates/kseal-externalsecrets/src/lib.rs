@@ -249,6 +249,26 @@ impl Context {
             .filter(|secret| !secret.deleting)
     }
 
+    /// Whether the target `namespace/name` holds the data last written, from the index of managed
+    /// Secrets (`creationPolicy` None and Merge: always); `None` when the index cannot tell (no
+    /// managed Secret of that name, or one being deleted), and the Secret must be read.
+    pub(crate) fn cached_target_intact(
+        &self,
+        namespace: &str,
+        name: &str,
+        policy: kseal_api::external_secrets::CreationPolicy,
+    ) -> Option<bool> {
+        use kseal_api::external_secrets::CreationPolicy;
+        if policy == CreationPolicy::None {
+            return Some(true);
+        }
+        let secret = self.cached_target(namespace, name)?;
+        Some(match policy {
+            CreationPolicy::Merge | CreationPolicy::CreateOrMerge => true,
+            _ => secret.intact,
+        })
+    }
+
     /// Whether `cycle` is new for `store` (and records it): only its first refresh reads the whole store.
     fn start_cycle(&self, store: aws::StoreId, cycle: SystemTime) -> bool {
         let mut cycles = self.cycles.lock().unwrap_or_else(PoisonError::into_inner);
@@ -390,20 +410,26 @@ pub async fn run(
     let (secret_ctx, store_ctx, cluster_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}=true"));
     // The stores' watches keep caches that refreshes read them from; each change reaches the cache
-    // before it triggers the ExternalSecrets that use the store. The caches are kept by tasks of their
-    // own: a reconcile waiting for a cache never waits for the controller to take in its triggers.
+    // before it triggers the ExternalSecrets that use the store.
     let (namespaced_cache, namespaced_writer) = kube::runtime::reflector::store();
     let (cluster_cache, cluster_writer) = kube::runtime::reflector::store();
     let _ = ctx.store_caches.set(stores::StoreCaches {
         namespaced: namespaced_cache,
         cluster: cluster_cache,
     });
-    let namespaced_events = cached_triggers(stores.clone(), namespaced_writer);
-    let cluster_events = cached_triggers(cluster_stores.clone(), cluster_writer);
+    let namespaced_events = kube::runtime::reflector(
+        namespaced_writer,
+        watcher(stores.clone(), watcher::Config::default()),
+    )
+    .touched_objects();
+    let cluster_events = kube::runtime::reflector(
+        cluster_writer,
+        watcher(cluster_stores.clone(), watcher::Config::default()),
+    )
+    .touched_objects();
     // The index of managed Secrets takes in each event before it triggers their ExternalSecrets.
     let index_ctx = ctx.clone();
     let managed_events = watcher(secrets, managed)
-        .default_backoff()
         .map(move |event| {
             if let Ok(event) = &event {
                 index_ctx
@@ -455,50 +481,6 @@ pub async fn run(
         }
     };
     futures::join!(externals, store_status, cluster_status, cluster_externals);
-}
-
-/// The objects of `api` as they change, to trigger reconciles, after `writer`'s cache has taken each
-/// in. A task of its own watches (with the watcher's default backoff) and keeps the cache, so the cache
-/// fills even while the controller takes no triggers; it ends once the stream returned is dropped.
-fn cached_triggers<K>(
-    api: Api<K>,
-    writer: kube::runtime::reflector::store::Writer<K>,
-) -> impl futures::Stream<Item = std::result::Result<K, watcher::Error>> + Send + 'static
-where
-    K: kube::Resource
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Default + Send + Sync,
-{
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let events = kube::runtime::reflector(
-            writer,
-            watcher(api, watcher::Config::default()).default_backoff(),
-        )
-        .touched_objects();
-        let mut events = std::pin::pin!(events);
-        loop {
-            tokio::select! {
-                () = sender.closed() => break,
-                event = events.next() => match event {
-                    Some(event) => {
-                        if sender.send(event).is_err() {
-                            break;
-                        }
-                    }
-                    None => break,
-                },
-            }
-        }
-    });
-    futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|event| (event, receiver))
-    })
 }
 
 /// [`reconcile::reconcile`], counted in ESO's per-object families.

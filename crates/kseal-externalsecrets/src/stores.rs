@@ -710,9 +710,6 @@ pub fn session_tags(
     tags.into_iter().collect()
 }
 
-/// How long a reconcile waits for the stores' watch cache to list them.
-const CACHE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The store `reference` from the sync's watch cache once it has listed them all, or an error naming
 /// it (`display`) when it does not exist.
 async fn cached_store<K>(
@@ -724,20 +721,9 @@ where
     K: kube::Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
-    // Bounded: a reconcile never waits long for a watch that is retrying; it fails and backs off.
-    match tokio::time::timeout(CACHE_WAIT, cache.wait_until_ready()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => {
-            return Err(Error::Store {
-                message: format!("{display}: the sync is stopping"),
-            });
-        }
-        Err(_) => {
-            return Err(Error::Store {
-                message: format!("{display}: the sync has not listed the stores yet"),
-            });
-        }
-    }
+    cache.wait_until_ready().await.map_err(|_| Error::Store {
+        message: format!("{display}: the sync is stopping"),
+    })?;
     cache
         .get(reference)
         .map(|store| (*store).clone())
