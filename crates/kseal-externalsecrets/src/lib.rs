@@ -249,26 +249,6 @@ impl Context {
             .filter(|secret| !secret.deleting)
     }
 
-    /// Whether the target `namespace/name` holds the data last written, from the index of managed
-    /// Secrets (`creationPolicy` None and Merge: always); `None` when the index cannot tell (no
-    /// managed Secret of that name, or one being deleted), and the Secret must be read.
-    pub(crate) fn cached_target_intact(
-        &self,
-        namespace: &str,
-        name: &str,
-        policy: kseal_api::external_secrets::CreationPolicy,
-    ) -> Option<bool> {
-        use kseal_api::external_secrets::CreationPolicy;
-        if policy == CreationPolicy::None {
-            return Some(true);
-        }
-        let secret = self.cached_target(namespace, name)?;
-        Some(match policy {
-            CreationPolicy::Merge | CreationPolicy::CreateOrMerge => true,
-            _ => secret.intact,
-        })
-    }
-
     /// Whether `cycle` is new for `store` (and records it): only its first refresh reads the whole store.
     fn start_cycle(&self, store: aws::StoreId, cycle: SystemTime) -> bool {
         let mut cycles = self.cycles.lock().unwrap_or_else(PoisonError::into_inner);
