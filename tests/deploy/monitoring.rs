@@ -233,26 +233,42 @@ spec:
     let broken_condition = format!(
         r#"sealed_secrets_controller_condition_info{{namespace="{namespace}",name="broken",condition="Synced",ss_app_kubernetes_io_instance="payments"}} -1"#
     );
-    let text = eventually("/metrics with samples of every family", || async {
-        http_get(addr, "/v1/cert.pem").await?;
-        let text = http_get(addr, "/metrics").await?;
-        [
-            "kseal_sealedsecrets_per_key{",
-            "kseal_unseal_errors_total{",
-            "kseal_sync_errors_total{",
-            "kseal_sync_provider_calls_total{",
-            "sealed_secrets_controller_unseal_requests_total ",
-            broken_unseal.as_str(),
-            broken_condition.as_str(),
-            r#"sealed_secrets_controller_http_requests_total{path="/v1/cert.pem",code="200",method="get"}"#,
-            r#"sealed_secrets_controller_http_request_duration_seconds_count{path="/v1/cert.pem",method="get"}"#,
-            "sealed_secrets_controller_build_info{",
-        ]
-        .iter()
-        .all(|sample| text.contains(sample))
-        .then_some(text)
+    let expected = [
+        "kseal_sealedsecrets_per_key{",
+        "kseal_unseal_errors_total{",
+        "kseal_sync_errors_total{",
+        "kseal_sync_provider_calls_total{",
+        "sealed_secrets_controller_unseal_requests_total ",
+        broken_unseal.as_str(),
+        broken_condition.as_str(),
+        r#"sealed_secrets_controller_http_requests_total{path="/v1/cert.pem",code="200",method="get"}"#,
+        r#"sealed_secrets_controller_http_request_duration_seconds_count{path="/v1/cert.pem",method="get"}"#,
+        "sealed_secrets_controller_build_info{",
+    ];
+    // What the last poll lacked, named in the failure message.
+    let mut missing: Vec<&str> = expected.to_vec();
+    let polled = tokio::time::timeout(kseal_testenv::DEADLINE, async {
+        loop {
+            if let (Some(_), Some(text)) = (
+                http_get(addr, "/v1/cert.pem").await,
+                http_get(addr, "/metrics").await,
+            ) {
+                missing = expected
+                    .iter()
+                    .copied()
+                    .filter(|sample| !text.contains(sample))
+                    .collect();
+                if missing.is_empty() {
+                    return text;
+                }
+            }
+            tokio::time::sleep(kseal_testenv::POLL_INTERVAL).await;
+        }
     })
     .await;
+    let text = polled.unwrap_or_else(|_| {
+        panic!("timed out waiting for /metrics with samples of every family; missing: {missing:?}")
+    });
     controller.abort();
     let families = text
         .lines()

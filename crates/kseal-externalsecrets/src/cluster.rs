@@ -135,6 +135,8 @@ struct Context {
     client: Client,
     reporter: Reporter,
     namespaces: Store<Namespace>,
+    /// Whether `namespaces` has listed them (awaited by many reconciles at once).
+    namespaces_ready: kseal_runtime::Ready,
     /// Consecutive failures per ClusterExternalSecret, for the backoff; pruned when it is deleted.
     objects: Arc<ObjectTable<()>>,
     metrics: EsoMetrics,
@@ -174,6 +176,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         reporter: Reporter::new(client.clone(), FIELD_MANAGER),
         client,
+        namespaces_ready: kseal_runtime::Ready::of(&namespaces),
         namespaces,
         objects,
         metrics,
@@ -432,7 +435,7 @@ async fn reconcile_once(ces: &WatchedClusterExternalSecret, ctx: &Context) -> Re
         return Ok(Action::await_change());
     }
     // Before the first list of namespaces, every namespace would look unselected.
-    if ctx.namespaces.wait_until_ready().await.is_err() {
+    if !ctx.namespaces_ready.wait().await {
         return Ok(Action::requeue(FAILURE_RETRY));
     }
     let namespaces = ctx.namespaces.state();
@@ -604,7 +607,7 @@ async fn finalize(
     for namespace in &previous.provisioned_namespaces {
         delete_owned(&ctx.client, namespace, &es_name, &name).await?;
     }
-    if ctx.namespaces.wait_until_ready().await.is_err() {
+    if !ctx.namespaces_ready.wait().await {
         return Ok(Action::requeue(FAILURE_RETRY));
     }
     for namespace in ctx.namespaces.state() {

@@ -393,10 +393,9 @@ pub async fn run(
     // before it triggers the ExternalSecrets that use the store.
     let (namespaced_cache, namespaced_writer) = kube::runtime::reflector::store();
     let (cluster_cache, cluster_writer) = kube::runtime::reflector::store();
-    let _ = ctx.store_caches.set(stores::StoreCaches {
-        namespaced: namespaced_cache,
-        cluster: cluster_cache,
-    });
+    let _ = ctx
+        .store_caches
+        .set(stores::StoreCaches::new(namespaced_cache, cluster_cache));
     let namespaced_events = kube::runtime::reflector(
         namespaced_writer,
         watcher(stores.clone(), watcher::Config::default()),

@@ -106,6 +106,25 @@ pub struct StoreCaches {
     pub namespaced: kube::runtime::reflector::Store<WatchedSecretStore>,
     /// ClusterSecretStores.
     pub cluster: kube::runtime::reflector::Store<WatchedClusterSecretStore>,
+    /// Whether `namespaced` has listed the SecretStores (awaited by many reconciles at once).
+    pub namespaced_ready: kseal_runtime::Ready,
+    /// Whether `cluster` has listed the ClusterSecretStores.
+    pub cluster_ready: kseal_runtime::Ready,
+}
+
+impl StoreCaches {
+    /// Caches of the stores, filled by the watches that write into them.
+    pub fn new(
+        namespaced: kube::runtime::reflector::Store<WatchedSecretStore>,
+        cluster: kube::runtime::reflector::Store<WatchedClusterSecretStore>,
+    ) -> Self {
+        StoreCaches {
+            namespaced_ready: kseal_runtime::Ready::of(&namespaced),
+            cluster_ready: kseal_runtime::Ready::of(&cluster),
+            namespaced,
+            cluster,
+        }
+    }
 }
 
 /// Providers built so far, by configuration (credentials are cached inside each), and the Secrets
@@ -420,7 +439,13 @@ pub async fn resolve(
                 Some(caches) => {
                     let reference =
                         kube::runtime::reflector::ObjectRef::new(name).within(es_namespace);
-                    cached_store(&caches.namespaced, &reference, &display).await?
+                    cached_store(
+                        &caches.namespaced,
+                        &caches.namespaced_ready,
+                        &reference,
+                        &display,
+                    )
+                    .await?
                 }
                 None => {
                     let api: Api<WatchedSecretStore> =
@@ -435,7 +460,8 @@ pub async fn resolve(
             let store = match caches {
                 Some(caches) => {
                     let reference = kube::runtime::reflector::ObjectRef::new(name);
-                    cached_store(&caches.cluster, &reference, &display).await?
+                    cached_store(&caches.cluster, &caches.cluster_ready, &reference, &display)
+                        .await?
                 }
                 None => {
                     let api: Api<WatchedClusterSecretStore> = Api::all(client.clone());
@@ -714,6 +740,7 @@ pub fn session_tags(
 /// it (`display`) when it does not exist.
 async fn cached_store<K>(
     cache: &kube::runtime::reflector::Store<K>,
+    ready: &kseal_runtime::Ready,
     reference: &kube::runtime::reflector::ObjectRef<K>,
     display: &str,
 ) -> Result<K, Error>
@@ -721,9 +748,11 @@ where
     K: kube::Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
-    cache.wait_until_ready().await.map_err(|_| Error::Store {
-        message: format!("{display}: the sync is stopping"),
-    })?;
+    if !ready.wait().await {
+        return Err(Error::Store {
+            message: format!("{display}: the sync is stopping"),
+        });
+    }
     cache
         .get(reference)
         .map(|store| (*store).clone())

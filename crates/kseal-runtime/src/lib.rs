@@ -6,7 +6,8 @@
 //! - [`backoff`]: exponential delays, for per-object retries and for API calls retried until they work;
 //! - [`report`]: the status patch and the event of a reconcile, both under the reconciler's field manager;
 //! - [`metrics`]: the reconcile counters and histogram, registered with one convention;
-//! - [`lease`]: leader election on a Lease (only the leader writes).
+//! - [`lease`]: leader election on a Lease (only the leader writes);
+//! - [`ready`]: the first list of a watch cache, awaited by many reconciles at once.
 //!
 //! The reconcilers (`kseal-sealedsecrets`, `kseal-externalsecrets`) depend on this crate; it depends on
 //! neither.
@@ -16,7 +17,9 @@ pub mod lease;
 pub mod meta;
 pub mod metrics;
 pub mod objects;
+pub mod ready;
 pub mod report;
 
 pub use backoff::Backoff;
 pub use objects::ObjectTable;
+pub use ready::Ready;

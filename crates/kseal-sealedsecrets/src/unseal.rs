@@ -222,6 +222,8 @@ pub async fn run(
         .map(|conditions| conditions.attach(store.clone()));
     let usage: Weak<dyn KeyUsageSource> = Arc::downgrade(&ctx) as Weak<Context>;
     ctx.metrics.key_usage().attach(usage);
+    // The controller's applier waits on this store too; both are polled by this one task (joined
+    // below), so the store's single waker wakes both (see `kseal_runtime::ready`).
     let ready = async move {
         if store.wait_until_ready().await.is_ok() {
             on_ready();

@@ -225,6 +225,21 @@ fn var<'a>(vars: &'a BTreeMap<String, String>, name: &str) -> &'a str {
 /// kube panics when both ring and aws-lc-rs are linked and no provider is chosen.
 fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    init_log();
+}
+
+/// With `KSEAL_TEST_LOG` set (a `tracing` filter such as `kseal_externalsecrets=debug`), the log of
+/// the controllers the tests run in-process goes to the test's output (shown when it fails).
+fn init_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("KSEAL_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
 
 /// A Secret's data as text (lossy UTF-8), for assertions.
