@@ -9,6 +9,7 @@ mod coalesce;
 mod controller;
 mod fake;
 mod fields;
+mod parameters;
 mod policies;
 mod protect;
 mod seed;

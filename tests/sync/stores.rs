@@ -44,10 +44,10 @@ spec:
 ---
 apiVersion: external-secrets.io/v1
 kind: SecretStore
-metadata: {name: parameters}
+metadata: {name: certificates}
 spec:
   provider:
-    aws: {service: ParameterStore, region: eu-west-1}
+    aws: {service: CertificateManager, region: eu-west-1}
 "#,
         )
         .await;
@@ -56,8 +56,8 @@ spec:
     assert_eq!(status, "False");
     assert!(message.contains("spec.provider.vault"), "{message}");
     assert!(message.contains("\"vault\" is not served"), "{message}");
-    let (_, message) = store_ready(&world, "parameters", "Unsupported").await;
-    assert!(message.contains("ParameterStore"), "{message}");
+    let (_, message) = store_ready(&world, "certificates", "Unsupported").await;
+    assert!(message.contains("CertificateManager"), "{message}");
 
     // An ExternalSecret on an unserved store says why.
     world

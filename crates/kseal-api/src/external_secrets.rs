@@ -134,7 +134,7 @@ pub struct SecretStoreProvider {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AwsProvider {
-    /// `SecretsManager` (served) or `ParameterStore` (not yet).
+    /// `SecretsManager` or `ParameterStore` (both served; `CertificateManager` is not yet).
     pub service: AwsServiceType,
     /// How to authenticate; without it, the AWS SDK's default credential chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,7 +215,7 @@ pub enum AwsServiceType {
     /// AWS Secrets Manager.
     #[default]
     SecretsManager,
-    /// AWS Systems Manager Parameter Store (not served yet).
+    /// AWS Systems Manager Parameter Store.
     ParameterStore,
     /// AWS Certificate Manager (not served yet).
     CertificateManager,

@@ -7,7 +7,7 @@
 //! | `externalsecret_sync_calls_error{name,namespace}` | counter (no `_total`, as ESO names it) | failed reconciles |
 //! | `externalsecret_reconcile_duration{name,namespace}` | gauge | the last reconcile's duration, in nanoseconds (ESO sets a Go `time.Duration`) |
 //! | `externalsecret_status_condition{name,namespace,condition,status}` | gauge | 1 for the status the condition has, 0 for the opposite one |
-//! | `externalsecret_provider_api_calls_count{provider,call,status}` | counter (no `_total`) | calls to the provider: `AWS/SecretsManager`, the operation, `success` or `error` |
+//! | `externalsecret_provider_api_calls_count{provider,call,status}` | counter (no `_total`) | calls to the provider: `AWS/SecretsManager` or `AWS/ParameterStore`, the operation, `success` or `error` |
 //! | `secretstore_status_condition{name,namespace,condition,status}`, `clustersecretstore_status_condition{name,namespace,condition,status}` | gauge | as for ExternalSecrets |
 //! | `clusterexternalsecret_status_condition{name,namespace,condition,status}` | gauge | as for ExternalSecrets (ESO sets it only while `Ready` is `True`) |
 //! | `clusterexternalsecret_reconcile_duration{name,namespace}` | gauge | the last reconcile's duration, in nanoseconds |
@@ -33,6 +33,23 @@ use crate::watched::{WatchedClusterSecretStore, WatchedExternalSecret, WatchedSe
 
 /// ESO's provider label of AWS Secrets Manager calls.
 const PROVIDER_AWS_SM: &str = "AWS/SecretsManager";
+/// ESO's provider label of AWS Parameter Store calls.
+const PROVIDER_AWS_PS: &str = "AWS/ParameterStore";
+
+/// ESO's provider and call labels of a provider operation. ESO names its DescribeParameters calls
+/// `DescribeParameter`; GetParameters (kseal's batched read) has no ESO name of its own.
+fn eso_call(operation: &'static str) -> (&'static str, &'static str) {
+    match crate::provider::aws::error::service_of(operation) {
+        crate::provider::aws::error::PARAMETER_STORE => (
+            PROVIDER_AWS_PS,
+            match operation {
+                "DescribeParameters" => "DescribeParameter",
+                operation => operation,
+            },
+        ),
+        _ => (PROVIDER_AWS_SM, operation),
+    }
+}
 
 /// Per-object counts, kept until the object leaves the watch cache.
 #[derive(Debug, Default, Clone, Copy)]
@@ -283,12 +300,9 @@ impl prometheus_client::collector::Collector for EsoMetrics {
                 None,
                 MetricType::Unknown,
             )?;
-            for ((call, status), count) in calls {
-                let labels = [
-                    ("provider", PROVIDER_AWS_SM),
-                    ("call", call),
-                    ("status", status),
-                ];
+            for ((operation, status), count) in calls {
+                let (provider, call) = eso_call(operation);
+                let labels = [("provider", provider), ("call", call), ("status", status)];
                 ConstGauge::new(count as i64).encode(metric.encode_family(&labels)?)?;
             }
         }

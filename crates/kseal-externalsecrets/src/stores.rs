@@ -304,14 +304,11 @@ pub fn validate(
         );
     }
     if let Some(aws) = &provider.aws
-        && aws.service != AwsServiceType::SecretsManager
+        && aws.service == AwsServiceType::CertificateManager
     {
         return unsupported(
             "spec.provider.aws.service",
-            &format!(
-                "service {:?} is not served yet (use SecretsManager)",
-                aws.service
-            ),
+            "service CertificateManager is not served yet (use SecretsManager or ParameterStore)",
         );
     }
     let valid = match (&provider.aws, &provider.fake) {
@@ -556,7 +553,12 @@ async fn aws_store(
         auth_config(client, providers, display, aws.auth.as_ref(), scope, fresh).await?;
     let session_tags = session_tags(&aws, kind, name, namespace);
     // The store's generation, not its resource version: writing its status changes nothing here.
+    let service = match aws.service {
+        AwsServiceType::ParameterStore => aws::Service::ParameterStore,
+        _ => aws::Service::SecretsManager,
+    };
     let id = StoreId(hash_of(&(
+        service,
         display,
         uid,
         generation,
@@ -570,6 +572,7 @@ async fn aws_store(
         &aws.transitive_tag_keys,
     )));
     let config = aws::StoreConfig {
+        service,
         region: aws.region,
         role: aws.role,
         additional_roles: aws.additional_roles,
@@ -1115,7 +1118,7 @@ mod tests {
         assert!(message.contains("spec.provider.vault"), "{message}");
         spec.provider = SecretStoreProvider {
             aws: Some(AwsProvider {
-                service: AwsServiceType::ParameterStore,
+                service: AwsServiceType::CertificateManager,
                 region: "eu-west-1".into(),
                 ..Default::default()
             }),
@@ -1123,7 +1126,7 @@ mod tests {
         };
         let (reason, message) = check(&spec).unwrap_err();
         assert_eq!(reason, reasons::UNSUPPORTED);
-        assert!(message.contains("ParameterStore"), "{message}");
+        assert!(message.contains("CertificateManager"), "{message}");
         spec.provider = SecretStoreProvider {
             fake: Some(FakeProvider::default()),
             ..Default::default()

@@ -49,6 +49,7 @@ impl Calls {
 /// A store configuration that signs with `account`'s static keys.
 fn store(account: &AwsAccount) -> StoreConfig {
     StoreConfig {
+        service: kseal_externalsecrets::provider::aws::Service::SecretsManager,
         region: REGION.to_owned(),
         role: None,
         additional_roles: Vec::new(),
@@ -157,7 +158,7 @@ async fn get_reads_strings_binaries_and_versions() {
 
     let missing = provider.get("nope", None).await.unwrap_err();
     assert!(
-        matches!(&missing, Error::NotFound { key } if key == "app/nope"),
+        matches!(&missing, Error::NotFound { key, .. } if key == "app/nope"),
         "{missing}"
     );
     assert_eq!(missing.reason(), "not_found");
@@ -192,7 +193,7 @@ async fn batch_get_splits_into_calls_of_20() {
         assert_eq!(key, got_key);
         match key.as_str() {
             "batch/missing" => assert!(
-                matches!(result, Err(Error::NotFound { key }) if key == "batch/missing"),
+                matches!(result, Err(Error::NotFound { key, .. }) if key == "batch/missing"),
                 "{result:?}"
             ),
             _ => {

@@ -203,6 +203,11 @@ spec:
         aws_sdk_secretsmanager::Client::new(&self.config().await)
     }
 
+    /// A Parameter Store (SSM) client of this account.
+    pub async fn ssm_client(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config().await)
+    }
+
     /// Calls this account made, by operation (exact counts, kept by moto's wrapper).
     pub async fn call_counts(&self) -> CallCounts {
         let url = format!("{}/_kseal/calls?key={}", self.endpoint, self.access_key_id);

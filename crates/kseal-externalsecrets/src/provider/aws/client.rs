@@ -1,5 +1,5 @@
-//! [`Provider`]: one store's Secrets Manager client, and the three ways a
-//! sync reads secrets (one key, many keys, a search).
+//! [`Provider`]: one store's AWS client (Secrets Manager, or Parameter Store through
+//! `parameters`), and the three ways a sync reads secrets (one key, many keys, a search).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -14,9 +14,10 @@ use futures::StreamExt as _;
 use futures::future::join_all;
 use zeroize::Zeroizing;
 
-use super::config::{Auth, Observer, ProviderOptions, StoreConfig};
+use super::config::{Auth, Observer, ProviderOptions, Service, StoreConfig};
 use super::credentials;
 use super::error::Error;
+use super::parameters::{self, Parameters};
 
 /// Most secret ids one BatchGetSecretValue call accepts.
 pub const MAX_BATCH_IDS: usize = 20;
@@ -106,6 +107,8 @@ pub struct Provider {
 
 struct Inner {
     client: aws_sdk_secretsmanager::Client,
+    /// Set for a Parameter Store store: every read goes there instead.
+    parameters: Option<Parameters>,
     /// STS with the same credentials, for [`Provider::verify`].
     sts: aws_sdk_sts::Client,
     prefix: Option<String>,
@@ -144,12 +147,20 @@ impl Provider {
         let client_config = aws_sdk_secretsmanager::config::Builder::from(&base)
             .credentials_provider(credentials.clone())
             .build();
+        let parameters = (config.service == Service::ParameterStore).then(|| Parameters {
+            client: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&base)
+                    .credentials_provider(credentials.clone())
+                    .build(),
+            ),
+        });
         let sts_config = aws_sdk_sts::config::Builder::from(&base)
             .credentials_provider(credentials)
             .build();
         Ok(Self {
             inner: Arc::new(Inner {
                 client: aws_sdk_secretsmanager::Client::from_conf(client_config),
+                parameters,
                 sts: aws_sdk_sts::Client::from_conf(sts_config),
                 prefix: config.prefix.filter(|prefix| !prefix.is_empty()),
                 observer,
@@ -188,8 +199,30 @@ impl Provider {
     /// GetSecretValue of `key` (with the store's prefix) at `version`
     /// (see [`VersionSelector::parse`]).
     pub async fn get(&self, key: &str, version: Option<&str>) -> Result<RemoteSecret, Error> {
+        if let Some(parameters) = &self.inner.parameters {
+            return parameters
+                .get(&self.inner.observer, &self.secret_id(key), version)
+                .await;
+        }
         self.get_id(&self.secret_id(key), VersionSelector::parse(version))
             .await
+    }
+
+    /// Most keys one batch call reads: 20 (BatchGetSecretValue) or 10 (GetParameters).
+    pub fn batch_size(&self) -> usize {
+        match self.inner.parameters {
+            Some(_) => parameters::MAX_NAMES,
+            None => MAX_BATCH_IDS,
+        }
+    }
+
+    /// Whether `version` selects the current value, which batch calls read: none or empty, and for
+    /// Secrets Manager also `AWSCURRENT` (a Parameter Store version is a number or a label).
+    pub fn is_current(&self, version: Option<&str>) -> bool {
+        match self.inner.parameters {
+            Some(_) => version.is_none_or(str::is_empty),
+            None => VersionSelector::parse(version).is_current(),
+        }
     }
 
     async fn get_id(&self, id: &str, version: VersionSelector<'_>) -> Result<RemoteSecret, Error> {
@@ -214,6 +247,9 @@ impl Provider {
     pub async fn tags(&self, key: &str) -> Result<RemoteSecret, Error> {
         const OPERATION: &str = "DescribeSecret";
         let id = self.secret_id(key);
+        if let Some(parameters) = &self.inner.parameters {
+            return parameters.tags(&self.inner.observer, &id).await;
+        }
         let result = self
             .inner
             .client
@@ -229,20 +265,7 @@ impl Provider {
             .into_iter()
             .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
             .collect();
-        let members: Vec<String> = tags
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}:{}",
-                    kseal_gjson::json_string(k),
-                    kseal_gjson::json_string(v)
-                )
-            })
-            .collect();
-        Ok(RemoteSecret::String(Zeroizing::new(format!(
-            "{{{}}}",
-            members.join(",")
-        ))))
+        Ok(tags_json(&tags))
     }
 
     /// The current values of `keys` (with the store's prefix), with
@@ -254,7 +277,10 @@ impl Provider {
         keys: &[String],
     ) -> Result<Vec<(String, Result<RemoteSecret, Error>)>, Error> {
         let ids: Vec<String> = keys.iter().map(|key| self.secret_id(key)).collect();
-        let mut values = self.batch_get_ids(&ids).await?;
+        let mut values = match &self.inner.parameters {
+            Some(parameters) => parameters.batch_get(&self.inner.observer, &ids).await,
+            None => self.batch_get_ids(&ids).await?,
+        };
         Ok(keys
             .iter()
             .zip(&ids)
@@ -399,6 +425,11 @@ impl Provider {
         tags: &BTreeMap<String, String>,
         path: Option<&str>,
     ) -> Result<Vec<(String, RemoteSecret)>, Error> {
+        if let Some(parameters) = &self.inner.parameters {
+            return parameters
+                .find(&self.inner.observer, name_regexp, tags, path)
+                .await;
+        }
         let names = self.list_names(tags, path).await?;
         let names: Vec<String> = names
             .into_iter()
@@ -465,6 +496,22 @@ impl Provider {
         names.dedup();
         Ok(names)
     }
+}
+
+/// Tags as `remoteRef.metadataPolicy: Fetch` gives them: a JSON object of tag keys to values, keys
+/// sorted, as ESO writes it (Go's `encoding/json` of a map).
+pub(crate) fn tags_json(tags: &BTreeMap<String, String>) -> RemoteSecret {
+    let members: Vec<String> = tags
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}:{}",
+                kseal_gjson::json_string(k),
+                kseal_gjson::json_string(v)
+            )
+        })
+        .collect();
+    RemoteSecret::String(Zeroizing::new(format!("{{{}}}", members.join(","))))
 }
 
 /// The id a batch entry answers: its name or its ARN, whichever was asked for.

@@ -21,6 +21,8 @@ const TOKEN_EXPIRATION_SECONDS: i64 = 600;
 /// One store's AWS configuration, translated from `spec.provider.aws`.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
+    /// Which AWS service the store reads (`spec.provider.aws.service`).
+    pub service: Service,
     /// AWS region (`spec.provider.aws.region`).
     pub region: String,
     /// Role assumed last, with [`StoreConfig::external_id`] (`role`).
@@ -41,6 +43,16 @@ pub struct StoreConfig {
     pub auth: Auth,
     /// STS role session name, e.g. `kseal-<store name>`.
     pub session_name: String,
+}
+
+/// The AWS service a store reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// AWS Secrets Manager.
+    #[default]
+    SecretsManager,
+    /// AWS Systems Manager Parameter Store.
+    ParameterStore,
 }
 
 /// Where a store's first credentials come from.

@@ -38,8 +38,26 @@ const AUTH_CODES: &[&str] = &[
     "NotAuthorized",
 ];
 
-/// Error code of a missing secret (or a missing version of it).
-const NOT_FOUND_CODE: &str = "ResourceNotFoundException";
+/// Error codes of a missing secret or parameter (or a missing version of it).
+const NOT_FOUND_CODES: &[&str] = &[
+    "ResourceNotFoundException",
+    "ParameterNotFound",
+    "ParameterVersionNotFound",
+];
+
+/// [`Error::NotFound`]'s service: AWS Secrets Manager.
+pub const SECRETS_MANAGER: &str = "Secrets Manager";
+/// [`Error::NotFound`]'s service: AWS Systems Manager Parameter Store.
+pub const PARAMETER_STORE: &str = "Parameter Store";
+
+/// The service of an operation the provider calls.
+pub fn service_of(operation: &str) -> &'static str {
+    if operation.contains("Parameter") || operation == "ListTagsForResource" {
+        PARAMETER_STORE
+    } else {
+        SECRETS_MANAGER
+    }
+}
 
 /// Whether AWS refused a read because the secret is scheduled for deletion: AWS answers
 /// `InvalidRequestException` ("... because it was marked for deletion"; moto: "... currently marked
@@ -56,10 +74,12 @@ fn marked_for_deletion(code: &str, message: Option<&str>) -> bool {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The secret (or the requested version of it) does not exist.
-    #[error("secret {key:?} not found in AWS Secrets Manager")]
+    #[error("{key:?} not found in AWS {service}")]
     NotFound {
-        /// The secret id as sent to AWS (with the store's prefix).
+        /// The secret id or parameter name as sent to AWS (with the store's prefix).
         key: String,
+        /// [`SECRETS_MANAGER`] or [`PARAMETER_STORE`].
+        service: &'static str,
     },
     /// Credentials could not be obtained, or AWS refused them or the access.
     #[error("AWS authentication failed: {0}")]
@@ -116,11 +136,13 @@ impl Error {
             (None, None) => "unknown error".to_owned(),
         };
         match code {
-            Some(NOT_FOUND_CODE) if key.is_some() => Error::NotFound {
+            Some(code) if key.is_some() && NOT_FOUND_CODES.contains(&code) => Error::NotFound {
                 key: key_owned.unwrap_or_default(),
+                service: service_of(operation),
             },
             Some(code) if key.is_some() && marked_for_deletion(code, message) => Error::NotFound {
                 key: key_owned.unwrap_or_default(),
+                service: service_of(operation),
             },
             Some(code) if THROTTLING_CODES.contains(&code) => Error::Throttled {
                 operation,
@@ -211,7 +233,7 @@ mod tests {
             Some("ResourceNotFoundException"),
             Some("Secrets Manager can't find the specified secret."),
         );
-        assert!(matches!(&not_found, Error::NotFound { key } if key == "db"));
+        assert!(matches!(&not_found, Error::NotFound { key, .. } if key == "db"));
         assert_eq!(not_found.reason(), "not_found");
 
         let throttled = Error::from_code("ListSecrets", None, Some("ThrottlingException"), None);
@@ -241,7 +263,7 @@ mod tests {
                 Some(message),
             );
             assert!(
-                matches!(&deleted, Error::NotFound { key } if key == "db"),
+                matches!(&deleted, Error::NotFound { key, .. } if key == "db"),
                 "{message}"
             );
         }

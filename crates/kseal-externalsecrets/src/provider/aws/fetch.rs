@@ -79,6 +79,14 @@ struct Pending {
 /// Where a fetcher reads from: a [`Provider`], or a stand-in in unit tests.
 trait Source: Clone + Send + Sync + 'static {
     fn get(&self, key: String, version: String) -> BoxFuture<'static, Result<RemoteSecret, Error>>;
+    /// Most keys one batch call reads.
+    fn batch_size(&self) -> usize {
+        MAX_BATCH_IDS
+    }
+    /// Whether `version` selects the current value (read in batches).
+    fn is_current(&self, version: Option<&str>) -> bool {
+        VersionSelector::parse(version).is_current()
+    }
     #[allow(clippy::type_complexity)]
     fn batch_get(
         &self,
@@ -90,6 +98,14 @@ impl Source for Provider {
     fn get(&self, key: String, version: String) -> BoxFuture<'static, Result<RemoteSecret, Error>> {
         let provider = self.clone();
         async move { provider.get(&key, Some(&version)).await }.boxed()
+    }
+
+    fn batch_size(&self) -> usize {
+        Provider::batch_size(self)
+    }
+
+    fn is_current(&self, version: Option<&str>) -> bool {
+        Provider::is_current(self, version)
     }
 
     fn batch_get(
@@ -168,9 +184,9 @@ impl Fetcher {
         version: Option<&str>,
         fresh_after: Instant,
     ) -> Result<Arc<RemoteSecret>, Error> {
-        let version = match VersionSelector::parse(version) {
-            selector if selector.is_current() => None,
-            _ => version.map(str::to_owned),
+        let version = match source.is_current(version) {
+            true => None,
+            false => version.map(str::to_owned),
         };
         let entry_key = (key.to_owned(), version);
         let (generation, mut outcome) =
@@ -258,7 +274,7 @@ impl Fetcher {
                     generation,
                     done,
                 });
-                if state.pending.len() >= MAX_BATCH_IDS {
+                if state.pending.len() >= source.batch_size() {
                     // A full call's worth: no reason to wait.
                     let batch = take_pending(state, now);
                     tokio::spawn(
@@ -423,6 +439,7 @@ mod tests {
     fn value(key: &str) -> Result<RemoteSecret, Error> {
         if key.starts_with("missing") {
             Err(Error::NotFound {
+                service: crate::provider::aws::error::SECRETS_MANAGER,
                 key: key.to_owned(),
             })
         } else {

@@ -1,15 +1,16 @@
-//! AWS Secrets Manager provider of the external secret sync.
+//! AWS provider of the external secret sync: Secrets Manager and Parameter Store.
 //!
 //! - [`config`]: a store's configuration ([`StoreConfig`], [`Auth`]) and
 //!   web identity tokens ([`ServiceAccountTokenSource`]).
 //! - `credentials` (private): static keys, the SDK default chain or
 //!   AssumeRoleWithWebIdentity, then `additionalRoles` and `role` with
 //!   AssumeRole; each link cached until shortly before it expires.
-//! - [`client`]: [`Provider`] — GetSecretValue, BatchGetSecretValue, ListSecrets.
+//! - [`client`]: [`Provider`] — GetSecretValue, BatchGetSecretValue, ListSecrets; or, for a
+//!   Parameter Store store, what `parameters` (private) reads.
 //! - [`fetch`]: [`Fetcher`] — coalesced, batched reads shared by all reconciles.
 //!
 //! The endpoint is the standard `AWS_ENDPOINT_URL` (or
-//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_STS`) unless
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_STS`) unless
 //! [`ProviderOptions::endpoint_url`] overrides it.
 
 pub mod client;
@@ -17,12 +18,14 @@ pub mod config;
 mod credentials;
 pub mod error;
 pub mod fetch;
+mod parameters;
 
 pub use client::{DEFAULT_STAGE, MAX_BATCH_IDS, Provider, RemoteSecret, VersionSelector};
 pub use config::{
-    AUDIENCE_ANNOTATION, Auth, CallObserver, DEFAULT_AUDIENCE, ProviderOptions,
+    AUDIENCE_ANNOTATION, Auth, CallObserver, DEFAULT_AUDIENCE, ProviderOptions, Service,
     ServiceAccountTokenSource, StoreConfig, TokenSource, audiences,
 };
 pub use credentials::REFRESH_BEFORE_EXPIRY;
 pub use error::{Error, Result};
 pub use fetch::{BATCH_WINDOW, Fetcher, MAX_STORES, StoreId};
+pub use parameters::MAX_NAMES;
