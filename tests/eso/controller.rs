@@ -6,7 +6,7 @@
 //! listener, and with the reconcilers it does not need for ExternalSecrets switched off
 //! (ClusterSecretStore, PushSecret, ClusterPushSecret, ClusterExternalSecret; the GeneratorState
 //! reconciler cannot be, so its CRD is installed too). Its AWS provider reaches moto through
-//! `AWS_SECRETSMANAGER_ENDPOINT` / `AWS_STS_ENDPOINT`.
+//! `AWS_SECRETSMANAGER_ENDPOINT` / `AWS_SSM_ENDPOINT` / `AWS_STS_ENDPOINT`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -55,6 +55,7 @@ impl Eso {
             .env("KUBECONFIG", env.kubeconfig_path())
             .env("AWS_SECRETSMANAGER_ENDPOINT", endpoint)
             .env("AWS_STS_ENDPOINT", endpoint)
+            .env("AWS_SSM_ENDPOINT", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())

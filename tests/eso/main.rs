@@ -72,6 +72,10 @@ enum After {
     PutRemote(&'static str, &'static str),
     /// The ExternalSecret is applied again as this YAML.
     Reapply(String),
+    /// The parameter is deleted.
+    DeleteParameter(&'static str),
+    /// The parameter gets a new value (a new version).
+    PutParameter(&'static str, &'static str),
 }
 
 struct Case {
@@ -90,10 +94,88 @@ struct Case {
 /// An ExternalSecret `id` of the store `aws` with `spec` (YAML lines at two spaces' indent, without
 /// `secretStoreRef`).
 fn es(id: &str, spec: &str) -> String {
+    es_of("aws", id, spec)
+}
+
+/// An ExternalSecret `id` of SecretStore `store` with `spec`.
+fn es_of(store: &str, id: &str, spec: &str) -> String {
     format!(
         "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {id}\nspec:\n  \
-         secretStoreRef: {{name: aws, kind: SecretStore}}\n{spec}"
+         secretStoreRef: {{name: {store}, kind: SecretStore}}\n{spec}"
     )
+}
+
+/// A case of the Parameter Store store `ps`.
+fn ps_case(id: &'static str, spec: &str) -> Case {
+    Case {
+        es: es_of("ps", id, spec),
+        ..case(id, spec)
+    }
+}
+
+/// The SecretStore `ps`: this account's Parameter Store, with static keys.
+fn parameter_store(account: &AwsAccount) -> String {
+    account
+        .static_key_store("ps")
+        .replace("service: SecretsManager\n", "service: ParameterStore\n")
+}
+
+/// The parameters the Parameter Store cases read, as users keep them: paths, a SecureString, JSON,
+/// a StringList, a parameter with two versions and tagged ones.
+async fn seed_parameters(account: &AwsAccount) {
+    use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
+    let ssm = account.ssm_client().await;
+    let parameters = [
+        ("/ps/plain", "plain-value", ParameterType::String),
+        ("/ps/secure", "s3cure", ParameterType::SecureString),
+        (
+            "/ps/json",
+            r#"{"username":"admin","port":5432,"nested":{"host":"db.internal"},"dotted.key":"literal"}"#,
+            ParameterType::SecureString,
+        ),
+        ("/ps/list", "a,b,c", ParameterType::StringList),
+        ("/ps/versioned", "first", ParameterType::String),
+        ("/ps/versioned", "second", ParameterType::String),
+        ("/ps/find/one", "1", ParameterType::String),
+        ("/ps/find/two", "2", ParameterType::SecureString),
+        ("/ps/find/deep/three", "3", ParameterType::String),
+        ("/ps/del/delete", "gone-soon", ParameterType::String),
+        ("/ps/refresh", "before", ParameterType::String),
+        ("/ps/tagged/a", "tagged-a", ParameterType::String),
+        ("/ps/tagged/b", "tagged-b", ParameterType::String),
+    ];
+    for (name, value, kind) in parameters {
+        ssm.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    for (name, team) in [("/ps/tagged/a", "ps"), ("/ps/tagged/b", "other")] {
+        ssm.add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .tags(
+                aws_sdk_ssm::types::Tag::builder()
+                    .key("team")
+                    .value(team)
+                    .build()
+                    .unwrap(),
+            )
+            .tags(
+                aws_sdk_ssm::types::Tag::builder()
+                    .key("env")
+                    .value("prod")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 fn case(id: &'static str, spec: &str) -> Case {
@@ -531,6 +613,57 @@ fn cases(first_version: &str) -> Vec<Case> {
                 "  target:\n    template:\n      data:\n        a: \"{{ .token }}-a\"\n        b: \"{{ .token }}-b\"\n  data:\n    - {secretKey: token, remoteRef: {key: plain/token}}\n",
             )
         },
+        // Parameter Store (`service: ParameterStore`), as ESO's docs write its manifests.
+        ps_case("ps-data-plain", &data("value", "{key: /ps/plain}")),
+        ps_case("ps-securestring", &data("password", "{key: /ps/secure}")),
+        ps_case("ps-stringlist", &data("hosts", "{key: /ps/list}")),
+        ps_case(
+            "ps-properties",
+            "  data:\n    - {secretKey: user, remoteRef: {key: /ps/json, property: username}}\n    - {secretKey: port, remoteRef: {key: /ps/json, property: port}}\n    - {secretKey: host, remoteRef: {key: /ps/json, property: nested.host}}\n    - {secretKey: dotted, remoteRef: {key: /ps/json, property: dotted.key}}\n",
+        ),
+        ps_case(
+            "ps-versions",
+            "  data:\n    - {secretKey: first, remoteRef: {key: /ps/versioned, version: \"1\"}}\n    - {secretKey: current, remoteRef: {key: /ps/versioned}}\n",
+        ),
+        ps_case(
+            "ps-extract",
+            "  dataFrom:\n    - extract: {key: /ps/json}\n",
+        ),
+        ps_case(
+            "ps-find-path",
+            "  dataFrom:\n    - find:\n        path: /ps/find\n        name: {regexp: \".*\"}\n",
+        ),
+        ps_case(
+            "ps-find-name-rewrite",
+            "  dataFrom:\n    - find:\n        name: {regexp: \"^/ps/find/[a-z]+$\"}\n      rewrite:\n        - regexp: {source: \"^/ps/find/(.*)$\", target: \"found-$1\"}\n",
+        ),
+        ps_case(
+            "ps-find-tags",
+            "  dataFrom:\n    - find:\n        tags: {team: ps}\n",
+        ),
+        ps_case(
+            "ps-metadata-fetch",
+            "  data:\n    - {secretKey: tags, remoteRef: {key: /ps/tagged/a, metadataPolicy: Fetch}}\n    - {secretKey: team, remoteRef: {key: /ps/tagged/a, metadataPolicy: Fetch, property: team}}\n",
+        ),
+        ps_case(
+            "ps-template",
+            "  target:\n    template:\n      data:\n        dsn: \"postgres://{{ .user }}@{{ .host }}/app\"\n  data:\n    - {secretKey: user, remoteRef: {key: /ps/json, property: username}}\n    - {secretKey: host, remoteRef: {key: /ps/json, property: nested.host}}\n",
+        ),
+        ps_case("ps-missing", &data("value", "{key: /ps/does-not-exist}")),
+        Case {
+            after: After::DeleteParameter("/ps/del/delete"),
+            ..ps_case(
+                "ps-deletion-delete",
+                "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  data:\n    - {secretKey: v, remoteRef: {key: /ps/del/delete}}\n",
+            )
+        },
+        Case {
+            after: After::PutParameter("/ps/refresh", "after"),
+            ..ps_case(
+                "ps-refresh-change",
+                "  refreshInterval: 1s\n  data:\n    - {secretKey: v, remoteRef: {key: /ps/refresh}}\n",
+            )
+        },
     ]
 }
 
@@ -557,6 +690,7 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
     );
     for side in [&eso_side, &kseal_side] {
         wait_store_ready(&side.client, &side.namespace, "aws").await;
+        wait_store_ready(&side.client, &side.namespace, "ps").await;
     }
 
     // The same cases on both sides; only `uuid/<VersionId>` differs, each moto has its own ids.
@@ -647,6 +781,7 @@ impl Side {
         let namespace = env.namespace().await;
         let account = env.aws_account();
         let first_version = seed_remote(&account).await;
+        seed_parameters(&account).await;
         let side = Side {
             client,
             namespace,
@@ -654,6 +789,7 @@ impl Side {
             first_version,
         };
         side.apply(&side.account.static_key_store("aws")).await;
+        side.apply(&parameter_store(&side.account)).await;
         side
     }
 
@@ -685,6 +821,21 @@ impl Side {
                     .unwrap();
             }
             After::Reapply(yaml) => self.apply(yaml).await,
+            After::DeleteParameter(name) => {
+                let ssm = self.account.ssm_client().await;
+                ssm.delete_parameter().name(*name).send().await.unwrap();
+            }
+            After::PutParameter(name, value) => {
+                let ssm = self.account.ssm_client().await;
+                ssm.put_parameter()
+                    .name(*name)
+                    .value(*value)
+                    .r#type(aws_sdk_ssm::types::ParameterType::String)
+                    .overwrite(true)
+                    .send()
+                    .await
+                    .unwrap();
+            }
         }
     }
 }
