@@ -5,7 +5,11 @@
 //!    `KSEAL_BENCH_REMOTE` distinct remote secrets (default 100), next to the target (≤ 10 plus
 //!    credential calls) and to what ESO makes (one GetSecretValue per ExternalSecret and key);
 //! 2. the time from creating them to all `Ready`;
-//! 3. the controller's RSS with `KSEAL_BENCH_RSS_ES` ExternalSecrets synced (default 10 000; target
+//! 3. the same for a Parameter Store store: `KSEAL_BENCH_PS_ES` ExternalSecrets (default 1000) over
+//!    `KSEAL_BENCH_PS_REMOTE` parameters (default 100), calls per cycle next to the target
+//!    (≤ ⌈parameters / 10⌉, GetParameters takes 10 names) and to ESO (one GetParameter per
+//!    ExternalSecret and key); `KSEAL_BENCH_PS_ES=0` skips it;
+//! 4. the controller's RSS with `KSEAL_BENCH_RSS_ES` ExternalSecrets synced (default 10 000; target
 //!    < 64 MiB together with the SealedSecret work).
 //!
 //! Run it with `scripts/bench-sync` (builds the release controller, starts the test environment).
@@ -30,6 +34,8 @@ async fn run() {
     let externals = kseal_testenv::env_count("KSEAL_BENCH_ES", 1000);
     let remotes = kseal_testenv::env_count("KSEAL_BENCH_REMOTE", 100);
     let rss_externals = kseal_testenv::env_count("KSEAL_BENCH_RSS_ES", 10_000);
+    let ps_externals = kseal_testenv::env_count("KSEAL_BENCH_PS_ES", 1000);
+    let ps_remotes = kseal_testenv::env_count("KSEAL_BENCH_PS_REMOTE", 100);
     let binary = std::env::var("KSEAL_CONTROLLER_BIN").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -54,28 +60,29 @@ async fn run() {
             .await
             .expect("creating a remote secret at moto");
     }
-    create_store(&client, &namespace, &account).await;
+    create_store(&client, &namespace, &account, "bench", "SecretsManager").await;
 
     let mut controller = Controller::start(&binary, env, &namespace, &account);
     eprintln!("controller: {binary} (pid {})", controller.child.id());
 
     // 1 + 2: creation to all Ready, then calls per cycle.
     let started = Instant::now();
-    create_external_secrets(&client, &namespace, 0..externals, remotes, INTERVAL).await;
+    create_external_secrets(&client, &namespace, &SM, 0..externals, remotes, INTERVAL).await;
     let created = started.elapsed();
-    all_ready(&client, &namespace, externals, SystemTime::UNIX_EPOCH).await;
+    all_ready(&client, &namespace, &SM, externals, SystemTime::UNIX_EPOCH).await;
     let ready = started.elapsed();
     // One whole refresh cycle, between two points where every object has just refreshed.
-    let once = all_ready(&client, &namespace, externals, SystemTime::now()).await;
-    let before = reads(&account).await;
+    let once = all_ready(&client, &namespace, &SM, externals, SystemTime::now()).await;
+    let before = reads(&account, &SM).await;
     all_ready(
         &client,
         &namespace,
+        &SM,
         externals,
         once + Duration::from_secs(1),
     )
     .await;
-    let after = reads(&account).await;
+    let after = reads(&account, &SM).await;
     let calls = (after.0 - before.0) + (after.1 - before.1);
     let per_cycle = calls as f64;
     let cycles = 1;
@@ -97,18 +104,79 @@ async fn run() {
         externals as f64 / ready.as_secs_f64()
     );
 
-    // 3: RSS with many ExternalSecrets synced, refresh 1h so the sync is idle when measured.
+    // 3: the same through a Parameter Store store.
+    if ps_externals > 0 {
+        let parameters = account.ssm_client().await;
+        for i in 0..ps_remotes {
+            parameters
+                .put_parameter()
+                .name(format!("/bench/{i}"))
+                .value(format!("{{\"password\":\"value-{i}\"}}"))
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await
+                .expect("creating a parameter at moto");
+        }
+        create_store(&client, &namespace, &account, "bench-ps", "ParameterStore").await;
+        let started = Instant::now();
+        create_external_secrets(
+            &client,
+            &namespace,
+            &PS,
+            0..ps_externals,
+            ps_remotes,
+            INTERVAL,
+        )
+        .await;
+        all_ready(
+            &client,
+            &namespace,
+            &PS,
+            ps_externals,
+            SystemTime::UNIX_EPOCH,
+        )
+        .await;
+        let ready = started.elapsed();
+        let once = all_ready(&client, &namespace, &PS, ps_externals, SystemTime::now()).await;
+        let before = reads(&account, &PS).await;
+        all_ready(
+            &client,
+            &namespace,
+            &PS,
+            ps_externals,
+            once + Duration::from_secs(1),
+        )
+        .await;
+        let after = reads(&account, &PS).await;
+        println!(
+            "  Parameter Store ({ps_externals} ExternalSecrets over {ps_remotes} parameters): AWS calls per refresh cycle: {} GetParameters, {} GetParameter; target <= ceil({ps_remotes}/10) = {}; ESO: {ps_externals} GetParameter; creation to all Ready {:.1} s",
+            after.0 - before.0,
+            after.1 - before.1,
+            ps_remotes.div_ceil(10),
+            ready.as_secs_f64()
+        );
+    }
+
+    // 4: RSS with many ExternalSecrets synced, refresh 1h so the sync is idle when measured.
     if rss_externals > externals {
         let started = Instant::now();
         create_external_secrets(
             &client,
             &namespace,
+            &SM,
             externals..rss_externals,
             remotes,
             Duration::from_secs(3600),
         )
         .await;
-        all_ready(&client, &namespace, rss_externals, SystemTime::UNIX_EPOCH).await;
+        all_ready(
+            &client,
+            &namespace,
+            &SM,
+            rss_externals,
+            SystemTime::UNIX_EPOCH,
+        )
+        .await;
         eprintln!(
             "{rss_externals} ExternalSecrets Ready after {:.0} s",
             started.elapsed().as_secs_f64()
@@ -119,15 +187,46 @@ async fn run() {
     let rss = controller.rss_kib();
     println!(
         "  controller RSS with {} ExternalSecrets synced: {:.1} MiB; target < 64 MiB",
-        rss_externals.max(externals),
+        rss_externals.max(externals) + ps_externals,
         rss as f64 / 1024.0
     );
     controller.stop();
 }
 
-async fn create_store(client: &Client, namespace: &str, account: &AwsAccount) {
+/// One store's ExternalSecrets: their names, the store and the remote key of the `i`-th.
+struct Family {
+    prefix: &'static str,
+    store: &'static str,
+    key: fn(usize) -> String,
+    /// The (batch, single) read operations, counted at moto.
+    operations: (&'static str, &'static str),
+}
+
+/// The Secrets Manager ExternalSecrets.
+const SM: Family = Family {
+    prefix: "es-",
+    store: "bench",
+    key: |i| format!("bench/{i}"),
+    operations: ("BatchGetSecretValue", "GetSecretValue"),
+};
+
+/// The Parameter Store ExternalSecrets.
+const PS: Family = Family {
+    prefix: "ps-",
+    store: "bench-ps",
+    key: |i| format!("/bench/{i}"),
+    operations: ("GetParameters", "GetParameter"),
+};
+
+async fn create_store(
+    client: &Client,
+    namespace: &str,
+    account: &AwsAccount,
+    name: &str,
+    service: &str,
+) {
     let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "bench-credentials"},
+        "metadata": {"name": format!("{name}-credentials")},
         "stringData": {
             "access-key": account.access_key_id(),
             "secret-key": account.secret_access_key(),
@@ -141,12 +240,12 @@ async fn create_store(client: &Client, namespace: &str, account: &AwsAccount) {
     let store: kseal_api::external_secrets::SecretStore =
         serde_json::from_value(serde_json::json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-            "metadata": {"name": "bench"},
+            "metadata": {"name": name},
             "spec": {"provider": {"aws": {
-                "service": "SecretsManager", "region": "us-east-1",
+                "service": service, "region": "us-east-1",
                 "auth": {"secretRef": {
-                    "accessKeyIDSecretRef": {"name": "bench-credentials", "key": "access-key"},
-                    "secretAccessKeySecretRef": {"name": "bench-credentials", "key": "secret-key"},
+                    "accessKeyIDSecretRef": {"name": format!("{name}-credentials"), "key": "access-key"},
+                    "secretAccessKeySecretRef": {"name": format!("{name}-credentials"), "key": "secret-key"},
                 }}
             }}}
         }))
@@ -160,6 +259,7 @@ async fn create_store(client: &Client, namespace: &str, account: &AwsAccount) {
 async fn create_external_secrets(
     client: &Client,
     namespace: &str,
+    family: &Family,
     range: std::ops::Range<usize>,
     remotes: usize,
     interval: Duration,
@@ -171,12 +271,12 @@ async fn create_external_secrets(
             async move {
                 let es: ExternalSecret = serde_json::from_value(serde_json::json!({
                     "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                    "metadata": {"name": format!("es-{i}")},
+                    "metadata": {"name": format!("{}{i}", family.prefix)},
                     "spec": {
                         "refreshInterval": format!("{}s", interval.as_secs()),
-                        "secretStoreRef": {"name": "bench"},
+                        "secretStoreRef": {"name": family.store},
                         "data": [{"secretKey": "password",
-                                  "remoteRef": {"key": format!("bench/{}", i % remotes), "property": "password"}}]
+                                  "remoteRef": {"key": (family.key)(i % remotes), "property": "password"}}]
                     }
                 }))
                 .unwrap();
@@ -190,11 +290,12 @@ async fn create_external_secrets(
         .await;
 }
 
-/// Waits until `count` ExternalSecrets are Ready and refreshed at or after `since`; returns the latest
-/// refresh time.
+/// Waits until `count` ExternalSecrets of `family` are Ready and refreshed at or after `since`; returns
+/// the latest refresh time.
 async fn all_ready(
     client: &Client,
     namespace: &str,
+    family: &Family,
     count: usize,
     since: SystemTime,
 ) -> SystemTime {
@@ -208,6 +309,12 @@ async fn all_ready(
         let times: Vec<SystemTime> = list
             .items
             .iter()
+            .filter(|es| {
+                es.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(family.prefix))
+            })
             .filter_map(|es| {
                 let status = es.status.as_ref()?;
                 let ready = status
@@ -231,12 +338,12 @@ async fn all_ready(
     }
 }
 
-/// (BatchGetSecretValue, GetSecretValue) calls of the account, counted at moto.
-async fn reads(account: &AwsAccount) -> (u64, u64) {
+/// The (batch, single) read calls of `family`'s service, counted at moto.
+async fn reads(account: &AwsAccount, family: &Family) -> (u64, u64) {
     let calls: BTreeMap<String, u64> = account.call_counts().await;
     (
-        calls.get("BatchGetSecretValue").copied().unwrap_or(0),
-        calls.get("GetSecretValue").copied().unwrap_or(0),
+        calls.get(family.operations.0).copied().unwrap_or(0),
+        calls.get(family.operations.1).copied().unwrap_or(0),
     )
 }
 
