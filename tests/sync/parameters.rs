@@ -1,7 +1,7 @@
 //! The sync against AWS Systems Manager Parameter Store (moto): values, versions, SecureString,
 //! JSON properties, `dataFrom.extract`, tags (`metadataPolicy: Fetch`), `find` by path, name and
 //! tags, the store's prefix, a parameter that is gone, and the calls it takes (GetParameters batches
-//! of 10 names, counted at moto).
+//! of 10 names, counted at moto), also under a policy that grants GetParameter alone.
 
 use aws_sdk_ssm::types::{ParameterType, Tag};
 
@@ -257,4 +257,78 @@ spec:
         (3..=6).contains(&batches),
         "25 parameters in calls of 10 (a few more when reconciles arrive apart): {calls:?}"
     );
+}
+
+/// A policy that grants `ssm:GetParameter` alone (as ESO needs it): GetParameters is denied, and
+/// the store's reads go one GetParameter each.
+#[tokio::test]
+async fn a_policy_without_get_parameters_reads_each_parameter_with_get_parameter() {
+    let world = World::isolated().await;
+    let reader = world
+        .env
+        .moto_iam_user(
+            "ps-reader",
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+                    "Resource": "*",
+                }],
+            }),
+        )
+        .await;
+    let ssm = reader.ssm_client().await;
+    for (name, value) in [("/least/user", "admin"), ("/least/password", "p4ss")] {
+        ssm.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+    }
+    // moto enforces the policy: the batch call is denied to this identity.
+    let denied = ssm
+        .get_parameters()
+        .names("/least/user")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ssm::error::ProvideErrorMetadata::code(&denied),
+        Some("AccessDeniedException"),
+        "{denied:?}"
+    );
+    let store = reader
+        .static_key_store("least")
+        .replace("service: SecretsManager\n", "service: ParameterStore\n");
+    world.apply(&store).await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: app
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: least}
+  data:
+    - {secretKey: user, remoteRef: {key: /least/user}}
+    - {secretKey: password, remoteRef: {key: /least/password}}
+"#,
+        )
+        .await;
+    let secret = world.wait_secret("app", |s| text_data(s).len() == 2).await;
+    assert_eq!(text_data(&secret)["user"], "admin");
+    assert_eq!(text_data(&secret)["password"], "p4ss");
+    world.wait_ready("app", "SecretSynced").await;
+    let calls = reader.call_counts().await;
+    // The test's own denied call, and at most one of the sync's before it remembers the denial.
+    assert!(
+        calls.get("GetParameters").copied().unwrap_or(0) <= 2,
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("GetParameter").copied(), Some(2), "{calls:?}");
 }

@@ -147,12 +147,12 @@ impl Provider {
         let client_config = aws_sdk_secretsmanager::config::Builder::from(&base)
             .credentials_provider(credentials.clone())
             .build();
-        let parameters = (config.service == Service::ParameterStore).then(|| Parameters {
-            client: aws_sdk_ssm::Client::from_conf(
+        let parameters = (config.service == Service::ParameterStore).then(|| {
+            Parameters::new(aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(&base)
                     .credentials_provider(credentials.clone())
                     .build(),
-            ),
+            ))
         });
         let sts_config = aws_sdk_sts::config::Builder::from(&base)
             .credentials_provider(credentials)

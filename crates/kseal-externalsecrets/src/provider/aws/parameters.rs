@@ -5,7 +5,9 @@
 //!   or a label, as AWS selects them), always decrypted (SecureString). A missing parameter or
 //!   version is "not found", so `deletionPolicy` applies.
 //! - Current values go out in GetParameters calls of up to [`MAX_NAMES`] names (ESO calls
-//!   GetParameter once per key).
+//!   GetParameter once per key). When AWS denies GetParameters (a policy that grants
+//!   `ssm:GetParameter` alone), the store's reads go one GetParameter each, and GetParameters is tried
+//!   again after [`super::client::BATCH_DENIED_RETRY`].
 //! - Tags (`metadataPolicy: Fetch`): ListTagsForResource, as a JSON object sorted by key.
 //! - `find` by name: GetParametersByPath under `path` (default `/`), recursive, decrypted, then the
 //!   name's regular expression; when AWS denies GetParametersByPath, DescribeParameters and then the
@@ -13,9 +15,12 @@
 //!   (and the path), then the values. As in ESO, the store's prefix is not applied to `find`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use aws_sdk_ssm::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
+use futures::StreamExt as _;
 use futures::future::join_all;
 use zeroize::Zeroizing;
 
@@ -25,14 +30,24 @@ use super::error::Error;
 
 /// Most names one GetParameters call accepts.
 pub const MAX_NAMES: usize = 10;
+/// GetParameter calls in flight at once per batch that falls back to them.
+const FALLBACK_CONCURRENCY: usize = 4;
 
 /// A store's Parameter Store client.
-#[derive(Clone)]
 pub(crate) struct Parameters {
-    pub(crate) client: aws_sdk_ssm::Client,
+    client: aws_sdk_ssm::Client,
+    /// Until when GetParameters is known to be denied to this identity.
+    batch_denied_until: Mutex<Option<Instant>>,
 }
 
 impl Parameters {
+    pub(crate) fn new(client: aws_sdk_ssm::Client) -> Self {
+        Parameters {
+            client,
+            batch_denied_until: Mutex::new(None),
+        }
+    }
+
     /// GetParameter of `name` (already prefixed), at `version` when one is given.
     pub(crate) async fn get(
         &self,
@@ -74,51 +89,69 @@ impl Parameters {
         results.into_iter().flatten().collect()
     }
 
-    /// One GetParameters call for at most [`MAX_NAMES`] distinct names.
+    /// One GetParameters call for at most [`MAX_NAMES`] distinct names; one GetParameter per name
+    /// while GetParameters is denied.
     async fn batch_call(
         &self,
         observer: &Observer,
         names: &[String],
     ) -> HashMap<String, Result<RemoteSecret, Error>> {
         const OPERATION: &str = "GetParameters";
-        let result = self
-            .client
-            .get_parameters()
-            .set_names(Some(names.to_vec()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk(OPERATION, None, e));
-        let output = match observer.record(OPERATION, result) {
-            Ok(output) => output,
-            Err(error) => {
-                return names
-                    .iter()
-                    .map(|name| (name.clone(), Err(error.clone())))
-                    .collect();
+        let denied_until = *self
+            .batch_denied_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if denied_until.is_none_or(|until| Instant::now() >= until) {
+            let mut denied = false;
+            let result = self
+                .client
+                .get_parameters()
+                .set_names(Some(names.to_vec()))
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    denied = matches!(e.code(), Some("AccessDeniedException" | "AccessDenied"));
+                    Error::from_sdk(OPERATION, None, e)
+                });
+            if !denied {
+                return match observer.record(OPERATION, result) {
+                    Ok(output) => batch_values(names, output),
+                    Err(error) => names
+                        .iter()
+                        .map(|name| (name.clone(), Err(error.clone())))
+                        .collect(),
+                };
             }
-        };
-        let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
-        let mut values = HashMap::with_capacity(names.len());
-        for parameter in output.parameters.unwrap_or_default() {
-            let Some(name) = parameter.name.filter(|n| wanted.contains(n.as_str())) else {
-                continue;
-            };
-            let value = parameter
-                .value
-                .map(|value| RemoteSecret::String(Zeroizing::new(value)))
-                .ok_or_else(|| no_value(OPERATION, &name));
-            values.insert(name, value);
+            // Counted as the failed call it was, then read one by one.
+            let _ = observer.record(OPERATION, result);
+            self.batch_denied(names.len());
         }
-        for name in names {
-            values.entry(name.clone()).or_insert_with(|| {
-                Err(Error::NotFound {
-                    key: name.clone(),
-                    service: super::error::PARAMETER_STORE,
-                })
-            });
+        futures::stream::iter(names.to_vec())
+            .map(|name| async move {
+                let value = self.get(observer, &name, None).await;
+                (name, value)
+            })
+            .buffer_unordered(FALLBACK_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Remembers that GetParameters is denied to this identity, for
+    /// [`super::client::BATCH_DENIED_RETRY`].
+    fn batch_denied(&self, names: usize) {
+        let mut until = self
+            .batch_denied_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_none_or(|until| Instant::now() >= until) {
+            tracing::warn!(
+                names,
+                retry_in_s = super::client::BATCH_DENIED_RETRY.as_secs(),
+                "AWS denied GetParameters to this store's identity: reading its parameters one GetParameter each (grant ssm:GetParameters to save calls)"
+            );
         }
-        values
+        *until = Some(Instant::now() + super::client::BATCH_DENIED_RETRY);
     }
 
     /// The tags of parameter `name` (already prefixed) as a JSON object, keys sorted (Go's
@@ -270,6 +303,34 @@ impl Parameters {
         names.dedup();
         Ok(names)
     }
+}
+
+/// The values of a GetParameters answer for `names`; a name it does not return is not found.
+fn batch_values(
+    names: &[String],
+    output: aws_sdk_ssm::operation::get_parameters::GetParametersOutput,
+) -> HashMap<String, Result<RemoteSecret, Error>> {
+    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut values = HashMap::with_capacity(names.len());
+    for parameter in output.parameters.unwrap_or_default() {
+        let Some(name) = parameter.name.filter(|n| wanted.contains(n.as_str())) else {
+            continue;
+        };
+        let value = parameter
+            .value
+            .map(|value| RemoteSecret::String(Zeroizing::new(value)))
+            .ok_or_else(|| no_value("GetParameters", &name));
+        values.insert(name, value);
+    }
+    for name in names {
+        values.entry(name.clone()).or_insert_with(|| {
+            Err(Error::NotFound {
+                key: name.clone(),
+                service: super::error::PARAMETER_STORE,
+            })
+        });
+    }
+    values
 }
 
 /// DescribeParameters filters: `tag:<key>` Equals `<value>` per tag, and `Path` Recursive.
