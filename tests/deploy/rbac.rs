@@ -57,6 +57,8 @@ const SYNC_FINALIZER: &str =
     "delete an ExternalSecret created under ESO (remove ESO's cleanup finalizer)";
 const SYNC_CES: &str =
     "provision a ClusterExternalSecret made under ESO (status, ESO's finalizers), then delete it";
+const SYNC_GENERATORS: &str =
+    "sync from generators (Password, UUID, Fake, a ClusterGenerator) without a store";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
 const SYNC_JWT_OFF: &str =
     "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
@@ -96,6 +98,7 @@ fn needed_by(permission: &Permission) -> &'static [&'static str] {
         // A ClusterSecretStore with `conditions` reads the ExternalSecret's namespace.
         ("clustersecretstores" | "clustersecretstores/status" | "namespaces", _) => &[SYNC_CLUSTER],
         ("serviceaccounts" | "serviceaccounts/token", _) => &[SYNC_JWT],
+        ("passwords" | "uuids" | "fakes" | "clustergenerators", "get") => &[SYNC_GENERATORS],
         _ => &[],
     }
 }
@@ -509,6 +512,7 @@ impl Flow {
         step(SYNC_DELETE, self.sync_delete()).await?;
         step(SYNC_FINALIZER, self.sync_finalizer()).await?;
         step(SYNC_CES, self.sync_cluster_external()).await?;
+        step(SYNC_GENERATORS, self.sync_generators()).await?;
         if self.jwt {
             step(SYNC_JWT, self.sync_jwt()).await?;
         } else {
@@ -762,6 +766,59 @@ spec:
         poll("Secret temp deleted", || async {
             secrets.get_opt("temp").await.ok()?.is_none().then_some(())
         })
+        .await
+    }
+
+    async fn sync_generators(&self) -> Result<(), String> {
+        let cluster_generator = format!("{}-gen", self.namespace);
+        self.apply(&format!(
+            r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {{name: pw}}
+spec: {{length: 16, digits: 4, symbols: 0}}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: UUID
+metadata: {{name: id}}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Fake
+metadata: {{name: static}}
+spec: {{data: {{greeting: hello}}}}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {{name: {cluster_generator}}}
+spec: {{kind: Fake, generator: {{fakeSpec: {{data: {{shared: cluster}}}}}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: generated}}
+spec:
+  refreshInterval: 1h
+  dataFrom:
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw}}}}
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: UUID, name: id}}}}
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: Fake, name: static}}}}
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: {cluster_generator}}}}}
+"#
+        ))
+        .await?;
+        self.secret_with("generated", "shared", "cluster").await?;
+        self.secret_with("generated", "greeting", "hello").await?;
+        let secrets: Api<Secret> = Api::namespaced(self.admin.clone(), &self.namespace);
+        poll("Secret generated with a password and a uuid", || async {
+            let data = secrets.get_opt("generated").await.ok()??.data?;
+            (data.get("password")?.0.len() == 16 && data.get("uuid")?.0.len() == 36).then_some(())
+        })
+        .await?;
+        self.ready(
+            "external-secrets.io/v1",
+            "ExternalSecret",
+            "generated",
+            Some(&self.namespace),
+        )
         .await
     }
 

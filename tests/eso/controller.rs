@@ -14,13 +14,18 @@ use std::process::{Child, Command, Stdio};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kseal_testenv::TestEnv;
 
-/// The CRDs of ESO's bundle an ESO installation (its Helm chart) creates for the resources used here,
-/// and the GeneratorState CRD its controller needs (its reconciler cannot be switched off).
+/// The CRDs of ESO's bundle an ESO installation (its Helm chart) creates for the resources used here
+/// (the generators of the generator cases among them), and the GeneratorState CRD its controller needs
+/// (its reconciler cannot be switched off).
 pub const ESO_CRDS: &[&str] = &[
     "external-secrets.io_externalsecrets.yaml",
     "external-secrets.io_secretstores.yaml",
     "external-secrets.io_clustersecretstores.yaml",
     "generators.external-secrets.io_generatorstates.yaml",
+    "generators.external-secrets.io_passwords.yaml",
+    "generators.external-secrets.io_uuids.yaml",
+    "generators.external-secrets.io_fakes.yaml",
+    "generators.external-secrets.io_clustergenerators.yaml",
 ];
 
 /// The External Secrets Operator's controller, killed when dropped.

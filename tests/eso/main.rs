@@ -89,6 +89,8 @@ struct Case {
     after: After,
     /// Compare the presence of [`CREATED_BY`].
     created_by: bool,
+    /// Compare values by their [`shape`] (random values of generators), not their bytes.
+    shape: bool,
 }
 
 /// An ExternalSecret `id` of the store `aws` with `spec` (YAML lines at two spaces' indent, without
@@ -186,6 +188,83 @@ fn case(id: &'static str, spec: &str) -> Case {
         secrets: &[],
         after: After::Nothing,
         created_by: false,
+        shape: false,
+    }
+}
+
+/// The generators of the generator cases (ESO v0.16.2's fields only: it has no `secretKeys` or
+/// `encoding` yet); the ClusterGenerator is cluster-wide, named for this suite.
+const GENERATORS: &str = "
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw-default}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw-options}
+spec: {length: 40, digits: 5, symbols: 5, symbolCharacters: '-_', noUpper: true, allowRepeat: true}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw-zero}
+spec: {length: 0, digits: 2, symbols: 0}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw-too-many}
+spec: {length: 8, digits: 5, symbols: 5}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw-no-repeat}
+spec: {length: 70, digits: 0, symbols: 0}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: UUID
+metadata: {name: id}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Fake
+metadata: {name: static}
+spec:
+  data: {user: admin, host: db.internal, port: '5432'}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {name: kseal-eso-differential-fake}
+spec:
+  kind: Fake
+  generator:
+    fakeSpec:
+      data: {shared: cluster-wide}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {name: kseal-eso-differential-password}
+spec:
+  kind: Password
+  generator:
+    passwordSpec: {length: 16, digits: 3, symbols: 0}
+";
+
+/// An ExternalSecret `id` without a store whose `dataFrom` is one entry per generator `(kind, name)`
+/// (each followed by its extra lines), after `spec` lines.
+fn generator_case(id: &'static str, spec: &str, generators: &[(&str, &str, &str)]) -> Case {
+    let mut yaml = format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {id}\nspec:\n{spec}  dataFrom:\n"
+    );
+    for (kind, name, extra) in generators {
+        yaml.push_str(&format!(
+            "    - sourceRef:\n        generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: {kind}, name: {name}}}\n{extra}"
+        ));
+    }
+    let random = generators
+        .iter()
+        .any(|(kind, name, _)| matches!(*kind, "Password" | "UUID") || name.contains("password"));
+    Case {
+        es: yaml,
+        shape: random,
+        ..case(id, "")
     }
 }
 
@@ -657,6 +736,51 @@ fn cases(first_version: &str) -> Vec<Case> {
                 "  refreshInterval: 1s\n  target: {deletionPolicy: Delete}\n  data:\n    - {secretKey: v, remoteRef: {key: /ps/del/delete}}\n",
             )
         },
+        generator_case("gen-password-default", "", &[("Password", "pw-default", "")]),
+        generator_case("gen-password-options", "", &[("Password", "pw-options", "")]),
+        generator_case("gen-password-length-zero", "", &[("Password", "pw-zero", "")]),
+        generator_case("gen-password-too-many", "", &[("Password", "pw-too-many", "")]),
+        generator_case("gen-password-no-repeat", "", &[("Password", "pw-no-repeat", "")]),
+        generator_case("gen-uuid", "", &[("UUID", "id", "")]),
+        generator_case("gen-fake", "", &[("Fake", "static", "")]),
+        generator_case(
+            "gen-rewrite",
+            "",
+            &[
+                (
+                    "Fake",
+                    "static",
+                    "      rewrite:\n        - regexp: {source: \"^(.*)$\", target: \"db_$1\"}\n",
+                ),
+                (
+                    "Password",
+                    "pw-default",
+                    "      rewrite:\n        - regexp: {source: password, target: db_password}\n",
+                ),
+            ],
+        ),
+        generator_case(
+            "gen-cluster",
+            "",
+            &[
+                ("ClusterGenerator", "kseal-eso-differential-fake", ""),
+                ("ClusterGenerator", "kseal-eso-differential-password", ""),
+            ],
+        ),
+        generator_case("gen-missing", "", &[("Password", "does-not-exist", "")]),
+        generator_case("gen-unknown-kind", "", &[("NotAGenerator", "x", "")]),
+        generator_case(
+            "gen-template",
+            "  target:\n    template:\n      data:\n        dsn: \"postgres://{{ .user }}@{{ .host }}:{{ .port }}/app\"\n",
+            &[("Fake", "static", "")],
+        ),
+        Case {
+            es: es(
+                "gen-with-store",
+                "  data:\n    - {secretKey: token, remoteRef: {key: plain/token}}\n  dataFrom:\n    - sourceRef:\n        generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Fake, name: static}\n",
+            ),
+            ..case("gen-with-store", "")
+        },
         Case {
             after: After::PutParameter("/ps/refresh", "after"),
             ..ps_case(
@@ -790,6 +914,7 @@ impl Side {
         };
         side.apply(&side.account.static_key_store("aws")).await;
         side.apply(&parameter_store(&side.account)).await;
+        side.apply(GENERATORS).await;
         side
     }
 
@@ -912,10 +1037,16 @@ async fn outcome(client: &Client, namespace: &str, case: &Case) -> Outcome {
     let mut views = BTreeMap::new();
     for name in names {
         let secret = secrets.get_opt(name).await.unwrap();
-        views.insert(
-            name.to_owned(),
-            secret.map(|secret| view(secret, case.created_by)),
-        );
+        let view = secret.map(|secret| view(secret, case.created_by));
+        let view = view.map(|mut view| {
+            if case.shape {
+                for value in view.data.values_mut() {
+                    *value = shape(value);
+                }
+            }
+            view
+        });
+        views.insert(name.to_owned(), view);
     }
     Outcome {
         ready,
@@ -972,6 +1103,30 @@ fn view(secret: Secret, created_by: bool) -> SecretView {
             .collect(),
         immutable: secret.immutable,
     }
+}
+
+/// What a random generated value is made of: a version 4 UUID, or (a password) its length and how many
+/// letters, digits and other characters it has, whether it has upper- and lowercase letters, whether a
+/// character repeats. (A case's values that are not random, a Fake generator's, are compared by their
+/// shape too; `gen-fake` compares them byte for byte.)
+fn shape(value: &str) -> String {
+    let uuid =
+        regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+            .unwrap();
+    if uuid.is_match(value) {
+        return "<uuid v4>".to_owned();
+    }
+    let bytes = value.as_bytes();
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let upper = bytes.iter().any(u8::is_ascii_uppercase);
+    let lower = bytes.iter().any(u8::is_ascii_lowercase);
+    let distinct = bytes.iter().collect::<BTreeSet<_>>().len() == bytes.len();
+    format!(
+        "<{} chars: {letters} letters (upper {upper}, lower {lower}), {digits} digits, {} others, distinct {distinct}>",
+        bytes.len(),
+        bytes.len() - letters - digits
+    )
 }
 
 /// ExternalSecrets (v1) of `namespace`.

@@ -9,6 +9,7 @@ mod coalesce;
 mod controller;
 mod fake;
 mod fields;
+mod generators;
 mod parameters;
 mod policies;
 mod protect;

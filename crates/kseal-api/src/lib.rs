@@ -7,6 +7,7 @@ pub mod api_error;
 pub mod duration;
 pub mod external_secrets;
 pub mod fields;
+pub mod generators;
 pub mod names;
 pub mod sealed_secret;
 pub mod secret_apply;

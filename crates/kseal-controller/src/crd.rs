@@ -41,19 +41,63 @@ pub fn crd_files() -> Result<Vec<CrdFile>, serde_saphyr::SerializeError> {
         .collect()
 }
 
-/// Every CRD kseal serves: SealedSecret, and ExternalSecret, SecretStore, ClusterSecretStore and
-/// ClusterExternalSecret in versions `v1` (stored) and `v1beta1`.
+/// Every CRD kseal serves: SealedSecret; ExternalSecret, SecretStore, ClusterSecretStore and
+/// ClusterExternalSecret in versions `v1` (stored) and `v1beta1`; the generators Password, UUID, Fake
+/// and ClusterGenerator (`v1alpha1`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use kseal_api::external_secrets::{
         ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore,
     };
+    use kseal_api::generators::{ClusterGenerator, Fake, Password, Uuid};
     vec![
         kseal_api::SealedSecret::crd(),
         serve_eso_versions(ExternalSecret::crd()),
         serve_eso_versions(SecretStore::crd()),
         serve_eso_versions(ClusterSecretStore::crd()),
         serve_eso_versions(ClusterExternalSecret::crd()),
+        generator(Password::crd()),
+        generator(Uuid::crd()),
+        generator(Fake::crd()),
+        generator(ClusterGenerator::crd()),
     ]
+}
+
+/// A generator's CRD: its spec keeps the fields the schema does not list (a ClusterGenerator of a kind
+/// kseal does not generate keeps that kind's spec; kseal names what it does not implement), `spec`
+/// is optional, and it carries ESO's component label.
+fn generator(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        preserve_spec(version);
+        // As in ESO, `spec` may be left out (a UUID has nothing in it).
+        if let Some(root) = version
+            .schema
+            .as_mut()
+            .and_then(|schema| schema.open_api_v3_schema.as_mut())
+        {
+            root.required = None;
+        }
+    }
+    crd.metadata.labels = Some(
+        [(
+            "external-secrets.io/component".to_owned(),
+            "controller".to_owned(),
+        )]
+        .into(),
+    );
+    crd
+}
+
+/// Marks a version's `spec` and every object below it as keeping unlisted fields.
+fn preserve_spec(version: &mut CustomResourceDefinitionVersion) {
+    if let Some(spec) = version
+        .schema
+        .as_mut()
+        .and_then(|schema| schema.open_api_v3_schema.as_mut())
+        .and_then(|root| root.properties.as_mut())
+        .and_then(|properties| properties.get_mut("spec"))
+    {
+        preserve_unknown_fields(spec);
+    }
 }
 
 /// The ESO types are `v1`; the same schema is also served as `v1beta1` (not stored), so manifests
@@ -66,15 +110,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 /// instead of ignoring it.
 fn serve_eso_versions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
-        if let Some(spec) = version
-            .schema
-            .as_mut()
-            .and_then(|schema| schema.open_api_v3_schema.as_mut())
-            .and_then(|root| root.properties.as_mut())
-            .and_then(|properties| properties.get_mut("spec"))
-        {
-            preserve_unknown_fields(spec);
-        }
+        preserve_spec(version);
     }
     let stored = crd.spec.versions[0].clone();
     let versions = kseal_api::external_secrets::SERVED_VERSIONS

@@ -3,7 +3,7 @@
 //!
 //! Modules: [`cluster`] (ClusterExternalSecrets: an ExternalSecret per selected namespace), [`provider`] (`aws`: credentials, Secrets Manager calls, coalesced and batched fetches;
 //! `fake`), [`stores`] (store validation, `conditions`, the provider of a store), [`schedule`] (when a
-//! refresh is due), [`select`] (what `data`/`dataFrom` read), [`reconcile`] (the ExternalSecret reconciler),
+//! refresh is due), [`select`] (what `data`/`dataFrom` read, and the values of generators), [`reconcile`] (the ExternalSecret reconciler),
 //! [`watched`] (loosely typed watches), [`protect`] (Secrets the sync never writes: sealing keys and
 //! the Secrets of SealedSecrets), [`metrics`]. The pure parts (what a `remoteRef` selects, the
 //! desired Secret) live in `kseal_core::external_secrets`.
@@ -25,6 +25,7 @@ pub mod watched;
 use provider::aws;
 
 mod error;
+mod generators;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

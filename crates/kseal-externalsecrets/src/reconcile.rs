@@ -295,8 +295,17 @@ fn schedule_inputs(
             );
         }
     }
-    // Entries may each name their store (`sourceRef.storeRef`); the others need `secretStoreRef`.
-    if es.spec.secret_store_ref.is_none() && select::references(&es.spec).next().is_none() {
+    // Entries may each name their store (`sourceRef.storeRef`) or generator; the others need
+    // `secretStoreRef` (each such entry then says so).
+    let generates = es.spec.data_from.iter().any(|from| {
+        from.source_ref
+            .as_ref()
+            .is_some_and(|s| s.generator_ref.is_some())
+    });
+    if es.spec.secret_store_ref.is_none()
+        && select::references(&es.spec).next().is_none()
+        && !generates
+    {
         return Err(Error::Invalid {
             message: "spec.secretStoreRef is required".into(),
         });

@@ -174,7 +174,6 @@ pub async fn fetch_data(
         .enumerate()
         .map(|(entry, from)| async move {
             let what = format!("spec.dataFrom[{entry}]");
-            let store = stores.of(from.source_ref.as_ref(), &what)?;
             let rewrites = rewrite::Rewrite::list(&from.rewrite);
             // ESO converts keys only when no rewrite follows; rewrites see the keys as they are.
             let converted = |strategy| {
@@ -184,7 +183,12 @@ pub async fn fetch_data(
                     remote::KeyConversion::Keep
                 }
             };
+            let generator = from
+                .source_ref
+                .as_ref()
+                .and_then(|s| s.generator_ref.as_ref());
             let (map, null_bytes) = if let Some(extract) = &from.extract {
+                let store = stores.of(from.source_ref.as_ref(), &what)?;
                 let secret = get(ctx, store, extract, fresh_after).await?;
                 let map = remote::extract(
                     view(&secret),
@@ -195,15 +199,26 @@ pub async fn fetch_data(
                 )?;
                 (map, extract.null_byte_policy)
             } else if let Some(find) = &from.find {
+                let store = stores.of(from.source_ref.as_ref(), &what)?;
                 // The names `find` returns are data: errors name the entry, not a secret.
                 let context = format!("dataFrom[{entry}].find");
                 let found = find_all(store, find, &context).await?;
                 let map =
                     remote::convert_keys(found, converted(find.conversion_strategy), &context)?;
                 (map, find.null_byte_policy)
+            } else if let Some(generator) = generator {
+                // As in ESO: generated keys are rewritten as they are, never converted.
+                let namespace = kube::ResourceExt::namespace(es).unwrap_or_default();
+                let class = ctx.config.controller_class.as_deref();
+                let map =
+                    crate::generators::generate(&ctx.client, class, &namespace, generator, &what)
+                        .await?;
+                (map, None)
             } else {
                 return Err(Error::Invalid {
-                    message: format!("{what}: a dataFrom entry needs extract or find"),
+                    message: format!(
+                        "{what}: a dataFrom entry needs extract, find or sourceRef.generatorRef"
+                    ),
                 });
             };
             let map = rewrite::apply_entry(entry, map, &rewrites)?;

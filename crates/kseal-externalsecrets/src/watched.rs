@@ -147,9 +147,18 @@ fn parse_spec<T: DeserializeOwned>(
     spec: &serde_json::Value,
     metadata: &ObjectMeta,
 ) -> Result<T, Error> {
+    parse_at(spec, metadata, "spec")
+}
+
+/// [`parse_spec`] of a value at the field path `root` of the object `metadata` names.
+pub(crate) fn parse_at<T: DeserializeOwned>(
+    spec: &serde_json::Value,
+    metadata: &ObjectMeta,
+    root: &str,
+) -> Result<T, Error> {
     let mut unknown = Vec::new();
     let typed: T = serde_ignored::deserialize(spec.clone(), |path| {
-        unknown.push(field_path(&path));
+        unknown.push(field_path_from(root, &path));
     })
     .map_err(|error| Error::Invalid {
         message: format!("{}: invalid spec: {error}", name_in(metadata)),
@@ -163,7 +172,8 @@ fn parse_spec<T: DeserializeOwned>(
 }
 
 /// The paths of fields of ESO's ExternalSecret that kseal's types know but kseal does not implement
-/// yet: objects other than a Secret as the target, generators.
+/// yet: objects other than a Secret as the target, and `data[].sourceRef.generatorRef` (which ESO
+/// deprecated and never implemented: it ignores the field; generators go in `dataFrom`).
 fn unimplemented(spec: &ExternalSecretSpec) -> Vec<String> {
     let mut fields = Vec::new();
     if spec
@@ -181,15 +191,6 @@ fn unimplemented(spec: &ExternalSecretSpec) -> Vec<String> {
             .is_some_and(|s| s.generator_ref.is_some())
         {
             fields.push(format!("spec.data[{index}].sourceRef.generatorRef"));
-        }
-    }
-    for (index, item) in spec.data_from.iter().enumerate() {
-        if item
-            .source_ref
-            .as_ref()
-            .is_some_and(|s| s.generator_ref.is_some())
-        {
-            fields.push(format!("spec.dataFrom[{index}].sourceRef.generatorRef"));
         }
     }
     fields
@@ -213,14 +214,19 @@ pub(crate) fn unsupported(metadata: &ObjectMeta, fields: &[String]) -> Error {
 
 /// A field path as Kubernetes writes them: `spec.data[0].sourceRef`.
 pub(crate) fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    field_path_from("spec", path)
+}
+
+/// [`field_path`] below `root`.
+fn field_path_from(root: &str, path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {
-        Path::Root => "spec".to_owned(),
-        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
-        Path::Map { parent, key } => format!("{}.{key}", field_path(parent)),
+        Path::Root => root.to_owned(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path_from(root, parent)),
+        Path::Map { parent, key } => format!("{}.{key}", field_path_from(root, parent)),
         Path::Some { parent }
         | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => field_path(parent),
+        | Path::NewtypeVariant { parent } => field_path_from(root, parent),
     }
 }
 

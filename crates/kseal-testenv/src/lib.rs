@@ -305,7 +305,8 @@ pub fn controller_binary() -> PathBuf {
 }
 
 /// Server-side applies every document of `yaml` as `field_manager` (forced). Namespaced objects without a
-/// namespace land in `namespace`; ClusterSecretStores are cluster-wide. Panics naming the object that
+/// namespace land in `namespace`; ClusterSecretStores, ClusterExternalSecrets and ClusterGenerators are
+/// cluster-wide. Panics naming the object that
 /// fails.
 pub async fn apply_yaml(client: &kube::Client, namespace: &str, field_manager: &str, yaml: &str) {
     use kube::ResourceExt as _;
@@ -326,7 +327,7 @@ pub async fn apply_yaml(client: &kube::Client, namespace: &str, field_manager: &
         let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
         let cluster_scoped = matches!(
             types.kind.as_str(),
-            "ClusterSecretStore" | "ClusterExternalSecret"
+            "ClusterSecretStore" | "ClusterExternalSecret" | "ClusterGenerator"
         );
         let api: kube::Api<DynamicObject> = if cluster_scoped {
             kube::Api::all_with(client.clone(), &resource)
