@@ -768,7 +768,6 @@ fn cases(first_version: &str) -> Vec<Case> {
             ],
         ),
         generator_case("gen-missing", "", &[("Password", "does-not-exist", "")]),
-        generator_case("gen-unknown-kind", "", &[("NotAGenerator", "x", "")]),
         generator_case(
             "gen-template",
             "  target:\n    template:\n      data:\n        dsn: \"postgres://{{ .user }}@{{ .host }}:{{ .port }}/app\"\n",

@@ -704,10 +704,21 @@ pub struct GeneratorRef {
     /// API version of the generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
-    /// Its kind.
+    /// Its kind: one of ESO's generator kinds, or `ClusterGenerator`.
+    #[schemars(schema_with = "generator_ref_kind")]
     pub kind: String,
     /// Its name.
     pub name: String,
+}
+
+/// `generatorRef.kind` as ESO's schema enumerates it: every generator kind and `ClusterGenerator`.
+fn generator_ref_kind(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut kinds: Vec<&str> = crate::generators::GeneratorKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    kinds.insert(2, "ClusterGenerator");
+    schemars::json_schema!({"type": "string", "enum": kinds})
 }
 
 /// `remoteRef` / `dataFrom[].extract`.
