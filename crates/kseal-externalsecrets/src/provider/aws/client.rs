@@ -435,17 +435,8 @@ impl Provider {
             .into_iter()
             .filter(|name| name_regexp.is_none_or(|regexp| regexp.is_match(name)))
             .collect();
-        let mut values = self.batch_get_ids(&names).await?;
-        let mut found = Vec::with_capacity(names.len());
-        for name in names {
-            match values.remove(&name) {
-                Some(Ok(value)) => found.push((name, value)),
-                // Deleted since it was listed, or no current version.
-                Some(Err(Error::NotFound { .. })) | None => {}
-                Some(Err(error)) => return Err(error),
-            }
-        }
-        Ok(found)
+        let values = self.batch_get_ids(&names).await?;
+        found_values(names, values)
     }
 
     /// Names of the secrets with all `tags` whose name starts with `path`.
@@ -496,6 +487,23 @@ impl Provider {
         names.dedup();
         Ok(names)
     }
+}
+
+/// The values `find` listed by `names`, in that order: a name deleted since it was listed (or without a
+/// current value) is left out; any other failure fails the whole `find`.
+pub(crate) fn found_values(
+    names: Vec<String>,
+    mut values: HashMap<String, Result<RemoteSecret, Error>>,
+) -> Result<Vec<(String, RemoteSecret)>, Error> {
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        match values.remove(&name) {
+            Some(Ok(value)) => found.push((name, value)),
+            Some(Err(Error::NotFound { .. })) | None => {}
+            Some(Err(error)) => return Err(error),
+        }
+    }
+    Ok(found)
 }
 
 /// Tags as `remoteRef.metadataPolicy: Fetch` gives them: a JSON object of tag keys to values, keys

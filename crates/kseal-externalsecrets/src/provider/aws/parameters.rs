@@ -212,17 +212,8 @@ impl Parameters {
             self.describe(observer, tags, path).await?
         };
         let names: Vec<String> = names.into_iter().filter(|name| matches(name)).collect();
-        let mut values = self.batch_get(observer, &names).await;
-        let mut found = Vec::with_capacity(names.len());
-        for name in names {
-            match values.remove(&name) {
-                Some(Ok(value)) => found.push((name, value)),
-                // Deleted since it was listed.
-                Some(Err(Error::NotFound { .. })) | None => {}
-                Some(Err(error)) => return Err(error),
-            }
-        }
-        Ok(found)
+        let values = self.batch_get(observer, &names).await;
+        super::client::found_values(names, values)
     }
 
     /// Every parameter under `path` (recursive, decrypted), with its value.
