@@ -10,7 +10,12 @@
 //!    (≤ ⌈parameters / 10⌉, GetParameters takes 10 names) and to ESO (one GetParameter per
 //!    ExternalSecret and key); `KSEAL_BENCH_PS_ES=0` skips it;
 //! 4. the controller's RSS with `KSEAL_BENCH_RSS_ES` ExternalSecrets synced (default 10 000; target
-//!    < 64 MiB together with the SealedSecret work).
+//!    < 64 MiB together with the SealedSecret work);
+//! 5. a ClusterExternalSecret over `KSEAL_BENCH_CES_NS` namespaces (default 200) whose ExternalSecrets
+//!    read `KSEAL_BENCH_CES_REMOTE` remote secrets each (default 20) from one ClusterSecretStore, with
+//!    a controller that watches every namespace: AWS calls per refresh cycle next to the target
+//!    (⌈remote secrets / 20⌉ batches) and to ESO (one GetSecretValue per namespace and key), time from
+//!    creating it to all Ready, RSS; `KSEAL_BENCH_CES_NS=0` skips it.
 //!
 //! Run it with `scripts/bench-sync` (builds the release controller, starts the test environment).
 
@@ -36,6 +41,8 @@ async fn run() {
     let rss_externals = kseal_testenv::env_count("KSEAL_BENCH_RSS_ES", 10_000);
     let ps_externals = kseal_testenv::env_count("KSEAL_BENCH_PS_ES", 1000);
     let ps_remotes = kseal_testenv::env_count("KSEAL_BENCH_PS_REMOTE", 100);
+    let ces_namespaces = kseal_testenv::env_count("KSEAL_BENCH_CES_NS", 200);
+    let ces_remotes = kseal_testenv::env_count("KSEAL_BENCH_CES_REMOTE", 20);
     let binary = std::env::var("KSEAL_CONTROLLER_BIN").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -62,26 +69,21 @@ async fn run() {
     }
     create_store(&client, &namespace, &account, "bench", "SecretsManager").await;
 
-    let mut controller = Controller::start(&binary, env, &namespace, &account);
+    let mut controller = Controller::start(&binary, env, &namespace, Some(&namespace), &account);
     eprintln!("controller: {binary} (pid {})", controller.child.id());
 
+    let (sm_api, sm_ours) = family_of(&client, &namespace, &SM);
+    let (ps_api, ps_ours) = family_of(&client, &namespace, &PS);
     // 1 + 2: creation to all Ready, then calls per cycle.
     let started = Instant::now();
     create_external_secrets(&client, &namespace, &SM, 0..externals, remotes, INTERVAL).await;
     let created = started.elapsed();
-    all_ready(&client, &namespace, &SM, externals, SystemTime::UNIX_EPOCH).await;
+    all_ready(&sm_api, &sm_ours, externals, SystemTime::UNIX_EPOCH).await;
     let ready = started.elapsed();
     // One whole refresh cycle, between two points where every object has just refreshed.
-    let once = all_ready(&client, &namespace, &SM, externals, SystemTime::now()).await;
+    let once = all_ready(&sm_api, &sm_ours, externals, SystemTime::now()).await;
     let before = reads(&account, &SM).await;
-    all_ready(
-        &client,
-        &namespace,
-        &SM,
-        externals,
-        once + Duration::from_secs(1),
-    )
-    .await;
+    all_ready(&sm_api, &sm_ours, externals, once + Duration::from_secs(1)).await;
     let after = reads(&account, &SM).await;
     let calls = (after.0 - before.0) + (after.1 - before.1);
     let per_cycle = calls as f64;
@@ -128,21 +130,13 @@ async fn run() {
             INTERVAL,
         )
         .await;
-        all_ready(
-            &client,
-            &namespace,
-            &PS,
-            ps_externals,
-            SystemTime::UNIX_EPOCH,
-        )
-        .await;
+        all_ready(&ps_api, &ps_ours, ps_externals, SystemTime::UNIX_EPOCH).await;
         let ready = started.elapsed();
-        let once = all_ready(&client, &namespace, &PS, ps_externals, SystemTime::now()).await;
+        let once = all_ready(&ps_api, &ps_ours, ps_externals, SystemTime::now()).await;
         let before = reads(&account, &PS).await;
         all_ready(
-            &client,
-            &namespace,
-            &PS,
+            &ps_api,
+            &ps_ours,
             ps_externals,
             once + Duration::from_secs(1),
         )
@@ -169,14 +163,7 @@ async fn run() {
             Duration::from_secs(3600),
         )
         .await;
-        all_ready(
-            &client,
-            &namespace,
-            &SM,
-            rss_externals,
-            SystemTime::UNIX_EPOCH,
-        )
-        .await;
+        all_ready(&sm_api, &sm_ours, rss_externals, SystemTime::UNIX_EPOCH).await;
         eprintln!(
             "{rss_externals} ExternalSecrets Ready after {:.0} s",
             started.elapsed().as_secs_f64()
@@ -191,6 +178,146 @@ async fn run() {
         rss as f64 / 1024.0
     );
     controller.stop();
+
+    if ces_namespaces > 0 {
+        cluster_external_secret(&binary, env, &namespace, ces_namespaces, ces_remotes).await;
+    }
+}
+
+/// 5: one ClusterExternalSecret fanned out to `namespaces` namespaces, each ExternalSecret reading
+/// `remotes` remote secrets of a fresh moto account through one ClusterSecretStore.
+async fn cluster_external_secret(
+    binary: &str,
+    env: &TestEnv,
+    namespace: &str,
+    namespaces: usize,
+    remotes: usize,
+) {
+    let client = env.client().await;
+    // The earlier ExternalSecrets would refresh too once every namespace is watched.
+    let earlier: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
+    earlier
+        .delete_collection(&Default::default(), &ListParams::default())
+        .await
+        .expect("deleting the earlier ExternalSecrets");
+    let account = env.aws_account();
+    let secrets = account.secretsmanager_client().await;
+    for i in 0..remotes {
+        secrets
+            .create_secret()
+            .name(format!("ces/{i}"))
+            .secret_string(format!("value-{i}"))
+            .send()
+            .await
+            .expect("creating a remote secret at moto");
+    }
+    let name = format!("{namespace}-ces");
+    let credentials = format!("{name}-credentials");
+    create_credentials(&client, namespace, &account, &credentials).await;
+    let store = serde_json::json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": name},
+        "spec": {"provider": {"aws": {
+            "service": "SecretsManager", "region": "us-east-1",
+            "auth": {"secretRef": {
+                "accessKeyIDSecretRef": {"name": credentials, "namespace": namespace, "key": "access-key"},
+                "secretAccessKeySecretRef": {"name": credentials, "namespace": namespace, "key": "secret-key"},
+            }}
+        }}}
+    });
+    Api::<kseal_api::external_secrets::ClusterSecretStore>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(store).unwrap(),
+        )
+        .await
+        .expect("creating the ClusterSecretStore");
+    let namespaces_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    futures::stream::iter(0..namespaces)
+        .map(|i| {
+            let api = namespaces_api.clone();
+            let labels = serde_json::json!({"kseal-bench-ces": name});
+            let name = format!("{name}-{i}");
+            async move {
+                let created = serde_json::json!({"metadata": {"name": name, "labels": labels}});
+                api.create(
+                    &PostParams::default(),
+                    &serde_json::from_value(created).unwrap(),
+                )
+                .await
+                .expect("creating a namespace");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+
+    let mut controller = Controller::start(binary, env, namespace, None, &account);
+    let data: Vec<serde_json::Value> = (0..remotes)
+        .map(|i| serde_json::json!({"secretKey": format!("key-{i}"), "remoteRef": {"key": format!("ces/{i}")}}))
+        .collect();
+    let ces = serde_json::json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
+        "metadata": {"name": name},
+        "spec": {
+            "externalSecretName": "ces-bench",
+            "namespaceSelectors": [{"matchLabels": {"kseal-bench-ces": name}}],
+            "externalSecretSpec": {
+                "refreshInterval": format!("{}s", INTERVAL.as_secs()),
+                "secretStoreRef": {"name": name, "kind": "ClusterSecretStore"},
+                "data": data,
+            }
+        }
+    });
+    let started = Instant::now();
+    let cluster_api: Api<kseal_api::external_secrets::ClusterExternalSecret> =
+        Api::all(client.clone());
+    cluster_api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(ces).unwrap(),
+        )
+        .await
+        .expect("creating the ClusterExternalSecret");
+    let fanned: Api<ExternalSecret> = Api::all(client.clone());
+    let ours = |es: &ExternalSecret| {
+        es.metadata.name.as_deref() == Some("ces-bench")
+            && es
+                .metadata
+                .namespace
+                .as_deref()
+                .is_some_and(|n| n.starts_with(&format!("{name}-")))
+    };
+    all_ready(&fanned, &ours, namespaces, SystemTime::UNIX_EPOCH).await;
+    let ready = started.elapsed();
+    let once = all_ready(&fanned, &ours, namespaces, SystemTime::now()).await;
+    let before = reads(&account, &SM).await;
+    all_ready(&fanned, &ours, namespaces, once + Duration::from_secs(1)).await;
+    let after = reads(&account, &SM).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss = controller.rss_kib();
+    println!(
+        "  ClusterExternalSecret over {namespaces} namespaces x {remotes} remote secrets: AWS calls per refresh cycle: {} BatchGetSecretValue, {} GetSecretValue; target ceil({remotes}/20) = {}; ESO: {} GetSecretValue; creation to all Ready {:.1} s; controller RSS {:.1} MiB",
+        after.0 - before.0,
+        after.1 - before.1,
+        remotes.div_ceil(20),
+        namespaces * remotes,
+        ready.as_secs_f64(),
+        rss as f64 / 1024.0
+    );
+    controller.stop();
+    cluster_api
+        .delete(&name, &Default::default())
+        .await
+        .expect("deleting the ClusterExternalSecret");
+    for i in 0..namespaces {
+        let _ = namespaces_api
+            .delete(&format!("{name}-{i}"), &Default::default())
+            .await;
+    }
+    let _ = Api::<kseal_api::external_secrets::ClusterSecretStore>::all(client)
+        .delete(&name, &Default::default())
+        .await;
 }
 
 /// One store's ExternalSecrets: their names, the store and the remote key of the `i`-th.
@@ -225,18 +352,7 @@ async fn create_store(
     name: &str,
     service: &str,
 ) {
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("{name}-credentials")},
-        "stringData": {
-            "access-key": account.access_key_id(),
-            "secret-key": account.secret_access_key(),
-        }
-    }))
-    .unwrap();
-    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("creating the credentials Secret");
+    create_credentials(client, namespace, account, &format!("{name}-credentials")).await;
     let store: kseal_api::external_secrets::SecretStore =
         serde_json::from_value(serde_json::json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
@@ -254,6 +370,22 @@ async fn create_store(
         .create(&PostParams::default(), &store)
         .await
         .expect("creating the SecretStore");
+}
+
+/// Secret `name` of `namespace` with `account`'s static keys (`access-key`, `secret-key`).
+async fn create_credentials(client: &Client, namespace: &str, account: &AwsAccount, name: &str) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "stringData": {
+            "access-key": account.access_key_id(),
+            "secret-key": account.secret_access_key(),
+        }
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("creating the credentials Secret");
 }
 
 async fn create_external_secrets(
@@ -290,16 +422,14 @@ async fn create_external_secrets(
         .await;
 }
 
-/// Waits until `count` ExternalSecrets of `family` are Ready and refreshed at or after `since`; returns
-/// the latest refresh time.
+/// Waits until `count` ExternalSecrets of `api` that `ours` accepts are Ready and refreshed at or after
+/// `since`; returns the latest refresh time.
 async fn all_ready(
-    client: &Client,
-    namespace: &str,
-    family: &Family,
+    api: &Api<ExternalSecret>,
+    ours: &dyn Fn(&ExternalSecret) -> bool,
     count: usize,
     since: SystemTime,
 ) -> SystemTime {
-    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
         let list = api
@@ -309,12 +439,7 @@ async fn all_ready(
         let times: Vec<SystemTime> = list
             .items
             .iter()
-            .filter(|es| {
-                es.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with(family.prefix))
-            })
+            .filter(|es| ours(es))
             .filter_map(|es| {
                 let status = es.status.as_ref()?;
                 let ready = status
@@ -338,6 +463,22 @@ async fn all_ready(
     }
 }
 
+/// The ExternalSecrets of `family` in `namespace`.
+fn family_of<'a>(
+    client: &Client,
+    namespace: &str,
+    family: &'a Family,
+) -> (Api<ExternalSecret>, impl Fn(&ExternalSecret) -> bool + 'a) {
+    let api = Api::namespaced(client.clone(), namespace);
+    let ours = |es: &ExternalSecret| {
+        es.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with(family.prefix))
+    };
+    (api, ours)
+}
+
 /// The (batch, single) read calls of `family`'s service, counted at moto.
 async fn reads(account: &AwsAccount, family: &Family) -> (u64, u64) {
     let calls: BTreeMap<String, u64> = account.call_counts().await;
@@ -353,7 +494,14 @@ struct Controller {
 }
 
 impl Controller {
-    fn start(binary: &str, env: &TestEnv, namespace: &str, account: &AwsAccount) -> Self {
+    /// The controller with its keys in `namespace`, watching only `watch` (`None`: every namespace).
+    fn start(
+        binary: &str,
+        env: &TestEnv,
+        namespace: &str,
+        watch: Option<&str>,
+        account: &AwsAccount,
+    ) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
@@ -361,13 +509,19 @@ impl Controller {
         command
             .arg("--kubeconfig")
             .arg(env.kubeconfig_path())
-            .args(["--namespace", namespace, "--watch-namespace", namespace])
+            .args(["--namespace", namespace])
             .args(["--listen-addr", &format!("127.0.0.1:{port}")])
             .args(["--listen-metrics-addr", ""])
             // Every log line in one stream.
             .arg("--log-info-stdout=false")
             .args(["--key-size", "2048", "--leader-elect", "false"])
             .env("RUST_LOG", "warn")
+            .args(
+                watch
+                    .map(|w| ["--watch-namespace", w])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (name, value) in account.vars() {

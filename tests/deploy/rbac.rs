@@ -59,6 +59,8 @@ const SYNC_CES: &str =
     "provision a ClusterExternalSecret made under ESO (status, ESO's finalizers), then delete it";
 const SYNC_GENERATORS: &str =
     "sync from generators (Password, UUID, Fake, a ClusterGenerator) without a store";
+const SYNC_PUSH: &str =
+    "push a Secret to AWS and delete it with the PushSecret (PushSecret, deletionPolicy Delete)";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
 const SYNC_JWT_OFF: &str =
     "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
@@ -98,7 +100,17 @@ fn needed_by(permission: &Permission) -> &'static [&'static str] {
         // A ClusterSecretStore with `conditions` reads the ExternalSecret's namespace.
         ("clustersecretstores" | "clustersecretstores/status" | "namespaces", _) => &[SYNC_CLUSTER],
         ("serviceaccounts" | "serviceaccounts/token", _) => &[SYNC_JWT],
-        ("passwords" | "uuids" | "fakes" | "clustergenerators", "get") => &[SYNC_GENERATORS],
+        (
+            "passwords"
+            | "uuids"
+            | "fakes"
+            | "ecrauthorizationtokens"
+            | "stssessiontokens"
+            | "clustergenerators",
+            "get",
+        ) => &[SYNC_GENERATORS],
+        // PushSecrets are watched; patch moves ESO's finalizer; the status says what was pushed.
+        ("pushsecrets" | "pushsecrets/status", _) => &[SYNC_PUSH],
         _ => &[],
     }
 }
@@ -513,6 +525,7 @@ impl Flow {
         step(SYNC_FINALIZER, self.sync_finalizer()).await?;
         step(SYNC_CES, self.sync_cluster_external()).await?;
         step(SYNC_GENERATORS, self.sync_generators()).await?;
+        step(SYNC_PUSH, self.sync_push()).await?;
         if self.jwt {
             step(SYNC_JWT, self.sync_jwt()).await?;
         } else {
@@ -771,6 +784,42 @@ spec:
 
     async fn sync_generators(&self) -> Result<(), String> {
         let cluster_generator = format!("{}-gen", self.namespace);
+        // The AWS generators read their keys from a Secret, as a store does.
+        let keys = self.account.static_key_store("gen");
+        self.apply(keys.split("---").next().unwrap_or_default())
+            .await?;
+        let auth = "auth: {secretRef: {accessKeyIDSecretRef: {name: gen-credentials, key: access-key}, secretAccessKeySecretRef: {name: gen-credentials, key: secret-key}}}";
+        self.apply(&format!(
+            r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ECRAuthorizationToken
+metadata: {{name: ecr}}
+spec: {{region: us-east-1, {auth}}}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: STSSessionToken
+metadata: {{name: sts}}
+spec: {{region: us-east-1, {auth}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: aws-generated}}
+spec:
+  refreshInterval: 1h
+  dataFrom:
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: ECRAuthorizationToken, name: ecr}}}}
+    - sourceRef: {{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: STSSessionToken, name: sts}}}}
+"#
+        ))
+        .await?;
+        self.secret_with("aws-generated", "username", "AWS").await?;
+        self.ready(
+            "external-secrets.io/v1",
+            "ExternalSecret",
+            "aws-generated",
+            Some(&self.namespace),
+        )
+        .await?;
         self.apply(&format!(
             r#"
 apiVersion: generators.external-secrets.io/v1alpha1
@@ -944,6 +993,70 @@ spec:
                 .is_none()
                 .then_some(())
         })
+        .await
+    }
+
+    async fn sync_push(&self) -> Result<(), String> {
+        self.apply(&self.account.static_key_store("push")).await?;
+        self.apply(
+            r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: pushed}
+stringData: {token: to-aws}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: {name: pushed}
+spec:
+  refreshInterval: 1h
+  deletionPolicy: Delete
+  secretStoreRefs: [{name: push, kind: SecretStore}]
+  selector: {secret: {name: pushed}}
+  data:
+    - match: {secretKey: token, remoteRef: {remoteKey: rbac/pushed}}
+"#,
+        )
+        .await?;
+        let remote = self.account.secretsmanager_client().await;
+        poll("remote secret rbac/pushed at moto", || async {
+            let got = remote
+                .get_secret_value()
+                .secret_id("rbac/pushed")
+                .send()
+                .await
+                .ok()?;
+            (got.secret_binary()?.as_ref() == b"to-aws").then_some(())
+        })
+        .await?;
+        self.ready(
+            "external-secrets.io/v1alpha1",
+            "PushSecret",
+            "pushed",
+            Some(&self.namespace),
+        )
+        .await?;
+        let gvk = GroupVersionKind::gvk("external-secrets.io", "v1alpha1", "PushSecret");
+        let resource = ApiResource::from_gvk_with_plural(&gvk, "pushsecrets");
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.admin.clone(), &self.namespace, &resource);
+        api.delete("pushed", &Default::default())
+            .await
+            .map_err(|e| format!("deleting the PushSecret: {e}"))?;
+        poll(
+            "PushSecret pushed deleted with its remote secret",
+            || async {
+                let gone = api.get_opt("pushed").await.ok()?.is_none();
+                let described = remote
+                    .describe_secret()
+                    .secret_id("rbac/pushed")
+                    .send()
+                    .await
+                    .ok();
+                let remote_gone = described.is_none_or(|d| d.deleted_date().is_some());
+                (gone && remote_gone).then_some(())
+            },
+        )
         .await
     }
 

@@ -61,6 +61,8 @@ impl Eso {
             .env("AWS_SECRETSMANAGER_ENDPOINT", endpoint)
             .env("AWS_STS_ENDPOINT", endpoint)
             .env("AWS_SSM_ENDPOINT", endpoint)
+            // ECR has no such variable in ESO; its SDK reads the standard one.
+            .env("AWS_ENDPOINT_URL_ECR", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())

@@ -245,6 +245,29 @@ spec:
   kind: Password
   generator:
     passwordSpec: {length: 16, digits: 3, symbols: 0}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: STSSessionToken
+metadata: {name: session}
+spec:
+  region: us-east-1
+  auth: {secretRef: {accessKeyIDSecretRef: {name: aws-credentials, key: access-key}, secretAccessKeySecretRef: {name: aws-credentials, key: secret-key}}}
+  requestParameters: {sessionDuration: 900}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: STSSessionToken
+metadata: {name: session-jwt}
+spec:
+  region: us-east-1
+  auth: {jwt: {serviceAccountRef: {name: default}}}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ECRAuthorizationToken
+metadata: {name: ecr}
+spec:
+  region: eu-west-1
+  role: arn:aws:iam::210987654321:role/pull
+  auth: {secretRef: {accessKeyIDSecretRef: {name: aws-credentials, key: access-key}, secretAccessKeySecretRef: {name: aws-credentials, key: secret-key}}}
 ";
 
 /// An ExternalSecret `id` without a store whose `dataFrom` is one entry per generator `(kind, name)`
@@ -258,9 +281,9 @@ fn generator_case(id: &'static str, spec: &str, generators: &[(&str, &str, &str)
             "    - sourceRef:\n        generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: {kind}, name: {name}}}\n{extra}"
         ));
     }
-    let random = generators
-        .iter()
-        .any(|(kind, name, _)| matches!(*kind, "Password" | "UUID") || name.contains("password"));
+    let random = generators.iter().any(|(kind, name, _)| {
+        matches!(*kind, "Password" | "UUID" | "STSSessionToken") || name.contains("password")
+    });
     Case {
         es: yaml,
         shape: random,
@@ -768,6 +791,13 @@ fn cases(first_version: &str) -> Vec<Case> {
             ],
         ),
         generator_case("gen-missing", "", &[("Password", "does-not-exist", "")]),
+        generator_case("gen-sts-session", "", &[("STSSessionToken", "session", "")]),
+        generator_case("gen-sts-jwt", "", &[("STSSessionToken", "session-jwt", "")]),
+        generator_case(
+            "gen-ecr-docker-config",
+            "  target:\n    template:\n      type: kubernetes.io/dockerconfigjson\n      data:\n        .dockerconfigjson: '{\"auths\":{\"{{ .proxy_endpoint }}\":{\"username\":\"{{ .username }}\",\"password\":\"{{ .password }}\"}}}'\n",
+            &[("ECRAuthorizationToken", "ecr", "")],
+        ),
         generator_case(
             "gen-template",
             "  target:\n    template:\n      data:\n        dsn: \"postgres://{{ .user }}@{{ .host }}:{{ .port }}/app\"\n",

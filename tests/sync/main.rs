@@ -13,6 +13,7 @@ mod generators;
 mod parameters;
 mod policies;
 mod protect;
+mod push;
 mod seed;
 mod stores;
 mod trust;

@@ -48,7 +48,7 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ),
     (
         "spec.dataFrom[0].sourceRef.generatorRef",
-        "  dataFrom:\n    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: ECRAuthorizationToken, name: ecr}}",
+        "  dataFrom:\n    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: VaultDynamicSecret, name: vault}}",
         "",
     ),
     (

@@ -1,7 +1,8 @@
 //! The External Secrets Operator's generators kseal serves (`generators.external-secrets.io/v1alpha1`):
-//! [`Password`], [`Uuid`] (kind `UUID`), [`Fake`] and the cluster-scoped [`ClusterGenerator`] of
-//! those kinds. An ExternalSecret uses one from `dataFrom[].sourceRef.generatorRef`; every refresh
-//! generates new values.
+//! [`Password`], [`Uuid`] (kind `UUID`), [`Fake`], [`EcrAuthorizationToken`] (kind
+//! `ECRAuthorizationToken`), [`StsSessionToken`] (kind `STSSessionToken`) and the cluster-scoped
+//! [`ClusterGenerator`] of those kinds. An ExternalSecret uses one from
+//! `dataFrom[].sourceRef.generatorRef`; every refresh generates new values.
 //!
 //! Field names, enum values and defaults are ESO's (its newest release), so existing manifests apply
 //! unchanged. A `ClusterGenerator` of a kind kseal does not generate keeps its spec as written (the
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::external_secrets::AwsAuth;
 
 /// API group of the generators.
 pub const GROUP: &str = "generators.external-secrets.io";
@@ -123,7 +126,11 @@ impl GeneratorKind {
     pub fn served(self) -> bool {
         matches!(
             self,
-            GeneratorKind::Password | GeneratorKind::Uuid | GeneratorKind::Fake
+            GeneratorKind::Password
+                | GeneratorKind::Uuid
+                | GeneratorKind::Fake
+                | GeneratorKind::EcrAuthorizationToken
+                | GeneratorKind::StsSessionToken
         )
     }
 
@@ -258,6 +265,81 @@ pub struct FakeSpec {
     pub data: BTreeMap<String, String>,
 }
 
+/// An Amazon ECR authorization token (ECR's GetAuthorizationToken), as the keys `username`,
+/// `password`, `proxy_endpoint` and `expires_at` (Unix seconds): ESO's ECRAuthorizationToken
+/// generator. AWS issues tokens valid for 12 hours.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "generators.external-secrets.io",
+    version = "v1alpha1",
+    kind = "ECRAuthorizationToken",
+    root = "EcrAuthorizationToken",
+    plural = "ecrauthorizationtokens",
+    category = "external-secrets",
+    category = "external-secrets-generators",
+    namespaced
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EcrAuthorizationTokenSpec {
+    /// The AWS region.
+    pub region: String,
+    /// How to authenticate with AWS: keys from a Secret or a service account's web identity, read in
+    /// the ExternalSecret's namespace (none: the controller's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AwsAuth>,
+    /// A role to assume before the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `private` (the default) or `public` (ECR Public).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// Temporary AWS credentials (STS GetSessionToken), as the keys `access_key_id`,
+/// `secret_access_key`, `session_token` and `expiration` (Unix seconds): ESO's STSSessionToken
+/// generator.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "generators.external-secrets.io",
+    version = "v1alpha1",
+    kind = "STSSessionToken",
+    root = "StsSessionToken",
+    plural = "stssessiontokens",
+    category = "external-secrets",
+    category = "external-secrets-generators",
+    namespaced
+)]
+#[serde(rename_all = "camelCase")]
+pub struct StsSessionTokenSpec {
+    /// The AWS region.
+    pub region: String,
+    /// How to authenticate with AWS: keys from a Secret, read in the ExternalSecret's namespace
+    /// (none: the controller's own credentials; web identity cannot call GetSessionToken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AwsAuth>,
+    /// A role to assume before the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// What is passed to GetSessionToken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_parameters: Option<StsRequestParameters>,
+}
+
+/// `STSSessionToken.spec.requestParameters`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StsRequestParameters {
+    /// How long the credentials stay valid, in seconds (AWS: 900 to 129600, default 43200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration: Option<i32>,
+    /// The MFA device's serial number or ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// The MFA device's current code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_code: Option<String>,
+}
+
 /// A generator of any namespace (cluster-scoped): `kind` and that kind's spec.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -290,6 +372,12 @@ pub struct ClusterGeneratorSpecs {
     /// The spec of kind `Fake`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fake_spec: Option<FakeSpec>,
+    /// The spec of kind `ECRAuthorizationToken`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_authorization_token_spec: Option<EcrAuthorizationTokenSpec>,
+    /// The spec of kind `STSSessionToken`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_session_token_spec: Option<StsSessionTokenSpec>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod external_secrets;
 pub mod fields;
 pub mod generators;
 pub mod names;
+pub mod push_secret;
 pub mod sealed_secret;
 pub mod secret_apply;
 

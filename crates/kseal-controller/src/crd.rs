@@ -42,22 +42,27 @@ pub fn crd_files() -> Result<Vec<CrdFile>, serde_saphyr::SerializeError> {
 }
 
 /// Every CRD kseal serves: SealedSecret; ExternalSecret, SecretStore, ClusterSecretStore and
-/// ClusterExternalSecret in versions `v1` (stored) and `v1beta1`; the generators Password, UUID, Fake
-/// and ClusterGenerator (`v1alpha1`).
+/// ClusterExternalSecret in versions `v1` (stored) and `v1beta1`; PushSecret (`v1alpha1`); the generators Password, UUID, Fake,
+/// ECRAuthorizationToken, STSSessionToken and ClusterGenerator (`v1alpha1`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use kseal_api::external_secrets::{
         ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore,
     };
-    use kseal_api::generators::{ClusterGenerator, Fake, Password, Uuid};
+    use kseal_api::generators::{
+        ClusterGenerator, EcrAuthorizationToken, Fake, Password, StsSessionToken, Uuid,
+    };
     vec![
         kseal_api::SealedSecret::crd(),
         serve_eso_versions(ExternalSecret::crd()),
         serve_eso_versions(SecretStore::crd()),
         serve_eso_versions(ClusterSecretStore::crd()),
         serve_eso_versions(ClusterExternalSecret::crd()),
+        push_secret(kseal_api::push_secret::PushSecret::crd()),
         generator(Password::crd()),
         generator(Uuid::crd()),
         generator(Fake::crd()),
+        generator(EcrAuthorizationToken::crd()),
+        generator(StsSessionToken::crd()),
         generator(ClusterGenerator::crd()),
     ]
 }
@@ -77,6 +82,20 @@ fn generator(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
             root.required = None;
         }
     }
+    eso_component(crd)
+}
+
+/// The PushSecret CRD (`v1alpha1`, ESO's only version): its spec keeps the fields the schema does not
+/// list, which kseal reports as `Unsupported`.
+fn push_secret(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        preserve_spec(version);
+    }
+    eso_component(crd)
+}
+
+/// `crd` with ESO's component label.
+fn eso_component(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     crd.metadata.labels = Some(
         [(
             "external-secrets.io/component".to_owned(),

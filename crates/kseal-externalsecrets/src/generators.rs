@@ -1,37 +1,43 @@
-//! `dataFrom[].sourceRef.generatorRef`: the generator an entry names (a `Password`, `UUID` or `Fake` of
-//! the ExternalSecret's namespace, or a `ClusterGenerator` of those kinds), read from the API server at
-//! each refresh that is due, and the values it generates. As in ESO, every refresh generates new
-//! values; between refreshes (and across restarts of the controller) the Secret keeps the last ones.
+//! `dataFrom[].sourceRef.generatorRef`: the generator an entry names (a `Password`, `UUID`, `Fake`,
+//! `ECRAuthorizationToken` or `STSSessionToken` of the ExternalSecret's namespace, or a
+//! `ClusterGenerator` of those kinds), read from the API server at each refresh that is due, and the
+//! values it generates. As in ESO, every refresh generates new values; between refreshes (and across
+//! restarts of the controller) the Secret keeps the last ones.
 
 use kseal_api::external_secrets::GeneratorRef;
 use kseal_api::generators::{
-    self, ClusterGeneratorSpec, FakeSpec, GeneratorKind, PasswordSpec, UuidSpec,
+    self, ClusterGeneratorSpec, EcrAuthorizationTokenSpec, FakeSpec, GeneratorKind, PasswordSpec,
+    StsSessionTokenSpec, UuidSpec,
 };
 use kseal_core::external_secrets::desired::Data;
 use kseal_core::external_secrets::generate;
 use kseal_runtime::meta::name_in;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client};
+use zeroize::Zeroizing;
 
-use crate::Error;
 use crate::error::kube;
+use crate::provider::aws::tokens;
+use crate::{Context, Error};
 
 /// What a `generatorRef` resolves to: the spec of one served kind.
 enum Spec {
     Password(PasswordSpec),
     Uuid,
     Fake(FakeSpec),
+    Ecr(EcrAuthorizationTokenSpec),
+    Sts(StsSessionTokenSpec),
 }
 
 /// The values the generator `reference` (of entry `what`, e.g. `spec.dataFrom[0]`) generates for an
 /// ExternalSecret of `namespace`.
 pub(crate) async fn generate(
-    client: &Client,
-    controller_class: Option<&str>,
+    ctx: &Context,
     namespace: &str,
     reference: &GeneratorRef,
     what: &str,
 ) -> Result<Data, Error> {
+    let client = &ctx.client;
     let at = format!("{what}.sourceRef.generatorRef");
     let api_version = reference
         .api_version
@@ -65,10 +71,13 @@ pub(crate) async fn generate(
                 parse::<UuidSpec>(spec, &object, "spec")?;
                 Spec::Uuid
             }
+            GeneratorKind::EcrAuthorizationToken => Spec::Ecr(parse(spec, &object, "spec")?),
+            GeneratorKind::StsSessionToken => Spec::Sts(parse(spec, &object, "spec")?),
             _ => Spec::Fake(parse(spec, &object, "spec")?),
         };
         (spec, object)
     };
+    let cluster = reference.kind == "ClusterGenerator";
     let name = format!("{} {}", reference.kind, name_in(&object.metadata));
     match spec {
         Spec::Password(spec) => {
@@ -80,7 +89,7 @@ pub(crate) async fn generate(
         Spec::Uuid => Ok(generate::uuid(&mut rand::rng())),
         Spec::Fake(spec) => {
             if let Some(wanted) = spec.controller.as_deref().filter(|c| !c.is_empty())
-                && Some(wanted) != controller_class
+                && Some(wanted) != ctx.config.controller_class.as_deref()
             {
                 return Err(Error::Invalid {
                     message: format!(
@@ -90,7 +99,133 @@ pub(crate) async fn generate(
             }
             Ok(generate::fake(&spec))
         }
+        Spec::Ecr(spec) => ecr(ctx, spec, namespace, cluster, &format!("{at}: {name}")).await,
+        Spec::Sts(spec) => sts(ctx, spec, namespace, cluster, &format!("{at}: {name}")).await,
     }
+}
+
+/// An ECR authorization token, as ESO writes it: `username`, `password`, `proxy_endpoint` and
+/// `expires_at` (Unix seconds).
+async fn ecr(
+    ctx: &Context,
+    spec: EcrAuthorizationTokenSpec,
+    namespace: &str,
+    cluster: bool,
+    display: &str,
+) -> Result<Data, Error> {
+    if spec.scope.as_deref() == Some("public") {
+        return Err(Error::Unsupported {
+            message: format!(
+                "{display}: spec.scope public (ECR Public) is not supported by kseal (private registries are); nothing is synced until it is removed; the Secret is left as it is"
+            ),
+        });
+    }
+    let config = aws_config(
+        ctx,
+        display,
+        spec.auth.as_ref(),
+        spec.role,
+        spec.region,
+        namespace,
+        cluster,
+    )
+    .await?;
+    let token = tokens::ecr_authorization_token(&config, ctx.providers.options())
+        .await
+        .map_err(provider(display))?;
+    Ok(Data::from([
+        value("username", token.username.into_bytes()),
+        ("password".to_owned(), bytes(&token.password)),
+        value("proxy_endpoint", token.proxy_endpoint.into_bytes()),
+        value("expires_at", token.expires_at.to_string().into_bytes()),
+    ]))
+}
+
+/// STS session credentials, as ESO writes them: `access_key_id`, `secret_access_key`,
+/// `session_token` and `expiration` (Unix seconds).
+async fn sts(
+    ctx: &Context,
+    spec: StsSessionTokenSpec,
+    namespace: &str,
+    cluster: bool,
+    display: &str,
+) -> Result<Data, Error> {
+    if spec.auth.as_ref().is_some_and(|auth| auth.jwt.is_some()) {
+        // ESO's rule: GetSessionToken needs long-term (IAM user) credentials.
+        return Err(Error::Invalid {
+            message: format!("{display}: jwt auth cannot be used for STS Session Token generation"),
+        });
+    }
+    let request = spec
+        .request_parameters
+        .map(|parameters| tokens::SessionRequest {
+            duration_seconds: parameters.session_duration,
+            serial_number: parameters.serial_number,
+            token_code: parameters.token_code,
+        })
+        .unwrap_or_default();
+    let config = aws_config(
+        ctx,
+        display,
+        spec.auth.as_ref(),
+        spec.role,
+        spec.region,
+        namespace,
+        cluster,
+    )
+    .await?;
+    let token = tokens::session_token(&config, ctx.providers.options(), &request)
+        .await
+        .map_err(provider(display))?;
+    Ok(Data::from([
+        value("access_key_id", token.access_key_id.into_bytes()),
+        (
+            "secret_access_key".to_owned(),
+            bytes(&token.secret_access_key),
+        ),
+        ("session_token".to_owned(), bytes(&token.session_token)),
+        value("expiration", token.expiration.to_string().into_bytes()),
+    ]))
+}
+
+/// The AWS configuration of a generator of `namespace` (or a ClusterGenerator: `cluster`).
+async fn aws_config(
+    ctx: &Context,
+    display: &str,
+    auth: Option<&kseal_api::external_secrets::AwsAuth>,
+    role: Option<String>,
+    region: String,
+    namespace: &str,
+    cluster: bool,
+) -> Result<crate::provider::aws::StoreConfig, Error> {
+    crate::stores::generator_config(
+        &ctx.client,
+        &ctx.providers,
+        display,
+        auth,
+        role,
+        region,
+        namespace,
+        cluster,
+        ctx.config.allow_namespaced_default_credentials,
+    )
+    .await
+}
+
+fn provider(display: &str) -> impl FnOnce(crate::provider::aws::Error) -> Error + '_ {
+    move |source| Error::Provider {
+        store: display.to_owned(),
+        key: String::new(),
+        source,
+    }
+}
+
+fn value(key: &str, value: Vec<u8>) -> (String, Zeroizing<Vec<u8>>) {
+    (key.to_owned(), Zeroizing::new(value))
+}
+
+fn bytes(secret: &Zeroizing<String>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(secret.as_bytes().to_vec())
 }
 
 /// A kind kseal generates, else why not.
@@ -107,7 +242,7 @@ fn served_kind(kind: &str, at: &str) -> Result<GeneratorKind, Error> {
 fn unsupported_kind(kind: GeneratorKind, at: &str) -> Error {
     Error::Unsupported {
         message: format!(
-            "{at}: generator kind {} not supported by kseal (kseal generates Password, UUID and Fake; nothing is synced until the entry is removed; the Secret is left as it is)",
+            "{at}: generator kind {} not supported by kseal (kseal generates Password, UUID, Fake, ECRAuthorizationToken and STSSessionToken; nothing is synced until the entry is removed; the Secret is left as it is)",
             kind.name()
         ),
     }
@@ -141,6 +276,12 @@ fn cluster_spec(object: &DynamicObject, at: &str) -> Result<Spec, Error> {
     Ok(match kind {
         GeneratorKind::Password => Spec::Password(specs.password_spec.unwrap_or_default()),
         GeneratorKind::Uuid => Spec::Uuid,
+        GeneratorKind::EcrAuthorizationToken => {
+            Spec::Ecr(specs.ecr_authorization_token_spec.unwrap_or_default())
+        }
+        GeneratorKind::StsSessionToken => {
+            Spec::Sts(specs.sts_session_token_spec.unwrap_or_default())
+        }
         _ => Spec::Fake(specs.fake_spec.unwrap_or_default()),
     })
 }

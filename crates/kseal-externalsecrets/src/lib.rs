@@ -26,6 +26,7 @@ use provider::aws;
 
 mod error;
 mod generators;
+pub mod push;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -448,10 +449,16 @@ pub async fn run(
         .graceful_shutdown_on(shutdown.clone())
         .run(validate_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
+    let push_ctx = ctx.clone();
     let cluster_status = cluster_controller
         .graceful_shutdown_on(shutdown.clone())
         .run(validate_cluster_store, store_error_policy, ctx)
         .for_each(|_| async {});
+    let pushes: Api<push::WatchedPushSecret> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let pushes = push::run(push_ctx, pushes, shutdown.clone());
     // A ClusterExternalSecret's status lists namespaces cluster-wide: only a sync of every namespace
     // writes it.
     let cluster_externals = async {
@@ -460,7 +467,13 @@ pub async fn run(
             cluster::run(client, watcher::Config::default(), metrics, shutdown).await;
         }
     };
-    futures::join!(externals, store_status, cluster_status, cluster_externals);
+    futures::join!(
+        externals,
+        store_status,
+        cluster_status,
+        cluster_externals,
+        pushes
+    );
 }
 
 /// [`reconcile::reconcile`], counted in ESO's per-object families.

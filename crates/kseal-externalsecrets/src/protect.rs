@@ -50,16 +50,22 @@ impl KeyLocation {
     }
 }
 
-/// Why the sync may not write or delete `secret` (in `namespace`), if it may not: it is a sealing key
-/// (labelled, or named like one in the key namespace), owned by a SealedSecret, or marked by the
-/// unsealer.
-pub fn check(keys: &KeyLocation, namespace: &str, secret: &Secret) -> Option<String> {
+/// Why `secret` (in `namespace`) is a sealing key, if it is: labelled as one, or named like one in the
+/// key namespace. A PushSecret never sends one anywhere.
+pub fn sealing_key(keys: &KeyLocation, namespace: &str, secret: &Secret) -> Option<String> {
     if secret.labels().contains_key(SEALING_KEY_LABEL) {
         return Some(format!(
             "it is labelled {SEALING_KEY_LABEL} (a sealing key)"
         ));
     }
-    if let Some(why) = keys.by_name(namespace, &secret.name_any()) {
+    keys.by_name(namespace, &secret.name_any())
+}
+
+/// Why the sync may not write or delete `secret` (in `namespace`), if it may not: it is a sealing key
+/// (labelled, or named like one in the key namespace), owned by a SealedSecret, or marked by the
+/// unsealer.
+pub fn check(keys: &KeyLocation, namespace: &str, secret: &Secret) -> Option<String> {
+    if let Some(why) = sealing_key(keys, namespace, secret) {
         return Some(why);
     }
     if let Some(owner) = secret.owner_references().iter().find(|o| {

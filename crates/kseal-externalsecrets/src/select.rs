@@ -209,10 +209,7 @@ pub async fn fetch_data(
             } else if let Some(generator) = generator {
                 // As in ESO: generated keys are rewritten as they are, never converted.
                 let namespace = kube::ResourceExt::namespace(es).unwrap_or_default();
-                let class = ctx.config.controller_class.as_deref();
-                let map =
-                    crate::generators::generate(&ctx.client, class, &namespace, generator, &what)
-                        .await?;
+                let map = crate::generators::generate(ctx, &namespace, generator, &what).await?;
                 (map, None)
             } else {
                 return Err(Error::Invalid {

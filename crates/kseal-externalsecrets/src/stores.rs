@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kseal_api::external_secrets::{
     AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, Condition, FakeProvider,
-    FakeProviderData, SecretKeySelector, SecretStoreSpec, StoreKind,
+    FakeProviderData, SecretKeySelector, SecretStoreSpec, SecretsManagerOptions, StoreKind,
 };
 use kseal_core::conditions::{self as kseal_conditions, Position, Verdict};
 use kube::api::Api;
@@ -96,6 +96,10 @@ pub struct ResolvedStore {
     pub handle: StoreHandle,
     /// Stable per store: spreads stores over the refresh interval.
     pub seed: u64,
+    /// How the store deletes what a PushSecret pushed (`spec.provider.aws.secretsManager`).
+    pub secrets_manager: SecretsManagerOptions,
+    /// The store reads AWS Parameter Store (`service: ParameterStore`).
+    pub parameter_store: bool,
 }
 
 /// The sync's watch caches of SecretStores and ClusterSecretStores: an ExternalSecret reads its store
@@ -161,6 +165,11 @@ impl std::fmt::Debug for Providers {
 }
 
 impl Providers {
+    /// The options providers are built with.
+    pub(crate) fn options(&self) -> &aws::ProviderOptions {
+        &self.options
+    }
+
     /// Providers built with `options` (endpoint override, call observer).
     pub fn new(options: aws::ProviderOptions) -> Self {
         Providers {
@@ -505,10 +514,14 @@ pub async fn resolve(
                 display,
                 handle: StoreHandle::Fake(Arc::new(fake.data.clone())),
                 seed,
+                secrets_manager: SecretsManagerOptions::default(),
+                parameter_store: false,
             });
         }
         Provider::Aws(aws) => aws.clone(),
     };
+    let secrets_manager = aws.secrets_manager.clone().unwrap_or_default();
+    let parameter_store = aws.service == AwsServiceType::ParameterStore;
     let (id, provider) = aws_store(
         client,
         providers,
@@ -526,6 +539,8 @@ pub async fn resolve(
         display,
         handle: StoreHandle::Aws { id, provider },
         seed,
+        secrets_manager,
+        parameter_store,
     })
 }
 
@@ -585,6 +600,67 @@ async fn aws_store(
     };
     let provider = providers.get(display, id, config).await?;
     Ok((id, provider))
+}
+
+/// The AWS configuration of a generator that calls AWS (ECRAuthorizationToken, STSSessionToken),
+/// `display`ed as e.g. `ECRAuthorizationToken ns/name`, used by an ExternalSecret of `namespace`:
+/// as in ESO, what its `auth` refers to is read in that namespace only (a selector's `namespace` is
+/// not used), then `role` is assumed. Without `auth` it uses the controller's own credentials, which
+/// only a ClusterGenerator (`cluster`) may do unless the controller allows namespaced objects to.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn generator_config(
+    client: &Client,
+    providers: &Providers,
+    display: &str,
+    auth: Option<&AwsAuth>,
+    role: Option<String>,
+    region: String,
+    namespace: &str,
+    cluster: bool,
+    allow_namespaced_default_credentials: bool,
+) -> Result<aws::StoreConfig, Error> {
+    let configured = auth.filter(|auth| auth.secret_ref.is_some() || auth.jwt.is_some());
+    if let Some(auth) = configured
+        && auth.secret_ref.is_none()
+        && auth
+            .jwt
+            .as_ref()
+            .is_some_and(|jwt| jwt.service_account_ref.is_none())
+    {
+        return Err(Error::Invalid {
+            message: format!("{display}: spec.auth.jwt.serviceAccountRef is required"),
+        });
+    }
+    if configured.is_none() && !cluster && !allow_namespaced_default_credentials {
+        return Err(Error::Invalid {
+            message: format!(
+                "{display}: without spec.auth it would use the controller's own AWS credentials (the SDK default chain), which a namespaced generator may not use: set auth.secretRef or auth.jwt, or use a ClusterGenerator; the controller allows it with {} (chart value {}=true)",
+                crate::ALLOW_DEFAULT_CREDENTIALS_FLAG,
+                crate::ALLOW_DEFAULT_CREDENTIALS_VALUE
+            ),
+        });
+    }
+    let (auth, _) = auth_config(
+        client,
+        providers,
+        display,
+        configured,
+        RefScope::Fixed(namespace),
+        false,
+    )
+    .await?;
+    Ok(aws::StoreConfig {
+        service: aws::Service::default(),
+        region,
+        role: role.filter(|role| !role.is_empty()),
+        additional_roles: Vec::new(),
+        external_id: None,
+        session_tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        prefix: None,
+        auth,
+        session_name: "kseal-generator".to_owned(),
+    })
 }
 
 /// How often a store's credentials are checked against AWS when its `refreshInterval` is unset

@@ -125,23 +125,32 @@ impl fmt::Debug for Provider {
     }
 }
 
+/// The SDK configuration of `config`: its region and the endpoint override; the SDK's default
+/// credential chain only for [`Auth::DefaultChain`] (the others are built by `credentials::chain`).
+pub(crate) async fn sdk_config(
+    config: &StoreConfig,
+    options: &ProviderOptions,
+) -> Result<aws_config::SdkConfig, Error> {
+    if config.region.is_empty() {
+        return Err(Error::Config("region is required".to_owned()));
+    }
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+    if let Some(endpoint) = &options.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if !matches!(config.auth, Auth::DefaultChain) {
+        // The chain is built by the caller; do not probe the environment for one.
+        loader = loader.no_credentials();
+    }
+    Ok(loader.load().await)
+}
+
 impl Provider {
     /// A provider for `config`. Makes no AWS call: credentials are obtained
     /// on first use.
     pub async fn new(config: StoreConfig, options: ProviderOptions) -> Result<Self, Error> {
-        if config.region.is_empty() {
-            return Err(Error::Config("region is required".to_owned()));
-        }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()));
-        if let Some(endpoint) = &options.endpoint_url {
-            loader = loader.endpoint_url(endpoint);
-        }
-        if !matches!(config.auth, Auth::DefaultChain) {
-            // The chain is built below; do not probe the environment for one.
-            loader = loader.no_credentials();
-        }
-        let base = loader.load().await;
+        let base = sdk_config(&config, &options).await?;
         let observer = Observer::new(options.observer);
         let credentials = credentials::chain(&config, &base, &observer)?;
         let client_config = aws_sdk_secretsmanager::config::Builder::from(&base)
@@ -189,7 +198,21 @@ impl Provider {
     }
 
     /// The secret id of `key`: the store's prefix, then the key.
-    fn secret_id(&self, key: &str) -> String {
+    /// The Secrets Manager client.
+    pub(super) fn secrets_manager(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.inner.client
+    }
+
+    /// Counts `operation`'s `result` for the call observer.
+    pub(super) fn observe<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.inner.observer.record(operation, result)
+    }
+
+    pub(super) fn secret_id(&self, key: &str) -> String {
         match &self.inner.prefix {
             Some(prefix) => format!("{prefix}{key}"),
             None => key.to_owned(),

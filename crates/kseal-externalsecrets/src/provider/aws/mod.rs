@@ -8,9 +8,13 @@
 //! - [`client`]: [`Provider`] — GetSecretValue, BatchGetSecretValue, ListSecrets; or, for a
 //!   Parameter Store store, what `parameters` (private) reads.
 //! - [`fetch`]: [`Fetcher`] — coalesced, batched reads shared by all reconciles.
+//! - [`push`]: what PushSecrets write to Secrets Manager (created, written over and deleted only when
+//!   tagged as theirs).
+//! - [`tokens`]: the short-lived credentials of the ECRAuthorizationToken and STSSessionToken
+//!   generators.
 //!
 //! The endpoint is the standard `AWS_ENDPOINT_URL` (or
-//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_STS`) unless
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL_ECR`) unless
 //! [`ProviderOptions::endpoint_url`] overrides it.
 
 pub mod client;
@@ -19,6 +23,8 @@ mod credentials;
 pub mod error;
 pub mod fetch;
 mod parameters;
+pub mod push;
+pub mod tokens;
 
 pub use client::{DEFAULT_STAGE, MAX_BATCH_IDS, Provider, RemoteSecret, VersionSelector};
 pub use config::{
