@@ -63,7 +63,7 @@ const SYNC_PUSH: &str =
     "push a Secret to AWS and delete it with the PushSecret (PushSecret, deletionPolicy Delete)";
 const SYNC_JWT: &str = "sync from AWS with jwt auth (TokenRequest, STS)";
 const SYNC_JWT_OFF: &str =
-    "refuse jwt auth naming controller.sync.jwtAuth, without an AWS call (jwtAuth off)";
+    "refuse jwt auth naming controller.sync.jwtAuth, without an STS call for it (jwtAuth off)";
 /// The chart value that grants jwt auth's permissions.
 const JWT_AUTH_VALUE: &str = "controller.sync.jwtAuth";
 
@@ -1086,9 +1086,12 @@ spec:
             .ok_or("GET /metrics did not answer")?;
         match metrics
             .lines()
-            .find(|line| line.starts_with("kseal_sync_provider_calls_total{"))
-        {
-            Some(call) => Err(format!("the sync called AWS: {call}")),
+            // jwt auth starts with AssumeRoleWithWebIdentity (earlier steps make other AWS calls).
+            .find(|line| {
+                line.starts_with("kseal_sync_provider_calls_total{")
+                    && line.contains("operation=\"AssumeRoleWithWebIdentity\"")
+            }) {
+            Some(call) => Err(format!("the sync called AWS with jwt auth: {call}")),
             None => Ok(()),
         }
     }
