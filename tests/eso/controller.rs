@@ -25,6 +25,7 @@ pub const ESO_CRDS: &[&str] = &[
     "generators.external-secrets.io_passwords.yaml",
     "generators.external-secrets.io_uuids.yaml",
     "generators.external-secrets.io_fakes.yaml",
+    "generators.external-secrets.io_stssessiontokens.yaml",
     "generators.external-secrets.io_clustergenerators.yaml",
 ];
 
@@ -61,8 +62,6 @@ impl Eso {
             .env("AWS_SECRETSMANAGER_ENDPOINT", endpoint)
             .env("AWS_STS_ENDPOINT", endpoint)
             .env("AWS_SSM_ENDPOINT", endpoint)
-            // ECR has no such variable in ESO; its SDK reads the standard one.
-            .env("AWS_ENDPOINT_URL_ECR", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())

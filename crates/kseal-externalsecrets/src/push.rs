@@ -196,13 +196,7 @@ async fn reconcile(watched: Arc<WatchedPushSecret>, ctx: Arc<PushContext>) -> Re
                 SpecError::Unsupported(message) => (reasons::UNSUPPORTED, message.clone()),
                 SpecError::Invalid(message) => (reasons::ERRORED, message.clone()),
             };
-            report(
-                &ctx,
-                &watched,
-                &previous,
-                failed(&previous, reason, &message),
-            )
-            .await?;
+            report_failure(&ctx, &watched, &previous, reason, &message).await?;
             return Ok(Action::await_change());
         }
     };
@@ -211,13 +205,7 @@ async fn reconcile(watched: Arc<WatchedPushSecret>, ctx: Arc<PushContext>) -> Re
         if has_finalizer {
             if let Err(error) = delete_all(&ctx, &namespace, &previous.synced_push_secrets).await {
                 let message = format!("Failed to Delete Secrets from Provider: {error}");
-                report(
-                    &ctx,
-                    &watched,
-                    &previous,
-                    failed(&previous, reasons::ERRORED, &message),
-                )
-                .await?;
+                report_failure(&ctx, &watched, &previous, reasons::ERRORED, &message).await?;
                 return Err(error);
             }
             set_finalizer(&ctx, &watched, false).await?;
@@ -237,13 +225,7 @@ async fn reconcile(watched: Arc<WatchedPushSecret>, ctx: Arc<PushContext>) -> Re
             Ok(interval) => interval,
             Err(error) => {
                 let message = format!("{display}: invalid spec.refreshInterval: {error}");
-                report(
-                    &ctx,
-                    &watched,
-                    &previous,
-                    failed(&previous, reasons::ERRORED, &message),
-                )
-                .await?;
+                report_failure(&ctx, &watched, &previous, reasons::ERRORED, &message).await?;
                 return Ok(Action::await_change());
             }
         },
@@ -881,6 +863,17 @@ fn with_ready(
         ),
         ..previous.clone()
     }
+}
+
+/// Writes `Ready=False` with `reason` and `message`.
+async fn report_failure(
+    ctx: &PushContext,
+    watched: &WatchedPushSecret,
+    previous: &PushSecretStatus,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    report(ctx, watched, previous, failed(previous, reason, message)).await
 }
 
 fn failed(previous: &PushSecretStatus, reason: &str, message: &str) -> PushSecretStatus {
