@@ -46,6 +46,24 @@ pub struct SessionRequest {
     pub token_code: Option<String>,
 }
 
+/// The SDK configuration of `config`, its credential chain and the call observer.
+async fn signed(
+    config: &StoreConfig,
+    options: &ProviderOptions,
+) -> Result<
+    (
+        aws_config::SdkConfig,
+        aws_credential_types::provider::SharedCredentialsProvider,
+        Observer,
+    ),
+    Error,
+> {
+    let base = client::sdk_config(config, options).await?;
+    let observer = Observer::new(options.observer.clone());
+    let chain = credentials::chain(config, &base, &observer)?;
+    Ok((base, chain, observer))
+}
+
 /// An authorization token of the private ECR registry of the account `config`'s credentials belong
 /// to (in its region).
 pub async fn ecr_authorization_token(
@@ -53,9 +71,7 @@ pub async fn ecr_authorization_token(
     options: &ProviderOptions,
 ) -> Result<EcrToken, Error> {
     const OPERATION: &str = "GetAuthorizationToken";
-    let base = client::sdk_config(config, options).await?;
-    let observer = Observer::new(options.observer.clone());
-    let chain = credentials::chain(config, &base, &observer)?;
+    let (base, chain, observer) = signed(config, options).await?;
     let ecr = aws_sdk_ecr::Client::from_conf(
         aws_sdk_ecr::config::Builder::from(&base)
             .credentials_provider(chain)
@@ -108,9 +124,7 @@ pub async fn session_token(
     request: &SessionRequest,
 ) -> Result<SessionToken, Error> {
     const OPERATION: &str = "GetSessionToken";
-    let base = client::sdk_config(config, options).await?;
-    let observer = Observer::new(options.observer.clone());
-    let chain = credentials::chain(config, &base, &observer)?;
+    let (base, chain, observer) = signed(config, options).await?;
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(&base)
             .credentials_provider(chain)
