@@ -10,6 +10,7 @@ mod controller;
 mod fake;
 mod fields;
 mod generators;
+mod kubernetes;
 mod parameters;
 mod policies;
 mod protect;

@@ -89,6 +89,11 @@ impl SecretStoreSpec {
     }
 }
 
+/// The OpenAPI schema of bytes written as base64 text (Go's `[]byte`).
+fn base64_bytes(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "format": "byte"})
+}
+
 /// The OpenAPI schema of an int-or-string field (`x-kubernetes-int-or-string`).
 fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"x-kubernetes-int-or-string": true})
@@ -114,7 +119,7 @@ pub struct ClusterSecretStoreSpec {
     pub store: SecretStoreSpec,
 }
 
-/// `spec.provider`: kseal serves `aws` (Secrets Manager) and `fake`.
+/// `spec.provider`: kseal serves `aws` (Secrets Manager and Parameter Store), `kubernetes` and `fake`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct SecretStoreProvider {
@@ -124,6 +129,9 @@ pub struct SecretStoreProvider {
     /// Static data held in the store itself, for demos and tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fake: Option<FakeProvider>,
+    /// Secrets of a namespace of this or another Kubernetes cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesProvider>,
     /// Providers kseal does not serve, kept as written (the store reports them as unsupported).
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(skip)]
@@ -281,6 +289,123 @@ pub struct ServiceAccountSelector {
     /// Token audiences; default `sts.amazonaws.com`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<String>,
+}
+
+/// `spec.provider.kubernetes`: Secrets of `remoteNamespace`, read from the API server at `server`
+/// with the credentials of `auth` (or of the kubeconfig `authRef` names).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesProvider {
+    /// The API server and the CA that signed its certificate.
+    #[serde(default)]
+    pub server: KubernetesServer,
+    /// One of `token`, `serviceAccount` or `cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<KubernetesAuth>,
+    /// A key of a Secret holding a kubeconfig (instead of `server` and `auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_ref: Option<SecretKeySelector>,
+    /// The namespace whose Secrets are read (default `default`).
+    #[serde(default = "default_remote_namespace")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub remote_namespace: String,
+}
+
+fn default_remote_namespace() -> String {
+    "default".to_owned()
+}
+
+/// `kubernetes.server`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesServer {
+    /// The API server's address (default `kubernetes.default`; without a scheme, `https` when a CA
+    /// is given).
+    #[serde(default = "default_server_url")]
+    pub url: String,
+    /// The CA certificate (PEM, itself base64-encoded in the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "base64_bytes")]
+    pub ca_bundle: Option<k8s_openapi::ByteString>,
+    /// Where to read the CA certificate instead: a key of a Secret or ConfigMap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_provider: Option<CaProvider>,
+}
+
+impl Default for KubernetesServer {
+    fn default() -> Self {
+        KubernetesServer {
+            url: default_server_url(),
+            ca_bundle: None,
+            ca_provider: None,
+        }
+    }
+}
+
+fn default_server_url() -> String {
+    "kubernetes.default".to_owned()
+}
+
+/// A CA certificate kept in a Secret or ConfigMap (`namespace` only in ClusterSecretStores).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct CaProvider {
+    /// `Secret` or `ConfigMap`.
+    #[serde(rename = "type")]
+    pub type_: CaProviderType,
+    /// The object's name.
+    pub name: String,
+    /// The key holding the PEM certificate.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    /// The object's namespace (required in a ClusterSecretStore, not allowed in a SecretStore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `caProvider.type`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum CaProviderType {
+    /// A key of a Secret.
+    #[default]
+    Secret,
+    /// A key of a ConfigMap.
+    ConfigMap,
+}
+
+/// `kubernetes.auth`: exactly one way to authenticate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesAuth {
+    /// A client certificate and its key, each a key of a Secret (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<KubernetesCertAuth>,
+    /// A bearer token kept in a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<KubernetesTokenAuth>,
+    /// A service account whose short-lived token (TokenRequest) is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<ServiceAccountSelector>,
+}
+
+/// `auth.cert`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesCertAuth {
+    /// The client certificate (PEM).
+    pub client_cert: SecretKeySelector,
+    /// Its private key (PEM).
+    pub client_key: SecretKeySelector,
+}
+
+/// `auth.token`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesTokenAuth {
+    /// The bearer token.
+    pub bearer_token: SecretKeySelector,
 }
 
 /// `spec.provider.fake`: the store's own data.

@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod eso_metrics;
+pub mod kubernetes_store;
 pub mod managed;
 pub mod metrics;
 pub mod protect;
@@ -614,6 +615,7 @@ where
             let outcome = match checked {
                 Ok(stores::Verification::NotAws) => Checked::Nothing,
                 Ok(stores::Verification::Unknown) => Checked::Unknown,
+                Ok(stores::Verification::Allowed) => Checked::Verified,
                 Ok(stores::Verification::Recent) => match ctx.checks().get(&shown) {
                     Some(Check {
                         outcome: Err((why, refused)),

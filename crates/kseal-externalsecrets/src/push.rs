@@ -381,12 +381,7 @@ async fn push(
             Synced::new(),
         ));
     }
-    let data: BTreeMap<String, Zeroizing<Vec<u8>>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, Zeroizing::new(v.0)))
-        .collect();
+    let data = stores::secret_data(secret);
 
     let targets = selected_stores(ctx, &spec.secret_store_refs, namespace)
         .map_err(|error| (error, Synced::new()))?;
@@ -525,6 +520,7 @@ async fn resolve(
     };
     match &resolved.handle {
         StoreHandle::Fake(_) => Err(unsupported("the fake provider")),
+        StoreHandle::Kubernetes(_) => Err(unsupported("the kubernetes provider")),
         StoreHandle::Aws { .. } if resolved.parameter_store => Err(unsupported("Parameter Store")),
         StoreHandle::Aws { .. } => Ok(resolved),
     }
@@ -709,20 +705,9 @@ fn invalid_at(at: &str, message: String) -> Error {
 }
 
 /// The whole Secret as ESO pushes it without `secretKey`: a JSON object of its keys and values (as
-/// text), keys sorted, without HTML escaping (Go's encoder with `SetEscapeHTML(false)`).
+/// text), keys sorted, without HTML escaping.
 fn whole_secret(data: &BTreeMap<String, Zeroizing<Vec<u8>>>) -> Zeroizing<Vec<u8>> {
-    // Borrowed where the value is UTF-8 (no copy to wipe); invalid bytes become U+FFFD as in Go.
-    let text: BTreeMap<&str, std::borrow::Cow<'_, str>> = data
-        .iter()
-        .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v)))
-        .collect();
-    let json = Zeroizing::new(serde_json::to_string(&text).unwrap_or_default());
-    // Go escapes these two even without HTML escaping; inside JSON they only occur in strings.
-    Zeroizing::new(
-        json.replace('\u{2028}', "\\u2028")
-            .replace('\u{2029}', "\\u2029")
-            .into_bytes(),
-    )
+    crate::provider::go_json_text_map(data)
 }
 
 /// The value to write: `value` itself, or with `property` the current JSON (none: `{}`) with that

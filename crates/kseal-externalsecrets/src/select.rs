@@ -16,7 +16,7 @@ use kseal_core::external_secrets::{remote, rewrite};
 use zeroize::Zeroizing;
 
 use crate::provider::aws::{self, RemoteSecret};
-use crate::provider::fake;
+use crate::provider::{fake, kubernetes};
 use crate::stores::{ResolvedStore, StoreHandle};
 use crate::{Context, Error};
 
@@ -149,13 +149,17 @@ pub async fn fetch_data(
         .map(|(index, item)| async move {
             let what = format!("spec.data[{index}]");
             let store = stores.of(item.source_ref.as_ref(), &what)?;
-            let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
-            let value = remote::value(
-                view(&secret),
-                &item.remote_ref.key,
-                item.remote_ref.property.as_deref(),
-                item.remote_ref.decoding_strategy.unwrap_or_default(),
-            )?;
+            let value = if let StoreHandle::Kubernetes(remote) = &store.handle {
+                kubernetes_value(store, remote, &item.remote_ref).await?
+            } else {
+                let secret = get(ctx, store, &item.remote_ref, fresh_after).await?;
+                remote::value(
+                    view(&secret),
+                    &item.remote_ref.key,
+                    item.remote_ref.property.as_deref(),
+                    item.remote_ref.decoding_strategy.unwrap_or_default(),
+                )?
+            };
             if value.contains(&0) {
                 refuse_null_bytes(
                     item.remote_ref.null_byte_policy,
@@ -189,14 +193,25 @@ pub async fn fetch_data(
                 .and_then(|s| s.generator_ref.as_ref());
             let (map, null_bytes) = if let Some(extract) = &from.extract {
                 let store = stores.of(from.source_ref.as_ref(), &what)?;
-                let secret = get(ctx, store, extract, fresh_after).await?;
-                let map = remote::extract(
-                    view(&secret),
-                    &extract.key,
-                    extract.property.as_deref(),
-                    converted(extract.conversion_strategy),
-                    extract.decoding_strategy.unwrap_or_default(),
-                )?;
+                let map = if let StoreHandle::Kubernetes(remote) = &store.handle {
+                    kubernetes_map(
+                        store,
+                        remote,
+                        extract,
+                        converted(extract.conversion_strategy),
+                        &what,
+                    )
+                    .await?
+                } else {
+                    let secret = get(ctx, store, extract, fresh_after).await?;
+                    remote::extract(
+                        view(&secret),
+                        &extract.key,
+                        extract.property.as_deref(),
+                        converted(extract.conversion_strategy),
+                        extract.decoding_strategy.unwrap_or_default(),
+                    )?
+                };
                 (map, extract.null_byte_policy)
             } else if let Some(find) = &from.find {
                 let store = stores.of(from.source_ref.as_ref(), &what)?;
@@ -318,7 +333,91 @@ async fn get(
             .ok_or_else(|| Error::RemoteMissing {
                 key: key.to_owned(),
             }),
+        StoreHandle::Kubernetes(_) => Err(Error::Invalid {
+            message: format!("{}: remote key {key:?} is read apart", store.display),
+        }),
     }
+}
+
+/// The Secret `key` of a `kubernetes` store's remote namespace, or [`Error::RemoteMissing`].
+async fn kubernetes_secret(
+    store: &ResolvedStore,
+    remote: &kubernetes::Remote,
+    key: &str,
+) -> Result<k8s_openapi::api::core::v1::Secret, Error> {
+    let what = format!("{}: Secret {}/{key}", store.display, remote.namespace());
+    remote
+        .get(key)
+        .await
+        .map_err(crate::error::kube(what))?
+        .ok_or_else(|| Error::RemoteMissing {
+            key: key.to_owned(),
+        })
+}
+
+/// What `reference` selects through a `kubernetes` store (ESO's provider semantics: see
+/// [`kubernetes`]), then decoded.
+async fn kubernetes_value(
+    store: &ResolvedStore,
+    remote: &kubernetes::Remote,
+    reference: &RemoteRef,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if reference.version.as_deref().is_some_and(|v| !v.is_empty()) {
+        return Err(Error::Unsupported {
+            message: format!(
+                "remoteRef.version is not supported by the kubernetes provider (remote key {:?})",
+                reference.key
+            ),
+        });
+    }
+    let secret = kubernetes_secret(store, remote, &reference.key).await?;
+    let fetch = reference.metadata_policy == Some(MetadataPolicy::Fetch);
+    let value = kubernetes::value(
+        &secret,
+        &reference.key,
+        reference.property.as_deref(),
+        fetch,
+    )
+    .map_err(|missing| Error::Invalid {
+        message: format!("{}: {missing}", store.display),
+    })?;
+    Ok(remote::decode(
+        &value,
+        reference.decoding_strategy.unwrap_or_default(),
+        &reference.key,
+    )?)
+}
+
+/// The keys `dataFrom.extract` gives through a `kubernetes` store: the Secret's data (or labels and
+/// annotations), keys converted, values decoded.
+async fn kubernetes_map(
+    store: &ResolvedStore,
+    remote: &kubernetes::Remote,
+    extract: &RemoteRef,
+    conversion: remote::KeyConversion,
+    what: &str,
+) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Error> {
+    if extract.property.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(Error::Unsupported {
+            message: format!(
+                "{what}.extract.property is not supported by kseal with the kubernetes provider (extract the whole Secret, or select one key with spec.data)"
+            ),
+        });
+    }
+    if extract.version.as_deref().is_some_and(|v| !v.is_empty()) {
+        return Err(Error::Unsupported {
+            message: format!("{what}.extract.version is not supported by the kubernetes provider"),
+        });
+    }
+    let secret = kubernetes_secret(store, remote, &extract.key).await?;
+    let fetch = extract.metadata_policy == Some(MetadataPolicy::Fetch);
+    let map = kubernetes::map(&secret, fetch);
+    let context = format!("remote secret {:?}", extract.key);
+    let map = remote::convert_keys(map, conversion, &context)?;
+    let decoding = extract.decoding_strategy.unwrap_or_default();
+    map.into_iter()
+        .map(|(k, v)| Ok((k, remote::decode(&v, decoding, &extract.key)?)))
+        .collect()
 }
 
 /// The secrets `find` selects, by their remote names (keys converted by the caller).
@@ -341,6 +440,53 @@ async fn find_all(
             .find(name.as_ref(), &find.tags, find.path.as_deref())
             .await
             .map_err(|source| provider_error(store, "dataFrom.find", source))?,
+        StoreHandle::Kubernetes(remote) => {
+            let find_name = name.as_ref();
+            if find.path.as_deref().is_some_and(|p| !p.is_empty()) {
+                return Err(Error::Invalid {
+                    message: format!(
+                        "{context_for_errors}.path: the kubernetes provider has no paths (select by name.regexp or tags)"
+                    ),
+                });
+            }
+            if name.is_some() && !find.tags.is_empty() {
+                return Err(Error::Invalid {
+                    message: format!(
+                        "{context_for_errors}: set name or tags, not both, with the kubernetes provider (ESO would use the tags alone)"
+                    ),
+                });
+            }
+            let selector = if find.tags.is_empty() {
+                None
+            } else {
+                Some(
+                    kubernetes::tag_selector(&find.tags)
+                        .map_err(|message| Error::Invalid { message })?,
+                )
+            };
+            let what = format!(
+                "{}: Secrets of namespace {}",
+                store.display,
+                remote.namespace()
+            );
+            remote
+                .list(selector.as_deref())
+                .await
+                .map_err(crate::error::kube(what))?
+                .into_iter()
+                .filter_map(|secret| {
+                    let name = secret.metadata.name.clone()?;
+                    let matches = match &find_name {
+                        Some(re) => re.is_match(&name),
+                        None => true,
+                    };
+                    matches.then(|| {
+                        let json = kubernetes::json_of_data(&kubernetes::data_of(&secret));
+                        (name, RemoteSecret::Binary(json))
+                    })
+                })
+                .collect()
+        }
         StoreHandle::Fake(data) => {
             if !find.tags.is_empty() {
                 return Err(Error::Invalid {

@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kseal_api::external_secrets::{
     AwsAuth, AwsProvider, AwsServiceType, ClusterSecretStoreCondition, Condition, FakeProvider,
-    FakeProviderData, SecretKeySelector, SecretStoreSpec, SecretsManagerOptions, StoreKind,
+    FakeProviderData, KubernetesProvider, SecretKeySelector, SecretStoreSpec,
+    SecretsManagerOptions, StoreKind,
 };
 use kseal_core::conditions::{self as kseal_conditions, Position, Verdict};
 use kube::api::Api;
@@ -19,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::Error;
 use crate::error::kube;
 use crate::provider::aws::{self, StoreId};
+use crate::provider::kubernetes;
 use crate::watched::{WatchedClusterSecretStore, WatchedSecretStore};
 
 /// Service account annotation holding the IAM role for IRSA (`jwt` auth).
@@ -85,6 +87,8 @@ pub enum StoreHandle {
     },
     /// The store's own data.
     Fake(Arc<Vec<FakeProviderData>>),
+    /// Secrets of a namespace of this or another cluster.
+    Kubernetes(kubernetes::Remote),
 }
 
 /// A resolved store with its name and the seed that places its refresh grid.
@@ -141,6 +145,8 @@ pub struct Providers {
     /// ExternalSecrets (a store check reads them afresh); one read at a time per Secret, which the
     /// reconciles waiting for it share.
     credentials: Mutex<CredentialSlots>,
+    /// Clients of `kubernetes` stores' remote namespaces, by what they were built from, with when.
+    remotes: Mutex<HashMap<u64, (std::time::Instant, kubernetes::Remote)>>,
 }
 
 /// How long the ExternalSecrets of a store reuse a read of its credential Secret: a refresh of a
@@ -176,7 +182,31 @@ impl Providers {
             built: Mutex::default(),
             options,
             credentials: Mutex::default(),
+            remotes: Mutex::default(),
         }
+    }
+
+    /// The client built from `key`, if one was and (with `max_age`) is young enough.
+    pub(crate) fn cached_remote(
+        &self,
+        key: u64,
+        max_age: Option<std::time::Duration>,
+    ) -> Option<kubernetes::Remote> {
+        let remotes = self.remotes.lock().unwrap_or_else(PoisonError::into_inner);
+        remotes
+            .get(&key)
+            .filter(|(at, _)| max_age.is_none_or(|age| at.elapsed() < age))
+            .map(|(_, remote)| remote.clone())
+    }
+
+    /// Keeps the client built from `key`.
+    pub(crate) fn keep_remote(&self, key: u64, remote: kubernetes::Remote) {
+        let mut remotes = self.remotes.lock().unwrap_or_else(PoisonError::into_inner);
+        // Configurations and credentials change rarely; a bound keeps replaced ones from piling up.
+        if remotes.len() > 1024 {
+            remotes.clear();
+        }
+        remotes.insert(key, (std::time::Instant::now(), remote));
     }
 
     /// The data and resource version of credential Secret `namespace/name`: a read younger than
@@ -214,13 +244,7 @@ impl Providers {
             return Ok(None);
         };
         let version = secret.resource_version().unwrap_or_default();
-        let data: BTreeMap<String, Zeroizing<Vec<u8>>> = secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, Zeroizing::new(v.0)))
-            .collect();
-        let data = Arc::new(data);
+        let data = Arc::new(secret_data(secret));
         *slot = Some(CredentialSecret {
             at: std::time::Instant::now(),
             data: data.clone(),
@@ -265,6 +289,16 @@ impl Providers {
     }
 }
 
+/// A Secret's data, each value wiped when dropped.
+pub(crate) fn secret_data(secret: Secret) -> BTreeMap<String, Zeroizing<Vec<u8>>> {
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Zeroizing::new(v.0)))
+        .collect()
+}
+
 /// What the controller allows a store of some kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -290,6 +324,8 @@ pub enum Provider<'a> {
     Aws(&'a AwsProvider),
     /// ESO's `fake` provider: the store's own data.
     Fake(&'a FakeProvider),
+    /// Secrets of a namespace of this or another cluster.
+    Kubernetes(&'a KubernetesProvider),
 }
 
 /// The provider of a store, or what is wrong with its configuration on its own (no API reads), as
@@ -309,7 +345,7 @@ pub fn validate(
     if let Some(name) = provider.other.keys().next() {
         return unsupported(
             &format!("spec.provider.{name}"),
-            &format!("provider {name:?} is not served (served: aws, fake)"),
+            &format!("provider {name:?} is not served (served: aws, kubernetes, fake)"),
         );
     }
     if let Some(aws) = &provider.aws
@@ -320,10 +356,22 @@ pub fn validate(
             "service CertificateManager is not served yet (use SecretsManager or ParameterStore)",
         );
     }
-    let valid = match (&provider.aws, &provider.fake) {
-        (Some(_), Some(_)) => invalid("only one provider may be set (found aws and fake)".into()),
-        (None, None) => invalid("spec.provider must set one provider (aws or fake)".into()),
-        (None, Some(fake)) => match fake.validation_result.unwrap_or_default() {
+    let set: Vec<&str> = [
+        ("aws", provider.aws.is_some()),
+        ("fake", provider.fake.is_some()),
+        ("kubernetes", provider.kubernetes.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if set.len() > 1 {
+        return invalid(format!(
+            "only one provider may be set (found {})",
+            set.join(" and ")
+        ));
+    }
+    let valid = if let Some(fake) = &provider.fake {
+        match fake.validation_result.unwrap_or_default() {
             0 => Ok(Provider::Fake(fake)),
             2 => invalid("the fake provider's validationResult is 2 (Error)".into()),
             1 => unsupported(
@@ -333,10 +381,17 @@ pub fn validate(
             other => invalid(format!(
                 "spec.provider.fake.validationResult {other} is not 0 (Ready), 1 (Unknown) or 2 (Error)"
             )),
-        },
-        (Some(aws), None) => validate_aws(aws, policy)
+        }
+    } else if let Some(aws) = &provider.aws {
+        validate_aws(aws, policy)
             .map(|()| Provider::Aws(aws))
-            .map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m)),
+            .map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m))
+    } else if let Some(kubernetes) = &provider.kubernetes {
+        crate::kubernetes_store::validate(kubernetes, policy.kind)
+            .map(|()| Provider::Kubernetes(kubernetes))
+            .map_err(|m| (reasons::INVALID_PROVIDER_CONFIG, m))
+    } else {
+        invalid("spec.provider must set one provider (aws, kubernetes or fake)".into())
     }?;
     for condition in &spec.conditions {
         for pattern in &condition.namespace_regexes {
@@ -518,6 +573,25 @@ pub async fn resolve(
                 parameter_store: false,
             });
         }
+        Provider::Kubernetes(provider) => {
+            let remote = crate::kubernetes_store::remote(
+                client,
+                providers,
+                &display,
+                kind,
+                es_namespace,
+                provider,
+                false,
+            )
+            .await?;
+            return Ok(ResolvedStore {
+                display,
+                handle: StoreHandle::Kubernetes(remote),
+                seed,
+                secrets_manager: SecretsManagerOptions::default(),
+                parameter_store: false,
+            });
+        }
         Provider::Aws(aws) => aws.clone(),
     };
     let secrets_manager = aws.secrets_manager.clone().unwrap_or_default();
@@ -681,6 +755,8 @@ pub enum Verification {
     /// This configuration was checked less than [`MIN_VERIFY_INTERVAL`] ago (the status written after
     /// a check triggers another): the outcome of that check stands.
     Recent,
+    /// A `kubernetes` store's credentials may read Secrets of its remote namespace.
+    Allowed,
     /// AWS accepted the credentials (through every role of the chain).
     Verified {
         /// The store's fetch cache key.
@@ -718,6 +794,21 @@ pub async fn verify(
     generation: Option<i64>,
     recent: impl Fn(StoreId) -> bool,
 ) -> Result<Verification, Rejection> {
+    if let Some(provider) = &spec.provider.kubernetes {
+        let display = display(kind, name, namespace);
+        let checked =
+            crate::kubernetes_store::verify(client, providers, &display, kind, namespace, provider)
+                .await;
+        return match checked {
+            Ok(true) => Ok(Verification::Allowed),
+            Ok(false) => Ok(Verification::Unknown),
+            Err(message) => Err(Rejection {
+                id: None,
+                message,
+                refused: false,
+            }),
+        };
+    }
     let Some(aws) = &spec.provider.aws else {
         return Ok(Verification::NotAws);
     };
@@ -871,7 +962,7 @@ pub fn handles_class(spec: &SecretStoreSpec, class: Option<&str>) -> bool {
 }
 
 #[derive(Clone, Copy)]
-enum RefScope<'a> {
+pub(crate) enum RefScope<'a> {
     /// SecretStore: references live in the store's namespace.
     Fixed(&'a str),
     /// ClusterSecretStore: a reference's own namespace, else the ExternalSecret's.
@@ -879,7 +970,7 @@ enum RefScope<'a> {
 }
 
 impl RefScope<'_> {
-    fn namespace<'b>(&'b self, given: Option<&'b str>) -> &'b str {
+    pub(crate) fn namespace<'b>(&'b self, given: Option<&'b str>) -> &'b str {
         match self {
             RefScope::Fixed(namespace) => namespace,
             RefScope::Default(namespace) => given.unwrap_or(namespace),
@@ -984,7 +1075,8 @@ async fn auth_config(
     Ok((aws::Auth::DefaultChain, Vec::new()))
 }
 
-async fn secret_value(
+/// The value of the key `selector` names, read as `scope` says, and the Secret's resource version.
+pub(crate) async fn secret_value(
     client: &Client,
     providers: &Providers,
     display: &str,

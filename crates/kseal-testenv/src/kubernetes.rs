@@ -28,16 +28,21 @@ impl TestEnv {
     /// A client authenticated as `user` in `groups` (a client certificate
     /// signed by the environment's CA); RBAC decides what it may do.
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Client {
+        client_from(&self.kubeconfig_as(user, groups).await).await
+    }
+
+    /// The kubeconfig of [`TestEnv::client_as`]: the API server, its CA and the client certificate
+    /// and key of `user` in `groups`, as files.
+    pub async fn kubeconfig_as(&self, user: &str, groups: &[&str]) -> std::path::PathBuf {
         let dir = self.dir.clone();
         let user = user.to_owned();
         let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
-        let path = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
             scripts::kubeconfig_for(&dir, &user, &groups)
         })
         .await
-        .expect("tests/env/kubeconfig-for panicked");
-        client_from(&path).await
+        .expect("tests/env/kubeconfig-for panicked")
     }
 
     /// Creates a fresh namespace for one test and returns its name. It is
