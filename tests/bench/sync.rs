@@ -515,7 +515,11 @@ impl Controller {
             // Every log line in one stream.
             .arg("--log-info-stdout=false")
             .args(["--key-size", "2048", "--leader-elect", "false"])
-            .env("RUST_LOG", "warn")
+            // KSEAL_BENCH_LOG: another filter, to see where the time goes.
+            .env(
+                "RUST_LOG",
+                std::env::var("KSEAL_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .args(
                 watch
                     .map(|w| ["--watch-namespace", w])

@@ -808,6 +808,146 @@ fn cases(first_version: &str) -> Vec<Case> {
             )
         },
     ]
+    .into_iter()
+    .chain(kubernetes_cases())
+    .collect()
+}
+
+/// Cases of the `kubernetes` store `k8s` over the Secrets [`KUBERNETES_REMOTE`] seeds: what users
+/// copy from another namespace (one key, a JSON path, a dotted key, the whole Secret, its labels),
+/// with ESO's edge cases (binary values, numbers, missing keys and properties).
+fn kubernetes_cases() -> Vec<Case> {
+    let k8s = |id: &'static str, spec: &str| Case {
+        es: es_of("k8s", id, spec),
+        ..case(id, spec)
+    };
+    let one = |id: &'static str, remote_ref: &str| {
+        k8s(
+            id,
+            &format!("  data:\n    - {{secretKey: v, remoteRef: {remote_ref}}}\n"),
+        )
+    };
+    vec![
+        one("k8s-key", "{key: db, property: user}"),
+        one("k8s-json-path", "{key: db, property: config.host}"),
+        one("k8s-json-number", "{key: db, property: config.port}"),
+        one("k8s-json-object", "{key: db, property: config.nested}"),
+        one("k8s-dotted-key", "{key: db, property: file.txt}"),
+        one("k8s-whole", "{key: db}"),
+        one("k8s-binary-key", "{key: binary, property: blob}"),
+        one("k8s-binary-whole", "{key: binary}"),
+        one("k8s-escapes-whole", "{key: escapes}"),
+        one(
+            "k8s-base64",
+            "{key: db, property: encoded, decodingStrategy: Base64}",
+        ),
+        one("k8s-metadata", "{key: db, metadataPolicy: Fetch}"),
+        one(
+            "k8s-metadata-labels",
+            "{key: db, property: labels, metadataPolicy: Fetch}",
+        ),
+        one(
+            "k8s-metadata-label",
+            "{key: db, property: labels.team, metadataPolicy: Fetch}",
+        ),
+        one(
+            "k8s-metadata-annotation-path",
+            "{key: db, property: annotations.config.owner, metadataPolicy: Fetch}",
+        ),
+        one("k8s-metadata-none", "{key: plain, metadataPolicy: Fetch}"),
+        one("k8s-missing-secret", "{key: nope}"),
+        one("k8s-missing-property", "{key: db, property: nope}"),
+        one("k8s-missing-path", "{key: db, property: config.nope}"),
+        k8s("k8s-extract", "  dataFrom:\n    - extract: {key: db}\n"),
+        k8s(
+            "k8s-extract-metadata",
+            "  dataFrom:\n    - extract: {key: db, metadataPolicy: Fetch}\n",
+        ),
+        k8s(
+            "k8s-find-name",
+            "  dataFrom:\n    - find: {name: {regexp: \"^(db|plain)$\"}}\n",
+        ),
+        k8s(
+            "k8s-find-tags",
+            "  dataFrom:\n    - find: {tags: {team: a}}\n",
+        ),
+        k8s(
+            "k8s-template",
+            "  target:\n    template:\n      data:\n        dsn: \"postgres://{{ .user }}@{{ .host }}/app\"\n  data:\n    - {secretKey: user, remoteRef: {key: db, property: user}}\n    - {secretKey: host, remoteRef: {key: db, property: config.host}}\n",
+        ),
+    ]
+}
+
+/// The Secrets of the namespace the `kubernetes` store `k8s` reads, alike on both sides.
+const KUBERNETES_REMOTE: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  labels: {team: a, tier: data}
+  annotations: {config: '{"owner":"ops","since":2021}'}
+stringData:
+  user: admin
+  config: '{"host":"db.internal","port":5432.50,"nested":{"a":[1,2]}}'
+  file.txt: dotted
+  encoded: c2VjcmV0
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: plain, labels: {team: b}}
+stringData: {token: t0ken}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: binary}
+data: {blob: 3q2+7wABAgP/, text: aGVsbG8=}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: escapes, labels: {team: a}}
+stringData: {html: "<a href='x'>&</a>", quote: "say \"hi\"\n\ttab", sep: "line\u2028end"}
+"#;
+
+/// Seeds the remote namespace of `env` for the side in `namespace`: its Secrets, a service account
+/// `k8s-reader` in `namespace` that may read them, and the store `k8s` (its token, the API server's
+/// address and CA from `env`'s kubeconfig).
+async fn seed_kubernetes(env: &TestEnv, client: &Client, namespace: &str) -> String {
+    use base64::Engine as _;
+    let remote = env.namespace().await;
+    kseal_testenv::apply_yaml(client, &remote, MANAGER, KUBERNETES_REMOTE).await;
+    kseal_testenv::apply_yaml(
+        client,
+        &remote,
+        MANAGER,
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: read-secrets}}\n\
+             rules: [{{apiGroups: [''], resources: [secrets], verbs: [get, list]}}]\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: read-secrets}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}}\n\
+             subjects: [{{kind: ServiceAccount, name: k8s-reader, namespace: {namespace}}}]\n"
+        ),
+    )
+    .await;
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(env.kubeconfig_path()).expect("the admin kubeconfig");
+    let cluster = kubeconfig.clusters[0].cluster.clone().expect("a cluster");
+    let ca = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("base64 CA data"),
+        (None, Some(path)) => std::fs::read(path).expect("the CA file"),
+        (None, None) => panic!("the admin kubeconfig names no CA"),
+    };
+    format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: k8s-reader}}\n---\n\
+         apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: k8s}}\nspec:\n  provider:\n    kubernetes:\n      \
+         remoteNamespace: {remote}\n      server: {{url: '{}', caBundle: {}}}\n      auth: {{serviceAccount: {{name: k8s-reader}}}}\n",
+        cluster.server.expect("a server address"),
+        base64::engine::general_purpose::STANDARD.encode(ca)
+    )
 }
 
 #[tokio::test]
@@ -834,6 +974,7 @@ async fn kseal_syncs_as_the_external_secrets_operator_does() {
     for side in [&eso_side, &kseal_side] {
         wait_store_ready(&side.client, &side.namespace, "aws").await;
         wait_store_ready(&side.client, &side.namespace, "ps").await;
+        wait_store_ready(&side.client, &side.namespace, "k8s").await;
     }
 
     // The same cases on both sides; only `uuid/<VersionId>` differs, each moto has its own ids.
@@ -934,6 +1075,8 @@ impl Side {
         side.apply(&side.account.static_key_store("aws")).await;
         side.apply(&parameter_store(&side.account)).await;
         side.apply(GENERATORS).await;
+        let store = seed_kubernetes(env, &side.client, &side.namespace).await;
+        side.apply(&store).await;
         side
     }
 

@@ -395,3 +395,103 @@ spec:
     })
     .await;
 }
+
+/// The classic use of ClusterExternalSecrets with the `kubernetes` provider: one Secret of a source
+/// namespace copied into every selected namespace, read with a service account of the source
+/// namespace (never the controller's own rights).
+#[tokio::test]
+async fn one_secret_is_copied_into_many_namespaces_through_the_kubernetes_provider() {
+    let (a, b) = (World::new().await, World::new().await);
+    start_reconciler();
+    let id = a.namespace.clone();
+    let (store, ces) = (format!("copy-{id}"), format!("copy-{id}"));
+    let source = a.env.namespace().await;
+    kseal_testenv::apply_yaml(
+        &a.client,
+        &source,
+        "kseal-test",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: registry}\n\
+         stringData: {username: robot, password: s3cret}\n---\n\
+         apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: copier}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: copier}\n\
+         rules: [{apiGroups: [''], resources: [secrets], resourceNames: [registry], verbs: [get]}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: copier}\n\
+         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: copier}\n\
+         subjects: [{kind: ServiceAccount, name: copier}]\n",
+    )
+    .await;
+    let (url, ca) = crate::kubernetes::server(&a);
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca);
+    for world in [&a, &b] {
+        label_namespace(
+            &a,
+            &world.namespace,
+            serde_json::json!({"kseal.test/copy": id}),
+        )
+        .await;
+    }
+    a.apply(&format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {{name: {store}}}
+spec:
+  provider:
+    kubernetes:
+      remoteNamespace: {source}
+      server: {{url: '{url}', caBundle: {ca}}}
+      auth: {{serviceAccount: {{name: copier, namespace: {source}}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata: {{name: {ces}}}
+spec:
+  externalSecretName: registry
+  namespaceSelectors: [{{matchLabels: {{kseal.test/copy: {id}}}}}]
+  externalSecretSpec:
+    refreshInterval: 1h
+    secretStoreRef: {{name: {store}, kind: ClusterSecretStore}}
+    dataFrom: [{{extract: {{key: registry}}}}]
+"#
+    ))
+    .await;
+    for world in [&a, &b] {
+        let secret = world
+            .wait_secret("registry", |s| text_data(s).len() == 2)
+            .await;
+        let data = text_data(&secret);
+        assert_eq!(
+            (data["username"].as_str(), data["password"].as_str()),
+            ("robot", "s3cret"),
+            "in {}",
+            world.namespace
+        );
+        world.wait_ready("registry", "SecretSynced").await;
+    }
+    let expected = sorted(&[&a.namespace, &b.namespace]);
+    wait_status(&a, &ces, "provisioned in a and b", |s| {
+        s.provisioned_namespaces == expected
+    })
+    .await;
+    // The service account may read that one Secret only, and so may the store: another is refused.
+    a.apply(&format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: other}}\nspec:\n  \
+         refreshInterval: 1h\n  secretStoreRef: {{name: {store}, kind: ClusterSecretStore}}\n  \
+         data: [{{secretKey: x, remoteRef: {{key: not-granted}}}}]\n"
+    ))
+    .await;
+    let refused = a.wait_ready("other", "SecretSyncedError").await;
+    assert!(
+        refused
+            .message
+            .unwrap_or_default()
+            .contains("Forbidden (403)"),
+        "read with the service account's rights, not the controller's"
+    );
+    cluster_externals(&a)
+        .delete(&ces, &DeleteParams::default())
+        .await
+        .unwrap();
+    a.delete_cluster_store(&store).await;
+}

@@ -13,7 +13,7 @@ use kube::config::Kubeconfig;
 use crate::{World, text_data};
 
 /// The test API server's address and its CA (PEM).
-fn server(world: &World) -> (String, Vec<u8>) {
+pub(crate) fn server(world: &World) -> (String, Vec<u8>) {
     let kubeconfig =
         Kubeconfig::read_from(world.env.kubeconfig_path()).expect("the admin kubeconfig");
     let cluster = kubeconfig.clusters[0].cluster.clone().expect("a cluster");

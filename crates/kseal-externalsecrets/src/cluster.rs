@@ -45,6 +45,8 @@ use crate::{Error, FIELD_MANAGER, Result};
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60 * 60);
 /// A reconcile with failed namespaces is repeated this soon (or at `refreshTime`, if sooner).
 pub const FAILURE_RETRY: Duration = Duration::from_secs(30);
+/// How many namespaces one reconcile applies at once.
+const PARALLEL_APPLIES: usize = 8;
 /// ESO's finalizer on ClusterExternalSecrets (kseal adds none; it removes ESO's after its cleanup).
 pub const ESO_FINALIZER: &str = "externalsecrets.external-secrets.io/clusterexternalsecret-cleanup";
 /// Prefix of the finalizer ESO puts on each namespace it provisions, followed by the
@@ -182,7 +184,9 @@ pub async fn run(
         metrics,
     });
     controller
-        .owns_stream(children)
+        // Not `owns_stream`: it would look for the owner in the ExternalSecret's namespace, making one
+        // reconcile per namespace of the same cluster-scoped owner, each applying every namespace.
+        .watches_stream(children, |es| owners(&es.metadata))
         .watches_stream(namespace_changes, move |namespace| {
             interested(&cache.state(), &namespace)
         })
@@ -218,6 +222,21 @@ fn spec_changes() -> impl FnMut(ChildEvent) -> std::future::Ready<Option<ChildRe
         };
         std::future::ready(changed)
     }
+}
+
+/// The ClusterExternalSecret controlling an ExternalSecret with `metadata`, by name (it is
+/// cluster-scoped, whatever namespace the ExternalSecret is in).
+fn owners(metadata: &ObjectMeta) -> Option<ObjectRef<WatchedClusterExternalSecret>> {
+    metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| {
+            owner.controller == Some(true)
+                && owner.kind == "ClusterExternalSecret"
+                && owner.api_version.split('/').next() == Some(kseal_api::external_secrets::GROUP)
+        })
+        .map(|owner| ObjectRef::new(&owner.name))
 }
 
 /// The ClusterExternalSecrets a change of `namespace` may concern: those that select it now, and
@@ -370,6 +389,7 @@ pub fn status_of(
 async fn reconcile(ces: Arc<WatchedClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
     let result = reconcile_once(&ces, &ctx).await;
+    tracing::debug!(elapsed = ?started.elapsed(), ok = result.is_ok(), "ClusterExternalSecret reconciled");
     ctx.metrics
         .cluster_reconciled(&ces.name_any(), started.elapsed());
     let action = result?;
@@ -454,26 +474,34 @@ async fn reconcile_once(ces: &WatchedClusterExternalSecret, ctx: &Context) -> Re
             failed.insert(namespace.clone(), error.to_string());
         }
     }
-    for (namespace, object) in &selected {
-        // A terminating namespace takes no new objects; its ExternalSecret goes with it.
-        if object.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        match provision(
-            &ctx.client,
-            &ces.metadata,
-            spec,
-            raw_spec,
-            namespace,
-            &es_name,
-        )
-        .await
-        {
+    // A terminating namespace takes no new objects; its ExternalSecret goes with it.
+    let targets: Vec<String> = selected
+        .iter()
+        .filter(|(_, object)| object.metadata.deletion_timestamp.is_none())
+        .map(|(namespace, _)| namespace.clone())
+        .collect();
+    let (client, metadata, es_name_ref) = (&ctx.client, &ces.metadata, &es_name);
+    let applies: Vec<_> = targets
+        .into_iter()
+        .map(|namespace| async move {
+            let applied =
+                provision(client, metadata, spec, raw_spec, &namespace, es_name_ref).await;
+            (namespace, applied)
+        })
+        .collect();
+    // A few namespaces at a time: hundreds of them take seconds, not minutes, and the API server is
+    // not flooded.
+    let applied: Vec<(String, std::result::Result<(), String>)> = futures::stream::iter(applies)
+        .buffer_unordered(PARALLEL_APPLIES)
+        .collect()
+        .await;
+    for (namespace, outcome) in applied {
+        match outcome {
             Ok(()) => {
-                provisioned.insert(namespace.clone());
+                provisioned.insert(namespace);
             }
             Err(why) => {
-                failed.insert(namespace.clone(), why);
+                failed.insert(namespace, why);
             }
         }
     }
@@ -736,6 +764,21 @@ mod tests {
         let meta: ObjectMeta = serde_json::from_value(desired["metadata"].clone()).unwrap();
         assert!(controlled_by(&meta, "shared"));
         assert!(!controlled_by(&meta, "other"));
+    }
+
+    #[test]
+    fn an_external_secret_triggers_its_owner_by_name_alone() {
+        let ces = ObjectMeta {
+            name: Some("shared".into()),
+            uid: Some("u-1".into()),
+            ..ObjectMeta::default()
+        };
+        let (spec, raw) = spec(serde_json::json!({"externalSecretSpec": {}}));
+        let desired = desired_external_secret(&ces, &spec, &raw, "team-a", "shared");
+        let meta: ObjectMeta = serde_json::from_value(desired["metadata"].clone()).unwrap();
+        // One reference for the owner of every namespace's ExternalSecret: one reconcile at a time.
+        assert_eq!(owners(&meta), Some(ObjectRef::new("shared")));
+        assert_eq!(owners(&ObjectMeta::default()), None);
     }
 
     #[test]
