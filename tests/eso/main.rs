@@ -928,24 +928,12 @@ async fn seed_kubernetes(env: &TestEnv, client: &Client, namespace: &str) -> Str
         ),
     )
     .await;
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(env.kubeconfig_path()).expect("the admin kubeconfig");
-    let cluster = kubeconfig.clusters[0].cluster.clone().expect("a cluster");
-    let ca = match (
-        &cluster.certificate_authority_data,
-        &cluster.certificate_authority,
-    ) {
-        (Some(data), _) => base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .expect("base64 CA data"),
-        (None, Some(path)) => std::fs::read(path).expect("the CA file"),
-        (None, None) => panic!("the admin kubeconfig names no CA"),
-    };
+    let (url, ca) = env.api_server();
     format!(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: k8s-reader}}\n---\n\
          apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: k8s}}\nspec:\n  provider:\n    kubernetes:\n      \
          remoteNamespace: {remote}\n      server: {{url: '{}', caBundle: {}}}\n      auth: {{serviceAccount: {{name: k8s-reader}}}}\n",
-        cluster.server.expect("a server address"),
+        url,
         base64::engine::general_purpose::STANDARD.encode(ca)
     )
 }

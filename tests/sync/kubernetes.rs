@@ -14,20 +14,7 @@ use crate::{World, text_data};
 
 /// The test API server's address and its CA (PEM).
 pub(crate) fn server(world: &World) -> (String, Vec<u8>) {
-    let kubeconfig =
-        Kubeconfig::read_from(world.env.kubeconfig_path()).expect("the admin kubeconfig");
-    let cluster = kubeconfig.clusters[0].cluster.clone().expect("a cluster");
-    let ca = match (
-        &cluster.certificate_authority_data,
-        &cluster.certificate_authority,
-    ) {
-        (Some(data), _) => base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .expect("base64 CA data"),
-        (None, Some(path)) => std::fs::read(path).expect("the CA file"),
-        (None, None) => panic!("the admin kubeconfig names no CA"),
-    };
-    (cluster.server.expect("a server address"), ca)
+    world.env.api_server()
 }
 
 /// A namespace holding the Secret `db` (labelled `team: a`) and the Secret `other`, and a Role there

@@ -31,6 +31,26 @@ impl TestEnv {
         client_from(&self.kubeconfig_as(user, groups).await).await
     }
 
+    /// The API server's address and the CA certificate (PEM) that signed its serving certificate,
+    /// as the admin kubeconfig names them: what a store of ESO's `kubernetes` provider is given.
+    pub fn api_server(&self) -> (String, Vec<u8>) {
+        use base64::Engine as _;
+        let kubeconfig =
+            Kubeconfig::read_from(self.kubeconfig_path()).expect("the admin kubeconfig");
+        let cluster = kubeconfig.clusters[0].cluster.clone().expect("a cluster");
+        let ca = match (
+            &cluster.certificate_authority_data,
+            &cluster.certificate_authority,
+        ) {
+            (Some(data), _) => base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .expect("base64 CA data"),
+            (None, Some(path)) => std::fs::read(path).expect("the CA file"),
+            (None, None) => panic!("the admin kubeconfig names no CA"),
+        };
+        (cluster.server.expect("a server address"), ca)
+    }
+
     /// The kubeconfig of [`TestEnv::client_as`]: the API server, its CA and the client certificate
     /// and key of `user` in `groups`, as files.
     pub async fn kubeconfig_as(&self, user: &str, groups: &[&str]) -> std::path::PathBuf {
