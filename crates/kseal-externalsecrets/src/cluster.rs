@@ -227,16 +227,17 @@ fn spec_changes() -> impl FnMut(ChildEvent) -> std::future::Ready<Option<ChildRe
 /// The ClusterExternalSecret controlling an ExternalSecret with `metadata`, by name (it is
 /// cluster-scoped, whatever namespace the ExternalSecret is in).
 fn owners(metadata: &ObjectMeta) -> Option<ObjectRef<WatchedClusterExternalSecret>> {
-    metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|owner| {
-            owner.controller == Some(true)
-                && owner.kind == "ClusterExternalSecret"
-                && owner.api_version.split('/').next() == Some(kseal_api::external_secrets::GROUP)
-        })
-        .map(|owner| ObjectRef::new(&owner.name))
+    controller_of(metadata).map(|owner| ObjectRef::new(&owner.name))
+}
+
+/// The controller ownerReference of `object` if it is a ClusterExternalSecret (as ESO checks it:
+/// group and kind).
+fn controller_of(object: &ObjectMeta) -> Option<&OwnerReference> {
+    object.owner_references.iter().flatten().find(|owner| {
+        owner.controller == Some(true)
+            && owner.kind == "ClusterExternalSecret"
+            && owner.api_version.split('/').next() == Some(kseal_api::external_secrets::GROUP)
+    })
 }
 
 /// The ClusterExternalSecrets a change of `namespace` may concern: those that select it now, and
@@ -314,12 +315,7 @@ fn namespace_finalizer(ces: &str) -> String {
 /// Whether `object` is controlled by the ClusterExternalSecret `ces` (as ESO checks it: group, kind and
 /// name of the controller ownerReference).
 pub fn controlled_by(object: &ObjectMeta, ces: &str) -> bool {
-    object.owner_references.iter().flatten().any(|owner| {
-        owner.controller == Some(true)
-            && owner.kind == "ClusterExternalSecret"
-            && owner.api_version.split('/').next() == Some(kseal_api::external_secrets::GROUP)
-            && owner.name == ces
-    })
+    controller_of(object).is_some_and(|owner| owner.name == ces)
 }
 
 /// The ExternalSecret `name` in `namespace`, as applied: the metadata of `spec.externalSecretMetadata`,

@@ -122,66 +122,78 @@ pub async fn remote(
     let failed = |why: String| Error::Store {
         message: format!("{display}: {why}"),
     };
+    // What the client is built from, read first: the client built from the same is reused.
     let mut identity = std::collections::hash_map::DefaultHasher::new();
     display.hash(&mut identity);
     namespace.hash(&mut identity);
     serde_json::to_string(provider)
         .unwrap_or_default()
         .hash(&mut identity);
-
-    if let Some(auth_ref) = &provider.auth_ref {
-        let (kubeconfig, version) =
-            secret_value(client, providers, display, auth_ref, scope, fresh).await?;
+    let read = async |selector: &SecretKeySelector| {
+        secret_value(client, providers, display, selector, scope, fresh).await
+    };
+    let auth = provider.auth.clone().unwrap_or_default();
+    let (material, ca) = if let Some(auth_ref) = &provider.auth_ref {
+        let (kubeconfig, version) = read(auth_ref).await?;
         version.hash(&mut identity);
-        let key = identity.finish();
-        if let Some(remote) = providers.cached_remote(key, None) {
-            return Ok(remote);
-        }
-        let remote = Remote::from_kubeconfig(&kubeconfig, &provider.remote_namespace)
-            .await
-            .map_err(|why| failed(format!("authRef: {why}")))?;
-        providers.keep_remote(key, remote.clone());
+        (Material::Kubeconfig(kubeconfig), None)
+    } else {
+        let (ca, ca_version) =
+            ca_certificate(client, providers, display, provider, scope, fresh).await?;
+        ca_version.hash(&mut identity);
+        let material = match &auth {
+            KubernetesAuth {
+                token: Some(token), ..
+            } => {
+                let (value, version) = read(&token.bearer_token).await?;
+                version.hash(&mut identity);
+                Material::Token(value)
+            }
+            KubernetesAuth {
+                service_account: Some(account),
+                ..
+            } => Material::Account(account),
+            KubernetesAuth {
+                cert: Some(cert), ..
+            } => {
+                let (cert_pem, cert_version) = read(&cert.client_cert).await?;
+                let (key_pem, key_version) = read(&cert.client_key).await?;
+                cert_version.hash(&mut identity);
+                key_version.hash(&mut identity);
+                Material::Cert(cert_pem, key_pem)
+            }
+            _ => {
+                return Err(failed(
+                    "kubernetes.auth: set one of token, serviceAccount or cert".into(),
+                ));
+            }
+        };
+        (material, ca)
+    };
+    let key = identity.finish();
+    // A service account's token ages: its client is rebuilt after a while, and for a check.
+    let account = matches!(material, Material::Account(_));
+    let max_age = account.then_some(TOKEN_CLIENT_TTL);
+    if !(fresh && account)
+        && let Some(remote) = providers.cached_remote(key, max_age)
+    {
         return Ok(remote);
     }
-
-    let auth = provider.auth.clone().unwrap_or_default();
-    let (ca, ca_version) =
-        ca_certificate(client, providers, display, provider, scope, fresh).await?;
-    ca_version.hash(&mut identity);
-    let credential = match &auth {
-        KubernetesAuth {
-            token: Some(token), ..
-        } => {
-            let (value, version) = secret_value(
-                client,
-                providers,
-                display,
-                &token.bearer_token,
-                scope,
-                fresh,
-            )
-            .await?;
-            version.hash(&mut identity);
-            if let Some(remote) = providers.cached_remote(identity.finish(), None) {
-                return Ok(remote);
-            }
-            let text = String::from_utf8(value.to_vec())
+    let credential = match material {
+        Material::Kubeconfig(kubeconfig) => {
+            let remote = Remote::from_kubeconfig(&kubeconfig, &provider.remote_namespace)
+                .await
+                .map_err(|why| failed(format!("authRef: {why}")))?;
+            providers.keep_remote(key, remote.clone());
+            return Ok(remote);
+        }
+        Material::Token(value) => {
+            let text = std::str::from_utf8(&value)
                 .map_err(|_| failed("auth.token.bearerToken is not UTF-8".into()))?;
             // A token pasted with its newline would not fit in a header.
-            let token = Zeroizing::new(text.trim().to_owned());
-            drop(Zeroizing::new(text));
-            Credential::Token(token)
+            Credential::Token(Zeroizing::new(text.trim().to_owned()))
         }
-        KubernetesAuth {
-            service_account: Some(account),
-            ..
-        } => {
-            if !fresh
-                && let Some(remote) =
-                    providers.cached_remote(identity.finish(), Some(TOKEN_CLIENT_TTL))
-            {
-                return Ok(remote);
-            }
+        Material::Account(account) => {
             let namespace = scope.namespace(account.namespace.as_deref()).to_owned();
             let token = service_account_token(
                 client,
@@ -193,30 +205,8 @@ pub async fn remote(
             .await?;
             Credential::Token(token)
         }
-        KubernetesAuth {
-            cert: Some(cert), ..
-        } => {
-            let (cert_pem, cert_version) =
-                secret_value(client, providers, display, &cert.client_cert, scope, fresh).await?;
-            let (key_pem, key_version) =
-                secret_value(client, providers, display, &cert.client_key, scope, fresh).await?;
-            cert_version.hash(&mut identity);
-            key_version.hash(&mut identity);
-            if let Some(remote) = providers.cached_remote(identity.finish(), None) {
-                return Ok(remote);
-            }
-            Credential::Cert {
-                cert: cert_pem,
-                key: key_pem,
-            }
-        }
-        _ => {
-            return Err(failed(
-                "kubernetes.auth: set one of token, serviceAccount or cert".into(),
-            ));
-        }
+        Material::Cert(cert, key) => Credential::Cert { cert, key },
     };
-    let key = identity.finish();
     let connection = Connection {
         url: provider.server.url.clone(),
         ca,
@@ -227,6 +217,18 @@ pub async fn remote(
         .map_err(failed)?;
     providers.keep_remote(key, remote.clone());
     Ok(remote)
+}
+
+/// What a store's client is built from, as read.
+enum Material<'a> {
+    /// A kubeconfig (`authRef`).
+    Kubeconfig(Zeroizing<Vec<u8>>),
+    /// A bearer token (`auth.token`).
+    Token(Zeroizing<Vec<u8>>),
+    /// A service account whose token is requested (`auth.serviceAccount`).
+    Account(&'a kseal_api::external_secrets::ServiceAccountSelector),
+    /// A client certificate and its key (`auth.cert`).
+    Cert(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>),
 }
 
 /// The CA certificate of `server` (PEM) and the version of what it was read from: `caBundle` (PEM,

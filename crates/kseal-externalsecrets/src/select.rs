@@ -476,11 +476,7 @@ async fn find_all(
                 .into_iter()
                 .filter_map(|secret| {
                     let name = secret.metadata.name.clone()?;
-                    let matches = match &find_name {
-                        Some(re) => re.is_match(&name),
-                        None => true,
-                    };
-                    matches.then(|| {
+                    find_name.is_none_or(|re| re.is_match(&name)).then(|| {
                         let json = kubernetes::json_of_data(&kubernetes::data_of(&secret));
                         (name, RemoteSecret::Binary(json))
                     })

@@ -399,14 +399,12 @@ pub fn json_of_data(data: &Data) -> Zeroizing<Vec<u8>> {
 
 /// A `map[string]string` as Go's encoder writes it (keys sorted, no HTML escaping); none: `null`.
 fn go_json_object(map: Option<&BTreeMap<String, String>>) -> Vec<u8> {
-    let Some(map) = map else {
-        return b"null".to_vec();
-    };
-    let data: Data = map
-        .iter()
-        .map(|(k, v)| (k.clone(), Zeroizing::new(v.as_bytes().to_vec())))
-        .collect();
-    super::go_json_text_map(&data).to_vec()
+    match map {
+        Some(map) => {
+            super::go_json_object(map.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))).to_vec()
+        }
+        None => b"null".to_vec(),
+    }
 }
 
 /// A label selector (`k=v,...`) of `find.tags`, or why the tags are not valid label keys or values.

@@ -13,14 +13,18 @@ pub mod kubernetes;
 /// Secret data as ESO serializes a `map[string]string` of it: one JSON object of its keys and
 /// values (as text), keys sorted, as Go's encoder writes it with `SetEscapeHTML(false)`.
 pub(crate) fn go_json_text_map(data: &BTreeMap<String, Zeroizing<Vec<u8>>>) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(
-        2 + data
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 6)
-            .sum::<usize>(),
-    ));
+    go_json_object(data.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+}
+
+/// Entries, sorted by key, written as [`go_json_text_map`] writes a map.
+pub(crate) fn go_json_object<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
+) -> Zeroizing<Vec<u8>> {
+    // Sized up front (escapes aside), so no copy of the values is left behind by a reallocation.
+    let size: usize = entries.clone().map(|(k, v)| k.len() + v.len() + 6).sum();
+    let mut out = Zeroizing::new(Vec::with_capacity(size + 2));
     out.push(b'{');
-    for (index, (key, value)) in data.iter().enumerate() {
+    for (index, (key, value)) in entries.enumerate() {
         if index > 0 {
             out.push(b',');
         }
